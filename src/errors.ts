@@ -1,0 +1,37 @@
+/**
+ * The one error type every layer throws for expected failures (bad input, limits, traps).
+ * The CLI prints `error: <message>` for these and never a stack trace; anything that is
+ * not an IsolaError is a bug in isola and is reported as such.
+ */
+export type IsolaErrorCode =
+  | 'DECODE' // the bytes are not a module we can read (offset + reason)
+  | 'INVALID' // V8 or our validation rejected the module
+  | 'COMPONENT' // a component where a core module was expected
+  | 'LINK' // missing/mismatched imports
+  | 'NO_EXPORT' // unknown export or wrong kind
+  | 'BAD_ARGS' // wrong argument count or unconvertible argument
+  | 'FUEL' // fuel exhausted
+  | 'TIMEOUT' // wall-clock timeout
+  | 'MEMORY_LIMIT' // memory cap exceeded at load time
+  | 'TRAP' // a wasm trap
+  | 'BUFFER' // buffer ABI misuse (input too big, bad pointers)
+  | 'ARTIFACT' // precompiled artifact rejected
+  | 'USAGE' // bad options/flags
+  | 'IO' // host file I/O
+  | 'EXIT'; // a WASI proc_exit (not a failure by itself; carries the code)
+
+export class IsolaError extends Error {
+  readonly code: IsolaErrorCode;
+  /** Extra structured detail (offset, trap kind, backtrace frames…). */
+  readonly detail: Record<string, unknown>;
+  constructor(code: IsolaErrorCode, message: string, detail: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'IsolaError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+export function isIsolaError(e: unknown): e is IsolaError {
+  return e instanceof IsolaError;
+}
