@@ -5,6 +5,10 @@
 #   C   -> wasm: clang-14 + wasm-ld-14 (Debian: clang-14 lld-14), freestanding
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where the built modules go; test/examples points this at a scratch folder to
+# check the committed ones are current.
+OUT="${ISOLA_EXAMPLES_OUT:-examples}"
+mkdir -p "$OUT"
 
 CLANG="${CLANG:-clang-14}"
 # Freestanding wasm32: no libc, no _start. -fno-builtin stops clang from turning
@@ -13,7 +17,7 @@ CLANG="${CLANG:-clang-14}"
 CFLAGS=(--target=wasm32 -nostdlib -fno-builtin -O2 -Wl,--no-entry)
 
 for wat in examples/*.wat; do
-  node scripts/examples-wat2wasm.mjs "$wat" "${wat%.wat}.wasm"
+  node scripts/examples-wat2wasm.mjs "$wat" "$OUT/$(basename "${wat%.wat}").wasm"
 done
 
 if ! command -v "$CLANG" >/dev/null; then
@@ -23,7 +27,7 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 for c in examples/*.c; do
-  out="${c%.c}.wasm"
+  out="$OUT/$(basename "${c%.c}").wasm"
   "$CLANG" "${CFLAGS[@]}" -o "$tmp/out.wasm" "$c"
   if [[ -f "$out" ]] && cmp -s "$tmp/out.wasm" "$out"; then
     echo "up to date  $out ($(wc -c <"$out") bytes)"
