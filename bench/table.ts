@@ -1,0 +1,43 @@
+// The one table `npm run bench` prints.
+
+export interface Row {
+  metric: string;
+  isola: string;
+  baseline: string;
+  /** isola's cost divided by the baseline's (lower is better), or '' when not meaningful. */
+  ratio: string;
+  target: string;
+  ok: boolean | null; // null: could not be measured
+}
+
+export const fmtRatio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}x` : '-');
+
+/** 1234 -> "1.23 µs"; picks ns, µs, ms or s. */
+export function fmtNs(ns: number): string {
+  if (!Number.isFinite(ns)) return '-';
+  const abs = Math.abs(ns);
+  if (abs < 1e3) return `${ns.toFixed(0)} ns`;
+  if (abs < 1e6) return `${(ns / 1e3).toFixed(2)} µs`;
+  if (abs < 1e9) return `${(ns / 1e6).toFixed(2)} ms`;
+  return `${(ns / 1e9).toFixed(2)} s`;
+}
+
+/** A row for a benchmark that failed to run, so the table still prints. */
+export function failedRow(metric: string, target: string, err: unknown): Row {
+  const reason = err instanceof Error ? err.message : String(err);
+  return { metric, isola: `failed: ${reason.split('\n')[0]!.slice(0, 60)}`, baseline: '', ratio: '', target, ok: null };
+}
+
+export function formatTable(rows: readonly Row[]): string {
+  const header = ['metric', 'isola', 'baseline', 'ratio', 'target', 'ok?'];
+  const cells = rows.map((r) => [r.metric, r.isola, r.baseline, r.ratio, r.target, r.ok === null ? '??' : r.ok ? 'yes' : 'NO']);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]): string => `| ${c.map((s, i) => s.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}
+
+export interface BenchOptions {
+  /** `npm run bench -- --quick`: fewer iterations, same rows. */
+  quick: boolean;
+}
+export type Benchmark = (opts: BenchOptions) => Promise<Row[]>;
