@@ -1,0 +1,330 @@
+// instrument(): re-emits a module with fuel metering and/or memory and table caps.
+// Sections nobody touches are copied as raw byte slices; changed ones are regenerated, and
+// function indices at or above the inserted import move up by one everywhere they occur.
+import { IsolaError } from '../errors.js';
+import { Reader } from './reader.js';
+import { Writer } from './writer.js';
+import { decodeModule, SECTION_RANK, SectionId, type Section, type WasmModule } from './sections.js';
+import { FuelRewriter, type BodyMap, type FuelPlan } from './fuel.js';
+import { capMemory, capTable, capsFrom, writeLimits, type Caps } from './memory-cap.js';
+import { writeShiftedNames } from './names.js';
+
+export interface InstrumentOptions {
+  fuel?: boolean;
+  maxMemoryBytes?: number;
+  maxTableElements?: number;
+}
+
+export interface Instrumented {
+  bytes: Uint8Array;
+  fuel: null | {
+    importModule: 'isola';
+    importName: 'fuel_check';
+    insertedFuncIndex: number;
+    globalExport: '__isola_fuel';
+  };
+}
+
+export const FUEL_IMPORT_MODULE = 'isola';
+export const FUEL_IMPORT_NAME = 'fuel_check';
+export const FUEL_GLOBAL_EXPORT = '__isola_fuel';
+
+const EMPTY_FUNC_TYPE = [0x60, 0x00, 0x00];
+const FUEL_GLOBAL_DEF = [0x7e, 0x01, 0x42, 0x00, 0x0b]; // mut i64 = i64.const 0
+const KIND_FUNC = 0x00;
+const KIND_GLOBAL = 0x03;
+
+function lowerBound(sorted: number[], v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+class ModuleRewriter {
+  readonly w: Writer;
+  private readonly bytes: Uint8Array;
+  private readonly fuel: boolean;
+  private readonly plan: FuelPlan;
+  private readonly newTypeIndex: number | null; // set when a [] -> [] type must be appended
+  private readonly checkType: number;
+
+  constructor(
+    private readonly m: WasmModule,
+    private readonly caps: Caps,
+    fuel: boolean,
+    private readonly maps?: BodyMap[],
+  ) {
+    this.bytes = m.bytes;
+    this.fuel = fuel;
+    this.w = new Writer(Math.ceil(m.bytes.length * 1.25) + 256);
+    const existing = m.types.findIndex((t) => t.params.length === 0 && t.results.length === 0);
+    this.newTypeIndex = fuel && existing < 0 ? m.types.length : null;
+    this.checkType = existing < 0 ? m.types.length : existing;
+    this.plan = {
+      fuelGlobal: m.importedGlobals + m.globals.length,
+      checkFunc: m.importedFuncs,
+      shiftFrom: fuel ? m.importedFuncs : Number.MAX_SAFE_INTEGER,
+    };
+  }
+
+  private shift = (f: number): number => (f >= this.plan.shiftFrom ? f + 1 : f);
+
+  /** Copies bytes [from, to), re-encoding the function-index LEBs listed in `refs`. */
+  private copyPatched(from: number, to: number, refs: number[] | undefined): void {
+    const w = this.w;
+    if (!refs || !this.fuel) return w.bytes(this.bytes, from, to);
+    const r = new Reader(this.bytes, from, to);
+    let cursor = from;
+    for (let i = lowerBound(refs, from); i < refs.length && refs[i] < to; i++) {
+      w.bytes(this.bytes, cursor, refs[i]);
+      r.pos = refs[i];
+      w.u32(this.shift(r.u32()));
+      cursor = r.pos;
+    }
+    w.bytes(this.bytes, cursor, to);
+  }
+
+  private raw(s: Section): void {
+    this.w.bytes(this.bytes, s.start, s.end);
+  }
+
+  /** Writes a vector section: the original entries (patched), then `extra` new entries. */
+  private vectorSection(id: number, s: Section | undefined, extra: number, appendEntries: () => void): void {
+    this.w.section(id, () => {
+      if (s) {
+        const r = new Reader(this.bytes, s.contentStart, s.end);
+        const n = r.u32();
+        this.w.u32(n + extra);
+        this.copyPatched(r.pos, s.end, this.m.funcRefs.get(id));
+      } else {
+        this.w.u32(extra);
+      }
+      appendEntries();
+    });
+  }
+
+  private writeTypes(s: Section | undefined): void {
+    if (this.newTypeIndex === null) return s && this.raw(s);
+    this.vectorSection(SectionId.Type, s, 1, () => this.w.bytes(Uint8Array.from(EMPTY_FUNC_TYPE)));
+  }
+
+  private writeFuelImport(): void {
+    const w = this.w;
+    w.name(FUEL_IMPORT_MODULE);
+    w.name(FUEL_IMPORT_NAME);
+    w.u8(KIND_FUNC);
+    w.u32(this.checkType);
+  }
+
+  private writeImports(s: Section | undefined): void {
+    const { m, caps, w } = this;
+    const capping = caps.memoryPages !== null || caps.tableElements !== null;
+    if (!this.fuel && !capping) return s && this.raw(s);
+    let lastFuncImport = -1;
+    m.imports.forEach((imp, i) => imp.kind === 'func' && (lastFuncImport = i));
+    w.section(SectionId.Import, () => {
+      w.u32(m.imports.length + (this.fuel ? 1 : 0));
+      let memIndex = 0;
+      let tableIndex = 0;
+      m.imports.forEach((imp, i) => {
+        const limits = imp.memory ?? imp.table?.limits;
+        const capped = imp.memory
+          ? capMemory(imp.memory, caps.memoryPages, memIndex++)
+          : imp.table
+            ? capTable(imp.table.limits, caps.tableElements, tableIndex++)
+            : null;
+        if (capped && limits) {
+          w.bytes(this.bytes, imp.start, limits.start);
+          writeLimits(w, capped);
+          w.bytes(this.bytes, limits.end, imp.end);
+        } else {
+          w.bytes(this.bytes, imp.start, imp.end);
+        }
+        if (this.fuel && i === lastFuncImport) this.writeFuelImport();
+      });
+      if (this.fuel && lastFuncImport < 0) this.writeFuelImport();
+    });
+  }
+
+  private writeTables(s: Section): void {
+    const { m, caps, w } = this;
+    const refs = m.funcRefs.get(SectionId.Table);
+    if (caps.tableElements === null && !(this.fuel && refs)) return this.raw(s);
+    w.section(SectionId.Table, () => {
+      w.u32(m.tables.length);
+      m.tables.forEach((t, i) => {
+        const capped = capTable(t.limits, caps.tableElements, m.importedTables + i);
+        if (capped) {
+          this.copyPatched(t.start, t.limits.start, refs);
+          writeLimits(w, capped);
+        } else {
+          this.copyPatched(t.start, t.limits.end, refs);
+        }
+        this.copyPatched(t.limits.end, t.end, refs);
+      });
+    });
+  }
+
+  private writeMemories(s: Section): void {
+    const { m, caps, w } = this;
+    if (caps.memoryPages === null) return this.raw(s);
+    w.section(SectionId.Memory, () => {
+      w.u32(m.memories.length);
+      m.memories.forEach((l, i) => writeLimits(w, capMemory(l, caps.memoryPages, m.importedMemories + i) ?? l));
+    });
+  }
+
+  private writeCode(s: Section): void {
+    const { m, w, maps } = this;
+    if (!this.fuel && !maps) return this.raw(s);
+    const rewriter = new FuelRewriter(this.bytes, this.plan);
+    w.section(SectionId.Code, () => {
+      w.u32(m.bodies.length);
+      for (const body of m.bodies) {
+        const map: BodyMap | undefined = maps ? { outRel: [], orig: [], inserted: [] } : undefined;
+        w.sized(() => rewriter.rewriteBody(w, body.start, body.end, this.fuel, map));
+        if (map) maps!.push(map);
+      }
+    });
+  }
+
+  private writeSection(s: Section): void {
+    const fuel = this.fuel;
+    switch (s.id) {
+      case SectionId.Type:
+        return this.writeTypes(s);
+      case SectionId.Import:
+        return this.writeImports(s);
+      case SectionId.Table:
+        return this.writeTables(s);
+      case SectionId.Memory:
+        return this.writeMemories(s);
+      case SectionId.Global:
+        if (!fuel) return this.raw(s);
+        return this.vectorSection(s.id, s, 1, () => this.w.bytes(Uint8Array.from(FUEL_GLOBAL_DEF)));
+      case SectionId.Export:
+        if (!fuel) return this.raw(s);
+        return this.vectorSection(s.id, s, 1, () => this.writeFuelExport());
+      case SectionId.Start:
+      case SectionId.Element:
+        if (!fuel) return this.raw(s);
+        return this.w.section(s.id, () => this.copyPatched(s.contentStart, s.end, this.m.funcRefs.get(s.id)));
+      case SectionId.Code:
+        return this.writeCode(s);
+      case SectionId.Custom:
+        if (fuel && s.name === 'name') {
+          writeShiftedNames(this.bytes, s, this.w, this.shift); // dropped if malformed
+          return;
+        }
+        return this.raw(s);
+      default:
+        return this.raw(s);
+    }
+  }
+
+  private writeFuelExport(): void {
+    this.w.name(FUEL_GLOBAL_EXPORT);
+    this.w.u8(KIND_GLOBAL);
+    this.w.u32(this.plan.fuelGlobal);
+  }
+
+  /** Sections fuel metering needs that the module lacks, in binary order. */
+  private missingSections(): number[] {
+    if (!this.fuel) return [];
+    const need = [SectionId.Type, SectionId.Import, SectionId.Global, SectionId.Export];
+    return need.filter((id) => !this.m.section(id));
+  }
+
+  run(): Uint8Array {
+    const { w, m } = this;
+    w.bytes(this.bytes, 0, 8);
+    const missing = this.missingSections();
+    const emitMissingBefore = (rank: number) => {
+      while (missing.length && SECTION_RANK[missing[0]] < rank) {
+        const id = missing.shift()!;
+        if (id === SectionId.Type) this.writeTypes(undefined);
+        else if (id === SectionId.Import) this.writeImports(undefined);
+        else if (id === SectionId.Global) this.vectorSection(id, undefined, 1, () => this.w.bytes(Uint8Array.from(FUEL_GLOBAL_DEF)));
+        else this.vectorSection(id, undefined, 1, () => this.writeFuelExport());
+      }
+    };
+    for (const s of m.sections) {
+      if (s.id !== SectionId.Custom) emitMissingBefore(SECTION_RANK[s.id]);
+      this.writeSection(s);
+    }
+    emitMissingBefore(Infinity);
+    return w.finish();
+  }
+}
+
+function rewrite(bytes: Uint8Array, opts: InstrumentOptions, maps?: BodyMap[]): { m: WasmModule; out: Instrumented } {
+  const m = decodeModule(bytes);
+  const caps = capsFrom(opts);
+  const fuel = opts.fuel === true;
+  if (fuel && m.exports.some((e) => e.name === FUEL_GLOBAL_EXPORT)) {
+    throw new IsolaError('INVALID', `the module already exports "${FUEL_GLOBAL_EXPORT}"; it cannot be metered`);
+  }
+  const nothingToDo = !fuel && caps.memoryPages === null && caps.tableElements === null && !maps;
+  const out = nothingToDo ? bytes : new ModuleRewriter(m, caps, fuel, maps).run();
+  return {
+    m,
+    out: {
+      bytes: out,
+      fuel: fuel
+        ? { importModule: 'isola', importName: 'fuel_check', insertedFuncIndex: m.importedFuncs, globalExport: '__isola_fuel' }
+        : null,
+    },
+  };
+}
+
+export function instrument(bytes: Uint8Array, opts: InstrumentOptions): Instrumented {
+  return rewrite(bytes, opts).out;
+}
+
+interface LocationTable {
+  original: Uint8Array;
+  optsKey: string;
+  importedFuncs: number;
+  fuel: boolean;
+  outBodyStarts: number[];
+  maps: BodyMap[];
+}
+let lastTable: LocationTable | null = null; // backtraces ask for several frames of the same module
+
+function locationTable(original: Uint8Array, opts: InstrumentOptions): LocationTable {
+  const optsKey = JSON.stringify([opts.fuel === true, opts.maxMemoryBytes, opts.maxTableElements]);
+  if (lastTable && lastTable.original === original && lastTable.optsKey === optsKey) return lastTable;
+  const maps: BodyMap[] = [];
+  const { m, out } = rewrite(original, opts, maps);
+  const outBodyStarts = decodeModule(out.bytes).bodies.map((b) => b.start);
+  lastTable = { original, optsKey, importedFuncs: m.importedFuncs, fuel: opts.fuel === true, outBodyStarts, maps };
+  return lastTable;
+}
+
+/**
+ * Maps a (function index, module byte offset) of the instrumented module back to the original.
+ * Offsets inside inserted fuel code map to the original instruction they precede. The inserted
+ * `fuel_check` import itself has no original; it is returned unchanged.
+ */
+export function mapLocation(original: Uint8Array, opts: InstrumentOptions, funcIndex: number, offset: number): { funcIndex: number; offset: number } {
+  const t = locationTable(original, opts);
+  let origFunc = funcIndex;
+  if (t.fuel) {
+    if (funcIndex === t.importedFuncs) return { funcIndex, offset };
+    if (funcIndex > t.importedFuncs) origFunc = funcIndex - 1;
+  }
+  const body = origFunc - t.importedFuncs;
+  if (body < 0 || body >= t.maps.length) return { funcIndex: origFunc, offset };
+  const rel = offset - t.outBodyStarts[body];
+  const map = t.maps[body];
+  if (rel < 0) return { funcIndex: origFunc, offset: map.orig[0] };
+  let k = lowerBound(map.outRel, rel + 1) - 1; // last run starting at or before rel
+  if (k < 0) k = 0;
+  const mapped = map.inserted[k] ? map.orig[k] : map.orig[k] + (rel - map.outRel[k]);
+  return { funcIndex: origFunc, offset: mapped };
+}

@@ -1,0 +1,119 @@
+// A growable output buffer with LEB128 encoders. One per rewrite; no per-instruction objects.
+const utf8 = new TextEncoder();
+
+export class Writer {
+  buf: Uint8Array;
+  len = 0;
+  constructor(capacity = 1024) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+  }
+
+  ensure(extra: number): void {
+    const need = this.len + extra;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  u8(b: number): void {
+    if (this.len >= this.buf.length) this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+
+  u32(v: number): void {
+    this.ensure(5);
+    const buf = this.buf;
+    v >>>= 0;
+    while (v >= 0x80) {
+      buf[this.len++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[this.len++] = v;
+  }
+
+  i32(v: number): void {
+    this.ensure(5);
+    v |= 0;
+    for (;;) {
+      const byte = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && !(byte & 0x40)) || (v === -1 && byte & 0x40)) {
+        this.buf[this.len++] = byte;
+        return;
+      }
+      this.buf[this.len++] = byte | 0x80;
+    }
+  }
+
+  /** Signed LEB128 for any safe integer (used for i64.const of fuel costs). */
+  i64(v: number | bigint): void {
+    this.ensure(10);
+    let x = BigInt.asIntN(64, BigInt(v));
+    for (;;) {
+      const byte = Number(x & 0x7fn);
+      x >>= 7n;
+      if ((x === 0n && !(byte & 0x40)) || (x === -1n && byte & 0x40)) {
+        this.buf[this.len++] = byte;
+        return;
+      }
+      this.buf[this.len++] = byte | 0x80;
+    }
+  }
+
+  /** Unsigned LEB128 for a non-negative safe integer (memory64 limits). */
+  u64(v: number): void {
+    this.ensure(10);
+    do {
+      let byte = v % 128;
+      v = Math.floor(v / 128);
+      if (v > 0) byte |= 0x80;
+      this.buf[this.len++] = byte;
+    } while (v > 0);
+  }
+
+  bytes(src: Uint8Array, start = 0, end = src.length): void {
+    const n = end - start;
+    if (n <= 0) return;
+    this.ensure(n);
+    this.buf.set(src.subarray(start, end), this.len);
+    this.len += n;
+  }
+
+  name(s: string): void {
+    const b = utf8.encode(s);
+    this.u32(b.length);
+    this.bytes(b);
+  }
+
+  /** Writes `id size content` where content was produced by `body` into this same buffer. */
+  section(id: number, body: () => void): void {
+    this.u8(id);
+    this.sized(body);
+  }
+
+  /** Writes a u32 size prefix followed by the content `body` writes, compacting the prefix afterwards. */
+  sized(body: () => void): void {
+    this.ensure(5);
+    const sizeAt = this.len;
+    this.len += 5; // room for the largest u32 size
+    const contentStart = this.len;
+    body();
+    const size = this.len - contentStart;
+    const sizeLen = lebU32Length(size);
+    if (sizeLen < 5) this.buf.copyWithin(sizeAt + sizeLen, contentStart, this.len);
+    this.len = sizeAt;
+    this.u32(size);
+    this.len += size;
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+export function lebU32Length(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
