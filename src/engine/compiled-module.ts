@@ -1,0 +1,148 @@
+/**
+ * A compiled (and usually instrumented) module: shared, immutable, instantiated per request.
+ */
+import { IsolaError } from '../errors.js';
+import { formatSig, mapLocation, type InstrumentOptions, type Instrumented, type ModuleInfo } from '../wasm/index.js';
+import { encodeArtifact } from './artifact.js';
+import { ExportsTable } from './exports-table.js';
+import { FuelMeter } from './fuel-meter.js';
+import { InstanceImpl, type Instance } from './instance.js';
+import { checkMaxMemoryBytes, meterSettings, type Limits } from './limits.js';
+import type { SigningKey } from './signing-key.js';
+import { isTrap, trapError, wasmFrames, type WasmFrame } from './traps.js';
+
+export interface CompiledModule {
+  /** Of the ORIGINAL module. */
+  readonly info: ModuleInfo;
+  /** The instrumented module V8 compiled. */
+  readonly module: WebAssembly.Module;
+  /** The instrumentation it carries. */
+  readonly options: Readonly<InstrumentOptions>;
+  instantiate(imports?: WebAssembly.Imports, limits?: Limits): Instance;
+  /** A signed artifact that Engine.loadArtifact (and `isola run`) loads without instrumenting again. */
+  toArtifact(): Uint8Array;
+}
+
+export interface CompiledParts {
+  cacheKey: string;
+  info: ModuleInfo;
+  module: WebAssembly.Module;
+  options: InstrumentOptions;
+  fuel: Instrumented['fuel'];
+  original: Uint8Array;
+  instrumented: Uint8Array;
+}
+
+const FUEL_GLOBAL = '__isola_fuel';
+
+export class CompiledModuleImpl implements CompiledModule {
+  readonly info: ModuleInfo;
+  readonly module: WebAssembly.Module;
+  readonly options: Readonly<InstrumentOptions>;
+  readonly exportsTable: ExportsTable;
+  private readonly hasStart: boolean;
+
+  constructor(
+    private readonly parts: CompiledParts,
+    private readonly key: SigningKey,
+    /** Compiles the same original bytes with other instrumentation (through the engine's cache). */
+    private readonly recompile: (options: InstrumentOptions) => CompiledModuleImpl,
+  ) {
+    this.info = parts.info;
+    this.module = parts.module;
+    this.options = Object.freeze({ ...parts.options });
+    this.exportsTable = new ExportsTable(parts.info);
+    this.hasStart = parts.info.start !== null;
+  }
+
+  get metered(): boolean {
+    return this.parts.fuel !== null;
+  }
+
+  instantiate(imports: WebAssembly.Imports = {}, limits: Limits = {}): Instance {
+    const variant = this.variantFor(limits);
+    if (variant !== this) return variant.instantiate(imports, limits);
+    let meter: FuelMeter | null = null;
+    let all = imports;
+    if (this.parts.fuel !== null) {
+      const s = meterSettings(limits);
+      meter = new FuelMeter(s.budget, s.budgetText, s.timeoutMs);
+      all = { ...imports, isola: { ...imports.isola, fuel_check: meter.check } };
+      meter.begin();
+    }
+    let raw: WebAssembly.Instance;
+    try {
+      raw = new WebAssembly.Instance(this.module, all);
+    } catch (e) {
+      throw this.instantiationError(e, meter, imports);
+    }
+    if (meter !== null) meter.attach(raw.exports[FUEL_GLOBAL] as WebAssembly.Global, this.hasStart);
+    return new InstanceImpl(this, raw, meter);
+  }
+
+  toArtifact(): Uint8Array {
+    const p = this.parts;
+    return encodeArtifact({ cacheKey: p.cacheKey, options: p.options, fuel: p.fuel, original: p.original, instrumented: p.instrumented }, this.key);
+  }
+
+  /** Backtrace of a Wasm error, in the original module's terms. */
+  frames(e: unknown): WasmFrame[] {
+    const stack = e instanceof Error ? e.stack : undefined;
+    const { original, options, fuel } = this.parts;
+    const map = (f: number, o: number) => (fuel === null && options.maxMemoryBytes === undefined
+      ? { funcIndex: f, offset: o }
+      : mapLocation(original, options, f, o));
+    return wasmFrames(stack, map, this.info.functionNames);
+  }
+
+  /** What a failed call throws instead: the meter's decision, a trap, or the host's own exception unchanged. */
+  callError(e: unknown, meter: FuelMeter | null): unknown {
+    if (meter !== null && meter.pending !== null) {
+      const err = meter.pending;
+      meter.pending = null;
+      err.detail.frames = this.frames(e);
+      return err;
+    }
+    if (isTrap(e)) return trapError(e, this.frames(e));
+    return e;
+  }
+
+  /**
+   * This module, or a sibling compiled with the instrumentation the limits need: fuel and timeouts
+   * need metering, a memory limit needs a cap at least that tight. Limits are enforced, not advised.
+   */
+  private variantFor(limits: Limits): CompiledModuleImpl {
+    const needsFuel = (limits.fuel !== undefined || limits.timeoutMs !== undefined) && this.parts.fuel === null;
+    const cap = limits.maxMemoryBytes;
+    const needsCap = cap !== undefined && !this.honoursMemoryCap(cap);
+    if (!needsFuel && !needsCap) return this;
+    checkMaxMemoryBytes(cap);
+    const options: InstrumentOptions = { ...this.parts.options };
+    if (needsFuel) options.fuel = true;
+    if (needsCap) options.maxMemoryBytes = cap;
+    return this.recompile(options);
+  }
+
+  private honoursMemoryCap(cap: number): boolean {
+    const compiledCap = this.parts.options.maxMemoryBytes;
+    if (compiledCap !== undefined && compiledCap <= cap) return true;
+    // Without a (tight enough) rewrite, only defined memories whose declared maximum is within the cap qualify.
+    return this.info.memories.every((m) => !m.imported && m.maximumPages !== null && m.maximumPages * 65536 <= cap);
+  }
+
+  private instantiationError(e: unknown, meter: FuelMeter | null, imports: WebAssembly.Imports): unknown {
+    if (e instanceof WebAssembly.LinkError || (e instanceof TypeError && /Import #\d+/.test(e.message))) {
+      const missing = this.info.imports
+        .filter((i) => {
+          const ns = imports[i.module] as Record<string, unknown> | undefined;
+          return ns === undefined || ns === null || !(i.name in ns);
+        })
+        .map((i) => `${i.module}.${i.name} (${i.kind}${i.sig ? ` ${formatSig(i.sig)}` : ''})`);
+      const why = missing.length
+        ? `the module imports ${missing.join(', ')}, which ${missing.length === 1 ? 'was' : 'were'} not provided`
+        : e.message.replace(/^WebAssembly\.Instance\(\): /, '');
+      return new IsolaError('LINK', `cannot instantiate: ${why}`, { missing });
+    }
+    return this.callError(e, meter);
+  }
+}

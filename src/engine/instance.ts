@@ -1,0 +1,122 @@
+/**
+ * One live instance. Calls go through small wrappers that start the timeout clock on the
+ * outermost call and turn traps into IsolaError; everything else about a call is V8's own.
+ */
+import type { CompiledModuleImpl } from './compiled-module.js';
+import type { ExportedFunction } from './exports-table.js';
+import type { FuelMeter } from './fuel-meter.js';
+import type { HostValue } from './values.js';
+
+export type WasmFunction = (...args: any[]) => any;
+
+export interface Instance {
+  /** The guest's exports (without isola's own `__isola_fuel`). Calling them directly skips the timeout clock and trap mapping. */
+  readonly exports: WebAssembly.Exports;
+  /** `memory` if exported, else the first exported memory. */
+  readonly memory: WebAssembly.Memory | undefined;
+  /** Typed call: exact conversion of text or numbers, limits applied; results as an array. */
+  invoke(name: string, args?: readonly HostValue[]): unknown[];
+  /** Fast path: the export as a function with limits applied and traps mapped. Arguments go to V8 as they are (i64 numbers become BigInt). */
+  getFunction(name: string): WasmFunction;
+  /** Fuel spent so far by this instance (0 for modules compiled without metering). */
+  readonly fuelConsumed: bigint;
+}
+
+const FUEL_GLOBAL = '__isola_fuel';
+
+export class InstanceImpl implements Instance {
+  /** Nesting of wrapped calls (a host import may call back into the guest). */
+  depth = 0;
+  private functions: Map<string, WasmFunction> | undefined;
+  private guestExports: WebAssembly.Exports | undefined;
+
+  constructor(
+    readonly compiled: CompiledModuleImpl,
+    readonly raw: WebAssembly.Instance,
+    readonly meter: FuelMeter | null,
+  ) {}
+
+  get exports(): WebAssembly.Exports {
+    if (this.guestExports === undefined) {
+      const copy: WebAssembly.Exports = {};
+      for (const [k, v] of Object.entries(this.raw.exports)) if (k !== FUEL_GLOBAL) copy[k] = v;
+      this.guestExports = Object.freeze(copy);
+    }
+    return this.guestExports;
+  }
+
+  get memory(): WebAssembly.Memory | undefined {
+    const name = this.compiled.exportsTable.memoryName;
+    return name === undefined ? undefined : (this.raw.exports[name] as WebAssembly.Memory);
+  }
+
+  get fuelConsumed(): bigint {
+    return this.meter === null ? 0n : this.meter.fuelConsumed;
+  }
+
+  getFunction(name: string): WasmFunction {
+    let f = this.functions?.get(name);
+    if (f === undefined) {
+      f = wrap(this, this.compiled.exportsTable.func(name), this.raw.exports[name] as WasmFunction);
+      (this.functions ??= new Map()).set(name, f);
+    }
+    return f;
+  }
+
+  invoke(name: string, args: readonly HostValue[] = []): unknown[] {
+    const table = this.compiled.exportsTable;
+    const spec = table.func(name);
+    const values = table.convertArgs(spec, args);
+    const result: unknown = this.getFunction(name)(...values);
+    const n = spec.sig.results.length;
+    return n === 0 ? [] : n === 1 ? [result] : (result as unknown[]);
+  }
+
+  /** Called on entry to every wrapped call. */
+  enter(): void {
+    if (this.depth++ === 0 && this.meter !== null) this.meter.begin();
+  }
+
+  fail(e: unknown): unknown {
+    return this.compiled.callError(e, this.meter);
+  }
+}
+
+/** A wrapper specialised by arity so the common calls allocate nothing. */
+function wrap(inst: InstanceImpl, spec: ExportedFunction, raw: WasmFunction): WasmFunction {
+  if (spec.hasI64Param) {
+    const { params } = spec.sig;
+    return (...args: unknown[]) => {
+      const values = args.map((a, i) => (typeof a === 'number' && params[i] === 'i64' ? spec.converters[i]!(a, { index: i, func: spec.name }) : a));
+      inst.enter();
+      try { return raw(...values); } catch (e) { throw inst.fail(e); } finally { inst.depth--; }
+    };
+  }
+  switch (spec.sig.params.length) {
+    case 0:
+      return () => {
+        inst.enter();
+        try { return raw(); } catch (e) { throw inst.fail(e); } finally { inst.depth--; }
+      };
+    case 1:
+      return (a: unknown) => {
+        inst.enter();
+        try { return raw(a); } catch (e) { throw inst.fail(e); } finally { inst.depth--; }
+      };
+    case 2:
+      return (a: unknown, b: unknown) => {
+        inst.enter();
+        try { return raw(a, b); } catch (e) { throw inst.fail(e); } finally { inst.depth--; }
+      };
+    case 3:
+      return (a: unknown, b: unknown, c: unknown) => {
+        inst.enter();
+        try { return raw(a, b, c); } catch (e) { throw inst.fail(e); } finally { inst.depth--; }
+      };
+    default:
+      return (...args: unknown[]) => {
+        inst.enter();
+        try { return raw(...args); } catch (e) { throw inst.fail(e); } finally { inst.depth--; }
+      };
+  }
+}

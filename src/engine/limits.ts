@@ -1,0 +1,50 @@
+import { IsolaError } from '../errors.js';
+
+/** Limits for one Instance. */
+export interface Limits {
+  /** Instruction budget for everything this Instance runs, summed over calls (undefined = unlimited). Needs a fuel-metered module. */
+  fuel?: bigint | number;
+  /** Memory cap in bytes. It is rewritten into the module at compile time; an Instance only checks the module honours it. */
+  maxMemoryBytes?: number;
+  /** Wall-clock limit per outermost call (and for instantiation); interrupts running loops. Needs a fuel-metered module. */
+  timeoutMs?: number;
+}
+
+export interface CompileOptions {
+  /**
+   * Insert fuel metering, the hook for both fuel and timeouts. Default false; instantiating with a fuel or
+   * timeout limit then compiles (once, cached) a metered variant, so limits are never silently ignored.
+   */
+  fuel?: boolean;
+  /** Cap every memory at this many bytes (rounded down to whole 64 KiB pages). */
+  maxMemoryBytes?: number;
+  /** Use the compile cache (memory and disk). Default true. */
+  cache?: boolean;
+}
+
+/** Limits in the form the fuel meter uses. */
+export interface MeterSettings {
+  budget: number; // Infinity = unlimited
+  budgetText: string;
+  timeoutMs: number; // 0 = none
+}
+
+export function meterSettings(limits: Limits): MeterSettings {
+  const { fuel, timeoutMs } = limits;
+  let budget = Infinity;
+  if (fuel !== undefined) {
+    const ok = typeof fuel === 'bigint' ? fuel >= 0n : Number.isSafeInteger(fuel) && fuel >= 0;
+    if (!ok) throw new IsolaError('USAGE', `invalid fuel ${String(fuel)} (must be a whole number >= 0)`);
+    budget = Number(fuel);
+  }
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new IsolaError('USAGE', `invalid timeout ${String(timeoutMs)}ms (must be greater than 0)`);
+  }
+  return { budget, budgetText: fuel === undefined ? '' : String(fuel), timeoutMs: timeoutMs ?? 0 };
+}
+
+export function checkMaxMemoryBytes(bytes: number | undefined): void {
+  if (bytes !== undefined && !(Number.isSafeInteger(bytes) && bytes > 0)) {
+    throw new IsolaError('USAGE', `invalid memory limit ${String(bytes)} (must be a whole number of bytes greater than 0)`);
+  }
+}

@@ -1,0 +1,16 @@
+// isola's library entry: everything the CLI does is available here.
+export { IsolaError, isIsolaError, type IsolaErrorCode } from './errors.js';
+
+// src/wasm: read and rewrite binaries
+export {
+  inspect, instrument, mapLocation, formatSig,
+  type ModuleInfo, type FuncSig, type ValType, type InstrumentOptions, type Instrumented,
+} from './wasm/index.js';
+
+// src/engine: compile cache, limits, instances, traps, the buffer ABI
+export {
+  Engine, processBuffer, isArtifact, defaultCacheDir, formatBacktrace, formatValue,
+  parseIntegerLiteral, parseFloatLiteral, parseSize, parseDuration, parseFuel, formatDuration, isolaVersion,
+  type EngineOptions, type EngineStats, type CompiledModule, type Instance, type WasmFunction,
+  type Limits, type CompileOptions, type WasmFrame,
+} from './engine/index.js';
