@@ -1,0 +1,52 @@
+// Ordinary WASI programs behave the same through the library and the CLI: hello world, an exit
+// status, a stdin filter and a directory walk.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RUNNERS, tempDir } from './helpers.js';
+
+for (const [via, run] of RUNNERS) {
+  test(`${via}: hello.wasm prints hello world`, () => {
+    const r = run({ guest: 'hello' });
+    assert.deepEqual(r, { code: 0, stdout: 'hello, world\n', stderr: '' });
+  });
+
+  test(`${via}: a guest's exit code 7 is the exit status`, () => {
+    const r = run({ guest: 'exit7' });
+    assert.equal(r.code, 7, r.stderr);
+    assert.equal(r.stdout, 'exiting with 7\n');
+  });
+
+  test(`${via}: wc.wasm counts the lines and bytes of stdin`, () => {
+    assert.equal(run({ guest: 'wc', stdin: 'a\nb\nc' }).stdout, '2 5\n');
+    assert.equal(run({ guest: 'wc', stdin: '' }).stdout, '0 0\n');
+    const big = 'line of text\n'.repeat(20_000); // many reads of the 4 KiB buffer
+    const r = run({ guest: 'wc', stdin: big });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `20000 ${big.length}\n`);
+  });
+
+  test(`${via}: tree.wasm walks a preopened directory and prints it sorted`, () => {
+    const tmp = tempDir('tree');
+    try {
+      const d = tmp.path;
+      mkdirSync(join(d, 'b/nested/deeper'), { recursive: true });
+      mkdirSync(join(d, 'a'));
+      writeFileSync(join(d, 'z.txt'), '12345');
+      writeFileSync(join(d, 'a/one'), '');
+      writeFileSync(join(d, 'b/nested/deeper/leaf'), 'x'.repeat(1000));
+      for (let i = 0; i < 150; i++) writeFileSync(join(d, 'b', `f${String(i).padStart(3, '0')}`), 'y');
+      symlinkSync('../z.txt', join(d, 'a/link'));
+      const r = run({ guest: 'tree', args: ['/data'], dirs: [{ host: d, guest: '/data' }] });
+      assert.equal(r.code, 0, r.stderr);
+      const files = Array.from({ length: 150 }, (_, i) => `b/f${String(i).padStart(3, '0')} (1 bytes)`);
+      assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+        'a/', 'a/link -> ../z.txt', 'a/one (0 bytes)', 'b/', ...files,
+        'b/nested/', 'b/nested/deeper/', 'b/nested/deeper/leaf (1000 bytes)', 'z.txt (5 bytes)',
+      ]);
+    } finally {
+      tmp.remove();
+    }
+  });
+}
