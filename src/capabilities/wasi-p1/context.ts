@@ -1,0 +1,19 @@
+/** The state one guest's WASI imports share: its memory, descriptors and file times. */
+import { FdTable } from './fd-table.js';
+import { FileTimes } from './filestat.js';
+import { GuestMemory } from './memory-view.js';
+
+export class WasiContext {
+  readonly mem = new GuestMemory();
+  readonly fds = new FdTable();
+  readonly times = new FileTimes();
+  constructor(
+    /** NUL-terminated argv strings. */
+    readonly args: Uint8Array[],
+    /** NUL-terminated "KEY=VALUE" strings. */
+    readonly env: Uint8Array[],
+  ) {}
+}
+
+/** Import function signature: WASI arguments in, errno out. */
+export type WasiFn = (...args: any[]) => number; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,0 +1,57 @@
+/**
+ * Running WASI guests on the engine: a command's _start (exit code out), or a reactor's
+ * _initialize followed by whatever the caller invokes.
+ */
+import type { CompiledModule, Instance, Limits } from '../../engine/index.js';
+import { WasiExit } from './process-calls.js';
+import { WasiP1, type WasiOptions } from './wasi.js';
+
+function exports(compiled: CompiledModule, name: string): boolean {
+  return compiled.info.exports.some((e) => e.name === name && e.kind === 'func');
+}
+
+/** Instantiates with the WASI imports and binds the guest's memory. */
+export function instantiateWasi(compiled: CompiledModule, options: WasiOptions, limits?: Limits): { wasi: WasiP1; instance: Instance } {
+  const wasi = new WasiP1(options);
+  const instance = compiled.instantiate(wasi.imports, limits);
+  if (instance.memory !== undefined) wasi.bind(instance.memory);
+  return { wasi, instance };
+}
+
+/**
+ * For `--invoke` on a reactor: instantiate, bind, run `_initialize` if exported, and hand
+ * back the instance for the engine's invoke. Call `wasi.close()` when done with it.
+ */
+export function startWasiReactor(compiled: CompiledModule, options: WasiOptions, limits?: Limits): { wasi: WasiP1; instance: Instance } {
+  const started = instantiateWasi(compiled, options, limits);
+  if (exports(compiled, '_initialize')) {
+    try {
+      started.instance.getFunction('_initialize')();
+    } catch (e) {
+      started.wasi.close();
+      throw e;
+    }
+  }
+  return started;
+}
+
+/**
+ * Runs a WASI command's `_start` (a reactor's `_initialize` if it has no `_start`) and
+ * returns the exit code: 0 when it returns, the proc_exit code otherwise. Traps, fuel and
+ * timeouts propagate as the engine's IsolaError.
+ */
+export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, limits?: Limits): number {
+  const { wasi, instance } = instantiateWasi(compiled, options, limits);
+  const entry = exports(compiled, '_start') ? '_start' : exports(compiled, '_initialize') ? '_initialize' : '_start';
+  try {
+    instance.getFunction(entry)();
+    return 0;
+  } catch (e) {
+    if (e instanceof WasiExit) return e.exitCode;
+    // An embedder's wrapper may have replaced the WasiExit; the code was recorded anyway.
+    if (wasi.exitCode !== null) return wasi.exitCode;
+    throw e;
+  } finally {
+    wasi.close();
+  }
+}

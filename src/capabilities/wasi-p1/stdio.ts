@@ -1,0 +1,180 @@
+/**
+ * The guest's standard streams: where fd 0 reads from and fds 1/2 write to.
+ * A host fd (blocking; EAGAIN on a non-blocking TTY/pipe is waited out), an in-memory
+ * buffer, a capped OutputCapture, or nothing at all.
+ */
+import { readSync, writeSync, fstatSync } from 'node:fs';
+import { sleepMs } from './sleep.js';
+
+export interface InputSource {
+  /** Reads up to len bytes into u8[off..]; 0 means end of input. May throw a Node error. */
+  read(u8: Uint8Array, off: number, len: number): number;
+  /** Bytes known to be readable right now (for poll_oneoff), or 0 if unknown. */
+  available(): number;
+  /** WASI filetype reported by fd_fdstat_get / fd_filestat_get. */
+  readonly filetype: number;
+}
+export interface OutputSink {
+  /** Writes all len bytes from u8[off..] (or drops them past a cap). May throw a Node error. */
+  write(u8: Uint8Array, off: number, len: number): void;
+  readonly filetype: number;
+}
+
+const FILETYPE_UNKNOWN = 0;
+const FILETYPE_CHARACTER_DEVICE = 2;
+const FILETYPE_REGULAR_FILE = 4;
+
+/** A capped in-memory output buffer for embedders (stdout/stderr). */
+export class OutputCapture implements OutputSink {
+  readonly filetype = FILETYPE_UNKNOWN;
+  readonly maxBytes: number;
+  private buf: Uint8Array;
+  private length = 0;
+  private dropped = false;
+
+  constructor(maxBytes: number) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError('OutputCapture: maxBytes must be a non-negative integer');
+    this.maxBytes = maxBytes;
+    this.buf = new Uint8Array(Math.min(maxBytes, 4096));
+  }
+
+  /**
+   * Keeps what fits under the cap and silently drops the rest: the guest is told every
+   * byte was written (so a chatty guest is not killed by EPIPE-like errors) and the
+   * embedder sees `truncated`.
+   */
+  write(u8: Uint8Array, off: number, len: number): void {
+    const room = this.maxBytes - this.length;
+    let n = len;
+    if (n > room) {
+      n = room;
+      this.dropped = true;
+    }
+    if (n === 0) return;
+    const need = this.length + n;
+    if (need > this.buf.length) {
+      let cap = this.buf.length * 2 || 64;
+      while (cap < need) cap *= 2;
+      const grown = new Uint8Array(Math.min(cap, this.maxBytes));
+      grown.set(this.buf.subarray(0, this.length));
+      this.buf = grown;
+    }
+    if (n < 16) {
+      // Tiny writes (a char, a line end) are cheaper as a loop than a set() of a subarray.
+      const b = this.buf;
+      let j = this.length;
+      for (let i = off, end = off + n; i < end; i++) b[j++] = u8[i]!;
+    } else {
+      this.buf.set(u8.subarray(off, off + n), this.length);
+    }
+    this.length = need;
+  }
+
+  get bytes(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+  get truncated(): boolean {
+    return this.dropped;
+  }
+  text(): string {
+    return new TextDecoder().decode(this.bytes);
+  }
+  /** Empties the buffer (for reuse across invocations). */
+  clear(): void {
+    this.length = 0;
+    this.dropped = false;
+  }
+}
+
+function filetypeOfHostFd(fd: number): number {
+  try {
+    const st = fstatSync(fd);
+    if (st.isCharacterDevice()) return FILETYPE_CHARACTER_DEVICE;
+    if (st.isFile()) return FILETYPE_REGULAR_FILE;
+  } catch {
+    /* closed or odd descriptor: report unknown */
+  }
+  return FILETYPE_UNKNOWN;
+}
+
+/** Retries an operation that hit EAGAIN (a non-blocking TTY or pipe) after a short sleep. */
+function retryAgain<T>(op: () => T): T {
+  for (;;) {
+    try {
+      return op();
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EAGAIN') throw e;
+      sleepMs(1);
+    }
+  }
+}
+
+export class HostFdOutput implements OutputSink {
+  private type = -1;
+  constructor(private readonly fd: number) {}
+  get filetype(): number {
+    if (this.type < 0) this.type = filetypeOfHostFd(this.fd);
+    return this.type;
+  }
+  write(u8: Uint8Array, off: number, len: number): void {
+    while (len > 0) {
+      const n = retryAgain(() => writeSync(this.fd, u8, off, len));
+      off += n;
+      len -= n;
+    }
+  }
+}
+
+export class NullOutput implements OutputSink {
+  readonly filetype = FILETYPE_UNKNOWN;
+  write(): void {}
+}
+
+export class HostFdInput implements InputSource {
+  private type = -1;
+  constructor(private readonly fd: number) {}
+  get filetype(): number {
+    if (this.type < 0) this.type = filetypeOfHostFd(this.fd);
+    return this.type;
+  }
+  read(u8: Uint8Array, off: number, len: number): number {
+    if (len === 0) return 0;
+    return retryAgain(() => {
+      try {
+        return readSync(this.fd, u8, off, len, null);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'EOF') return 0; // Windows-ish end of pipe
+        throw e;
+      }
+    });
+  }
+  available(): number {
+    return 0;
+  }
+}
+
+export class BufferInput implements InputSource {
+  readonly filetype = FILETYPE_UNKNOWN;
+  private pos = 0;
+  constructor(private readonly data: Uint8Array) {}
+  read(u8: Uint8Array, off: number, len: number): number {
+    const n = Math.min(len, this.data.length - this.pos);
+    if (n <= 0) return 0;
+    u8.set(this.data.subarray(this.pos, this.pos + n), off);
+    this.pos += n;
+    return n;
+  }
+  available(): number {
+    return this.data.length - this.pos;
+  }
+}
+
+export class NullInput implements InputSource {
+  readonly filetype = FILETYPE_UNKNOWN;
+  read(): number {
+    return 0;
+  }
+  available(): number {
+    return 0;
+  }
+}
