@@ -1,0 +1,70 @@
+/**
+ * `isola run`: a WASI command (`_start`), one export (`--invoke`), or the buffer ABI (`--buffer`).
+ */
+import { IsolaError } from '../errors.js';
+import type { CompiledModule } from '../engine/compiled-module.js';
+import type { Instance } from '../engine/instance.js';
+import type { Limits } from '../engine/limits.js';
+import { limitsFromFlags, type LimitFlags } from './limit-options.js';
+import { readInputFile, readStdin } from './read-input.js';
+import { reporting } from './report-error.js';
+import { grantsFromFlags, type GrantFlags, type Grants } from './wasi-grants.js';
+import { loadWasi, WASI_MODULES } from './wasi-layer.js';
+
+export interface RunFlags extends LimitFlags, GrantFlags {
+  invoke?: string;
+  buffer?: string;
+  backtrace?: boolean;
+}
+
+export async function run(file: string, args: string[], flags: RunFlags): Promise<number> {
+  const limits = limitsFromFlags(flags);
+  const grants = grantsFromFlags(flags);
+  if (flags.invoke !== undefined && flags.buffer !== undefined) throw new IsolaError('USAGE', '--invoke and --buffer cannot be combined');
+  if (flags.buffer !== undefined && args.length) throw new IsolaError('USAGE', `--buffer takes its input on stdin, not as arguments (got ${args.join(' ')})`);
+  reporting.backtrace = flags.backtrace === true || !!process.env.ISOLA_BACKTRACE && process.env.ISOLA_BACKTRACE !== '0';
+  if (reporting.backtrace) Error.stackTraceLimit = 100;
+
+  const bytes = readInputFile(file);
+  const { Engine } = await import('../engine/engine.js');
+  const compiled = new Engine().load(bytes, {
+    fuel: limits.fuel !== undefined || limits.timeoutMs !== undefined,
+    maxMemoryBytes: limits.maxMemoryBytes,
+  });
+
+  if (flags.invoke !== undefined) {
+    const instance = await instantiate(compiled, file, grants, limits);
+    const results = instance.invoke(flags.invoke, args);
+    const { formatValue } = await import('../engine/values.js');
+    const types = compiled.info.exports.find((e) => e.name === flags.invoke)!.sig!.results;
+    if (results.length) process.stdout.write(`${results.map((v, i) => formatValue(types[i]!, v)).join('\n')}\n`);
+    return 0;
+  }
+  if (flags.buffer !== undefined) {
+    const input = readStdin();
+    const instance = await instantiate(compiled, file, grants, limits);
+    const { processBuffer } = await import('../engine/buffer-abi.js');
+    process.stdout.write(processBuffer(instance, input, flags.buffer));
+    return 0;
+  }
+  if (!compiled.info.exports.some((e) => e.name === '_start' && e.kind === 'func')) {
+    const funcs = compiled.info.exports.filter((e) => e.kind === 'func').map((e) => e.name);
+    throw new IsolaError('USAGE', `${file} is not a WASI command (it exports no _start); `
+      + (funcs.length ? `call one of its exports with --invoke NAME: ${funcs.join(', ')}` : 'it exports no functions'));
+  }
+  const wasi = await loadWasi();
+  return wasi.runWasiCommand(compiled, {
+    args: [file, ...args], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit',
+  }, limits);
+}
+
+/** An instance for --invoke/--buffer, with WASI (and a reactor's _initialize) when the module imports it. */
+async function instantiate(compiled: CompiledModule, file: string, grants: Grants, limits: Limits): Promise<Instance> {
+  if (!compiled.info.imports.some((i) => WASI_MODULES.has(i.module))) return compiled.instantiate({}, limits);
+  const { WasiP1 } = await loadWasi();
+  const wasi = new WasiP1({ args: [file], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' });
+  const instance = compiled.instantiate(wasi.imports, limits);
+  if (instance.memory) wasi.bind(instance.memory);
+  if (compiled.info.exports.some((e) => e.name === '_initialize' && e.kind === 'func')) instance.getFunction('_initialize')();
+  return instance;
+}

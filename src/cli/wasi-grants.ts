@@ -1,0 +1,46 @@
+/**
+ * `--dir HOST[::GUEST]`, `--dir-ro HOST[::GUEST]` and `--env NAME[=VALUE]`: the only ways a guest
+ * gets files or environment. `--env NAME` copies the host's value (it must be set).
+ */
+import { statSync } from 'node:fs';
+import { IsolaError } from '../errors.js';
+
+export interface GrantFlags { dir?: string[]; dirRo?: string[]; env?: string[] }
+export interface Preopen { hostPath: string; guestPath: string; readOnly?: boolean }
+export interface Grants { preopens: Preopen[]; env: Record<string, string> }
+
+function preopen(spec: string, readOnly: boolean): Preopen {
+  const sep = spec.indexOf('::');
+  const hostPath = sep < 0 ? spec : spec.slice(0, sep);
+  const guestPath = sep < 0 ? spec : spec.slice(sep + 2);
+  const flag = readOnly ? '--dir-ro' : '--dir';
+  if (!hostPath || !guestPath) throw new IsolaError('USAGE', `${flag} '${spec}': expected HOST or HOST::GUEST`);
+  let isDir = false;
+  try {
+    isDir = statSync(hostPath).isDirectory();
+  } catch {
+    throw new IsolaError('USAGE', `${flag} '${spec}': ${hostPath} does not exist`);
+  }
+  if (!isDir) throw new IsolaError('USAGE', `${flag} '${spec}': ${hostPath} is not a directory`);
+  return readOnly ? { hostPath, guestPath, readOnly } : { hostPath, guestPath };
+}
+
+function envEntry(spec: string, env: Record<string, string>): void {
+  const eq = spec.indexOf('=');
+  const name = eq < 0 ? spec : spec.slice(0, eq);
+  if (!/^[^=\0]+$/.test(name)) throw new IsolaError('USAGE', `--env '${spec}': expected NAME or NAME=VALUE`);
+  if (eq >= 0) {
+    env[name] = spec.slice(eq + 1);
+    return;
+  }
+  const inherited = process.env[name];
+  if (inherited === undefined) throw new IsolaError('USAGE', `--env ${name}: not set in isola's environment (use --env ${name}=VALUE)`);
+  env[name] = inherited;
+}
+
+export function grantsFromFlags(flags: GrantFlags): Grants {
+  const preopens = [...(flags.dir ?? []).map((d) => preopen(d, false)), ...(flags.dirRo ?? []).map((d) => preopen(d, true))];
+  const env: Record<string, string> = {};
+  for (const e of flags.env ?? []) envEntry(e, env);
+  return { preopens, env };
+}
