@@ -150,10 +150,11 @@ export class FuelRewriter {
       w.bytes(bytes, cursor, pos);
       cursor = pos;
       if (kind === EDIT_FUNC_INDEX) {
-        if (map) mark(pos, true);
         r.pos = pos;
         const f = r.u32();
-        w.u32(f >= this.plan.shiftFrom ? f + 1 : f);
+        if (f < this.plan.shiftFrom) continue; // unchanged: stays in the raw run
+        if (map) mark(pos, true);
+        w.u32(f + 1);
         cursor = value;
       } else {
         if (value === 0 && kind === EDIT_CHARGE) continue;

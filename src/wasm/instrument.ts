@@ -4,10 +4,11 @@
 import { IsolaError } from '../errors.js';
 import { Reader } from './reader.js';
 import { Writer } from './writer.js';
-import { decodeModule, SECTION_RANK, SectionId, type Section, type WasmModule } from './sections.js';
+import { decodeModule, SectionId, type Section, type WasmModule } from './sections.js';
 import { FuelRewriter, type BodyMap, type FuelPlan } from './fuel.js';
 import { capMemory, capTable, capsFrom, writeLimits, type Caps } from './memory-cap.js';
 import { writeShiftedNames } from './names.js';
+import { encodeModule, type NewSection } from './encoder.js';
 
 export interface InstrumentOptions {
   fuel?: boolean;
@@ -89,12 +90,8 @@ class ModuleRewriter {
     w.bytes(this.bytes, cursor, to);
   }
 
-  private raw(s: Section): void {
-    this.w.bytes(this.bytes, s.start, s.end);
-  }
-
   /** Writes a vector section: the original entries (patched), then `extra` new entries. */
-  private vectorSection(id: number, s: Section | undefined, extra: number, appendEntries: () => void): void {
+  private vectorSection(id: number, s: Section | undefined, extra: number, appendEntries: () => void): boolean {
     this.w.section(id, () => {
       if (s) {
         const r = new Reader(this.bytes, s.contentStart, s.end);
@@ -106,11 +103,12 @@ class ModuleRewriter {
       }
       appendEntries();
     });
+    return true;
   }
 
-  private writeTypes(s: Section | undefined): void {
-    if (this.newTypeIndex === null) return s && this.raw(s);
-    this.vectorSection(SectionId.Type, s, 1, () => this.w.bytes(Uint8Array.from(EMPTY_FUNC_TYPE)));
+  private writeTypes(s: Section | undefined): boolean {
+    if (this.newTypeIndex === null) return false;
+    return this.vectorSection(SectionId.Type, s, 1, () => this.w.bytes(Uint8Array.from(EMPTY_FUNC_TYPE)));
   }
 
   private writeFuelImport(): void {
@@ -121,10 +119,10 @@ class ModuleRewriter {
     w.u32(this.checkType);
   }
 
-  private writeImports(s: Section | undefined): void {
+  private writeImports(s: Section | undefined): boolean {
     const { m, caps, w } = this;
     const capping = caps.memoryPages !== null || caps.tableElements !== null;
-    if (!this.fuel && !capping) return s && this.raw(s);
+    if (!this.fuel && !capping) return false;
     let lastFuncImport = -1;
     m.imports.forEach((imp, i) => imp.kind === 'func' && (lastFuncImport = i));
     w.section(SectionId.Import, () => {
@@ -149,12 +147,13 @@ class ModuleRewriter {
       });
       if (this.fuel && lastFuncImport < 0) this.writeFuelImport();
     });
+    return true;
   }
 
-  private writeTables(s: Section): void {
+  private writeTables(s: Section): boolean {
     const { m, caps, w } = this;
     const refs = m.funcRefs.get(SectionId.Table);
-    if (caps.tableElements === null && !(this.fuel && refs)) return this.raw(s);
+    if (caps.tableElements === null && !(this.fuel && refs)) return false;
     w.section(SectionId.Table, () => {
       w.u32(m.tables.length);
       m.tables.forEach((t, i) => {
@@ -168,20 +167,22 @@ class ModuleRewriter {
         this.copyPatched(t.limits.end, t.end, refs);
       });
     });
+    return true;
   }
 
-  private writeMemories(s: Section): void {
+  private writeMemories(s: Section): boolean {
     const { m, caps, w } = this;
-    if (caps.memoryPages === null) return this.raw(s);
+    if (caps.memoryPages === null) return false;
     w.section(SectionId.Memory, () => {
       w.u32(m.memories.length);
       m.memories.forEach((l, i) => writeLimits(w, capMemory(l, caps.memoryPages, m.importedMemories + i) ?? l));
     });
+    return true;
   }
 
-  private writeCode(s: Section): void {
+  private writeCode(s: Section): boolean {
     const { m, w, maps } = this;
-    if (!this.fuel && !maps) return this.raw(s);
+    if (!this.fuel && !maps) return false;
     const rewriter = new FuelRewriter(this.bytes, this.plan);
     w.section(SectionId.Code, () => {
       w.u32(m.bodies.length);
@@ -191,9 +192,11 @@ class ModuleRewriter {
         if (map) maps!.push(map);
       }
     });
+    return true;
   }
 
-  private writeSection(s: Section): void {
+  /** Writes the rewritten section, or returns false when it is copied unchanged. */
+  private writeSection = (s: Section): boolean => {
     const fuel = this.fuel;
     switch (s.id) {
       case SectionId.Type:
@@ -205,27 +208,24 @@ class ModuleRewriter {
       case SectionId.Memory:
         return this.writeMemories(s);
       case SectionId.Global:
-        if (!fuel) return this.raw(s);
-        return this.vectorSection(s.id, s, 1, () => this.w.bytes(Uint8Array.from(FUEL_GLOBAL_DEF)));
+        return fuel && this.vectorSection(s.id, s, 1, () => this.w.bytes(Uint8Array.from(FUEL_GLOBAL_DEF)));
       case SectionId.Export:
-        if (!fuel) return this.raw(s);
-        return this.vectorSection(s.id, s, 1, () => this.writeFuelExport());
+        return fuel && this.vectorSection(s.id, s, 1, () => this.writeFuelExport());
       case SectionId.Start:
       case SectionId.Element:
-        if (!fuel) return this.raw(s);
-        return this.w.section(s.id, () => this.copyPatched(s.contentStart, s.end, this.m.funcRefs.get(s.id)));
+        if (!fuel) return false;
+        this.w.section(s.id, () => this.copyPatched(s.contentStart, s.end, this.m.funcRefs.get(s.id)));
+        return true;
       case SectionId.Code:
         return this.writeCode(s);
       case SectionId.Custom:
-        if (fuel && s.name === 'name') {
-          writeShiftedNames(this.bytes, s, this.w, this.shift); // dropped if malformed
-          return;
-        }
-        return this.raw(s);
+        // the name section is dropped (not copied stale) if it is too malformed to renumber
+        if (fuel && s.name === 'name') writeShiftedNames(this.bytes, s, this.w, this.shift);
+        return fuel && s.name === 'name';
       default:
-        return this.raw(s);
+        return false;
     }
-  }
+  };
 
   private writeFuelExport(): void {
     this.w.name(FUEL_GLOBAL_EXPORT);
@@ -233,32 +233,24 @@ class ModuleRewriter {
     this.w.u32(this.plan.fuelGlobal);
   }
 
-  /** Sections fuel metering needs that the module lacks, in binary order. */
-  private missingSections(): number[] {
+  /** Sections fuel metering needs that the module lacks. */
+  private missingSections(): NewSection[] {
     if (!this.fuel) return [];
-    const need = [SectionId.Type, SectionId.Import, SectionId.Global, SectionId.Export];
-    return need.filter((id) => !this.m.section(id));
+    const m = this.m;
+    const add: NewSection[] = [];
+    if (!m.section(SectionId.Type)) add.push({ id: SectionId.Type, write: () => this.writeTypes(undefined) });
+    if (!m.section(SectionId.Import)) add.push({ id: SectionId.Import, write: () => this.writeImports(undefined) });
+    if (!m.section(SectionId.Global)) {
+      add.push({ id: SectionId.Global, write: () => this.vectorSection(SectionId.Global, undefined, 1, () => this.w.bytes(Uint8Array.from(FUEL_GLOBAL_DEF))) });
+    }
+    if (!m.section(SectionId.Export)) {
+      add.push({ id: SectionId.Export, write: () => this.vectorSection(SectionId.Export, undefined, 1, () => this.writeFuelExport()) });
+    }
+    return add;
   }
 
   run(): Uint8Array {
-    const { w, m } = this;
-    w.bytes(this.bytes, 0, 8);
-    const missing = this.missingSections();
-    const emitMissingBefore = (rank: number) => {
-      while (missing.length && SECTION_RANK[missing[0]] < rank) {
-        const id = missing.shift()!;
-        if (id === SectionId.Type) this.writeTypes(undefined);
-        else if (id === SectionId.Import) this.writeImports(undefined);
-        else if (id === SectionId.Global) this.vectorSection(id, undefined, 1, () => this.w.bytes(Uint8Array.from(FUEL_GLOBAL_DEF)));
-        else this.vectorSection(id, undefined, 1, () => this.writeFuelExport());
-      }
-    };
-    for (const s of m.sections) {
-      if (s.id !== SectionId.Custom) emitMissingBefore(SECTION_RANK[s.id]);
-      this.writeSection(s);
-    }
-    emitMissingBefore(Infinity);
-    return w.finish();
+    return encodeModule(this.m, { writer: this.w, rewrite: this.writeSection, add: this.missingSections() });
   }
 }
 
