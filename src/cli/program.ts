@@ -2,8 +2,14 @@
  * The command line's shape (commander). Options go before FILE; everything after FILE belongs to
  * the guest, as with wasmtime. Actions are imported on demand to keep start-up lean.
  */
-import { Command } from 'commander';
+import type { Command as CommandType } from 'commander';
+import { createRequire } from 'node:module';
 import { IsolaError } from '../errors.js';
+
+// commander is CommonJS: require() loads it without the ESM loader's CJS export scan (start-up time).
+export const commander = createRequire(import.meta.url)('commander') as typeof import('commander');
+const { Command } = commander;
+type Command = CommandType;
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 

@@ -9,7 +9,6 @@ import { limitsFromFlags, type LimitFlags } from './limit-options.js';
 import { readInputFile, readStdin } from './read-input.js';
 import { reporting } from './report-error.js';
 import { grantsFromFlags, type GrantFlags, type Grants } from './wasi-grants.js';
-import { loadWasi, WASI_MODULES } from './wasi-layer.js';
 
 export interface RunFlags extends LimitFlags, GrantFlags {
   invoke?: string;
@@ -27,10 +26,10 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
 
   const bytes = readInputFile(file);
   const { Engine } = await import('../engine/engine.js');
-  const compiled = new Engine().load(bytes, {
-    fuel: limits.fuel !== undefined || limits.timeoutMs !== undefined,
-    maxMemoryBytes: limits.maxMemoryBytes,
-  });
+  const fuel = limits.fuel !== undefined || limits.timeoutMs !== undefined;
+  // The disk cache pays off only when there is instrumentation to skip next time.
+  const cache = fuel || limits.maxMemoryBytes !== undefined;
+  const compiled = new Engine().load(bytes, { fuel, maxMemoryBytes: limits.maxMemoryBytes, cache });
 
   if (flags.invoke !== undefined) {
     const instance = await instantiate(compiled, file, grants, limits);
@@ -52,19 +51,20 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
     throw new IsolaError('USAGE', `${file} is not a WASI command (it exports no _start); `
       + (funcs.length ? `call one of its exports with --invoke NAME: ${funcs.join(', ')}` : 'it exports no functions'));
   }
-  const wasi = await loadWasi();
-  return wasi.runWasiCommand(compiled, {
+  const { runWasiCommand } = await import('../capabilities/wasi-p1/index.js');
+  return runWasiCommand(compiled, {
     args: [file, ...args], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit',
   }, limits);
 }
 
+const WASI_MODULES = new Set(['wasi_snapshot_preview1', 'wasi_unstable']);
+
 /** An instance for --invoke/--buffer, with WASI (and a reactor's _initialize) when the module imports it. */
 async function instantiate(compiled: CompiledModule, file: string, grants: Grants, limits: Limits): Promise<Instance> {
   if (!compiled.info.imports.some((i) => WASI_MODULES.has(i.module))) return compiled.instantiate({}, limits);
-  const { WasiP1 } = await loadWasi();
-  const wasi = new WasiP1({ args: [file], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' });
-  const instance = compiled.instantiate(wasi.imports, limits);
-  if (instance.memory) wasi.bind(instance.memory);
-  if (compiled.info.exports.some((e) => e.name === '_initialize' && e.kind === 'func')) instance.getFunction('_initialize')();
-  return instance;
+  const { startWasiReactor } = await import('../capabilities/wasi-p1/index.js');
+  const { instance } = startWasiReactor(compiled, {
+    args: [file], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit',
+  }, limits);
+  return instance; // the process ends after one call; its descriptors go with it
 }

@@ -3,10 +3,10 @@
  * gets files or environment. `--env NAME` copies the host's value (it must be set).
  */
 import { statSync } from 'node:fs';
+import type { Preopen } from '../capabilities/wasi-p1/index.js';
 import { IsolaError } from '../errors.js';
 
 export interface GrantFlags { dir?: string[]; dirRo?: string[]; env?: string[] }
-export interface Preopen { hostPath: string; guestPath: string; readOnly?: boolean }
 export interface Grants { preopens: Preopen[]; env: Record<string, string> }
 
 function preopen(spec: string, readOnly: boolean): Preopen {

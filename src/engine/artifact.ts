@@ -12,7 +12,7 @@ import type { InstrumentOptions, Instrumented } from '../wasm/index.js';
 import { MAC_BYTES, type SigningKey } from './signing-key.js';
 import { isolaVersion } from './version.js';
 
-const MAGIC = new TextEncoder().encode('ISOLAART');
+const MAGIC = Uint8Array.of(0x49, 0x53, 0x4f, 0x4c, 0x41, 0x41, 0x52, 0x54); // "ISOLAART"
 const FORMAT = 1;
 
 export interface ArtifactPayload {

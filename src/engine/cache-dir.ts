@@ -1,9 +1,9 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { nodeOs } from './lazy-builtins.js';
 
 /** `$ISOLA_CACHE_DIR`, else `$XDG_CACHE_HOME/isola`, else `~/.cache/isola`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.ISOLA_CACHE_DIR) return env.ISOLA_CACHE_DIR;
   if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'isola');
-  return join(homedir(), '.cache', 'isola');
+  return join(env.HOME || nodeOs().homedir(), '.cache', 'isola');
 }

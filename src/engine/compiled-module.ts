@@ -4,6 +4,7 @@
 import { IsolaError } from '../errors.js';
 import { formatSig, mapLocation, type InstrumentOptions, type Instrumented, type ModuleInfo } from '../wasm/index.js';
 import { encodeArtifact } from './artifact.js';
+import { cacheKeyOf } from './cache-key.js';
 import { ExportsTable } from './exports-table.js';
 import { FuelMeter } from './fuel-meter.js';
 import { InstanceImpl, type Instance } from './instance.js';
@@ -24,7 +25,8 @@ export interface CompiledModule {
 }
 
 export interface CompiledParts {
-  cacheKey: string;
+  /** null when compiled without the cache; computed if an artifact is made. */
+  cacheKey: string | null;
   info: ModuleInfo;
   module: WebAssembly.Module;
   options: InstrumentOptions;
@@ -82,7 +84,7 @@ export class CompiledModuleImpl implements CompiledModule {
 
   toArtifact(): Uint8Array {
     const p = this.parts;
-    return encodeArtifact({ cacheKey: p.cacheKey, options: p.options, fuel: p.fuel, original: p.original, instrumented: p.instrumented }, this.key);
+    return encodeArtifact({ cacheKey: p.cacheKey ?? cacheKeyOf(p.original, p.options), options: p.options, fuel: p.fuel, original: p.original, instrumented: p.instrumented }, this.key);
   }
 
   /** Backtrace of a Wasm error, in the original module's terms. */

@@ -4,7 +4,6 @@
  *   memory: key → CompiledModule (the WebAssembly.Module V8 compiled, shared by every instance)
  *   disk:   key → signed instrumented bytes, under the user's cache directory
  */
-import { createHash } from 'node:crypto';
 import { IsolaError } from '../errors.js';
 import { inspect, instrument, type InstrumentOptions, type Instrumented, type ModuleInfo } from '../wasm/index.js';
 import { decodeArtifact, isArtifact } from './artifact.js';
@@ -13,7 +12,7 @@ import { CompiledModuleImpl, type CompiledModule } from './compiled-module.js';
 import { DiskCache } from './disk-cache.js';
 import { checkMaxMemoryBytes, type CompileOptions } from './limits.js';
 import { SigningKey } from './signing-key.js';
-import { isolaVersion } from './version.js';
+import { cacheKeyOf } from './cache-key.js';
 
 export interface EngineOptions {
   /** Where compiled modules are cached on disk; null disables the disk cache. Default: defaultCacheDir(). */
@@ -45,8 +44,8 @@ export class Engine {
     const options: InstrumentOptions = { fuel: opts.fuel ?? false };
     if (opts.maxMemoryBytes !== undefined) options.maxMemoryBytes = opts.maxMemoryBytes;
     const useCache = opts.cache ?? true;
-    const cacheKey = cacheKeyOf(bytes, options);
-    const hit = useCache ? this.memory.get(cacheKey) : undefined;
+    const cacheKey = useCache ? cacheKeyOf(bytes, options) : null;
+    const hit = cacheKey !== null ? this.memory.get(cacheKey) : undefined;
     if (hit) {
       this.stats.memoryHits++;
       return hit;
@@ -55,7 +54,7 @@ export class Engine {
     if (info.kind === 'component') throw componentError();
     const needsRewrite = options.fuel === true || options.maxMemoryBytes !== undefined;
     let result: Instrumented | null = null;
-    if (needsRewrite && useCache && this.disk) {
+    if (needsRewrite && cacheKey !== null && this.disk) {
       const entry = this.disk.get(cacheKey);
       if (entry) {
         result = { bytes: entry.instrumented, fuel: entry.fuel };
@@ -66,12 +65,12 @@ export class Engine {
     result ??= needsRewrite ? instrument(bytes, options) : { bytes, fuel: null };
     const module = compileWasm(result.bytes, bytes);
     this.stats.compiled++;
-    if (needsRewrite && useCache && this.disk && !fromDisk) {
+    if (needsRewrite && cacheKey !== null && this.disk && !fromDisk) {
       this.disk.put({ cacheKey, options, fuel: result.fuel, original: null, instrumented: result.bytes });
     }
     const compiled = new CompiledModuleImpl(
       { cacheKey, info, module, options, fuel: result.fuel, original: bytes, instrumented: result.bytes }, this.key, this.recompile(bytes));
-    if (useCache) this.remember(cacheKey, compiled);
+    if (cacheKey !== null) this.remember(cacheKey, compiled);
     return compiled;
   }
 
@@ -111,13 +110,6 @@ export class Engine {
     if (this.memory.size >= MEMORY_CACHE_ENTRIES) this.memory.delete(this.memory.keys().next().value!);
     this.memory.set(cacheKey, compiled);
   }
-}
-
-function cacheKeyOf(bytes: Uint8Array, options: InstrumentOptions): string {
-  return createHash('sha256')
-    .update(`isola ${isolaVersion()}\0${JSON.stringify([options.fuel ?? false, options.maxMemoryBytes ?? null])}\0`)
-    .update(bytes)
-    .digest('hex');
 }
 
 function componentError(): IsolaError {

@@ -7,10 +7,10 @@
  * this user's isola will load. Consequence: artifacts are not portable between users or machines,
  * and deleting the cache directory invalidates them (recompile with `isola compile`).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolaError } from '../errors.js';
+import { nodeCrypto } from './lazy-builtins.js';
 
 const KEY_FILE = 'artifact-signing.key';
 const KEY_BYTES = 32;
@@ -50,7 +50,7 @@ export class SigningKey {
 
   private create(): Buffer {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const k = randomBytes(KEY_BYTES);
+    const k = nodeCrypto().randomBytes(KEY_BYTES);
     try {
       writeFileSync(this.path, k, { mode: 0o600, flag: 'wx' });
       return k;
@@ -62,11 +62,11 @@ export class SigningKey {
   }
 
   mac(data: Uint8Array): Buffer {
-    return createHmac('sha256', this.load()).update(data).digest();
+    return nodeCrypto().createHmac('sha256', this.load()).update(data).digest();
   }
 
   verify(data: Uint8Array, mac: Uint8Array): boolean {
-    return mac.length === MAC_BYTES && timingSafeEqual(this.mac(data), mac);
+    return mac.length === MAC_BYTES && nodeCrypto().timingSafeEqual(this.mac(data), mac);
   }
 
   /** Whether a key exists or can be made, without throwing (for the best-effort disk cache). */
