@@ -32,7 +32,7 @@ export const fuelBench: Benchmark = async ({ quick }) => {
       if (metered.invoke(name, args)[0] !== expected) throw new Error(`${name}: metered result differs`);
     };
     alternate(quick ? 3 : 5, runMetered, runPlain); // warm-up and tier-up
-    const t = alternate(quick ? 3 : 7, runMetered, runPlain);
+    const t = alternate(quick ? 3 : 11, runMetered, runPlain);
     const a = median(t.a);
     const b = median(t.b);
     return {

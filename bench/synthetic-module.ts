@@ -61,24 +61,25 @@ function chunk(rand: () => number, callee: number): number[] {
 export function syntheticModule(targetBytes: number, chunksPerFunction = 16): Uint8Array {
   let seed = 0x9e3779b9;
   const rand = (): number => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
-  const bodies: number[][] = [];
+  const bodies: Uint8Array[] = []; // each with its size prefix
   let size = 0;
   while (size < targetBytes) {
     const index = bodies.length;
-    const code: number[] = [...vec([[1, I32], [1, I64], [1, F64]])];
+    const code: number[] = vec([[1, I32], [1, I64], [1, F64]]);
     for (let k = 0; k < chunksPerFunction; k++) code.push(...chunk(rand, index > 0 ? rand() % index : -1));
     code.push(op.get, 2, op.end);
-    const body = [...uleb(code.length), ...code];
+    const body = Uint8Array.from([...uleb(code.length), ...code]);
     bodies.push(body);
     size += body.length;
   }
-  const bytes = [
+  const count = uleb(bodies.length);
+  const head = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec([[I32], [I32]]), ...vec([[I32]])]])),
-    ...section(3, vec(bodies.map(() => [0]))),
+    ...section(3, [...count, ...new Array<number>(bodies.length).fill(0)]),
     ...section(5, vec([[0x00, 1]])),
     ...section(7, vec([[...uleb(4), ...Buffer.from('main'), 0x00, 0]])),
-    ...section(10, [...uleb(bodies.length), ...bodies.flat()]),
+    10, ...uleb(count.length + size), ...count,
   ];
-  return new Uint8Array(bytes);
+  return new Uint8Array(Buffer.concat([Uint8Array.from(head), ...bodies]));
 }

@@ -25,7 +25,7 @@ export function fmtNs(ns: number): string {
 /** A row for a benchmark that failed to run, so the table still prints. */
 export function failedRow(metric: string, target: string, err: unknown): Row {
   const reason = err instanceof Error ? err.message : String(err);
-  return { metric, isola: `failed: ${reason.split('\n')[0]!.slice(0, 60)}`, baseline: '', ratio: '', target, ok: null };
+  return { metric, isola: `failed: ${reason.split('\n')[0]!.slice(0, 90)}`, baseline: '', ratio: '', target, ok: null };
 }
 
 export function formatTable(rows: readonly Row[]): string {
