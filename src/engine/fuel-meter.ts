@@ -13,7 +13,8 @@ import { raiseUncatchableTrap } from './uncatchable-trap.js';
 
 /** Units per slice when a timeout must be checked. */
 export const SLICE = 1_000_000;
-const UNLIMITED_SLICE = 2 ** 62;
+// Big, but small enough that slice arithmetic in doubles stays exact (< 2^53).
+const UNLIMITED_SLICE = 2 ** 50;
 
 export class FuelMeter {
   private global: WebAssembly.Global | null = null;
