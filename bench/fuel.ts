@@ -31,7 +31,7 @@ export const fuelBench: Benchmark = async ({ quick }) => {
     const runMetered = (): void => {
       if (metered.invoke(name, args)[0] !== expected) throw new Error(`${name}: metered result differs`);
     };
-    alternate(quick ? 3 : 5, runMetered, runPlain); // warm-up and tier-up
+    alternate(5, runMetered, runPlain); // warm-up and tier-up, quick or not
     const t = alternate(quick ? 3 : 11, runMetered, runPlain);
     const a = median(t.a);
     const b = median(t.b);

@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick]`: runs every benchmark and prints one table of
 // isola against its baseline, measured in the same run (see bench/README.md).
+import { cpus, loadavg } from 'node:os';
 import { cliStartupBench } from './cli-startup.js';
 import { fdWriteBench } from './fd-write.js';
 import { fuelBench } from './fuel.js';
@@ -31,5 +32,7 @@ for (const b of BENCHMARKS) {
   }
 }
 console.log(formatTable(rows));
-console.log(`\n${quick ? 'quick run, ' : ''}node ${process.version}, ${((Date.now() - started) / 1000).toFixed(0)} s; ratio = isola cost / baseline cost`);
+// Load from other processes skews every row; say how busy the machine was.
+const load = loadavg()[0]!.toFixed(1);
+console.log(`\n${quick ? 'quick run, ' : ''}node ${process.version}, ${cpus().length} CPUs, load ${load}, ${((Date.now() - started) / 1000).toFixed(0)} s; ratio = isola cost / baseline cost`);
 process.exitCode = rows.every((r) => r.ok === true) ? 0 : 1;
