@@ -20,6 +20,8 @@ const BENCHMARKS: Array<{ name: string; target: string; run: Benchmark }> = [
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+// Other processes skew every row: note how busy the machine was beforehand.
+const loadBefore = loadavg()[0]!.toFixed(1);
 const rows: Row[] = [];
 const started = Date.now();
 for (const b of BENCHMARKS) {
@@ -32,7 +34,5 @@ for (const b of BENCHMARKS) {
   }
 }
 console.log(formatTable(rows));
-// Load from other processes skews every row; say how busy the machine was.
-const load = loadavg()[0]!.toFixed(1);
-console.log(`\n${quick ? 'quick run, ' : ''}node ${process.version}, ${cpus().length} CPUs, load ${load}, ${((Date.now() - started) / 1000).toFixed(0)} s; ratio = isola cost / baseline cost`);
+console.log(`\n${quick ? 'quick run, ' : ''}node ${process.version}, ${cpus().length} CPUs, load ${loadBefore} before the run, ${((Date.now() - started) / 1000).toFixed(0)} s; ratio = isola cost / baseline cost`);
 process.exitCode = rows.every((r) => r.ok === true) ? 0 : 1;
