@@ -21,6 +21,8 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
       if (!(e instanceof IsolaError && e.code === 'COMPONENT')) throw e;
       info = componentInfo(bytes.length);
     }
+    // inspect() reads lazily (function bodies are not decoded); V8 checks the rest.
+    if (info.kind === 'module' && !WebAssembly.validate(bytes)) throw invalid(bytes);
   }
   process.stdout.write(flags.json ? inspectJson(file, info, artifact) : formatInspect(file, info, artifact));
   return 0;
@@ -31,4 +33,13 @@ function componentInfo(size: number): ModuleInfo {
     kind: 'component', size, imports: [], exports: [], memories: [], tables: [], globals: 0,
     functions: { imported: 0, defined: 0 }, start: null, customSections: [], wasi: null, functionNames: new Map(),
   };
+}
+
+function invalid(bytes: Uint8Array): IsolaError {
+  try {
+    new WebAssembly.Module(bytes);
+    return new IsolaError('INVALID', 'invalid module');
+  } catch (e) {
+    return new IsolaError('INVALID', `invalid module: ${(e as Error).message.replace(/^WebAssembly\.Module\(\): /, '')}`);
+  }
 }
