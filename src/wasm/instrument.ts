@@ -34,6 +34,7 @@ const EMPTY_FUNC_TYPE = [0x60, 0x00, 0x00];
 const FUEL_GLOBAL_DEF = [0x7e, 0x01, 0x42, 0x00, 0x0b]; // mut i64 = i64.const 0
 const KIND_FUNC = 0x00;
 const KIND_GLOBAL = 0x03;
+const BRANCH_HINT_SECTION = 'metadata.code.branch_hint';
 
 function lowerBound(sorted: number[], v: number): number {
   let lo = 0;
@@ -181,18 +182,48 @@ class ModuleRewriter {
   }
 
   private writeCode(s: Section): boolean {
-    const { m, w, maps } = this;
+    const { m, maps } = this;
     if (!this.fuel && !maps) return false;
     const rewriter = new FuelRewriter(this.bytes, this.plan);
-    w.section(SectionId.Code, () => {
-      w.u32(m.bodies.length);
-      for (const body of m.bodies) {
+    // The code goes to its own buffer first: the branch hints that mark every fuel check as
+    // unlikely must precede the code section, and their offsets are known only after the rewrite.
+    const code = new Writer(s.end - s.start + (s.end - s.start) / 4 + 64);
+    const hints: number[][] = [];
+    code.section(SectionId.Code, () => {
+      code.u32(m.bodies.length);
+      m.bodies.forEach((body, i) => {
         const map: BodyMap | undefined = maps ? { outRel: [], orig: [], inserted: [] } : undefined;
-        w.sized(() => rewriter.rewriteBody(w, body.start, body.end, this.fuel, map));
+        const params = m.types[m.funcTypeIndices[i]]?.params.length ?? 0;
+        const bodyHints: number[] = [];
+        code.sized(() => rewriter.rewriteBody(code, body.start, body.end, this.fuel, params, map, bodyHints));
+        hints.push(bodyHints);
         if (map) maps!.push(map);
+      });
+    });
+    if (this.fuel) this.writeBranchHints(hints);
+    this.w.bytes(code.buf, 0, code.len);
+    return true;
+  }
+
+  /** `metadata.code.branch_hint`: each fuel check's `if` is unlikely (engines that know hints keep its call out of line). */
+  private writeBranchHints(hints: number[][]): void {
+    const w = this.w;
+    const firstDefined = this.m.importedFuncs + (this.fuel ? 1 : 0);
+    const withHints = hints.map((h, i) => [i, h] as const).filter(([, h]) => h.length > 0);
+    if (withHints.length === 0) return;
+    w.section(SectionId.Custom, () => {
+      w.name(BRANCH_HINT_SECTION);
+      w.u32(withHints.length);
+      for (const [i, offsets] of withHints) {
+        w.u32(firstDefined + i);
+        w.u32(offsets.length);
+        for (const off of offsets) {
+          w.u32(off);
+          w.u8(1); // payload size
+          w.u8(0); // unlikely
+        }
       }
     });
-    return true;
   }
 
   /** Writes the rewritten section, or returns false when it is copied unchanged. */
@@ -221,7 +252,8 @@ class ModuleRewriter {
       case SectionId.Custom:
         // the name section is dropped (not copied stale) if it is too malformed to renumber
         if (fuel && s.name === 'name') writeShiftedNames(this.bytes, s, this.w, this.shift);
-        return fuel && s.name === 'name';
+        // old branch hints point at old offsets: ours replace them
+        return fuel && (s.name === 'name' || s.name === BRANCH_HINT_SECTION);
       default:
         return false;
     }
