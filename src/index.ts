@@ -14,3 +14,9 @@ export {
   type EngineOptions, type EngineStats, type CompiledModule, type Instance, type WasmFunction,
   type Limits, type CompileOptions, type WasmFrame,
 } from './engine/index.js';
+
+// src/capabilities/wasi-p1: WASI preview 1 with capability security
+export {
+  WasiP1, OutputCapture, WasiExit, runWasiCommand, startWasiReactor, instantiateWasi,
+  type WasiOptions, type Preopen,
+} from './capabilities/wasi-p1/index.js';
