@@ -1,15 +1,36 @@
 /** `isola` entry point (bin/isola.js imports this). Every failure ends here as one line and an exit status. */
-import { isolaVersion } from '../engine/version.js';
-import { buildProgram, commander } from './program.js';
+import { IsolaError } from '../errors.js';
+import { commandHelp, parseArgv, programHelp, UsageError, usageLine } from './argv.js';
+import { COMMANDS, DESCRIPTION, dispatch } from './program.js';
 import { EXIT_USAGE, reportError } from './report-error.js';
 
+function usageFailure(message: string, e: UsageError | null): number {
+  const hint = e?.command ? `usage: ${usageLine(e.command)} (see 'isola ${e.command.name} --help')` : "usage: isola <command> [options] (see 'isola --help')";
+  process.stderr.write(`error: ${message}\n${hint}\n`);
+  return EXIT_USAGE;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram(isolaVersion);
+  let parsed;
   try {
-    await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    parsed = parseArgv(COMMANDS, argv);
   } catch (e) {
-    if (e instanceof commander.CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE; // already printed, with the usage hint
+    if (e instanceof UsageError) return usageFailure(e.message, e);
+    return reportError(e);
+  }
+  if (parsed.kind === 'version') {
+    const { isolaVersion } = await import('../engine/version.js');
+    process.stdout.write(`isola ${isolaVersion()}\n`);
+    return 0;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.command ? commandHelp(parsed.command) : programHelp(COMMANDS, DESCRIPTION));
+    return 0;
+  }
+  try {
+    return await dispatch(parsed.command, parsed.positionals, parsed.options);
+  } catch (e) {
+    if (e instanceof IsolaError && e.code === 'USAGE') return usageFailure(e.message, new UsageError(e.message, parsed.command));
     return reportError(e);
   }
 }
