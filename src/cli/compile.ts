@@ -9,8 +9,7 @@ export interface CompileFlags { output: string; fuel?: boolean; maxMemory?: stri
 export async function compileCommand(file: string, flags: CompileFlags): Promise<number> {
   const maxMemoryBytes = flags.maxMemory === undefined ? undefined : parseSize(flags.maxMemory, 'memory limit');
   const bytes = readInputFile(file);
-  const { Engine } = await import('../engine/engine.js');
-  const { isArtifact } = await import('../engine/artifact.js');
+  const { Engine, isArtifact } = await import('../engine/index.js');
   if (isArtifact(bytes)) throw new IsolaError('USAGE', `${file} is already an isola artifact; compile the .wasm module it was made from`);
   const artifact = new Engine().compile(bytes, { fuel: flags.fuel === true, maxMemoryBytes }).toArtifact();
   try {

@@ -25,11 +25,7 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
   if (reporting.backtrace) Error.stackTraceLimit = 100;
 
   const bytes = readInputFile(file);
-  const { Engine } = await import('../engine/engine.js');
-  const fuel = limits.fuel !== undefined || limits.timeoutMs !== undefined;
-  // The disk cache pays off only when there is instrumentation to skip next time.
-  const cache = fuel || limits.maxMemoryBytes !== undefined;
-  const compiled = new Engine().load(bytes, { fuel, maxMemoryBytes: limits.maxMemoryBytes, cache });
+  const compiled = await compile(bytes, limits);
 
   if (flags.invoke !== undefined) {
     const instance = await instantiate(compiled, file, grants, limits);
@@ -55,6 +51,21 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
   return runWasiCommand(compiled, {
     args: [file, ...args], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit',
   }, limits);
+}
+
+/**
+ * A module needs instrumentation only for limits; an artifact carries its own. Without either, the
+ * plain compile path keeps the cache, artifact and instrumentation code out of start-up.
+ */
+async function compile(bytes: Uint8Array, limits: Limits): Promise<CompiledModule> {
+  const { isArtifact } = await import('../engine/artifact-magic.js');
+  const fuel = limits.fuel !== undefined || limits.timeoutMs !== undefined;
+  if (!fuel && limits.maxMemoryBytes === undefined && !isArtifact(bytes)) {
+    const { compileModule, standaloneServices } = await import('../engine/compile-module.js');
+    return compileModule({ bytes, options: { fuel: false }, cacheKey: null }, standaloneServices);
+  }
+  const { Engine } = await import('../engine/index.js');
+  return new Engine().load(bytes, { fuel, maxMemoryBytes: limits.maxMemoryBytes });
 }
 
 const WASI_MODULES = new Set(['wasi_snapshot_preview1', 'wasi_unstable']);

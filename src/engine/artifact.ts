@@ -11,8 +11,10 @@ import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented } from '../wasm/index.js';
 import { MAC_BYTES, type SigningKey } from './signing-key.js';
 import { isolaVersion } from './version.js';
+import { isArtifact, MAGIC } from './artifact-magic.js';
 
-const MAGIC = Uint8Array.of(0x49, 0x53, 0x4f, 0x4c, 0x41, 0x41, 0x52, 0x54); // "ISOLAART"
+export { isArtifact };
+
 const FORMAT = 1;
 
 export interface ArtifactPayload {
@@ -31,10 +33,6 @@ interface Meta {
   fuel: Instrumented['fuel'];
   originalLength: number;
   instrumentedLength: number;
-}
-
-export function isArtifact(bytes: Uint8Array): boolean {
-  return bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
 }
 
 export function encodeArtifact(p: ArtifactPayload, key: SigningKey): Uint8Array {

@@ -2,14 +2,13 @@
  * A compiled (and usually instrumented) module: shared, immutable, instantiated per request.
  */
 import { IsolaError } from '../errors.js';
-import { formatSig, mapLocation, type InstrumentOptions, type Instrumented, type ModuleInfo } from '../wasm/index.js';
-import { encodeArtifact } from './artifact.js';
-import { cacheKeyOf } from './cache-key.js';
+import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
+import { formatSig } from '../wasm/types.js';
 import { ExportsTable } from './exports-table.js';
 import { FuelMeter } from './fuel-meter.js';
 import { InstanceImpl, type Instance } from './instance.js';
 import { checkMaxMemoryBytes, meterSettings, type Limits } from './limits.js';
-import type { SigningKey } from './signing-key.js';
+import { rewriter } from './rewriter.js';
 import { isTrap, trapError, wasmFrames, type WasmFrame } from './traps.js';
 
 export interface CompiledModule {
@@ -35,6 +34,13 @@ export interface CompiledParts {
   instrumented: Uint8Array;
 }
 
+/** What a compiled module needs from whoever compiled it (the Engine, with its cache and signing key). */
+export interface ModuleServices {
+  /** Compiles the same original bytes with other instrumentation. */
+  recompile(original: Uint8Array, options: InstrumentOptions): CompiledModuleImpl;
+  toArtifact(parts: CompiledParts): Uint8Array;
+}
+
 const FUEL_GLOBAL = '__isola_fuel';
 
 export class CompiledModuleImpl implements CompiledModule {
@@ -44,17 +50,17 @@ export class CompiledModuleImpl implements CompiledModule {
   readonly exportsTable: ExportsTable;
   private readonly hasStart: boolean;
 
-  constructor(
-    private readonly parts: CompiledParts,
-    private readonly key: SigningKey,
-    /** Compiles the same original bytes with other instrumentation (through the engine's cache). */
-    private readonly recompile: (options: InstrumentOptions) => CompiledModuleImpl,
-  ) {
+  constructor(private readonly parts: CompiledParts, private readonly services: ModuleServices) {
     this.info = parts.info;
     this.module = parts.module;
     this.options = Object.freeze({ ...parts.options });
     this.exportsTable = new ExportsTable(parts.info);
     this.hasStart = parts.info.start !== null;
+  }
+
+  /** What the disk cache stores. */
+  instrumentation(): { options: InstrumentOptions; fuel: Instrumented['fuel']; original: null; instrumented: Uint8Array } {
+    return { options: this.parts.options, fuel: this.parts.fuel, original: null, instrumented: this.parts.instrumented };
   }
 
   get metered(): boolean {
@@ -83,8 +89,7 @@ export class CompiledModuleImpl implements CompiledModule {
   }
 
   toArtifact(): Uint8Array {
-    const p = this.parts;
-    return encodeArtifact({ cacheKey: p.cacheKey ?? cacheKeyOf(p.original, p.options), options: p.options, fuel: p.fuel, original: p.original, instrumented: p.instrumented }, this.key);
+    return this.services.toArtifact(this.parts);
   }
 
   /** Backtrace of a Wasm error, in the original module's terms. */
@@ -93,7 +98,7 @@ export class CompiledModuleImpl implements CompiledModule {
     const { original, options, fuel } = this.parts;
     const map = (f: number, o: number) => (fuel === null && options.maxMemoryBytes === undefined
       ? { funcIndex: f, offset: o }
-      : mapLocation(original, options, f, o));
+      : rewriter().mapLocation(original, options, f, o));
     return wasmFrames(stack, map, this.info.functionNames);
   }
 
@@ -122,7 +127,7 @@ export class CompiledModuleImpl implements CompiledModule {
     const options: InstrumentOptions = { ...this.parts.options };
     if (needsFuel) options.fuel = true;
     if (needsCap) options.maxMemoryBytes = cap;
-    return this.recompile(options);
+    return this.services.recompile(this.parts.original, options);
   }
 
   private honoursMemoryCap(cap: number): boolean {

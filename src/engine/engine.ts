@@ -5,14 +5,16 @@
  *   disk:   key → signed instrumented bytes, under the user's cache directory
  */
 import { IsolaError } from '../errors.js';
-import { inspect, instrument, type InstrumentOptions, type Instrumented, type ModuleInfo } from '../wasm/index.js';
-import { decodeArtifact, isArtifact } from './artifact.js';
+import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
+import { inspect } from '../wasm/inspect.js';
+import { decodeArtifact, encodeArtifact, isArtifact } from './artifact.js';
 import { defaultCacheDir } from './cache-dir.js';
-import { CompiledModuleImpl, type CompiledModule } from './compiled-module.js';
+import { cacheKeyOf } from './cache-key.js';
+import { compileModule, compileWasm, needsRewrite } from './compile-module.js';
+import { CompiledModuleImpl, type CompiledModule, type CompiledParts, type ModuleServices } from './compiled-module.js';
 import { DiskCache } from './disk-cache.js';
 import { checkMaxMemoryBytes, type CompileOptions } from './limits.js';
 import { SigningKey } from './signing-key.js';
-import { cacheKeyOf } from './cache-key.js';
 
 export interface EngineOptions {
   /** Where compiled modules are cached on disk; null disables the disk cache. Default: defaultCacheDir(). */
@@ -31,6 +33,12 @@ export class Engine {
   private readonly memory = new Map<string, CompiledModuleImpl>();
   private readonly disk: DiskCache | null;
   private readonly key: SigningKey;
+  private readonly services: ModuleServices = {
+    recompile: (original, options) => this.compile(original, { fuel: options.fuel ?? false, maxMemoryBytes: options.maxMemoryBytes }) as CompiledModuleImpl,
+    toArtifact: (p: CompiledParts) => encodeArtifact({
+      cacheKey: p.cacheKey ?? cacheKeyOf(p.original, p.options), options: p.options, fuel: p.fuel, original: p.original, instrumented: p.instrumented,
+    }, this.key),
+  };
 
   constructor(opts: EngineOptions = {}) {
     const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
@@ -43,33 +51,22 @@ export class Engine {
     checkMaxMemoryBytes(opts.maxMemoryBytes);
     const options: InstrumentOptions = { fuel: opts.fuel ?? false };
     if (opts.maxMemoryBytes !== undefined) options.maxMemoryBytes = opts.maxMemoryBytes;
-    const useCache = opts.cache ?? true;
-    const cacheKey = useCache ? cacheKeyOf(bytes, options) : null;
+    const cacheKey = opts.cache ?? true ? cacheKeyOf(bytes, options) : null;
     const hit = cacheKey !== null ? this.memory.get(cacheKey) : undefined;
     if (hit) {
       this.stats.memoryHits++;
       return hit;
     }
-    const info = inspect(bytes);
-    if (info.kind === 'component') throw componentError();
-    const needsRewrite = options.fuel === true || options.maxMemoryBytes !== undefined;
-    let result: Instrumented | null = null;
-    if (needsRewrite && cacheKey !== null && this.disk) {
-      const entry = this.disk.get(cacheKey);
-      if (entry) {
-        result = { bytes: entry.instrumented, fuel: entry.fuel };
-        this.stats.diskHits++;
-      }
+    const useDisk = cacheKey !== null && this.disk !== null && needsRewrite(options);
+    let instrumented: Instrumented | undefined;
+    const entry = useDisk ? this.disk!.get(cacheKey) : null;
+    if (entry) {
+      instrumented = { bytes: entry.instrumented, fuel: entry.fuel };
+      this.stats.diskHits++;
     }
-    const fromDisk = result !== null;
-    result ??= needsRewrite ? instrument(bytes, options) : { bytes, fuel: null };
-    const module = compileWasm(result.bytes, bytes);
+    const compiled = compileModule({ bytes, options, cacheKey, instrumented }, this.services);
     this.stats.compiled++;
-    if (needsRewrite && cacheKey !== null && this.disk && !fromDisk) {
-      this.disk.put({ cacheKey, options, fuel: result.fuel, original: null, instrumented: result.bytes });
-    }
-    const compiled = new CompiledModuleImpl(
-      { cacheKey, info, module, options, fuel: result.fuel, original: bytes, instrumented: result.bytes }, this.key, this.recompile(bytes));
+    if (useDisk && !entry) this.disk!.put({ cacheKey: cacheKey!, ...compiled.instrumentation() });
     if (cacheKey !== null) this.remember(cacheKey, compiled);
     return compiled;
   }
@@ -88,7 +85,7 @@ export class Engine {
     this.stats.compiled++;
     const compiled = new CompiledModuleImpl(
       { cacheKey: p.cacheKey, info, module, options: p.options, fuel: p.fuel, original: p.original, instrumented: p.instrumented },
-      this.key, this.recompile(p.original));
+      this.services);
     this.remember(p.cacheKey, compiled);
     return compiled;
   }
@@ -97,9 +94,6 @@ export class Engine {
   load(bytes: Uint8Array, opts: CompileOptions = {}): CompiledModule {
     return isArtifact(bytes) ? this.loadArtifact(bytes) : this.compile(bytes, opts);
   }
-
-  private readonly recompile = (original: Uint8Array) => (options: InstrumentOptions): CompiledModuleImpl =>
-    this.compile(original, { fuel: options.fuel ?? false, maxMemoryBytes: options.maxMemoryBytes }) as CompiledModuleImpl;
 
   /** The file holding this user's artifact signing key. */
   get signingKeyPath(): string {
@@ -111,25 +105,3 @@ export class Engine {
     this.memory.set(cacheKey, compiled);
   }
 }
-
-function componentError(): IsolaError {
-  return new IsolaError('COMPONENT', 'this is a WebAssembly component, not a core module; isola runs core modules only');
-}
-
-/** V8 compile; a rejection is reported against the ORIGINAL bytes so offsets mean something to the user. */
-function compileWasm(bytes: Uint8Array, original: Uint8Array): WebAssembly.Module {
-  try {
-    return new WebAssembly.Module(bytes);
-  } catch (e) {
-    let message = (e as Error).message;
-    if (bytes !== original) {
-      try {
-        new WebAssembly.Module(original);
-      } catch (e2) {
-        message = (e2 as Error).message;
-      }
-    }
-    throw new IsolaError('INVALID', `invalid module: ${message.replace(/^WebAssembly\.Module\(\): /, '')}`);
-  }
-}
-

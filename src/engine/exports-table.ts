@@ -3,7 +3,8 @@
  * signatures, argument converters, and the text that error messages list.
  */
 import { IsolaError } from '../errors.js';
-import { formatSig, type FuncSig, type ModuleInfo } from '../wasm/index.js';
+import type { FuncSig, ModuleInfo } from '../wasm/index.js';
+import { formatSig } from '../wasm/types.js';
 import { argConverter, type ArgConverter, type HostValue } from './values.js';
 
 export interface ExportedFunction {

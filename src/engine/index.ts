@@ -1,3 +1,5 @@
+import './with-rewriter.js';
+
 export { Engine, type EngineOptions, type EngineStats } from './engine.js';
 export type { CompiledModule } from './compiled-module.js';
 export type { Instance, WasmFunction } from './instance.js';

@@ -1,0 +1,5 @@
+// Importing this module makes instrumentation available to the engine (see rewriter.ts).
+import { instrument, mapLocation } from '../wasm/instrument.js';
+import { provideRewriter } from './rewriter.js';
+
+provideRewriter({ instrument, mapLocation });
