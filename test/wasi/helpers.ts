@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, OutputCapture, runWasiCommand } from '../../src/index.js';
+import { Engine } from '../../src/index.js';
 import type { CompiledModule } from '../../src/index.js';
+import { OutputCapture, runWasiCommand } from '../../src/capabilities/wasi-p1/index.js';
 import { nodeWasiArgv } from '../../scripts/conformance.js';
 import { CLI, fromRoot } from '../helpers/root.js';
 
