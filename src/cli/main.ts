@@ -35,4 +35,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that goes away (`isola … | head -1`) is not an error; anything else escaping is a bug,
+// reported as one line, never as a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  process.exit(reportError(e));
+});
+process.on('uncaughtException', (e) => process.exit(reportError(e)));
+
 process.exitCode = await main(process.argv.slice(2));

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromRoot } from '../helpers/root.js';
-import { wasmFile } from '../engine/wat.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, fromRoot } from '../helpers/root.js';
+import { tempDir, wasmFile } from '../engine/wat.js';
 import { assertFails, isola } from './support.js';
 
 const IS_THIRTEEN = fromRoot('examples', 'is-thirteen.wasm');
@@ -135,4 +136,13 @@ test('--env gives exactly what is named; --dir grants a directory', () => {
   assert.doesNotMatch(r.stdout, /SECRET/);
   assertFails(isola(['run', '--env', 'ISOLA_TEST_UNSET_VARIABLE', env]), /not set in isola's environment/, { usage: true, status: 2 });
   assertFails(isola(['run', '--dir', '/definitely/not/here', env]), /does not exist/, { usage: true, status: 2 });
+});
+
+test('a reader that goes away early (| head) is not a crash', () => {
+  const reverse = fromRoot('examples', 'reverse.wasm');
+  const r = spawnSync('bash', ['-c', `head -c 1000000 /dev/zero | "${process.execPath}" "${CLI}" run --buffer process_data "${reverse}" | head -c 1 >/dev/null; echo "status \${PIPESTATUS[1]}" >&2`], {
+    env: { ...process.env, ISOLA_CACHE_DIR: tempDir() },
+  });
+  const stderr = r.stderr.toString();
+  assert.equal(stderr.trim(), 'status 0', stderr);
 });
