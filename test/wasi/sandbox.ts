@@ -3,6 +3,7 @@
 //   <dir>/box/                the preopen
 //     inside.txt  trunc.txt  sub/deep.txt
 //     root -> /   up -> ..   out -> <dir> (absolute)   link_to_inside -> inside.txt
+//     abs_inside -> <dir>/box/inside.txt (absolute, but inside)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ export function makeSandbox(): Sandbox {
   symlinkSync('..', join(box, 'up'));
   symlinkSync(dir, join(box, 'out'));
   symlinkSync('inside.txt', join(box, 'link_to_inside'));
+  symlinkSync(join(box, 'inside.txt'), join(box, 'abs_inside'));
   return {
     dir, box, secretPath, secret, remove,
     assertNoLeak(output) {
