@@ -3,9 +3,7 @@
 // writing the same calls to /dev/null. Reported per call.
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
-import { Engine } from '../src/index.js';
-// Not (yet) re-exported from src/index.ts.
-import { OutputCapture, runWasiCommand } from '../src/capabilities/wasi-p1/index.js';
+import { Engine, OutputCapture, runWasiCommand } from '../src/index.js';
 import { fromRoot } from '../test/helpers/root.js';
 import { alternate, median } from './stats.js';
 import { fmtNs, fmtRatio, type Benchmark } from './table.js';
