@@ -5,7 +5,7 @@ import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
 import { formatSig } from '../wasm/types.js';
 import { ExportsTable } from './exports-table.js';
-import { FuelMeter } from './fuel-meter.js';
+import type { FuelMeter } from './fuel-meter.js';
 import { InstanceImpl, type Instance } from './instance.js';
 import { checkMaxMemoryBytes, meterSettings, type Limits } from './limits.js';
 import { rewriter } from './rewriter.js';
@@ -74,7 +74,7 @@ export class CompiledModuleImpl implements CompiledModule {
     let all = imports;
     if (this.parts.fuel !== null) {
       const s = meterSettings(limits);
-      meter = new FuelMeter(s.budget, s.budgetText, s.timeoutMs);
+      meter = new (rewriter().FuelMeter)(s.budget, s.budgetText, s.timeoutMs);
       all = { ...imports, isola: { ...imports.isola, fuel_check: meter.check } };
       meter.begin();
     }

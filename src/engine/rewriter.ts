@@ -1,13 +1,14 @@
 /**
- * The engine's access to src/wasm's rewriting (instrument, mapLocation), provided rather than
- * imported: those modules are most of src/wasm, and `isola run` of a plain module never needs
- * them, so the CLI loads them only when it asks for limits. The engine's public entry
- * (src/engine/index.ts, hence `import … from 'isola'`) always provides them.
+ * Everything instrumented code needs, provided rather than imported: src/wasm's rewriting
+ * (instrument, mapLocation — most of src/wasm) and the host side of fuel (FuelMeter). `isola run`
+ * of a plain module needs none of it, so the CLI loads it only for limits or artifacts; the
+ * engine's public entry (src/engine/index.ts, hence `import … from 'isola'`) always provides it.
  */
 import { IsolaError } from '../errors.js';
 import type { instrument, mapLocation } from '../wasm/index.js';
+import type { FuelMeter } from './fuel-meter.js';
 
-export interface Rewriter { instrument: typeof instrument; mapLocation: typeof mapLocation }
+export interface Rewriter { instrument: typeof instrument; mapLocation: typeof mapLocation; FuelMeter: typeof FuelMeter }
 
 let provided: Rewriter | null = null;
 
