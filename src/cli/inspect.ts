@@ -3,6 +3,7 @@ import { IsolaError } from '../errors.js';
 import { inspect as inspectModule, type ModuleInfo } from '../wasm/index.js';
 import { formatInspect, inspectJson, type ArtifactFacts } from './format-inspect.js';
 import { readInputFile } from './read-input.js';
+import { writeStdout } from './stdout.js';
 
 export async function inspectCommand(file: string, flags: { json?: boolean }): Promise<number> {
   const bytes = readInputFile(file);
@@ -24,7 +25,7 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
     // inspect() reads lazily (function bodies are not decoded); V8 checks the rest.
     if (info.kind === 'module' && !WebAssembly.validate(bytes)) throw invalid(bytes);
   }
-  process.stdout.write(flags.json ? inspectJson(file, info, artifact) : formatInspect(file, info, artifact));
+  writeStdout(flags.json ? inspectJson(file, info, artifact) : formatInspect(file, info, artifact));
   return 0;
 }
 

@@ -3,6 +3,7 @@ import { IsolaError } from '../errors.js';
 import { commandHelp, parseArgv, programHelp, UsageError, usageLine } from './argv.js';
 import { COMMANDS, DESCRIPTION, dispatch } from './program.js';
 import { EXIT_USAGE, reportError } from './report-error.js';
+import { writeStdout } from './stdout.js';
 
 function usageFailure(message: string, e: UsageError | null): number {
   const hint = e?.command ? `usage: ${usageLine(e.command)} (see 'isola ${e.command.name} --help')` : "usage: isola <command> [options] (see 'isola --help')";
@@ -20,11 +21,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (parsed.kind === 'version') {
     const { isolaVersion } = await import('../engine/version.js');
-    process.stdout.write(`isola ${isolaVersion()}\n`);
+    writeStdout(`isola ${isolaVersion()}\n`);
     return 0;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(parsed.command ? commandHelp(parsed.command) : programHelp(COMMANDS, DESCRIPTION));
+    writeStdout(parsed.command ? commandHelp(parsed.command) : programHelp(COMMANDS, DESCRIPTION));
     return 0;
   }
   try {
@@ -35,12 +36,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A reader that goes away (`isola … | head -1`) is not an error; anything else escaping is a bug,
-// reported as one line, never as a stack trace.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-  process.exit(reportError(e));
-});
+// Anything escaping is a bug, reported as one line, never as a stack trace.
 process.on('uncaughtException', (e) => process.exit(reportError(e)));
 
 process.exitCode = await main(process.argv.slice(2));

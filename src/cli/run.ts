@@ -8,6 +8,7 @@ import type { Limits } from '../engine/limits.js';
 import { limitsFromFlags, type LimitFlags } from './limit-options.js';
 import { readInputFile, readStdin } from './read-input.js';
 import { reporting } from './report-error.js';
+import { writeStdout } from './stdout.js';
 import { grantsFromFlags, type GrantFlags, type Grants } from './wasi-grants.js';
 
 export interface RunFlags extends LimitFlags, GrantFlags {
@@ -32,14 +33,14 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
     const results = instance.invoke(flags.invoke, args);
     const { formatValue } = await import('../engine/values.js');
     const types = compiled.info.exports.find((e) => e.name === flags.invoke)!.sig!.results;
-    if (results.length) process.stdout.write(`${results.map((v, i) => formatValue(types[i]!, v)).join('\n')}\n`);
+    if (results.length) writeStdout(`${results.map((v, i) => formatValue(types[i]!, v)).join('\n')}\n`);
     return 0;
   }
   if (flags.buffer !== undefined) {
     const input = readStdin();
     const instance = await instantiate(compiled, file, grants, limits);
     const { processBuffer } = await import('../engine/buffer-abi.js');
-    process.stdout.write(processBuffer(instance, input, flags.buffer));
+    writeStdout(processBuffer(instance, input, flags.buffer));
     return 0;
   }
   if (!compiled.info.exports.some((e) => e.name === '_start' && e.kind === 'func')) {
