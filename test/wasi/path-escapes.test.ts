@@ -5,7 +5,9 @@
 // issue allows either capability errno, ESCAPE accepts EPERM or ENOTCAPABLE.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ESCAPE, RUNNERS, assertResults, results } from './helpers.js';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ESCAPE, RUNNERS, assertResults, results, tempDir } from './helpers.js';
 import type { Expect, RunResult } from './helpers.js';
 import { makeSandbox } from './sandbox.js';
 
@@ -120,6 +122,31 @@ for (const [via, run] of RUNNERS) {
       sb.assertOutsideUntouched();
     } finally {
       sb.remove();
+    }
+  });
+}
+
+// rootops.wasm aims at the preopened directory itself; wasmtime 49's answers.
+const ROOT_OPS: Record<string, Expect> = {
+  'rmdir-dot': 'EINVAL', 'rmdir-e-dotdot': 'EINVAL', 'rmdir-dot-slash': 'EINVAL', 'unlink-dot': 'EISDIR',
+  'rename-dot-away': 'EBUSY', 'rename-e-dotdot-away': 'EBUSY', 'rename-over-dot': 'EBUSY',
+  'rename-over-e-dotdot': 'EBUSY', 'mkdir-dot': 'EEXIST', 'symlink-over-dot': 'EEXIST',
+  'link-dot': ['EPERM', 'EISDIR'], 'rmdir-e': 'OK', 'unlink-f': 'OK', 'rmdir-dot-empty': 'EINVAL',
+};
+
+for (const [via, run] of RUNNERS) {
+  test(`${via}: rootops.wasm — the preopened directory itself cannot be removed, renamed or replaced`, () => {
+    const tmp = tempDir('rootops');
+    try {
+      const box = join(tmp.path, 'box');
+      mkdirSync(join(box, 'e'), { recursive: true });
+      writeFileSync(join(box, 'f'), '');
+      const r = run({ guest: 'rootops', dirs: [{ host: box, guest: '/' }] });
+      assertResults(r, ROOT_OPS, `${via}: `);
+      assert.deepEqual(readdirSync(tmp.path), ['box']);
+      assert.deepEqual(readdirSync(box), []);
+    } finally {
+      tmp.remove();
     }
   });
 }
