@@ -7,7 +7,7 @@ import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented } from '../wasm/index.js';
 import { inspect } from '../wasm/inspect.js';
 import { CompiledModuleImpl, type ModuleServices } from './compiled-module.js';
-import { rewriter } from './rewriter.js';
+import { instrumentation } from './instrumentation.js';
 
 export interface CompileInput {
   bytes: Uint8Array;
@@ -25,7 +25,7 @@ export function compileModule(input: CompileInput, services: ModuleServices): Co
   if (info.kind === 'component') {
     throw new IsolaError('COMPONENT', 'this is a WebAssembly component, not a core module; isola runs core modules only');
   }
-  const result = input.instrumented ?? (needsRewrite(options) ? rewriter().instrument(bytes, options) : { bytes, fuel: null });
+  const result = input.instrumented ?? (needsRewrite(options) ? instrumentation().instrument(bytes, options) : { bytes, fuel: null });
   const module = compileWasm(result.bytes, bytes);
   return new CompiledModuleImpl(
     { cacheKey: input.cacheKey, info, module, options, fuel: result.fuel, original: bytes, instrumented: result.bytes }, services);

@@ -8,7 +8,7 @@ import { ExportsTable } from './exports-table.js';
 import type { FuelMeter } from './fuel-meter.js';
 import { InstanceImpl, type Instance } from './instance.js';
 import { checkMaxMemoryBytes, meterSettings, type Limits } from './limits.js';
-import { rewriter } from './rewriter.js';
+import { instrumentation } from './instrumentation.js';
 import { isTrap, trapError, wasmFrames, type WasmFrame } from './traps.js';
 
 export interface CompiledModule {
@@ -59,7 +59,7 @@ export class CompiledModuleImpl implements CompiledModule {
   }
 
   /** What the disk cache stores. */
-  instrumentation(): { options: InstrumentOptions; fuel: Instrumented['fuel']; original: null; instrumented: Uint8Array } {
+  cacheEntry(): { options: InstrumentOptions; fuel: Instrumented['fuel']; original: null; instrumented: Uint8Array } {
     return { options: this.parts.options, fuel: this.parts.fuel, original: null, instrumented: this.parts.instrumented };
   }
 
@@ -74,7 +74,7 @@ export class CompiledModuleImpl implements CompiledModule {
     let all = imports;
     if (this.parts.fuel !== null) {
       const s = meterSettings(limits);
-      meter = new (rewriter().FuelMeter)(s.budget, s.budgetText, s.timeoutMs);
+      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs);
       all = { ...imports, isola: { ...imports.isola, fuel_check: meter.check } };
       meter.begin();
     }
@@ -98,7 +98,7 @@ export class CompiledModuleImpl implements CompiledModule {
     const { original, options, fuel } = this.parts;
     const map = (f: number, o: number) => (fuel === null && options.maxMemoryBytes === undefined
       ? { funcIndex: f, offset: o }
-      : rewriter().mapLocation(original, options, f, o));
+      : instrumentation().mapLocation(original, options, f, o));
     return wasmFrames(stack, map, this.info.functionNames);
   }
 

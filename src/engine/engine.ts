@@ -66,7 +66,7 @@ export class Engine {
     }
     const compiled = compileModule({ bytes, options, cacheKey, instrumented }, this.services);
     this.stats.compiled++;
-    if (useDisk && !entry) this.disk!.put({ cacheKey: cacheKey!, ...compiled.instrumentation() });
+    if (useDisk && !entry) this.disk!.put({ cacheKey: cacheKey!, ...compiled.cacheEntry() });
     if (cacheKey !== null) this.remember(cacheKey, compiled);
     return compiled;
   }

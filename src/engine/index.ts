@@ -1,4 +1,4 @@
-import './with-rewriter.js';
+import './with-instrumentation.js';
 
 export { Engine, type EngineOptions, type EngineStats } from './engine.js';
 export type { CompiledModule } from './compiled-module.js';

@@ -8,15 +8,15 @@ import { IsolaError } from '../errors.js';
 import type { instrument, mapLocation } from '../wasm/index.js';
 import type { FuelMeter } from './fuel-meter.js';
 
-export interface Rewriter { instrument: typeof instrument; mapLocation: typeof mapLocation; FuelMeter: typeof FuelMeter }
+export interface Instrumentation { instrument: typeof instrument; mapLocation: typeof mapLocation; FuelMeter: typeof FuelMeter }
 
-let provided: Rewriter | null = null;
+let provided: Instrumentation | null = null;
 
-export function provideRewriter(r: Rewriter): void {
+export function provideInstrumentation(r: Instrumentation): void {
   provided = r;
 }
 
-export function rewriter(): Rewriter {
+export function instrumentation(): Instrumentation {
   if (provided === null) {
     throw new IsolaError('USAGE', 'instrumentation is not loaded: import the engine from src/engine/index.js (or from isola), not engine.js');
   }
