@@ -1,12 +1,9 @@
 // A trapping guest and a capped output: clear errors and reported truncation, never a crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { Engine, isIsolaError } from '../../src/index.js';
+import { isIsolaError } from '../../src/index.js';
 import { OutputCapture, runWasiCommand } from '../../src/capabilities/wasi-p1/index.js';
-import { fixture, viaCli } from './helpers.js';
-
-const compile = (name: string) => new Engine({ cacheDir: null }).compile(readFileSync(fixture(name)));
+import { compileFixture as compile, viaCli } from './helpers.js';
 
 test('cli: a trapping guest keeps what it printed, reports the trap on stderr and exits non-zero', () => {
   const r = viaCli({ guest: 'trap' });

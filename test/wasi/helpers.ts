@@ -26,7 +26,8 @@ const OUTPUT_CAP = 4 << 20;
 
 const engine = new Engine({ cacheDir: null });
 const compiled = new Map<string, CompiledModule>();
-function compile(name: string): CompiledModule {
+/** A fixture compiled once per test process (no disk cache). */
+export function compileFixture(name: string): CompiledModule {
   let c = compiled.get(name);
   if (!c) compiled.set(name, (c = engine.compile(readFileSync(fixture(name)))));
   return c;
@@ -36,7 +37,7 @@ function compile(name: string): CompiledModule {
 export const viaLibrary: Runner = (run) => {
   const stdout = new OutputCapture(OUTPUT_CAP);
   const stderr = new OutputCapture(OUTPUT_CAP);
-  const code = runWasiCommand(compile(run.guest), {
+  const code = runWasiCommand(compileFixture(run.guest), {
     args: [`${run.guest}.wasm`, ...(run.args ?? [])],
     env: run.env ?? {},
     preopens: (run.dirs ?? []).map((d) => ({ hostPath: d.host, guestPath: d.guest, readOnly: d.readOnly })),

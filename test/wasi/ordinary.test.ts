@@ -2,9 +2,10 @@
 // status, a stdin filter and a directory walk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RUNNERS, tempDir } from './helpers.js';
+import { OutputCapture, runWasiCommand } from '../../src/capabilities/wasi-p1/index.js';
+import { RUNNERS, compileFixture, tempDir } from './helpers.js';
 
 for (const [via, run] of RUNNERS) {
   test(`${via}: hello.wasm prints hello world`, () => {
@@ -50,3 +51,27 @@ for (const [via, run] of RUNNERS) {
     }
   });
 }
+
+test('library: stdin and stdout can be host descriptors, and a null stdin reads as empty', () => {
+  const tmp = tempDir('stdio');
+  try {
+    const input = join(tmp.path, 'in.txt');
+    const output = join(tmp.path, 'out.txt');
+    writeFileSync(input, 'one\ntwo\n');
+    const inFd = openSync(input, 'r');
+    const outFd = openSync(output, 'w');
+    try {
+      const code = runWasiCommand(compileFixture('wc'), { stdin: inFd, stdout: outFd });
+      assert.equal(code, 0);
+    } finally {
+      closeSync(inFd);
+      closeSync(outFd);
+    }
+    assert.equal(readFileSync(output, 'utf8'), '2 8\n');
+    const stdout = new OutputCapture(100);
+    assert.equal(runWasiCommand(compileFixture('wc'), { stdin: null, stdout }), 0);
+    assert.equal(stdout.text(), '0 0\n');
+  } finally {
+    tmp.remove();
+  }
+});
