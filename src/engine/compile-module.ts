@@ -20,7 +20,9 @@ export interface CompileInput {
 export const needsRewrite = (o: InstrumentOptions): boolean => o.fuel === true || o.maxMemoryBytes !== undefined;
 
 export function compileModule(input: CompileInput, services: ModuleServices): CompiledModuleImpl {
-  const { bytes, options } = input;
+  const { options } = input;
+  // Our own copy: the caller may reuse its buffer, and backtraces and artifacts read these bytes later.
+  const bytes = input.bytes.slice();
   const info = inspect(bytes);
   if (info.kind === 'component') {
     throw new IsolaError('COMPONENT', 'this is a WebAssembly component, not a core module; isola runs core modules only');

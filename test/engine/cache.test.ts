@@ -113,3 +113,14 @@ test('a deleted key invalidates artifacts with a message that says what to do', 
   assert.ok(!existsSync(join(fresh, 'artifact-signing.key')));
   rejected(() => new Engine({ cacheDir: fresh }).loadArtifact(artifact), /recompile it with `isola compile`/);
 });
+
+test('the engine keeps its own copy of the bytes: reusing the buffer afterwards changes nothing', () => {
+  const dir = tempDir();
+  const engine = new Engine({ cacheDir: dir });
+  const buffer = Uint8Array.from(MODULE);
+  const compiled = engine.compile(buffer, { fuel: true });
+  buffer.fill(0);
+  const reloaded = new Engine({ cacheDir: null, keyDir: dir }).loadArtifact(compiled.toArtifact());
+  assert.deepEqual(reloaded.info.exports.map((e) => e.name), ['memory', 'spin', 'add']);
+  assert.deepEqual(reloaded.instantiate().invoke('add', [1, 1]), [2]);
+});
