@@ -1,9 +1,12 @@
-// A trapping guest and a capped output: clear errors and reported truncation, never a crash.
+// A trapping guest, a capped output and repeated runs: clear errors, reported truncation, no state
+// carried from one run into the next.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIsolaError } from '../../src/index.js';
 import { OutputCapture, runWasiCommand } from '../../src/capabilities/wasi-p1/index.js';
-import { compileFixture as compile, viaCli } from './helpers.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileFixture as compile, tempDir, viaCli } from './helpers.js';
 
 test('cli: a trapping guest keeps what it printed, reports the trap on stderr and exits non-zero', () => {
   const r = viaCli({ guest: 'trap' });
@@ -28,4 +31,19 @@ test('library: a capped stdout stops at its cap and reports truncation; the gues
   const roomy = new OutputCapture(1024);
   runWasiCommand(compile('hello'), { stdout: roomy });
   assert.equal(roomy.truncated, false);
+});
+
+test('library: every run of one compiled module starts from a fresh instance', () => {
+  const tmp = tempDir('counter');
+  try {
+    const module = compile('counter');
+    for (let i = 0; i < 3; i++) {
+      const stdout = new OutputCapture(100);
+      assert.equal(runWasiCommand(module, { stdout, preopens: [{ hostPath: tmp.path, guestPath: '/state' }] }), 0);
+      assert.equal(stdout.text(), 'runs in memory: 1\n');
+    }
+    assert.equal(readFileSync(join(tmp.path, 'runs.txt'), 'utf8'), 'xxx');
+  } finally {
+    tmp.remove();
+  }
 });
