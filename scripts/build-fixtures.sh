@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Rebuilds every C guest under test/fixtures/wasi/src into test/fixtures/wasi/<name>.wasm.
+# Rebuilds every C guest under test/fixtures/wasi/src into test/fixtures/wasi/<name>.wasm
+# (or into $ISOLA_FIXTURES_OUT, which the up-to-date test uses to compare with the committed files).
 # Needs clang with the wasm32-wasi target and wasi-libc (Debian: clang-14 lld-14 wasi-libc
 # libclang-rt-14-dev-wasm32). The built .wasm files are committed, so tests need no compiler.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 SRC=test/fixtures/wasi/src
-OUT=test/fixtures/wasi
+OUT=${ISOLA_FIXTURES_OUT:-test/fixtures/wasi}
 
 CC=${CC:-}
 if [[ -z "$CC" ]]; then
