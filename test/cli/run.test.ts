@@ -128,6 +128,13 @@ test('WASI commands run, with their exit code', () => {
   assert.equal(isola(['run', '--fuel', '100000000', '--timeout', '10s', hello]).status, 0);
 });
 
+test('limits apply to a WASI command\'s _start too', () => {
+  const spin = wasmFile(`(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+    (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))`);
+  assertFails(isola(['run', '--timeout', '300ms', spin]), 'timed out after 300ms', { status: 1 });
+  assertFails(isola(['run', '--fuel', '5000', spin]), 'fuel exhausted after 5000 units', { status: 1 });
+});
+
 test('--env gives exactly what is named; --dir grants a directory', () => {
   const env = fromRoot('test', 'fixtures', 'wasi', 'env.wasm');
   const r = isola(['run', '--env', 'GREETING=hi', env], { env: { SECRET: 'x' } });
