@@ -63,10 +63,6 @@ export class CompiledModuleImpl implements CompiledModule {
     return { options: this.parts.options, fuel: this.parts.fuel, original: null, instrumented: this.parts.instrumented };
   }
 
-  get metered(): boolean {
-    return this.parts.fuel !== null;
-  }
-
   instantiate(imports: WebAssembly.Imports = {}, limits: Limits = {}): Instance {
     const variant = this.variantFor(limits);
     if (variant !== this) return variant.instantiate(imports, limits);
