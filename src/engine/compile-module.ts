@@ -27,7 +27,14 @@ export function compileModule(input: CompileInput, services: ModuleServices): Co
   if (info.kind === 'component') {
     throw new IsolaError('COMPONENT', 'this is a WebAssembly component, not a core module; isola runs core modules only');
   }
-  const result = input.instrumented ?? (needsRewrite(options) ? instrumentation().instrument(bytes, options) : { bytes, fuel: null });
+  let result = input.instrumented;
+  if (result === undefined && needsRewrite(options)) {
+    // Validate BEFORE rewriting: an invalid module must not become valid by instrumentation (e.g. code naming
+    // a global index that does not exist yet, which the inserted fuel global would then occupy).
+    if (!WebAssembly.validate(bytes)) compileWasm(bytes, bytes);
+    result = instrumentation().instrument(bytes, options);
+  }
+  result ??= { bytes, fuel: null };
   const module = compileWasm(result.bytes, bytes);
   return new CompiledModuleImpl(
     { cacheKey: input.cacheKey, info, module, options, fuel: result.fuel, original: bytes, instrumented: result.bytes }, services);

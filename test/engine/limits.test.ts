@@ -145,3 +145,16 @@ test('invalid limits are usage errors', () => {
   assert.throws(() => metered.instantiate({}, { timeoutMs: 0 }), { code: 'USAGE' });
   assert.throws(() => engine.compile(MEMORY, { maxMemoryBytes: 0 }), { code: 'USAGE' });
 });
+
+test('an invalid module cannot become valid through instrumentation (e.g. to reach the fuel global)', () => {
+  // (func (export "run") (global.set 0 (i64.const 2^62-1)) (loop (br 0))) with no global 0: invalid as written,
+  // but global 0 is exactly where a fuel global would go.
+  const body = [0x00, 0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x24, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b];
+  const code = [0x01, body.length, ...body];
+  const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00,
+    0x07, 0x07, 0x01, 0x03, 0x72, 0x75, 0x6e, 0x00, 0x00, 0x0a, code.length, ...code]);
+  assert.equal(WebAssembly.validate(bytes), false);
+  for (const options of [{ fuel: true }, { maxMemoryBytes: 65536 }]) {
+    assert.throws(() => new Engine({ cacheDir: null }).compile(bytes, options), { code: 'INVALID', message: /Invalid global index: 0/ });
+  }
+});
