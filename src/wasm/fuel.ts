@@ -22,9 +22,9 @@
 // Branch hints (metadata.code.branch_hint) mark each check's `if` unlikely; V8 with
 // --experimental-wasm-branch-hinting then keeps the call out of the loop's hot path.
 import { Reader } from './reader.js';
-import { Writer } from './writer.js';
+import { Writer, lebU32Bytes } from './writer.js';
 import { readValType } from './types.js';
-import { nextInstruction } from './instructions.js';
+import { nextInstruction, skipBlockType } from './instructions.js';
 import * as op from './opcodes.js';
 
 // Per-opcode (main, one-byte) properties.
@@ -50,6 +50,7 @@ for (const o of [
   op.OP_CALL, op.OP_CALL_INDIRECT, op.OP_CALL_REF, op.OP_RETURN_CALL, op.OP_RETURN_CALL_INDIRECT, op.OP_RETURN_CALL_REF,
   op.OP_REF_FUNC, op.OP_RETURN, op.OP_THROW, op.OP_RETHROW, op.OP_THROW_REF, op.OP_BR, op.OP_BR_IF, op.OP_BR_TABLE,
   op.OP_BR_ON_NULL, op.OP_BR_ON_NON_NULL, op.OP_TRY_TABLE, op.OP_CATCH, op.OP_CATCH_ALL, op.OP_END, op.OP_LOOP,
+  op.OP_DELEGATE,
 ]) {
   MAIN_FLAGS[o] |= SPECIAL;
 }
@@ -93,8 +94,8 @@ export class FuelRewriter {
     private readonly bytes: Uint8Array,
     private readonly plan: FuelPlan,
   ) {
-    this.fuelGlobal = lebBytes(plan.fuelGlobal);
-    this.checkFunc = lebBytes(plan.checkFunc);
+    this.fuelGlobal = lebU32Bytes(plan.fuelGlobal);
+    this.checkFunc = lebU32Bytes(plan.checkFunc);
   }
 
   private push(pos: number, bits: number, value: number): number {
@@ -221,7 +222,7 @@ export class FuelRewriter {
             if (!meter) break;
             if (!flushBranches) return null;
             imm.pos = at + 1;
-            skipBlockTypeAt(imm);
+            skipBlockType(imm);
             for (let n = imm.u32(); n > 0; n--) {
               const kind = imm.u8();
               if (kind < 2) imm.u32();
@@ -234,6 +235,7 @@ export class FuelRewriter {
             reloadNext = true;
             break;
           case op.OP_END:
+          case op.OP_DELEGATE:
             if (depth === 0) {
               if (meter) this.push(at, E_FLUSH, 0);
             } else if (this.frameCaught[depth - 1] && this.frameKind[depth - 1] !== FRAME_LOOP) {
@@ -293,7 +295,7 @@ export class FuelRewriter {
       w.bytes(bytes, start, exprStart);
     }
     if (map) mark(exprStart, false);
-    const L = lebBytes(locals);
+    const L = lebU32Bytes(locals);
     const G = this.fuelGlobal;
     const edits = this.edits;
     let cursor = exprStart;
@@ -361,25 +363,4 @@ function emit1(w: Writer, opcode: number, imm: number[]): void {
 function emit2(w: Writer, op1: number, imm1: number[], op2: number, imm2: number[]): void {
   emit1(w, op1, imm1);
   emit1(w, op2, imm2);
-}
-
-/** Steps over a block type whose validity nextInstruction already checked. */
-function skipBlockTypeAt(r: Reader): void {
-  const b = r.u8();
-  if (b === 0x63 || b === 0x64) r.s33();
-  else if (b & 0x80) {
-    r.pos--;
-    r.s33();
-  }
-}
-
-function lebBytes(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
 }

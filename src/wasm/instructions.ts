@@ -5,7 +5,7 @@ import { isAbstractHeapByte, readHeapType, readValType } from './types.js';
 
 const NUMERIC_TYPE_BYTES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b]);
 
-function skipBlockType(r: Reader): void {
+export function skipBlockType(r: Reader): void {
   const b = r.peek();
   if (b === 0x40 || NUMERIC_TYPE_BYTES.has(b) || isAbstractHeapByte(b)) {
     r.pos++;

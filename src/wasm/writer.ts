@@ -117,3 +117,15 @@ export class Writer {
 export function lebU32Length(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
+
+/** The LEB128 bytes of a u32, for immediates written many times (fuel code). */
+export function lebU32Bytes(v: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return out;
+}
