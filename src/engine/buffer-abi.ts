@@ -5,18 +5,35 @@
  * Every number the guest returns is checked against its memory before it is used.
  */
 import { IsolaError } from '../errors.js';
+import { formatSig } from '../wasm/types.js';
 import type { Instance } from './instance.js';
 
 const bufferError = (message: string): IsolaError => new IsolaError('BUFFER', message);
 
+/** The ABI's functions must have exactly these types; anything else is refused before a call. */
+function checkSignature(instance: Instance, name: string, params: string, optional = false): boolean {
+  const e = instance.compiled.info.exports.find((x) => x.name === name);
+  if (!e && optional) return false;
+  if (e?.kind === 'func' && e.sig) {
+    const sig = formatSig(e.sig);
+    if (sig === `(${params}) -> i32`) return true;
+    throw bufferError(`${name} must have type (${params}) -> i32, not ${sig}`);
+  }
+  instance.getFunction(name); // NO_EXPORT, listing what the module does export
+  return true;
+}
+
 export function processBuffer(instance: Instance, input: Uint8Array, exportName = 'process_data'): Uint8Array {
   const memory = instance.memory;
   if (!memory) throw bufferError('the buffer ABI needs the module to export its memory (as `memory`)');
+  checkSignature(instance, exportName, 'i32');
+  checkSignature(instance, 'get_buffer_ptr', '');
+  const hasSize = checkSignature(instance, 'get_buffer_size', '', true);
   const process = instance.getFunction(exportName);
   const ptr = (instance.getFunction('get_buffer_ptr')() as number) >>> 0;
   let capacity = memory.buffer.byteLength - ptr;
   if (capacity < 0) throw bufferError(`get_buffer_ptr returned 0x${ptr.toString(16)}, outside the guest's ${memory.buffer.byteLength} bytes of memory`);
-  if ('get_buffer_size' in instance.exports) {
+  if (hasSize) {
     const declared = (instance.getFunction('get_buffer_size')() as number) >>> 0;
     capacity = Math.min(capacity, declared);
   }

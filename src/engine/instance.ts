@@ -2,7 +2,7 @@
  * One live instance. Calls go through small wrappers that start the timeout clock on the
  * outermost call and turn traps into IsolaError; everything else about a call is V8's own.
  */
-import type { CompiledModuleImpl } from './compiled-module.js';
+import type { CompiledModule, CompiledModuleImpl } from './compiled-module.js';
 import type { ExportedFunction } from './exports-table.js';
 import type { FuelMeter } from './fuel-meter.js';
 import type { HostValue } from './values.js';
@@ -10,6 +10,8 @@ import type { HostValue } from './values.js';
 export type WasmFunction = (...args: any[]) => any;
 
 export interface Instance {
+  /** The module this is an instance of (its `info` has every export's signature). */
+  readonly compiled: CompiledModule;
   /** The guest's exports (without isola's own `__isola_fuel`). Calling them directly skips the timeout clock and trap mapping. */
   readonly exports: WebAssembly.Exports;
   /** `memory` if exported, else the first exported memory. */

@@ -56,6 +56,17 @@ test('a returned length or pointer outside memory is refused', () => {
     "get_buffer_ptr returned 0x11170, outside the guest's 65536 bytes of memory");
 });
 
+test('ABI functions of the wrong type are refused before anything runs', () => {
+  const wrong = instantiate(wat(`(module (memory (export "memory") 1)
+    (func (export "get_buffer_ptr") (result i64) (i64.const 0))
+    (func (export "process_data") (param i32) (result i32) (local.get 0)))`));
+  bufferError(() => processBuffer(wrong, text('x')), 'get_buffer_ptr must have type () -> i32, not () -> i64');
+  const wrongProcess = instantiate(wat(`(module (memory (export "memory") 1)
+    (func (export "get_buffer_ptr") (result i32) (i32.const 0))
+    (func (export "process_data") (param i32 i32) (result i32) (local.get 0)))`));
+  bufferError(() => processBuffer(wrongProcess, text('x')), 'process_data must have type (i32) -> i32, not (i32, i32) -> i32');
+});
+
 test('modules without the ABI get a clear error', () => {
   const noMemory = instantiate(wat('(module (func (export "process_data") (param i32) (result i32) (local.get 0)))'));
   bufferError(() => processBuffer(noMemory, text('x')), 'the buffer ABI needs the module to export its memory (as `memory`)');
