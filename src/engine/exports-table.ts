@@ -13,6 +13,18 @@ export interface ExportedFunction {
   converters: ArgConverter[];
   /** Whether the fast path must convert arguments itself (JS numbers are not accepted for i64). */
   hasI64Param: boolean;
+  /** Why the host cannot call it at all (a v128 parameter or result has no JS value), if so. */
+  uncallable: string | null;
+}
+
+/** Types with no JS value: V8 throws a bare TypeError when one crosses the boundary. */
+const NO_JS_VALUE = new Set(['v128', 'exnref']);
+
+function uncallable(name: string, sig: FuncSig): string | null {
+  const param = sig.params.find((t) => NO_JS_VALUE.has(t));
+  const type = param ?? sig.results.find((t) => NO_JS_VALUE.has(t));
+  if (type === undefined) return null;
+  return `${name} cannot be called from the host: it has a ${type} ${param ? 'parameter' : 'result'} (${name}: ${formatSig(sig)})`;
 }
 
 export class ExportsTable {
@@ -25,6 +37,7 @@ export class ExportsTable {
       if (e.kind !== 'func' || !e.sig) continue;
       this.funcs.set(e.name, {
         name: e.name, sig: e.sig, converters: e.sig.params.map(argConverter), hasI64Param: e.sig.params.includes('i64'),
+        uncallable: uncallable(e.name, e.sig),
       });
     }
     const memories = info.exports.filter((e) => e.kind === 'memory');

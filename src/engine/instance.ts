@@ -2,6 +2,7 @@
  * One live instance. Calls go through small wrappers that start the timeout clock on the
  * outermost call and turn traps into IsolaError; everything else about a call is V8's own.
  */
+import { IsolaError } from '../errors.js';
 import type { CompiledModule, CompiledModuleImpl } from './compiled-module.js';
 import type { ExportedFunction } from './exports-table.js';
 import type { FuelMeter } from './fuel-meter.js';
@@ -59,7 +60,9 @@ export class InstanceImpl implements Instance {
   getFunction(name: string): WasmFunction {
     let f = this.functions?.get(name);
     if (f === undefined) {
-      f = wrap(this, this.compiled.exportsTable.func(name), this.raw.exports[name] as WasmFunction);
+      const spec = this.compiled.exportsTable.func(name);
+      if (spec.uncallable) throw new IsolaError('BAD_ARGS', spec.uncallable, { name });
+      f = wrap(this, spec, this.raw.exports[name] as WasmFunction);
       (this.functions ??= new Map()).set(name, f);
     }
     return f;
@@ -68,6 +71,7 @@ export class InstanceImpl implements Instance {
   invoke(name: string, args: readonly HostValue[] = []): unknown[] {
     const table = this.compiled.exportsTable;
     const spec = table.func(name);
+    if (spec.uncallable) throw new IsolaError('BAD_ARGS', spec.uncallable, { name });
     const values = table.convertArgs(spec, args);
     const result: unknown = this.getFunction(name)(...values);
     const n = spec.sig.results.length;

@@ -11,6 +11,7 @@ const ECHO = wat(`(module
   (func (export "is_thirteen") (param i32) (result i32) (i32.eq (local.get 0) (i32.const 13)))
   (func (export "pair") (result i32 i64) i32.const -1 i64.const 5)
   (func (export "v") (param v128))
+  (func (export "vr") (result v128) (v128.const i64x2 0 0))
   (func (export "nothing")))`);
 
 const instance = new Engine({ cacheDir: null }).compile(ECHO).instantiate();
@@ -96,6 +97,8 @@ test('wrong argument count and unknown exports list the exports with signatures'
     && e.message.includes('pair: () -> (i32, i64)'));
 });
 
-test('a v128 parameter is a clear error, not a V8 TypeError', () => {
-  badArgs(() => instance.invoke('v', ['0']), 'parameter 1 of v has type v128, which cannot be passed from the host');
+test('v128 parameters and results are a clear error, not a V8 TypeError', () => {
+  badArgs(() => instance.invoke('v', ['0']), 'v cannot be called from the host: it has a v128 parameter (v: (v128) -> ())');
+  badArgs(() => instance.invoke('vr'), 'vr cannot be called from the host: it has a v128 result (vr: () -> v128)');
+  badArgs(() => instance.getFunction('vr'), 'vr cannot be called from the host: it has a v128 result (vr: () -> v128)');
 });
