@@ -26,8 +26,10 @@ function ioEntry(ctx: WasiContext, fd: number, right: number): FdEntry {
   return e;
 }
 
+/** A guest file offset/size (an i64, as POSIX off_t): negative is EINVAL, past 2^53 EFBIG. */
 function toSafeOffset(v: bigint): number {
-  const n = BigInt.asUintN(64, v);
+  const n = BigInt.asIntN(64, v);
+  if (n < 0n) fail(E.INVAL);
   if (n > BigInt(Number.MAX_SAFE_INTEGER)) fail(E.FBIG);
   return Number(n);
 }
@@ -178,11 +180,11 @@ export function fdCalls(ctx: WasiContext): Record<string, WasiFn> {
 
     fd_seek(fd: number, offset: bigint, whence: number, newOffsetPtr: number): number {
       const e = fds.lookup(fd);
-      if (e === undefined) return E.BADF;
+      // wasmtime's answers: a directory is not a seekable descriptor (EBADF), a stream is a pipe.
+      if (e === undefined || e.kind === 'dir') return E.BADF;
+      if (e.kind !== 'file') return E.SPIPE;
       const tellOnly = whence === 1 && offset === 0n;
       if ((e.rightsBase & (tellOnly ? R.FD_TELL | R.FD_SEEK : R.FD_SEEK)) === 0) return E.NOTCAPABLE;
-      if (e.kind === 'dir') return E.ISDIR;
-      if (e.kind !== 'file') return E.SPIPE;
       mem.check(newOffsetPtr, 8);
       const off = BigInt.asIntN(64, offset);
       let base: bigint;
@@ -199,9 +201,10 @@ export function fdCalls(ctx: WasiContext): Record<string, WasiFn> {
     },
 
     fd_tell(fd: number, offsetPtr: number): number {
-      const e = fds.get(fd, R.FD_TELL);
-      if (e.kind === 'dir') return E.ISDIR;
+      const e = fds.lookup(fd);
+      if (e === undefined || e.kind === 'dir') return E.BADF;
       if (e.kind !== 'file') return E.SPIPE;
+      if ((e.rightsBase & R.FD_TELL) === 0) return E.NOTCAPABLE;
       mem.setU64(offsetPtr, e.position);
       return E.SUCCESS;
     },

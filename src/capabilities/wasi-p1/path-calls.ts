@@ -80,7 +80,9 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
       if ((dir.rightsBase & needed) !== needed) return E.NOTCAPABLE;
       mem.check(fdPtr, 4);
       const path = mem.path(pathPtr, pathLen);
-      const r = resolveBeneath(dir.hostPath, path, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+      // O_CREAT|O_EXCL never follows the final symlink (POSIX): an existing link is EEXIST.
+      const exclusive = creat && (oflags & OFLAGS.EXCL) !== 0;
+      const r = resolveBeneath(dir.hostPath, path, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0 && !exclusive);
       const st = r.name === null ? statSync(r.hostPath) : r.lstat !== undefined ? r.lstat : lstatOrNull(r.hostPath);
 
       let entry: FdEntry;
@@ -97,7 +99,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
           if (r.trailingSlash) return E.ISDIR;
           if (oflags & OFLAGS.DIRECTORY) return E.INVAL;
         } else {
-          if (creat && (oflags & OFLAGS.EXCL)) return E.EXIST;
+          if (exclusive) return E.EXIST;
           // Reached only when not following: O_NOFOLLOW on a symlink is ELOOP (POSIX).
           if (st.isSymbolicLink()) return E.LOOP;
           if ((oflags & OFLAGS.DIRECTORY) || r.trailingSlash) return E.NOTDIR;
@@ -158,7 +160,8 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
 
     path_link(oldFd: number, oldFlags: number, oldPtr: number, oldLen: number,
       newFd: number, newPtr: number, newLen: number): number {
-      const from = dirEntry(ctx, oldFd, R.PATH_LINK_SOURCE, false);
+      // A hard link out of a read-only directory would make its file writable elsewhere.
+      const from = dirEntry(ctx, oldFd, R.PATH_LINK_SOURCE, true);
       const to = dirEntry(ctx, newFd, R.PATH_LINK_TARGET, true);
       const oldPath = mem.path(oldPtr, oldLen);
       const newPath = mem.path(newPtr, newLen);
@@ -185,6 +188,8 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
       if (e.st === null) return E.NOENT;
       if (e.name === null || !e.st.isSymbolicLink()) return E.INVAL;
       const target = readlinkSync(e.hostPath, { encoding: 'buffer' });
+      // An absolute target names the host's file system: as cap-std, refuse to reveal it.
+      if (target[0] === 47) return E.PERM;
       const n = Math.min(target.length, bufLen >>> 0);
       mem.u8.set(target.subarray(0, n), buf >>> 0);
       mem.setU32(bufusedPtr, n);

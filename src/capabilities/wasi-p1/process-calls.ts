@@ -77,8 +77,8 @@ export function processCalls(ctx: WasiContext, onExit: (code: number) => void): 
       onExit(code >>> 0);
       throw new WasiExit(code >>> 0);
     },
-    // Delivering signals to ourselves is not something a sandboxed guest gets to do.
-    proc_raise: () => E.NOSYS,
+    // Raising signals is not something a sandboxed guest gets to do (wasmtime: ENOTSUP).
+    proc_raise: () => E.NOTSUP,
     sched_yield: () => E.SUCCESS,
 
     sock_accept: (fd: number) => notSocket(fd),
