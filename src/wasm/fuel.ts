@@ -74,6 +74,8 @@ export interface FuelPlan {
   shiftFrom: number; // function indices >= this move up by one (= checkFunc)
 }
 
+type FuelSequences = ReturnType<FuelRewriter['buildSequences']>;
+
 /** Where each output byte of a body came from: runs of copied bytes, and inserted code. */
 export interface BodyMap {
   outRel: number[]; // output position relative to the start of the body's content
@@ -267,6 +269,33 @@ export class FuelRewriter {
     return { exprStart, locals };
   }
 
+  private readonly sequenceCache = new Map<number, FuelSequences>();
+
+  /** The fuel code of a function whose counter is local `counter` (cached: many share a count). */
+  private sequences(counter: number): FuelSequences {
+    let seq = this.sequenceCache.get(counter);
+    if (!seq) this.sequenceCache.set(counter, (seq = this.buildSequences(counter)));
+    return seq;
+  }
+
+  private buildSequences(counter: number) {
+    const L = lebU32Bytes(counter);
+    const G = this.fuelGlobal;
+    const flush = [op.OP_LOCAL_GET, ...L, op.OP_GLOBAL_SET, ...G];
+    const reload = [op.OP_GLOBAL_GET, ...G, op.OP_LOCAL_SET, ...L];
+    const checkHead = [op.OP_LOCAL_GET, ...L, op.OP_I64_CONST, 0, op.OP_I64_LT_S];
+    return {
+      flush: Uint8Array.from(flush),
+      reload: Uint8Array.from(reload),
+      chargeHead: Uint8Array.from([op.OP_LOCAL_GET, ...L, op.OP_I64_CONST]),
+      chargeTail: Uint8Array.from([op.OP_I64_SUB, op.OP_LOCAL_SET, ...L]),
+      chargeTailFlush: Uint8Array.from([op.OP_I64_SUB, op.OP_LOCAL_TEE, ...L, op.OP_GLOBAL_SET, ...G]),
+      // if (counter < 0) { flush; call fuel_check; reload }
+      check: Uint8Array.from([...checkHead, op.OP_IF, op.BLOCKTYPE_EMPTY, ...flush, op.OP_CALL, ...this.checkFunc, ...reload, op.OP_END]),
+      checkIfAt: checkHead.length, // where the `if` is, for its branch hint
+    };
+  }
+
   /**
    * Writes the rewritten body content (locals + expression, without its size prefix).
    * `meter` false only shifts function indices. `map`, when given, records the origin of output bytes.
@@ -295,8 +324,7 @@ export class FuelRewriter {
       w.bytes(bytes, start, exprStart);
     }
     if (map) mark(exprStart, false);
-    const L = lebU32Bytes(locals);
-    const G = this.fuelGlobal;
+    const seq = this.sequences(locals);
     const edits = this.edits;
     let cursor = exprStart;
     const r = new Reader(bytes, start, end);
@@ -318,30 +346,18 @@ export class FuelRewriter {
       }
       const before = w.len;
       if (map) mark(pos, true);
-      if (bits & E_FLUSH) emit2(w, op.OP_LOCAL_GET, L, op.OP_GLOBAL_SET, G);
-      if (bits & E_RELOAD) emit2(w, op.OP_GLOBAL_GET, G, op.OP_LOCAL_SET, L);
+      if (bits & E_FLUSH) w.bytes(seq.flush);
+      if (bits & E_RELOAD) w.bytes(seq.reload);
       if (bits & E_CHARGE && value !== 0) {
-        emit1(w, op.OP_LOCAL_GET, L);
-        w.u8(op.OP_I64_CONST);
+        w.bytes(seq.chargeHead);
         w.i64(value);
-        w.u8(op.OP_I64_SUB);
-        if (bits & E_LOOP) emit2(w, op.OP_LOCAL_TEE, L, op.OP_GLOBAL_SET, G);
-        else emit1(w, op.OP_LOCAL_SET, L);
+        w.bytes(bits & E_LOOP ? seq.chargeTailFlush : seq.chargeTail);
       } else if (bits & E_LOOP) {
-        emit2(w, op.OP_LOCAL_GET, L, op.OP_GLOBAL_SET, G);
+        w.bytes(seq.flush);
       }
       if (bits & E_CHECK) {
-        emit1(w, op.OP_LOCAL_GET, L);
-        w.u8(op.OP_I64_CONST);
-        w.u8(0);
-        w.u8(op.OP_I64_LT_S);
-        hints?.push(w.len - base);
-        w.u8(op.OP_IF);
-        w.u8(op.BLOCKTYPE_EMPTY);
-        emit2(w, op.OP_LOCAL_GET, L, op.OP_GLOBAL_SET, G);
-        emit1(w, op.OP_CALL, this.checkFunc);
-        emit2(w, op.OP_GLOBAL_GET, G, op.OP_LOCAL_SET, L);
-        w.u8(op.OP_END);
+        hints?.push(w.len - base + seq.checkIfAt);
+        w.bytes(seq.check);
       }
       if (map) {
         if (w.len === before) {
@@ -353,14 +369,4 @@ export class FuelRewriter {
     }
     w.bytes(bytes, cursor, end);
   }
-}
-
-function emit1(w: Writer, opcode: number, imm: number[]): void {
-  w.u8(opcode);
-  for (const b of imm) w.u8(b);
-}
-
-function emit2(w: Writer, op1: number, imm1: number[], op2: number, imm2: number[]): void {
-  emit1(w, op1, imm1);
-  emit1(w, op2, imm2);
 }

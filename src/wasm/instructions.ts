@@ -50,7 +50,7 @@ function skipImmediate(r: Reader, imm: Imm, opAt: number, op: number): void {
       r.skip(1, 'lane index');
       return;
     case Imm.I32:
-      r.i32();
+      r.skipLeb(32, true);
       return;
     case Imm.I64:
       r.skipLeb(64, true);

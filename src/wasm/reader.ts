@@ -99,7 +99,22 @@ export class Reader {
   }
 
   i32(): number {
-    return this.signedSmall(32);
+    const b = this.bytes;
+    const start = this.pos;
+    let pos = start;
+    let result = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      if (pos >= this.end) this.fail('unexpected end in integer', start);
+      byte = b[pos++];
+      if (shift === 28) this.checkLastByte(byte, 4, true, start);
+      result |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    if (shift < 32 && byte & 0x40) result |= -1 << shift; // sign-extend
+    this.pos = pos;
+    return result;
   }
 
   /** The signed 33-bit integer used for block types and heap types. */
@@ -112,6 +127,10 @@ export class Reader {
     const b = this.bytes;
     const start = this.pos;
     let pos = this.pos;
+    if (pos < this.end && b[pos] < 0x80) {
+      this.pos = pos + 1;
+      return;
+    }
     const maxBytes = Math.ceil(bits / 7);
     for (let i = 0; ; i++) {
       if (pos >= this.end) this.fail('unexpected end in integer', start);

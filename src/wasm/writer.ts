@@ -48,18 +48,18 @@ export class Writer {
     }
   }
 
-  /** Signed LEB128 for any safe integer (used for i64.const of fuel costs). */
-  i64(v: number | bigint): void {
+  /** Signed LEB128 of a safe integer (fuel costs, i64.const immediates we generate). */
+  i64(v: number): void {
     this.ensure(10);
-    let x = BigInt.asIntN(64, BigInt(v));
+    const buf = this.buf;
     for (;;) {
-      const byte = Number(x & 0x7fn);
-      x >>= 7n;
-      if ((x === 0n && !(byte & 0x40)) || (x === -1n && byte & 0x40)) {
-        this.buf[this.len++] = byte;
+      const byte = v & 0x7f; // two's complement low bits, also right for negative v
+      v = Math.floor(v / 128);
+      if ((v === 0 && !(byte & 0x40)) || (v === -1 && byte & 0x40)) {
+        buf[this.len++] = byte;
         return;
       }
-      this.buf[this.len++] = byte | 0x80;
+      buf[this.len++] = byte | 0x80;
     }
   }
 
@@ -78,6 +78,14 @@ export class Writer {
     const n = end - start;
     if (n <= 0) return;
     this.ensure(n);
+    if (n < 48) {
+      // short runs (between fuel edits) are cheaper copied by hand than through a subarray
+      const buf = this.buf;
+      let at = this.len;
+      for (let i = start; i < end; i++) buf[at++] = src[i];
+      this.len = at;
+      return;
+    }
     this.buf.set(src.subarray(start, end), this.len);
     this.len += n;
   }
@@ -109,8 +117,9 @@ export class Writer {
     this.len += size;
   }
 
+  /** The bytes written; a view when the buffer is nearly full, else a right-sized copy. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    return this.buf.length - this.len <= this.len >> 3 ? this.buf.subarray(0, this.len) : this.buf.slice(0, this.len);
   }
 }
 
