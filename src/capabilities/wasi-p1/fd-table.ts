@@ -40,6 +40,8 @@ export class FdEntry {
   hostPath = '';
   /** dir: mutations are refused with EPERM (as wasmtime does for a read-only --dir). */
   readOnly = false;
+  /** The real host path of the preopen this descriptor was reached from (the jail). */
+  jail = '';
   /** preopened dir: the guest-visible name reported by fd_prestat_dir_name. */
   preopenName: Uint8Array | null = null;
   /** dir: fd_readdir snapshot, taken at cookie 0; cookies index into it. */

@@ -4,7 +4,7 @@
  * anything opened beneath it) are EPERM, as wasmtime answers for a read-only --dir.
  */
 import {
-  constants as C, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmdirSync,
+  closeSync, constants as C, existsSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmdirSync,
   statSync, symlinkSync, unlinkSync, type Stats,
 } from 'node:fs';
 import { E, fail } from './errno.js';
@@ -56,6 +56,31 @@ function entryOf(base: FdEntry, path: string): Entry {
   return { ...r, trailingSlash: end < path.length, st };
 }
 
+const FD_LINKS = '/proc/self/fd/';
+let canVerifyFds: boolean | null = null;
+
+/**
+ * Narrows the residual race (see path-resolver.ts) for everything read or written through an
+ * fd: after open(), the kernel's own idea of the file's path (/proc/self/fd) must lie inside
+ * the jail. If a component was swapped for an outside symlink between our lstat and the
+ * open — by a host process or another guest sharing the preopen — we close it unread and
+ * answer EPERM. Where /proc is absent (not Linux) the check is skipped. Creation of a new
+ * empty file through a raced parent remains possible until the jailed cell.
+ */
+function openedInside(hostFd: number, jail: string): boolean {
+  if (canVerifyFds === null) canVerifyFds = existsSync(FD_LINKS);
+  if (!canVerifyFds) return true;
+  let real: string;
+  try {
+    real = readlinkSync(FD_LINKS + hostFd);
+  } catch {
+    real = '';
+  }
+  if (real === jail || real.startsWith(jail.endsWith('/') ? jail : jail + '/')) return true;
+  closeSync(hostFd);
+  return false;
+}
+
 function hostAccessMode(read: boolean, write: boolean): number {
   if (write) return read ? C.O_RDWR : C.O_WRONLY;
   return C.O_RDONLY;
@@ -93,6 +118,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
           requestedInheriting & dir.rightsInheriting);
         entry.hostPath = r.hostPath;
         entry.readOnly = dir.readOnly;
+        entry.jail = dir.jail;
       } else {
         if (st === null) {
           if (!creat) return E.NOENT;
@@ -109,17 +135,22 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
         const write = (base & WRITE_RIGHTS) !== 0 || trunc;
         let flags = hostAccessMode(read, write) | C.O_NOFOLLOW;
         if (st === null) flags |= C.O_CREAT | C.O_EXCL;
-        if (trunc) flags |= C.O_TRUNC;
+        // Truncation waits until the opened file is known to be inside the jail (below).
+        const truncateAfter = trunc && st !== null;
+        if (trunc && st === null) flags |= C.O_TRUNC;
         if (fdflags & FDFLAGS.SYNC) flags |= C.O_SYNC;
         if (fdflags & FDFLAGS.DSYNC) flags |= C.O_DSYNC;
         // A FIFO would block the whole host in open(); the guest gets it non-blocking.
         if (st !== null && st.isFIFO()) flags |= C.O_NONBLOCK;
         const hostFd = openSync(r.hostPath, flags, 0o666);
+        if (!openedInside(hostFd, dir.jail)) return E.PERM;
+        if (truncateAfter) ftruncateSync(hostFd, 0);
         entry = new FdEntry('file', st === null ? FT.REGULAR_FILE : filetypeOf(st), base,
           requestedInheriting & dir.rightsInheriting);
         entry.hostFd = hostFd;
         entry.hostPath = r.hostPath;
         entry.readOnly = dir.readOnly;
+        entry.jail = dir.jail;
       }
       entry.fdflags = fdflags & (FDFLAGS.APPEND | FDFLAGS.NONBLOCK | FDFLAGS.SYNC | FDFLAGS.DSYNC | FDFLAGS.RSYNC);
       const newFd = fds.add(entry);

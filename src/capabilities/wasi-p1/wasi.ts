@@ -118,6 +118,7 @@ export class WasiP1 {
         ro ? (DIR_RIGHTS | FILE_RIGHTS) & ~MUTATING_RIGHTS : DIR_RIGHTS | FILE_RIGHTS);
       dir.hostPath = host;
       dir.readOnly = ro;
+      dir.jail = host;
       dir.preopenName = utf8.encode(p.guestPath);
       ctx.fds.add(dir);
     }
