@@ -26,6 +26,7 @@ import { Writer, lebU32Bytes } from './writer.js';
 import { readValType } from './types.js';
 import { nextInstruction, skipBlockType } from './instructions.js';
 import * as op from './opcodes.js';
+import { Imm, MAIN_IMM } from './opcodes.js';
 
 // Per-opcode (main, one-byte) properties.
 const ENDS_BLOCK = 1; // the next instruction starts a new basic block
@@ -90,6 +91,11 @@ export class FuelRewriter {
   private frameEdit = new Int32Array(64); // a loop's header edit
   private frameCaught = new Uint8Array(64); // a try_table catch lands after this frame's end
   private readonly fuelGlobal: number[];
+  private readonly reader: Reader;
+  private readonly immReader: Reader;
+  // results of the last scan
+  private exprStart = 0;
+  private counterLocal = 0; // the new local's index: every param and declared local before it
   private readonly checkFunc: number[];
 
   constructor(
@@ -97,6 +103,8 @@ export class FuelRewriter {
     private readonly plan: FuelPlan,
   ) {
     this.fuelGlobal = lebU32Bytes(plan.fuelGlobal);
+    this.reader = new Reader(bytes);
+    this.immReader = new Reader(bytes);
     this.checkFunc = lebU32Bytes(plan.checkFunc);
   }
 
@@ -147,13 +155,13 @@ export class FuelRewriter {
    * Pass 1: finds basic blocks, their costs and the synchronisation points. Returns the start of
    * the expression and the number of locals (params included) the body declares.
    */
-  private scan(start: number, end: number, meter: boolean, params: number): { exprStart: number; locals: number } {
-    return this.scanOnce(start, end, meter, params, false) ?? this.scanOnce(start, end, meter, params, true)!;
+  private scan(start: number, end: number, meter: boolean, params: number): void {
+    if (!this.scanOnce(start, end, meter, params, false)) this.scanOnce(start, end, meter, params, true);
   }
 
-  /** One scan; returns null when it meets a try_table and `flushBranches` was off. */
-  private scanOnce(start: number, end: number, meter: boolean, params: number, flushBranches: boolean): { exprStart: number; locals: number } | null {
-    const r = new Reader(this.bytes, start, end);
+  /** One scan; returns false when it meets a try_table and `flushBranches` was off. */
+  private scanOnce(start: number, end: number, meter: boolean, params: number, flushBranches: boolean): boolean {
+    const r = this.reader.reset(start, end);
     let locals = params;
     for (let groups = r.count('local group', 2); groups > 0; groups--) {
       locals += r.u32();
@@ -165,11 +173,24 @@ export class FuelRewriter {
     let cost = 0;
     let depth = 0;
     let reloadNext = false; // the next block starts an exception handler
-    const imm = new Reader(this.bytes, start, end);
+    const imm = this.immReader.reset(start, end);
+    const bytes = this.bytes;
     for (;;) {
       if (r.pos >= end) r.fail('function body ends without its final end');
       const at = r.pos;
-      const code = nextInstruction(r);
+      // fast paths for the most common shapes: no immediate, or one single-byte index
+      const first = bytes[at];
+      const kind = MAIN_IMM[first];
+      let code: number;
+      if (kind === Imm.None) {
+        r.pos = at + 1;
+        code = first;
+      } else if (kind === Imm.Index && at + 1 < end && bytes[at + 1] < 0x80) {
+        r.pos = at + 2;
+        code = first;
+      } else {
+        code = nextInstruction(r);
+      }
       if (code > 0xff) {
         cost++;
         continue;
@@ -222,7 +243,7 @@ export class FuelRewriter {
             break;
           case op.OP_TRY_TABLE: {
             if (!meter) break;
-            if (!flushBranches) return null;
+            if (!flushBranches) return false;
             imm.pos = at + 1;
             skipBlockType(imm);
             for (let n = imm.u32(); n > 0; n--) {
@@ -266,7 +287,9 @@ export class FuelRewriter {
       if (flags & OPENS) this.pushFrame(depth++, code === op.OP_LOOP ? FRAME_LOOP : FRAME_OTHER, block);
     }
     if (r.pos !== end) r.fail(`${end - r.pos} bytes after the end of the function body`);
-    return { exprStart, locals };
+    this.exprStart = exprStart;
+    this.counterLocal = locals;
+    return true;
   }
 
   private readonly sequenceCache = new Map<number, FuelSequences>();
@@ -301,7 +324,8 @@ export class FuelRewriter {
    * `meter` false only shifts function indices. `map`, when given, records the origin of output bytes.
    */
   rewriteBody(w: Writer, start: number, end: number, meter: boolean, params: number, map?: BodyMap, hints?: number[]): void {
-    const { exprStart, locals } = this.scan(start, end, meter, params);
+    this.scan(start, end, meter, params);
+    const exprStart = this.exprStart;
     const bytes = this.bytes;
     const base = w.len;
     const mark = (orig: number, inserted: boolean) => {
@@ -312,7 +336,7 @@ export class FuelRewriter {
     if (map) mark(start, false);
     if (meter) {
       // one more local group: the fuel counter (index = all params and locals so far)
-      const r = new Reader(bytes, start, end);
+      const r = this.reader.reset(start, end);
       const groups = r.u32();
       w.u32(groups + 1);
       if (map) mark(r.pos, false);
@@ -324,10 +348,10 @@ export class FuelRewriter {
       w.bytes(bytes, start, exprStart);
     }
     if (map) mark(exprStart, false);
-    const seq = this.sequences(locals);
+    const seq = this.sequences(this.counterLocal);
     const edits = this.edits;
     let cursor = exprStart;
-    const r = new Reader(bytes, start, end);
+    const r = this.reader.reset(start, end);
     for (let i = 0; i < this.editLen; i += 3) {
       const pos = edits[i];
       const bits = edits[i + 1];

@@ -21,6 +21,13 @@ export class Reader {
     this.end = end;
   }
 
+  /** Re-targets this reader (hot loops reuse one reader instead of allocating). */
+  reset(pos: number, end: number): this {
+    this.pos = pos;
+    this.end = end;
+    return this;
+  }
+
   fail(reason: string, at: number = this.pos): never {
     throw decodeError(at, reason);
   }
