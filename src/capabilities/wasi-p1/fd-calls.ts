@@ -328,8 +328,10 @@ export function fdCalls(ctx: WasiContext): Record<string, WasiFn> {
     },
 
     fd_readdir(fd: number, buf: number, bufLen: number, cookie: bigint, bufusedPtr: number): number {
-      const e = fds.get(fd, R.FD_READDIR);
+      const e = fds.lookup(fd);
+      if (e === undefined) return E.BADF;
       if (e.kind !== 'dir') return E.NOTDIR;
+      if ((e.rightsBase & R.FD_READDIR) === 0) return E.NOTCAPABLE;
       mem.check(buf, bufLen);
       mem.check(bufusedPtr, 4);
       const c = BigInt.asUintN(64, cookie);

@@ -100,7 +100,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
       const requestedInheriting = rightsFromGuest(rightsInheriting);
       const creat = (oflags & OFLAGS.CREAT) !== 0;
       const trunc = (oflags & OFLAGS.TRUNC) !== 0;
-      if (dir.readOnly && (creat || trunc || (requested & WRITE_RIGHTS) !== 0)) return E.PERM;
+      if (dir.readOnly && (creat || trunc)) return E.PERM;
       const needed = R.PATH_OPEN | (creat ? R.PATH_CREATE_FILE : 0) | (trunc ? R.PATH_FILESTAT_SET_SIZE : 0);
       if ((dir.rightsBase & needed) !== needed) return E.NOTCAPABLE;
       mem.check(fdPtr, 4);
@@ -130,6 +130,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
           if (st.isSymbolicLink()) return E.LOOP;
           if ((oflags & OFLAGS.DIRECTORY) || r.trailingSlash) return E.NOTDIR;
         }
+        if (dir.readOnly && (requested & WRITE_RIGHTS) !== 0) return E.PERM;
         const base = requested & dir.rightsInheriting & FILE_RIGHTS;
         const read = (base & (R.FD_READ | R.FD_READDIR)) !== 0;
         const write = (base & WRITE_RIGHTS) !== 0 || trunc;
