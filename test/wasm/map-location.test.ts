@@ -26,6 +26,7 @@ const CASES: Array<[string, string, unknown[]]> = [
   ['control.wat', 'div', [1, 0]],
   ['control.wat', 'oob', [70000]],
   ['control.wat', 'boom', []],
+  ['control.wat', 'deep', [0]], // stack overflow: many frames
   ['bulk.wat', 'init', [10]],
   ['reftypes.wat', 'sig_mismatch', []],
 ];
