@@ -199,3 +199,26 @@ test('node:wasi follows a symlinked directory out of its preopen; isola refuses 
     assert.equal(g.readFile(PRE, `root${sb.secret}`), E.PERM);
   } finally { sb.done(); }
 });
+
+test('a directory fd stays the directory it opened, even if its path is swapped for a symlink', () => {
+  const { sb, g } = setup();
+  try {
+    mkdirSync(join(sb.box, 'a', 'd'), { recursive: true });
+    const d = g.open(PRE, 'a/d', { oflags: O.DIRECTORY, rights: RIGHTS.DIR });
+    assert.equal(d.errno, 0);
+    // The guest itself moves the directory away and puts an (inside-valid) symlink in its place
+    // whose text, read from a/d's old position, leads two levels up: out of the preopen.
+    const [a, an] = g.str('a/d');
+    const [b, bn] = g.str('a/moved');
+    assert.equal(g.w.path_rename!(PRE, a, an, PRE, b, bn), 0);
+    const [t, tn] = g.str('../..');
+    assert.equal(g.w.path_symlink!(t, tn, PRE, a, an), 0);
+    assert.equal(g.readFile(d.fd, 'secret.txt'), E.NOENT);
+    assert.equal(g.path('path_filestat_get', d.fd, 'secret.txt', 0, g.alloc(64)), E.NOENT);
+    assert.equal(g.path('path_unlink_file', d.fd, 'secret.txt'), E.NOENT);
+    assert.equal(g.path('path_create_directory', d.fd, 'made'), 0);
+    assert.equal(existsSync(join(sb.box, 'a', 'moved', 'made')), true);
+    assert.equal(existsSync(join(sb.dir, 'made')), false);
+    assert.equal(readFileSync(sb.secret, 'utf8'), 'SECRET');
+  } finally { sb.done(); }
+});
