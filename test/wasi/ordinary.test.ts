@@ -2,7 +2,8 @@
 // status, a stdin filter and a directory walk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputCapture, runWasiCommand } from '../../src/capabilities/wasi-p1/index.js';
 import { RUNNERS, compileFixture, tempDir } from './helpers.js';
@@ -42,10 +43,20 @@ for (const [via, run] of RUNNERS) {
       const r = run({ guest: 'tree', args: ['/data'], dirs: [{ host: d, guest: '/data' }] });
       assert.equal(r.code, 0, r.stderr);
       const files = Array.from({ length: 150 }, (_, i) => `b/f${String(i).padStart(3, '0')} (1 bytes)`);
-      assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+      const expected = [
         'a/', 'a/link -> ../z.txt', 'a/one (0 bytes)', 'b/', ...files,
         'b/nested/', 'b/nested/deeper/', 'b/nested/deeper/leaf (1000 bytes)', 'z.txt (5 bytes)',
-      ]);
+      ];
+      assert.deepEqual(r.stdout.trimEnd().split('\n'), expected);
+      // The same tree granted through a host path that itself goes through a symlink and ends in '/'.
+      const alias = join(tmpdir(), `isola-alias-${process.pid}-${via}`);
+      symlinkSync(d, alias);
+      try {
+        const viaAlias = run({ guest: 'tree', args: ['/data'], dirs: [{ host: `${alias}/`, guest: '/data' }] });
+        assert.deepEqual(viaAlias.stdout.trimEnd().split('\n'), expected, viaAlias.stderr);
+      } finally {
+        unlinkSync(alias);
+      }
     } finally {
       tmp.remove();
     }
