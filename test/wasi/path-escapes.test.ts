@@ -5,7 +5,7 @@
 // issue allows either capability errno, ESCAPE accepts EPERM or ENOTCAPABLE.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ESCAPE, RUNNERS, assertResults, results, tempDir } from './helpers.js';
 import type { Expect, RunResult } from './helpers.js';
@@ -147,6 +147,31 @@ for (const [via, run] of RUNNERS) {
       assert.deepEqual(readdirSync(box), []);
     } finally {
       tmp.remove();
+    }
+  });
+}
+
+// stale-dirfd.wasm: a directory descriptor must keep naming the directory it opened after the
+// guest renames it away and plants `d -> ..` under its old name (wasmtime 49's answers).
+const STALE: Record<string, Expect> = {
+  mkdir: 'OK', 'open-d': 'OK', 'rename-away': 'OK', 'plant-symlink': 'OK',
+  'open-secret': 'ENOENT', 'stat-secret': 'ENOENT', readdir: 'OK . ..', 'mkdir-through': 'OK',
+  steal: 'ENOENT', 'read-stolen': 'ENOENT',
+};
+
+for (const [via, run] of RUNNERS) {
+  test(`${via}: stale-dirfd.wasm — a directory descriptor follows its directory, not its old name`, () => {
+    const sb = makeSandbox();
+    try {
+      const r = run({ guest: 'stale-dirfd', dirs: [{ host: sb.box, guest: '/' }] });
+      assertResults(r, STALE, `${via}: `);
+      const top = (results(r.stdout).get('readdir-d-real') ?? '').split(' ').sort();
+      assert.ok(top.includes('d') && top.includes('d_real'), r.stdout);
+      sb.assertNoLeak(r.stdout + r.stderr);
+      sb.assertOutsideUntouched();
+      assert.ok(existsSync(join(sb.box, 'd_real', 'made')), 'mkdir through the descriptor went elsewhere');
+    } finally {
+      sb.remove();
     }
   });
 }
