@@ -23,7 +23,7 @@ async function race(mode: 'read' | 'steal'): Promise<void> {
   const swapper = spawn(process.execPath, [CLI, ...cliArgs(swapRun)], { stdio: 'ignore' });
   try {
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const attacker = spawnIsola(cliArgs({ guest: 'race', args: [mode, '1000000'], dirs }));
+    const attacker = spawnIsola(cliArgs({ guest: 'race', args: [mode, '100000'], dirs }));
     assert.equal(attacker.code, 0, attacker.stderr);
     sb.assertNoLeak(attacker.stdout);
     assert.ok(existsSync(sb.secretPath), 'the secret was moved out of its directory');
