@@ -32,11 +32,11 @@ export class FdEntry {
   rightsInheriting: number;
   fdflags = 0;
   filetype: number;
-  /** file: the host descriptor. */
+  /** file, and dir where /proc/self/fd addressing is available: the host descriptor. */
   hostFd = -1;
   /** file: our offset. */
   position = 0;
-  /** dir (and file, for diagnostics): the host path, already resolved beneath a preopen. */
+  /** dir: how to address it on the host (`/proc/self/fd/N`, or a host path without /proc). */
   hostPath = '';
   /** dir: mutations are refused with EPERM (as wasmtime does for a read-only --dir). */
   readOnly = false;
@@ -56,9 +56,9 @@ export class FdEntry {
     this.rightsInheriting = rightsInheriting;
   }
 
-  /** Releases the host resource (a file's host fd). Stdio host fds are never closed. */
+  /** Releases the host resource (a file's or directory's host fd). Stdio host fds are never closed. */
   release(): void {
-    if (this.kind === 'file' && this.hostFd >= 0) {
+    if (this.kind !== 'stream' && this.hostFd >= 0) {
       const fd = this.hostFd;
       this.hostFd = -1;
       try {

@@ -4,13 +4,13 @@
  * anything opened beneath it) are EPERM, as wasmtime answers for a read-only --dir.
  */
 import {
-  closeSync, constants as C, existsSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmdirSync,
+  closeSync, constants as C, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmdirSync,
   statSync, symlinkSync, unlinkSync, type Stats,
 } from 'node:fs';
 import { E, fail } from './errno.js';
 import { FDFLAGS, FdEntry, FT } from './fd-table.js';
 import { filetypeOf } from './filestat.js';
-import { resolveBeneath, type Resolved } from './path-resolver.js';
+import { fdAddressing, fdPath, openDirectoryNoFollow, resolveBeneath, type Resolved } from './path-resolver.js';
 import { DIR_RIGHTS, FILE_RIGHTS, R, rightsFromGuest } from './rights.js';
 import type { WasiContext, WasiFn } from './context.js';
 
@@ -56,23 +56,18 @@ function entryOf(base: FdEntry, path: string): Entry {
   return { ...r, trailingSlash: end < path.length, st };
 }
 
-const FD_LINKS = '/proc/self/fd/';
-let canVerifyFds: boolean | null = null;
 
 /**
- * Narrows the residual race (see path-resolver.ts) for everything read or written through an
- * fd: after open(), the kernel's own idea of the file's path (/proc/self/fd) must lie inside
- * the jail. If a component was swapped for an outside symlink between our lstat and the
- * open — by a host process or another guest sharing the preopen — we close it unread and
- * answer EPERM. Where /proc is absent (not Linux) the check is skipped. Creation of a new
- * empty file through a raced parent remains possible until the jailed cell.
+ * Defence in depth for everything read or written through an fd: after open(), the kernel's
+ * own idea of the object's path (/proc/self/fd) must lie inside the preopen it was reached
+ * from. The fd-by-fd walk of path-resolver.ts should make this impossible to fail; if it
+ * ever does, we close the fd unused and answer EPERM. Skipped where /proc is absent.
  */
 function openedInside(hostFd: number, jail: string): boolean {
-  if (canVerifyFds === null) canVerifyFds = existsSync(FD_LINKS);
-  if (!canVerifyFds) return true;
+  if (!fdAddressing()) return true;
   let real: string;
   try {
-    real = readlinkSync(FD_LINKS + hostFd);
+    real = readlinkSync(fdPath(hostFd));
   } catch {
     real = '';
   }
@@ -116,7 +111,13 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
         if (trunc || creat || (requested & R.FD_WRITE) !== 0) return E.ISDIR;
         entry = new FdEntry('dir', FT.DIRECTORY, requested & dir.rightsInheriting & DIR_RIGHTS,
           requestedInheriting & dir.rightsInheriting);
-        entry.hostPath = r.hostPath;
+        if (fdAddressing()) {
+          // Held open: the new descriptor keeps meaning this directory whatever its name becomes.
+          const hostFd = openDirectoryNoFollow(r.hostPath);
+          if (!openedInside(hostFd, dir.jail)) return E.PERM;
+          entry.hostFd = hostFd;
+          entry.hostPath = fdPath(hostFd);
+        } else entry.hostPath = r.hostPath;
         entry.readOnly = dir.readOnly;
         entry.jail = dir.jail;
       } else {
@@ -149,7 +150,6 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
         entry = new FdEntry('file', st === null ? FT.REGULAR_FILE : filetypeOf(st), base,
           requestedInheriting & dir.rightsInheriting);
         entry.hostFd = hostFd;
-        entry.hostPath = r.hostPath;
         entry.readOnly = dir.readOnly;
         entry.jail = dir.jail;
       }

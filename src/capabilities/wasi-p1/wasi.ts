@@ -9,6 +9,7 @@ import { errnoOf } from './errno.js';
 import { fdCalls } from './fd-calls.js';
 import { FdEntry, FT } from './fd-table.js';
 import { pathCalls } from './path-calls.js';
+import { fdAddressing, fdPath, held, openDirectoryNoFollow, releaseHeld } from './path-resolver.js';
 import { pollCalls } from './poll.js';
 import { processCalls, WasiExit } from './process-calls.js';
 import { DIR_RIGHTS, FILE_RIGHTS, MUTATING_RIGHTS, R } from './rights.js';
@@ -72,6 +73,8 @@ function guard(ctx: WasiContext, fn: WasiFn): WasiFn {
     } catch (err) {
       if (err instanceof WasiExit) throw err;
       return errnoOf(err);
+    } finally {
+      if (held.length !== 0) releaseHeld();
     }
   };
 }
@@ -116,7 +119,10 @@ export class WasiP1 {
       const ro = p.readOnly === true;
       const dir = new FdEntry('dir', FT.DIRECTORY, ro ? DIR_RIGHTS & ~MUTATING_RIGHTS : DIR_RIGHTS,
         ro ? (DIR_RIGHTS | FILE_RIGHTS) & ~MUTATING_RIGHTS : DIR_RIGHTS | FILE_RIGHTS);
-      dir.hostPath = host;
+      if (fdAddressing()) {
+        dir.hostFd = openDirectoryNoFollow(host);
+        dir.hostPath = fdPath(dir.hostFd);
+      } else dir.hostPath = host;
       dir.readOnly = ro;
       dir.jail = host;
       dir.preopenName = utf8.encode(p.guestPath);
