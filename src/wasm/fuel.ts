@@ -1,7 +1,7 @@
 // Fuel metering of function bodies. Two passes per body, no per-instruction objects:
 //  1. scan: walk the instructions once, recording edits (charge points with their block's cost,
-//     loop headers, calls, returns, catch handlers, function-index immediates) into a reusable
-//     Int32Array;
+//     loop headers, calls, returns, catch handlers, function-index and label immediates) into a
+//     reusable Int32Array;
 //  2. emit: copy the body as raw byte runs between edits, inserting the fuel code.
 //
 // Cost per wasmtime: 1 per instruction, 0 for nop drop block loop end else return unreachable;
@@ -19,11 +19,23 @@
 // branch, every `loop` entry and the end of every catch target also flushes, making the reload at
 // the landing point right on every path.
 //
-// Branch hints (metadata.code.branch_hint) mark each check's `if` unlikely; V8 with
-// --experimental-wasm-branch-hinting then keeps the call out of the loop's hot path.
+// Loop checks are outlined: a call anywhere inside a hot loop makes V8 spill the loop's values
+// around it (~+25% on sha256), so the call goes outside the loop, which is re-entered after it:
+//
+//   block bt  loop bt  block            ;; $exit, $retry, $slow (new)
+//     loop bt                           ;; the original loop
+//       <charge>  counter < 0  br_if $slow
+//       ...body...                      ;; branches leaving the loop get +3 labels
+//     end
+//     br $exit
+//   end  flush  call fuel_check  reload  br $retry
+//   end end
+//
+// Loops with parameters (rare: multi-value) keep the check inline: `if counter < 0 … end`.
+// Branch hints (metadata.code.branch_hint) mark every check unlikely.
 import { Reader } from './reader.js';
 import { Writer, lebU32Bytes } from './writer.js';
-import { readValType } from './types.js';
+import { readValType, type FuncSig } from './types.js';
 import { nextInstruction, skipBlockType } from './instructions.js';
 import * as op from './opcodes.js';
 import { Imm, MAIN_IMM } from './opcodes.js';
@@ -56,23 +68,31 @@ for (const o of [
   MAIN_FLAGS[o] |= SPECIAL;
 }
 
-// Edits are triples (position, bits, value) in position order. At one position the pieces are
-// emitted in this order: flush, reload/init, charge, check.
+// Edits are quadruples (position, bits, value, extra) in position order. At one position the
+// pieces are emitted in this order: loop tail, flush, loop wrapper, reload, charge, check.
 const E_FUNC_INDEX = 1; // re-encode a function index; value: end of the immediate
 const E_FLUSH = 2; // global := local
 const E_RELOAD = 4; // local := global
 const E_CHARGE = 8; // local -= value
 const E_CHECK = 16; // if local < 0: flush, call fuel_check, reload
 const E_LOOP = 32; // a loop header: the charge also flushes
+const E_OUTLINED_CHECK = 64; // local < 0: br_if $slow (the loop is wrapped)
+const E_WRAP_LOOP = 128; // before `loop`: block bt loop bt block; value: end of the loop's block type
+const E_LOOP_TAIL = 256; // after a wrapped loop's end: br $exit end <call> br $retry end end
+const E_LABELS = 512; // re-encode label immediates; value: end of the immediates, extra: index in labels
+const EDIT = 4; // Int32s per edit
 
 // Control frame kinds for the scan's stack.
-const FRAME_LOOP = 1;
 const FRAME_OTHER = 0;
+const FRAME_LOOP = 1;
+const FRAME_WRAPPED_LOOP = 2; // three more labels sit between it and the frame around it
+const WRAP_LABELS = 3;
 
 export interface FuelPlan {
   fuelGlobal: number; // index of the mutable i64 global
   checkFunc: number; // index of the imported isola.fuel_check
   shiftFrom: number; // function indices >= this move up by one (= checkFunc)
+  types: FuncSig[]; // for loop block types given by index
 }
 
 type FuelSequences = ReturnType<FuelRewriter['buildSequences']>;
@@ -84,58 +104,71 @@ export interface BodyMap {
   inserted: boolean[];
 }
 
+function grow<T extends Uint8Array | Int32Array>(a: T, min: number): T {
+  if (min <= a.length) return a;
+  const next = new (a.constructor as new (n: number) => T)(Math.max(min, a.length * 2));
+  next.set(a);
+  return next;
+}
+
 export class FuelRewriter {
   private edits = new Int32Array(1024);
   private editLen = 0;
+  private labels = new Int32Array(64); // renumbered label immediates, referenced by E_LABELS edits
+  private labelLen = 0;
   private frameKind = new Uint8Array(64);
   private frameEdit = new Int32Array(64); // a loop's header edit
   private frameCaught = new Uint8Array(64); // a try_table catch lands after this frame's end
+  private wrappedOpen = 0; // wrapped loops among the open frames
   private readonly fuelGlobal: number[];
+  private readonly checkFunc: number[];
   private readonly reader: Reader;
   private readonly immReader: Reader;
   // results of the last scan
   private exprStart = 0;
   private counterLocal = 0; // the new local's index: every param and declared local before it
-  private readonly checkFunc: number[];
 
   constructor(
     private readonly bytes: Uint8Array,
     private readonly plan: FuelPlan,
   ) {
     this.fuelGlobal = lebU32Bytes(plan.fuelGlobal);
+    this.checkFunc = lebU32Bytes(plan.checkFunc);
     this.reader = new Reader(bytes);
     this.immReader = new Reader(bytes);
-    this.checkFunc = lebU32Bytes(plan.checkFunc);
   }
 
-  private push(pos: number, bits: number, value: number): number {
-    if (this.editLen + 3 > this.edits.length) {
-      const next = new Int32Array(this.edits.length * 2);
-      next.set(this.edits);
-      this.edits = next;
-    }
+  private push(pos: number, bits: number, value: number, extra = 0): number {
+    if (this.editLen + EDIT > this.edits.length) this.edits = grow(this.edits, this.editLen + EDIT);
     const at = this.editLen;
     this.edits[at] = pos;
     this.edits[at + 1] = bits;
     this.edits[at + 2] = value;
-    this.editLen += 3;
+    this.edits[at + 3] = extra;
+    this.editLen += EDIT;
     return at;
   }
 
+  private pushLabel(label: number): void {
+    this.labels = grow(this.labels, this.labelLen + 1);
+    this.labels[this.labelLen++] = label;
+  }
+
   private pushFrame(depth: number, kind: number, edit: number): void {
-    if (depth >= this.frameKind.length) {
-      const grow = <T extends Uint8Array | Int32Array>(a: T): T => {
-        const next = new (a.constructor as new (n: number) => T)(a.length * 2);
-        next.set(a);
-        return next;
-      };
-      this.frameKind = grow(this.frameKind);
-      this.frameEdit = grow(this.frameEdit);
-      this.frameCaught = grow(this.frameCaught);
-    }
+    this.frameKind = grow(this.frameKind, depth + 1);
+    this.frameEdit = grow(this.frameEdit, depth + 1);
+    this.frameCaught = grow(this.frameCaught, depth + 1);
     this.frameKind[depth] = kind;
     this.frameEdit[depth] = edit;
     this.frameCaught[depth] = 0;
+    if (kind === FRAME_WRAPPED_LOOP) this.wrappedOpen++;
+  }
+
+  /** A branch from inside frame `innermost` (and out of `crossed` frames) gets this label in the output. */
+  private renumber(label: number, innermost: number, crossed: number): number {
+    let extra = 0;
+    for (let f = innermost; f > innermost - crossed && f >= 0; f--) if (this.frameKind[f] === FRAME_WRAPPED_LOOP) extra += WRAP_LABELS;
+    return label + extra;
   }
 
   /** A try_table catch clause branching to label `label` (counted from outside the try_table). */
@@ -143,23 +176,26 @@ export class FuelRewriter {
     const frame = depth - 1 - label;
     if (frame < 0) return; // the function's own label: the function returns, nothing to reload
     this.frameCaught[frame] = 1;
-    if (this.frameKind[frame] === FRAME_LOOP) this.edits[this.frameEdit[frame] + 1] |= E_RELOAD;
+    if (this.frameKind[frame] !== FRAME_OTHER) this.edits[this.frameEdit[frame] + 1] |= E_RELOAD;
   }
 
-  /** True when a branch at `depth` with label `label` leaves the function (acts as a return). */
-  private static leavesFunction(depth: number, label: number): boolean {
-    return label === depth;
+  /** True when a loop's block type takes parameters (then its check stays inline). */
+  private loopHasParams(blockTypeAt: number): boolean {
+    const b = this.bytes[blockTypeAt];
+    if (b === 0x40 || b >= 0x60) return false; // empty, or a value type
+    const r = this.immReader.reset(blockTypeAt, this.bytes.length);
+    const index = r.s33();
+    return (this.plan.types[index]?.params.length ?? 0) > 0;
   }
 
-  /**
-   * Pass 1: finds basic blocks, their costs and the synchronisation points. Returns the start of
-   * the expression and the number of locals (params included) the body declares.
-   */
   private scan(start: number, end: number, meter: boolean, params: number): void {
     if (!this.scanOnce(start, end, meter, params, false)) this.scanOnce(start, end, meter, params, true);
   }
 
-  /** One scan; returns false when it meets a try_table and `flushBranches` was off. */
+  /**
+   * Pass 1: finds basic blocks, their costs and the synchronisation points. Returns false when it
+   * meets a try_table and `flushBranches` was off (the caller scans again with it on).
+   */
   private scanOnce(start: number, end: number, meter: boolean, params: number, flushBranches: boolean): boolean {
     const r = this.reader.reset(start, end);
     let locals = params;
@@ -169,11 +205,14 @@ export class FuelRewriter {
     }
     const exprStart = r.pos;
     this.editLen = 0;
+    this.labelLen = 0;
+    this.wrappedOpen = 0;
     let block = meter ? this.push(exprStart, E_RELOAD | E_CHARGE | E_CHECK, 0) : -1;
     let cost = 0;
     let depth = 0;
-    let reloadNext = false; // the next block starts an exception handler
-    const imm = this.immReader.reset(start, end);
+    let nextBits = 0; // extra bits for the next block's edit (handler reloads, loop tails)
+    let wrapThisLoop = false;
+    const imm = this.immReader;
     const bytes = this.bytes;
     for (;;) {
       if (r.pos >= end) r.fail('function body ends without its final end');
@@ -219,7 +258,6 @@ export class FuelRewriter {
           case op.OP_RETURN_CALL_REF:
           case op.OP_RETURN:
           case op.OP_THROW:
-          case op.OP_RETHROW:
           case op.OP_THROW_REF:
             if (meter) this.push(at, E_FLUSH, 0);
             break;
@@ -227,43 +265,48 @@ export class FuelRewriter {
           case op.OP_BR_IF:
           case op.OP_BR_ON_NULL:
           case op.OP_BR_ON_NON_NULL:
-            imm.pos = at + 1;
-            if (meter && (flushBranches || FuelRewriter.leavesFunction(depth, imm.u32()))) this.push(at, E_FLUSH, 0);
-            break;
-          case op.OP_BR_TABLE: {
+          case op.OP_RETHROW: {
             if (!meter) break;
-            imm.pos = at + 1;
-            let leaves = flushBranches;
-            for (let n = imm.u32() + 1; n > 0; n--) leaves ||= FuelRewriter.leavesFunction(depth, imm.u32());
-            if (leaves) this.push(at, E_FLUSH, 0);
+            const label = imm.reset(at + 1, end).u32();
+            // rethrow throws; label === depth leaves the function
+            if (code === op.OP_RETHROW || flushBranches || label === depth) this.push(at, E_FLUSH, 0);
+            this.renumberOne(at, r.pos, label, depth - 1, label);
             break;
           }
-          case op.OP_LOOP:
-            if (meter && flushBranches) this.push(at, E_FLUSH, 0);
+          case op.OP_BR_TABLE:
+            if (meter) this.scanBrTable(at, r.pos, depth, flushBranches);
             break;
-          case op.OP_TRY_TABLE: {
+          case op.OP_LOOP:
+            if (!meter) break;
+            if (flushBranches) this.push(at, E_FLUSH, 0);
+            wrapThisLoop = !this.loopHasParams(at + 1);
+            if (wrapThisLoop) this.push(at, E_WRAP_LOOP, r.pos);
+            break;
+          case op.OP_TRY_TABLE:
             if (!meter) break;
             if (!flushBranches) return false;
-            imm.pos = at + 1;
-            skipBlockType(imm);
-            for (let n = imm.u32(); n > 0; n--) {
-              const kind = imm.u8();
-              if (kind < 2) imm.u32();
-              this.markCatchTarget(depth, imm.u32());
-            }
+            this.scanTryTable(at, r.pos, depth);
             break;
-          }
           case op.OP_CATCH:
           case op.OP_CATCH_ALL:
-            reloadNext = true;
+            nextBits |= E_RELOAD;
             break;
           case op.OP_END:
           case op.OP_DELEGATE:
+            if (!meter) break;
+            if (code === op.OP_DELEGATE && depth > 0) {
+              // delegate's label counts from outside the try it closes
+              const label = imm.reset(at + 1, end).u32();
+              this.renumberOne(at, r.pos, label, depth - 2, label);
+            }
             if (depth === 0) {
-              if (meter) this.push(at, E_FLUSH, 0);
-            } else if (this.frameCaught[depth - 1] && this.frameKind[depth - 1] !== FRAME_LOOP) {
-              if (meter) this.push(at, E_FLUSH, 0);
-              reloadNext = true;
+              this.push(at, E_FLUSH, 0);
+            } else if (this.frameKind[depth - 1] === FRAME_WRAPPED_LOOP) {
+              nextBits |= E_LOOP_TAIL;
+              this.wrappedOpen--;
+            } else if (this.frameCaught[depth - 1] && this.frameKind[depth - 1] === FRAME_OTHER) {
+              this.push(at, E_FLUSH, 0);
+              nextBits |= E_RELOAD;
             }
             break;
         }
@@ -278,18 +321,92 @@ export class FuelRewriter {
       if (flags & ENDS_BLOCK) {
         if (meter) {
           this.edits[block + 2] = cost;
-          const loop = code === op.OP_LOOP;
-          block = this.push(r.pos, E_CHARGE | (loop ? E_CHECK | E_LOOP : 0) | (reloadNext ? E_RELOAD : 0), 0);
+          let bits = E_CHARGE | nextBits;
+          if (code === op.OP_LOOP) bits |= E_LOOP | (wrapThisLoop ? E_OUTLINED_CHECK : E_CHECK);
+          block = this.push(r.pos, bits, 0);
         }
-        reloadNext = false;
+        nextBits = 0;
         cost = 0;
       }
-      if (flags & OPENS) this.pushFrame(depth++, code === op.OP_LOOP ? FRAME_LOOP : FRAME_OTHER, block);
+      if (flags & OPENS) {
+        const frame = code !== op.OP_LOOP ? FRAME_OTHER : meter && wrapThisLoop ? FRAME_WRAPPED_LOOP : FRAME_LOOP;
+        this.pushFrame(depth++, frame, block);
+      }
     }
     if (r.pos !== end) r.fail(`${end - r.pos} bytes after the end of the function body`);
     this.exprStart = exprStart;
     this.counterLocal = locals;
     return true;
+  }
+
+  /** Records a one-label instruction's new label if wrapped loops lie between it and its target. */
+  private renumberOne(at: number, immEnd: number, label: number, innermost: number, crossed: number): void {
+    if (this.wrappedOpen === 0) return;
+    const renumbered = this.renumber(label, innermost, crossed);
+    if (renumbered === label) return;
+    this.push(at + 1, E_LABELS, immEnd, this.labelLen);
+    this.pushLabel(renumbered);
+  }
+
+  private scanBrTable(at: number, immEnd: number, depth: number, flushBranches: boolean): void {
+    const imm = this.immReader.reset(at + 1, immEnd);
+    const n = imm.u32() + 1; // the targets and the default
+    const first = this.labelLen;
+    let leaves = flushBranches;
+    let changed = false;
+    for (let k = 0; k < n; k++) {
+      const label = imm.u32();
+      leaves ||= label === depth;
+      const renumbered = this.wrappedOpen === 0 ? label : this.renumber(label, depth - 1, label);
+      changed ||= renumbered !== label;
+      this.pushLabel(renumbered);
+    }
+    if (leaves) this.push(at, E_FLUSH, 0);
+    if (changed) this.push(at + 1, E_LABELS, immEnd, first);
+    else this.labelLen = first;
+  }
+
+  private scanTryTable(at: number, immEnd: number, depth: number): void {
+    const imm = this.immReader.reset(at + 1, immEnd);
+    skipBlockType(imm);
+    const first = this.labelLen;
+    let changed = false;
+    for (let n = imm.u32(); n > 0; n--) {
+      if (imm.u8() < 2) imm.u32(); // catch and catch_ref name a tag
+      const label = imm.u32();
+      this.markCatchTarget(depth, label);
+      const renumbered = this.wrappedOpen === 0 ? label : this.renumber(label, depth - 1, label);
+      changed ||= renumbered !== label;
+      this.pushLabel(renumbered);
+    }
+    if (changed) this.push(at + 1, E_LABELS, immEnd, first);
+    else this.labelLen = first;
+  }
+
+  /** Writes the label immediates of the instruction whose immediates start at `pos`, renumbered. */
+  private writeLabels(w: Writer, pos: number, end: number, first: number): void {
+    const opcode = this.bytes[pos - 1];
+    const r = this.immReader.reset(pos, end);
+    let k = first;
+    if (opcode === op.OP_BR_TABLE) {
+      const n = r.u32();
+      w.u32(n);
+      for (let i = 0; i <= n; i++) w.u32(this.labels[k++]);
+    } else if (opcode === op.OP_TRY_TABLE) {
+      skipBlockType(r);
+      w.bytes(this.bytes, pos, r.pos);
+      const n = r.u32();
+      w.u32(n);
+      for (let i = 0; i < n; i++) {
+        const catchKind = r.u8();
+        w.u8(catchKind);
+        if (catchKind < 2) w.u32(r.u32());
+        r.u32();
+        w.u32(this.labels[k++]);
+      }
+    } else {
+      w.u32(this.labels[k]);
+    }
   }
 
   private readonly sequenceCache = new Map<number, FuelSequences>();
@@ -306,7 +423,8 @@ export class FuelRewriter {
     const G = this.fuelGlobal;
     const flush = [op.OP_LOCAL_GET, ...L, op.OP_GLOBAL_SET, ...G];
     const reload = [op.OP_GLOBAL_GET, ...G, op.OP_LOCAL_SET, ...L];
-    const checkHead = [op.OP_LOCAL_GET, ...L, op.OP_I64_CONST, 0, op.OP_I64_LT_S];
+    const isNegative = [op.OP_LOCAL_GET, ...L, op.OP_I64_CONST, 0, op.OP_I64_LT_S];
+    const refuel = [...flush, op.OP_CALL, ...this.checkFunc, ...reload];
     return {
       flush: Uint8Array.from(flush),
       reload: Uint8Array.from(reload),
@@ -314,16 +432,31 @@ export class FuelRewriter {
       chargeTail: Uint8Array.from([op.OP_I64_SUB, op.OP_LOCAL_SET, ...L]),
       chargeTailFlush: Uint8Array.from([op.OP_I64_SUB, op.OP_LOCAL_TEE, ...L, op.OP_GLOBAL_SET, ...G]),
       // if (counter < 0) { flush; call fuel_check; reload }
-      check: Uint8Array.from([...checkHead, op.OP_IF, op.BLOCKTYPE_EMPTY, ...flush, op.OP_CALL, ...this.checkFunc, ...reload, op.OP_END]),
-      checkIfAt: checkHead.length, // where the `if` is, for its branch hint
+      check: Uint8Array.from([...isNegative, op.OP_IF, op.BLOCKTYPE_EMPTY, ...refuel, op.OP_END]),
+      // the wrapped loop's header: counter < 0 → br_if $slow (label 1 from inside the loop)
+      outlinedCheck: Uint8Array.from([...isNegative, op.OP_BR_IF, 1]),
+      branchAt: isNegative.length, // where the `if` / `br_if` is, for its branch hint
+      // after the wrapped loop's end: br $exit; end $slow; refuel; br $retry; end $retry; end $exit
+      loopTail: Uint8Array.from([op.OP_BR, 2, op.OP_END, ...refuel, op.OP_BR, 0, op.OP_END, op.OP_END]),
     };
+  }
+
+  /** block bt; loop bt; block — the three labels around a wrapped loop. */
+  private writeLoopWrapper(w: Writer, blockTypeAt: number, blockTypeEnd: number): void {
+    w.u8(op.OP_BLOCK);
+    w.bytes(this.bytes, blockTypeAt, blockTypeEnd);
+    w.u8(op.OP_LOOP);
+    w.bytes(this.bytes, blockTypeAt, blockTypeEnd);
+    w.u8(op.OP_BLOCK);
+    w.u8(op.BLOCKTYPE_EMPTY);
   }
 
   /**
    * Writes the rewritten body content (locals + expression, without its size prefix).
-   * `meter` false only shifts function indices. `map`, when given, records the origin of output bytes.
+   * `meter` false only shifts function indices. `map`, when given, records the origin of output
+   * bytes; `hints` receives (body, offset) pairs: where the fuel checks' branches are, relative to the body.
    */
-  rewriteBody(w: Writer, start: number, end: number, meter: boolean, params: number, map?: BodyMap, hints?: number[]): void {
+  rewriteBody(w: Writer, start: number, end: number, meter: boolean, params: number, map?: BodyMap, hints?: number[], body = 0): void {
     this.scan(start, end, meter, params);
     const exprStart = this.exprStart;
     const bytes = this.bytes;
@@ -352,25 +485,32 @@ export class FuelRewriter {
     const edits = this.edits;
     let cursor = exprStart;
     const r = this.reader.reset(start, end);
-    for (let i = 0; i < this.editLen; i += 3) {
+    for (let i = 0; i < this.editLen; i += EDIT) {
       const pos = edits[i];
       const bits = edits[i + 1];
       const value = edits[i + 2];
       w.bytes(bytes, cursor, pos);
       cursor = pos;
-      if (bits & E_FUNC_INDEX) {
-        r.pos = pos;
-        const f = r.u32();
-        if (f < this.plan.shiftFrom) continue; // unchanged: stays in the raw run
-        if (map) mark(pos, true);
-        w.u32(f + 1);
+      if (bits & (E_FUNC_INDEX | E_LABELS)) {
+        if (bits & E_FUNC_INDEX) {
+          r.pos = pos;
+          const f = r.u32();
+          if (f < this.plan.shiftFrom) continue; // unchanged: stays in the raw run
+          if (map) mark(pos, true);
+          w.u32(f + 1);
+        } else {
+          if (map) mark(pos, true);
+          this.writeLabels(w, pos, value, edits[i + 3]);
+        }
         cursor = value;
         if (map) mark(cursor, false);
         continue;
       }
       const before = w.len;
       if (map) mark(pos, true);
+      if (bits & E_LOOP_TAIL) w.bytes(seq.loopTail);
       if (bits & E_FLUSH) w.bytes(seq.flush);
+      if (bits & E_WRAP_LOOP) this.writeLoopWrapper(w, pos + 1, value);
       if (bits & E_RELOAD) w.bytes(seq.reload);
       if (bits & E_CHARGE && value !== 0) {
         w.bytes(seq.chargeHead);
@@ -380,8 +520,11 @@ export class FuelRewriter {
         w.bytes(seq.flush);
       }
       if (bits & E_CHECK) {
-        hints?.push(w.len - base + seq.checkIfAt);
+        hints?.push(body, w.len - base + seq.branchAt);
         w.bytes(seq.check);
+      } else if (bits & E_OUTLINED_CHECK) {
+        hints?.push(body, w.len - base + seq.branchAt);
+        w.bytes(seq.outlinedCheck);
       }
       if (map) {
         if (w.len === before) {

@@ -71,6 +71,7 @@ class ModuleRewriter {
       fuelGlobal: m.importedGlobals + m.globals.length,
       checkFunc: m.importedFuncs,
       shiftFrom: fuel ? m.importedFuncs : Number.MAX_SAFE_INTEGER,
+      types: m.types,
     };
   }
 
@@ -188,37 +189,42 @@ class ModuleRewriter {
     // The code goes to its own buffer first: the branch hints that mark every fuel check as
     // unlikely must precede the code section, and their offsets are known only after the rewrite.
     const code = new Writer(s.end - s.start + (s.end - s.start) / 4 + 64);
-    const hints: number[][] = [];
+    const hints: number[] = []; // pairs: body index, offset of a fuel check's branch in that body
     code.section(SectionId.Code, () => {
       code.u32(m.bodies.length);
-      m.bodies.forEach((body, i) => {
+      for (let i = 0; i < m.bodies.length; i++) {
+        const body = m.bodies[i];
         const map: BodyMap | undefined = maps ? { outRel: [], orig: [], inserted: [] } : undefined;
         const params = m.types[m.funcTypeIndices[i]]?.params.length ?? 0;
-        const bodyHints: number[] = [];
-        code.sized(() => rewriter.rewriteBody(code, body.start, body.end, this.fuel, params, map, bodyHints));
-        hints.push(bodyHints);
+        const sizeAt = code.beginSized();
+        rewriter.rewriteBody(code, body.start, body.end, this.fuel, params, map, hints, i);
+        code.endSized(sizeAt);
         if (map) maps!.push(map);
-      });
+      }
     });
     if (this.fuel) this.writeBranchHints(hints);
     this.w.bytes(code.buf, 0, code.len);
     return true;
   }
 
-  /** `metadata.code.branch_hint`: each fuel check's `if` is unlikely (engines that know hints keep its call out of line). */
-  private writeBranchHints(hints: number[][]): void {
+  /** `metadata.code.branch_hint`: every fuel check's branch is unlikely. `hints`: (body, offset) pairs in order. */
+  private writeBranchHints(hints: number[]): void {
+    if (hints.length === 0) return;
     const w = this.w;
     const firstDefined = this.m.importedFuncs + (this.fuel ? 1 : 0);
-    const withHints = hints.map((h, i) => [i, h] as const).filter(([, h]) => h.length > 0);
-    if (withHints.length === 0) return;
+    let functions = 0;
+    for (let k = 0; k < hints.length; k += 2) if (k === 0 || hints[k] !== hints[k - 2]) functions++;
     w.section(SectionId.Custom, () => {
       w.name(BRANCH_HINT_SECTION);
-      w.u32(withHints.length);
-      for (const [i, offsets] of withHints) {
-        w.u32(firstDefined + i);
-        w.u32(offsets.length);
-        for (const off of offsets) {
-          w.u32(off);
+      w.u32(functions);
+      for (let k = 0; k < hints.length; ) {
+        const body = hints[k];
+        let n = 0;
+        while (k + 2 * n < hints.length && hints[k + 2 * n] === body) n++;
+        w.u32(firstDefined + body);
+        w.u32(n);
+        for (; n > 0; n--, k += 2) {
+          w.u32(hints[k + 1]);
           w.u8(1); // payload size
           w.u8(0); // unlikely
         }

@@ -104,11 +104,22 @@ export class Writer {
 
   /** Writes a u32 size prefix followed by the content `body` writes, compacting the prefix afterwards. */
   sized(body: () => void): void {
+    const sizeAt = this.beginSized();
+    body();
+    this.endSized(sizeAt);
+  }
+
+  /** Reserves room for a u32 size prefix; returns where it goes (for endSized). */
+  beginSized(): number {
     this.ensure(5);
     const sizeAt = this.len;
     this.len += 5; // room for the largest u32 size
-    const contentStart = this.len;
-    body();
+    return sizeAt;
+  }
+
+  /** Writes the size of everything since beginSized() in front of it, in as few bytes as it needs. */
+  endSized(sizeAt: number): void {
+    const contentStart = sizeAt + 5;
     const size = this.len - contentStart;
     const sizeLen = lebU32Length(size);
     if (sizeLen < 5) this.buf.copyWithin(sizeAt + sizeLen, contentStart, this.len);

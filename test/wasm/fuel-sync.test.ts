@@ -101,7 +101,7 @@ test('recursion and tail calls keep the count exact', () => {
   assert.equal(m.used(() => m.x.down(100)), 100n * 7n + 4n);
 });
 
-test('branch hints: one entry per fuel check, each pointing at an `if` in the instrumented body', () => {
+test('branch hints: one entry per fuel check, each pointing at its `if` (entry) or `br_if` (loop)', () => {
   const original = wat(`(module
     (func (export "a") (param $n i32) (loop $l (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
     (func (export "b") (loop (loop (br 1)))))`);
@@ -127,6 +127,7 @@ test('branch hints: one entry per fuel check, each pointing at an `if` in the in
   assert.deepEqual(funcs.map(([f, o]) => [f, o.length]), [[1, 2], [2, 3]]); // entry + one check per loop
   for (const [f, offsets] of funcs) {
     const body = m.bodies[f - 1];
-    for (const off of offsets) assert.equal(out[body.start + off], 0x04, `func ${f} offset ${off}`);
+    assert.equal(out[body.start + offsets[0]], 0x04, `func ${f}: the entry check is an if`);
+    for (const off of offsets.slice(1)) assert.equal(out[body.start + off], 0x0d, `func ${f} offset ${off}: a loop check is a br_if`);
   }
 });
