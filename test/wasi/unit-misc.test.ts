@@ -174,3 +174,16 @@ test('startWasiReactor runs _initialize, then exports are callable', () => {
   assert.deepEqual(instance.invoke('answer'), [41]);
   wasi.close();
 });
+
+test('a sleep never outlasts the wall-clock timeout: poll_oneoff ends the guest with TIMEOUT', () => {
+  const g = new Guest({});
+  g.wasi.setTimeout(40);
+  const subs = g.alloc(48), events = g.alloc(32), n = g.alloc(4);
+  sub(g, subs, 1n, 0, 1, 60_000_000_000n); // one minute
+  const t0 = performance.now();
+  assert.throws(() => g.w.poll_oneoff!(subs, events, 1, n), (e: unknown) => (e as { code?: string }).code === 'TIMEOUT');
+  assert.ok(performance.now() - t0 < 5000);
+  g.wasi.setTimeout(undefined);
+  sub(g, subs, 1n, 0, 1, 1_000_000n);
+  assert.equal(g.w.poll_oneoff!(subs, events, 1, n), 0);
+});

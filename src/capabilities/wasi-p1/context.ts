@@ -7,6 +7,12 @@ export class WasiContext {
   readonly mem = new GuestMemory();
   readonly fds = new FdTable();
   readonly times = new FileTimes();
+  /**
+   * The engine's wall-clock timeout cannot interrupt a host-side sleep, so poll_oneoff never
+   * sleeps past this (performance.now() ms) and ends the guest with TIMEOUT instead.
+   */
+  sleepDeadline = Infinity;
+  timeoutMs = 0;
   constructor(
     /** NUL-terminated argv strings. */
     readonly args: Uint8Array[],

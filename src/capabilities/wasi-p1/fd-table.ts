@@ -70,8 +70,8 @@ export class FdEntry {
   }
 }
 
-/** Upper bound on open descriptors per guest (EMFILE beyond). */
-const MAX_FDS = 16384;
+/** Upper bound on open descriptors per guest (EMFILE beyond): each may hold a host fd. */
+const MAX_FDS = 4096;
 
 export class FdTable {
   private entries: Array<FdEntry | undefined> = [];

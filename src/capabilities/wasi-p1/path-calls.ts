@@ -146,7 +146,14 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
         if (st !== null && st.isFIFO()) flags |= C.O_NONBLOCK;
         const hostFd = openSync(r.hostPath, flags, 0o666);
         if (!openedInside(hostFd, dir.jail)) return E.PERM;
-        if (truncateAfter) ftruncateSync(hostFd, 0);
+        if (truncateAfter) {
+          try {
+            ftruncateSync(hostFd, 0);
+          } catch (err) {
+            closeSync(hostFd);
+            throw err;
+          }
+        }
         entry = new FdEntry('file', st === null ? FT.REGULAR_FILE : filetypeOf(st), base,
           requestedInheriting & dir.rightsInheriting);
         entry.hostFd = hostFd;

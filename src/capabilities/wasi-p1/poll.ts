@@ -6,6 +6,8 @@
  * With no fd ready, we sleep until the earliest clock deadline.
  */
 import { fstatSync } from 'node:fs';
+import { IsolaError } from '../../errors.js';
+import { formatDuration } from '../../engine/units.js';
 import { E } from './errno.js';
 import { CLOCK, now } from './clock.js';
 import { R } from './rights.js';
@@ -78,6 +80,11 @@ export function pollCalls(ctx: WasiContext): Record<string, WasiFn> {
         for (const c of clocks) if (c.deadline < earliest) earliest = c.deadline;
         // Sleep in slices so a long sleep wakes within a millisecond of its deadline.
         for (let left = earliest - now(CLOCK.MONOTONIC); left > 0n; left = earliest - now(CLOCK.MONOTONIC)) {
+          const allowed = ctx.sleepDeadline - performance.now();
+          if (Number(left) / 1e6 > allowed) {
+            sleepMs(allowed);
+            throw new IsolaError('TIMEOUT', `timed out after ${formatDuration(ctx.timeoutMs)}`, { timeoutMs: ctx.timeoutMs });
+          }
           sleepMs(Number(left) / 1e6);
         }
       }

@@ -26,7 +26,9 @@ export function startWasiReactor(compiled: CompiledModule, options: WasiOptions,
   const started = instantiateWasi(compiled, options, limits);
   if (exports(compiled, '_initialize')) {
     try {
+      started.wasi.setTimeout(limits?.timeoutMs);
       started.instance.getFunction('_initialize')();
+      started.wasi.setTimeout(undefined);
     } catch (e) {
       started.wasi.close();
       throw e;
@@ -44,6 +46,7 @@ export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, l
   const { wasi, instance } = instantiateWasi(compiled, options, limits);
   const entry = exports(compiled, '_start') ? '_start' : exports(compiled, '_initialize') ? '_initialize' : '_start';
   try {
+    wasi.setTimeout(limits?.timeoutMs);
     instance.getFunction(entry)();
     return 0;
   } catch (e) {

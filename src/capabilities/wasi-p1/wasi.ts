@@ -71,7 +71,8 @@ function guard(ctx: WasiContext, fn: WasiFn): WasiFn {
     try {
       return fn(a, b, c, d, e, f, g, h, i);
     } catch (err) {
-      if (err instanceof WasiExit) throw err;
+      // proc_exit, and the engine-level errors we raise on purpose (TIMEOUT while sleeping).
+      if (err instanceof WasiExit || err instanceof IsolaError) throw err;
       return errnoOf(err);
     } finally {
       if (held.length !== 0) releaseHeld();
@@ -145,6 +146,15 @@ export class WasiP1 {
   /** Binds the guest's memory: call right after instantiate, before _start. */
   bind(memory: WebAssembly.Memory): void {
     this.ctx.mem.bind(memory);
+  }
+
+  /**
+   * Applies the engine's wall-clock timeout to host-side sleeps (poll_oneoff) from now on:
+   * a sleep that would outlast it ends the guest with IsolaError('TIMEOUT'). undefined clears it.
+   */
+  setTimeout(timeoutMs: number | undefined): void {
+    this.ctx.timeoutMs = timeoutMs ?? 0;
+    this.ctx.sleepDeadline = timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
   }
 
   /** Closes every host file the guest still holds open. */
