@@ -32,9 +32,11 @@ export interface CommandSpec {
 }
 
 export type OptionValues = Record<string, string | string[] | boolean | undefined>;
+/** One option as it appeared, in command-line order (when the order of different options matters). */
+export interface Occurrence { key: string; value: string | boolean }
 
 export type Parsed =
-  | { kind: 'command'; command: CommandSpec; positionals: string[]; options: OptionValues }
+  | { kind: 'command'; command: CommandSpec; positionals: string[]; options: OptionValues; sequence: Occurrence[] }
   | { kind: 'help'; command: CommandSpec | null }
   | { kind: 'version' };
 
@@ -72,6 +74,7 @@ export function parseArgv(commands: CommandSpec[], argv: string[]): Parsed {
 
 function parseCommand(cmd: CommandSpec, argv: string[]): Parsed {
   const options: OptionValues = {};
+  const sequence: Occurrence[] = [];
   const positionals: string[] = [];
   let optionsEnded = false;
   for (let i = 0; i < argv.length; i++) {
@@ -105,6 +108,7 @@ function parseCommand(cmd: CommandSpec, argv: string[]): Parsed {
     } else if (inline !== undefined) {
       throw new UsageError(`option '${spec.long}' does not take a value`, cmd);
     }
+    sequence.push({ key: spec.key, value });
     if (spec.repeatable) (options[spec.key] as string[] | undefined ?? (options[spec.key] = [])).push(value as string);
     else options[spec.key] = value;
   }
@@ -117,7 +121,7 @@ function parseCommand(cmd: CommandSpec, argv: string[]): Parsed {
   if (!cmd.args.some((a) => a.variadic) && positionals.length > cmd.args.length) {
     throw new UsageError(`too many arguments for '${cmd.name}': expected ${cmd.args.length}, got ${positionals.length}`, cmd);
   }
-  return { kind: 'command', command: cmd, positionals, options };
+  return { kind: 'command', command: cmd, positionals, options, sequence };
 }
 
 const argText = (a: ArgumentSpec): string => (a.required ? `<${a.name}${a.variadic ? '...' : ''}>` : `[${a.name}${a.variadic ? '...' : ''}]`);

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await dispatch(parsed.command, parsed.positionals, parsed.options);
+    return await dispatch(parsed.command, parsed.positionals, parsed.options, parsed.sequence);
   } catch (e) {
     if (e instanceof IsolaError && e.code === 'USAGE') return usageFailure(e.message, new UsageError(e.message, parsed.command));
     return reportError(e);

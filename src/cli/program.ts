@@ -2,7 +2,7 @@
  * The command line's shape: isola's three commands and their options. Actions are imported on
  * demand to keep start-up lean.
  */
-import type { CommandSpec, OptionValues } from './argv.js';
+import type { CommandSpec, Occurrence, OptionValues } from './argv.js';
 
 export const DESCRIPTION = 'Run untrusted WebAssembly safely and fast';
 
@@ -49,12 +49,14 @@ const COMPILE: CommandSpec = {
 export const COMMANDS: CommandSpec[] = [RUN, INSPECT, COMPILE];
 
 /** Runs a parsed command; resolves to the exit status. */
-export async function dispatch(command: CommandSpec, positionals: string[], options: OptionValues): Promise<number> {
+export async function dispatch(command: CommandSpec, positionals: string[], options: OptionValues, sequence: Occurrence[]): Promise<number> {
   const [file, ...args] = positionals as [string, ...string[]];
   switch (command.name) {
     case 'run': {
       const { run } = await import('./run.js');
-      return run(file, args, options);
+      // --dir and --dir-ro together, in the order given.
+      const preopens = sequence.filter((o) => o.key === 'dir' || o.key === 'dirRo').map((o) => ({ spec: o.value as string, readOnly: o.key === 'dirRo' }));
+      return run(file, args, { ...options, preopens });
     }
     case 'inspect': {
       const { inspectCommand } = await import('./inspect.js');

@@ -6,7 +6,8 @@ import { statSync } from 'node:fs';
 import type { Preopen } from '../capabilities/wasi-p1/index.js';
 import { IsolaError } from '../errors.js';
 
-export interface GrantFlags { dir?: string[]; dirRo?: string[]; env?: string[] }
+/** `preopens` in command-line order: guests that number preopens by fd see them as wasmtime would give them. */
+export interface GrantFlags { preopens?: Array<{ spec: string; readOnly: boolean }>; env?: string[] }
 export interface Grants { preopens: Preopen[]; env: Record<string, string> }
 
 function preopen(spec: string, readOnly: boolean): Preopen {
@@ -39,7 +40,7 @@ function envEntry(spec: string, env: Record<string, string>): void {
 }
 
 export function grantsFromFlags(flags: GrantFlags): Grants {
-  const preopens = [...(flags.dir ?? []).map((d) => preopen(d, false)), ...(flags.dirRo ?? []).map((d) => preopen(d, true))];
+  const preopens = (flags.preopens ?? []).map((p) => preopen(p.spec, p.readOnly));
   const env: Record<string, string> = {};
   for (const e of flags.env ?? []) envEntry(e, env);
   return { preopens, env };

@@ -135,6 +135,31 @@ test('limits apply to a WASI command\'s _start too', () => {
   assertFails(isola(['run', '--fuel', '5000', spin]), 'fuel exhausted after 5000 units', { status: 1 });
 });
 
+const PREOPENS = wasmFile(`(module
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func $get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_prestat_dir_name" (func $name (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 300) "\\n")
+  ;; prints the name of every preopen, fd 3 upwards, one per line
+  (func (export "_start") (local $fd i32)
+    (local.set $fd (i32.const 3))
+    (block $done (loop $next
+      (br_if $done (call $get (local.get $fd) (i32.const 0)))
+      (drop (call $name (local.get $fd) (i32.const 100) (i32.load (i32.const 4))))
+      (i32.store (i32.const 200) (i32.const 100)) (i32.store (i32.const 204) (i32.load (i32.const 4)))
+      (i32.store (i32.const 208) (i32.const 300)) (i32.store (i32.const 212) (i32.const 1))
+      (drop (call $write (i32.const 1) (i32.const 200) (i32.const 2) (i32.const 400)))
+      (local.set $fd (i32.add (local.get $fd) (i32.const 1)))
+      (br $next)))))`);
+
+test('preopens are numbered in command-line order, --dir and --dir-ro alike', () => {
+  const [a, b, c] = [tempDir(), tempDir(), tempDir()];
+  const r = isola(['run', '--dir-ro', `${a}::/ro`, '--dir', `${b}::/rw`, '--dir-ro', `${c}::/ro2`, PREOPENS]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '/ro\n/rw\n/ro2\n');
+});
+
 test('--env gives exactly what is named; --dir grants a directory', () => {
   const env = fromRoot('test', 'fixtures', 'wasi', 'env.wasm');
   const r = isola(['run', '--env', 'GREETING=hi', env], { env: { SECRET: 'x' } });
