@@ -109,25 +109,11 @@ export class WasiP1 {
     ctx.fds.add(stdout);
     ctx.fds.add(stderr);
 
-    for (const p of opts.preopens ?? []) {
-      let host: string;
-      try {
-        host = realpathSync(p.hostPath);
-        if (!statSync(host).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-      } catch (e) {
-        throw new IsolaError('IO', `cannot preopen ${p.hostPath}: ${(e as Error).message}`, { path: p.hostPath });
-      }
-      const ro = p.readOnly === true;
-      const dir = new FdEntry('dir', FT.DIRECTORY, ro ? DIR_RIGHTS & ~MUTATING_RIGHTS : DIR_RIGHTS,
-        ro ? (DIR_RIGHTS | FILE_RIGHTS) & ~MUTATING_RIGHTS : DIR_RIGHTS | FILE_RIGHTS);
-      if (fdAddressing()) {
-        dir.hostFd = openDirectoryNoFollow(host);
-        dir.hostPath = fdPath(dir.hostFd);
-      } else dir.hostPath = host;
-      dir.readOnly = ro;
-      dir.jail = host;
-      dir.preopenName = utf8.encode(p.guestPath);
-      ctx.fds.add(dir);
+    try {
+      for (const p of opts.preopens ?? []) this.preopen(p);
+    } catch (e) {
+      ctx.fds.closeAll(); // the preopens opened so far
+      throw e;
     }
 
     const raw: Record<string, WasiFn> = {
@@ -141,6 +127,29 @@ export class WasiP1 {
     const wrapped: Record<string, WasiFn> = {};
     for (const [name, fn] of Object.entries(raw)) wrapped[name] = guard(ctx, fn);
     this.imports = { wasi_snapshot_preview1: wrapped };
+  }
+
+  /** Adds one preopened directory (held open as a host fd where /proc allows). */
+  private preopen(p: Preopen): void {
+    const ctx = this.ctx;
+    const ro = p.readOnly === true;
+    const dir = new FdEntry('dir', FT.DIRECTORY, ro ? DIR_RIGHTS & ~MUTATING_RIGHTS : DIR_RIGHTS,
+      ro ? (DIR_RIGHTS | FILE_RIGHTS) & ~MUTATING_RIGHTS : DIR_RIGHTS | FILE_RIGHTS);
+    let host: string;
+    try {
+      host = realpathSync(p.hostPath);
+      if (!statSync(host).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      if (fdAddressing()) {
+        dir.hostFd = openDirectoryNoFollow(host);
+        dir.hostPath = fdPath(dir.hostFd);
+      } else dir.hostPath = host;
+    } catch (e) {
+      throw new IsolaError('IO', `cannot preopen ${p.hostPath}: ${(e as Error).message}`, { path: p.hostPath });
+    }
+    dir.readOnly = ro;
+    dir.jail = host;
+    dir.preopenName = utf8.encode(p.guestPath);
+    ctx.fds.add(dir);
   }
 
   /** Binds the guest's memory: call right after instantiate, before _start. */
