@@ -78,7 +78,7 @@ const E_CHECK = 16; // if local < 0: flush, call fuel_check, reload
 const E_LOOP = 32; // a loop header: the charge also flushes
 const E_OUTLINED_CHECK = 64; // local < 0: br_if $slow (the loop is wrapped)
 const E_WRAP_LOOP = 128; // before `loop`: block bt loop bt block; value: end of the loop's block type
-const E_LOOP_TAIL = 256; // after a wrapped loop's end: br $exit end <call> br $retry end end
+const E_LOOP_TAIL = 256; // after a wrapped loop's end: br $exit end <refuel> br $retry end end; extra: the loop's header edit
 const E_LABELS = 512; // re-encode label immediates; value: end of the immediates, extra: index in labels
 const EDIT = 4; // Int32s per edit
 
@@ -212,6 +212,7 @@ export class FuelRewriter {
     let depth = 0;
     let nextBits = 0; // extra bits for the next block's edit (handler reloads, loop tails)
     let wrapThisLoop = false;
+    let tailHeader = 0; // header edit of the wrapped loop whose tail comes next
     const imm = this.immReader;
     const bytes = this.bytes;
     for (;;) {
@@ -303,6 +304,7 @@ export class FuelRewriter {
               this.push(at, E_FLUSH, 0);
             } else if (this.frameKind[depth - 1] === FRAME_WRAPPED_LOOP) {
               nextBits |= E_LOOP_TAIL;
+              tailHeader = this.frameEdit[depth - 1];
               this.wrappedOpen--;
             } else if (this.frameCaught[depth - 1] && this.frameKind[depth - 1] === FRAME_OTHER) {
               this.push(at, E_FLUSH, 0);
@@ -323,7 +325,7 @@ export class FuelRewriter {
           this.edits[block + 2] = cost;
           let bits = E_CHARGE | nextBits;
           if (code === op.OP_LOOP) bits |= E_LOOP | (wrapThisLoop ? E_OUTLINED_CHECK : E_CHECK);
-          block = this.push(r.pos, bits, 0);
+          block = this.push(r.pos, bits, 0, bits & E_LOOP_TAIL ? tailHeader : 0);
         }
         nextBits = 0;
         cost = 0;
@@ -436,9 +438,31 @@ export class FuelRewriter {
       // the wrapped loop's header: counter < 0 → br_if $slow (label 1 from inside the loop)
       outlinedCheck: Uint8Array.from([...isNegative, op.OP_BR_IF, 1]),
       branchAt: isNegative.length, // where the `if` / `br_if` is, for its branch hint
-      // after the wrapped loop's end: br $exit; end $slow; refuel; br $retry; end $retry; end $exit
-      loopTail: Uint8Array.from([op.OP_BR, 2, op.OP_END, ...refuel, op.OP_BR, 0, op.OP_END, op.OP_END]),
+      // after the wrapped loop's end: br $exit; end $slow; refuel; counter := max(counter, 0)
+      loopTailHead: Uint8Array.from([
+        op.OP_BR, 2, op.OP_END, ...refuel,
+        op.OP_LOCAL_GET, ...L, op.OP_I64_CONST, 0, op.OP_LOCAL_GET, ...L, op.OP_I64_CONST, 0, op.OP_I64_GE_S, op.OP_SELECT, op.OP_LOCAL_SET, ...L,
+      ]),
+      refundHead: Uint8Array.from([op.OP_LOCAL_GET, ...L, op.OP_I64_CONST]),
+      refundTail: Uint8Array.from([op.OP_I64_ADD, op.OP_LOCAL_SET, ...L]),
+      // br $retry; end $retry; end $exit
+      loopTailEnd: Uint8Array.from([op.OP_BR, 0, op.OP_END, op.OP_END]),
     };
+  }
+
+  /**
+   * After a wrapped loop: the out-of-line refuel, then back into the loop. Re-entering charges the
+   * header block again, so that cost is refunded first; a host that did not refill (the counter is
+   * still negative) has the debt forgiven, so the loop makes progress as with an inline check.
+   */
+  private writeLoopTail(w: Writer, seq: FuelSequences, headerCost: number): void {
+    w.bytes(seq.loopTailHead);
+    if (headerCost !== 0) {
+      w.bytes(seq.refundHead);
+      w.i64(headerCost);
+      w.bytes(seq.refundTail);
+    }
+    w.bytes(seq.loopTailEnd);
   }
 
   /** block bt; loop bt; block — the three labels around a wrapped loop. */
@@ -508,7 +532,7 @@ export class FuelRewriter {
       }
       const before = w.len;
       if (map) mark(pos, true);
-      if (bits & E_LOOP_TAIL) w.bytes(seq.loopTail);
+      if (bits & E_LOOP_TAIL) this.writeLoopTail(w, seq, edits[edits[i + 3] + 2]);
       if (bits & E_FLUSH) w.bytes(seq.flush);
       if (bits & E_WRAP_LOOP) this.writeLoopWrapper(w, pos + 1, value);
       if (bits & E_RELOAD) w.bytes(seq.reload);

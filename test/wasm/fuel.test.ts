@@ -247,3 +247,19 @@ test('walker: opcodes newer than Node 20 (try_table, throw_ref, relaxed SIMD, ca
   assert.equal(m.bodies.length, 1);
   assert.equal(m.bodies[0].end - m.bodies[0].start > body.length, true);
 });
+
+test('fuel: a host that does not refill (the engine during a start function) still lets loops progress', () => {
+  const bytes = wat(`(module
+    (global $done (export "done") (mut i32) (i32.const 0))
+    (func $init (local $i i32)
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))
+      (global.set $done (local.get $i)))
+    (start $init))`);
+  let calls = 0;
+  const out = instrument(bytes, { fuel: true }).bytes;
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(out), { isola: { fuel_check: () => void calls++ } });
+  assert.equal((inst.exports.done as WebAssembly.Global).value, 10);
+  assert.equal(calls, 10, 'one call per loop header (the entry costs nothing here: fuel stays at 0)');
+});

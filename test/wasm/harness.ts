@@ -29,8 +29,11 @@ export interface Run {
   fuelUsed: bigint;
 }
 
-/** Instantiates (instrumented with a huge, refilling budget when `metered`) and runs `calls` in order. */
-export function runCalls(bytes: Uint8Array, calls: Call[], metered: boolean, env: Record<string, unknown> = {}): Run {
+/**
+ * Instantiates (instrumented with a refilling budget when `metered`) and runs `calls` in order.
+ * `slice`: what fuel_check refills each time; a tiny slice sends nearly every check down its slow path.
+ */
+export function runCalls(bytes: Uint8Array, calls: Call[], metered: boolean, env: Record<string, unknown> = {}, slice = HUGE_FUEL): Run {
   let fuelChecks = 0;
   let used = 0n;
   let global: WebAssembly.Global | undefined;
@@ -42,8 +45,8 @@ export function runCalls(bytes: Uint8Array, calls: Call[], metered: boolean, env
       fuel_check() {
         fuelChecks++;
         if (global) {
-          used += HUGE_FUEL - (global.value as bigint);
-          global.value = HUGE_FUEL;
+          used += slice - (global.value as bigint);
+          global.value = slice;
         }
       },
     };
@@ -51,7 +54,7 @@ export function runCalls(bytes: Uint8Array, calls: Call[], metered: boolean, env
   const instance = new WebAssembly.Instance(new WebAssembly.Module(code), imports);
   if (metered) {
     global = instance.exports.__isola_fuel as WebAssembly.Global;
-    global.value = HUGE_FUEL;
+    global.value = slice;
   }
   const outcomes: Outcome[] = calls.map(({ fn, args }) => {
     try {
@@ -60,6 +63,6 @@ export function runCalls(bytes: Uint8Array, calls: Call[], metered: boolean, env
       return { trap: describeError(e) };
     }
   });
-  if (global) used += HUGE_FUEL - (global.value as bigint);
+  if (global) used += slice - (global.value as bigint);
   return { outcomes, fuelChecks, fuelUsed: used };
 }
