@@ -28,11 +28,14 @@
 //       ...body...                      ;; branches leaving the loop get +3 labels
 //     end
 //     br $exit
-//   end  flush  call fuel_check  reload  br $retry
+//   end  flush  call fuel_check  reload  counter := max(counter, 0) + header cost  br $retry
 //   end end
 //
-// Loops with parameters (rare: multi-value) keep the check inline: `if counter < 0 … end`.
-// Branch hints (metadata.code.branch_hint) mark every check unlikely.
+// Re-entry charges the header block again, hence the refund; a host that did not refill (counter
+// still negative, e.g. the engine during a start function) has the debt forgiven so the loop
+// progresses, as it would past an inline check. Loops with parameters (rare: multi-value) keep
+// the check inline: `if counter < 0 { refuel }`. Branch hints (metadata.code.branch_hint) mark
+// every check unlikely.
 import { Reader } from './reader.js';
 import { Writer, lebU32Bytes } from './writer.js';
 import { readValType, type FuncSig } from './types.js';

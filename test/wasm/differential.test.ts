@@ -16,7 +16,7 @@ const FIXTURES: Record<string, Call[]> = {
     c('fib', 15), c('sum_to', 1000), c('nested', 30), c('switch', 0), c('switch', 1), c('switch', 2), c('switch', 3),
     c('switch', 99), c('select_max', 3, 9), c('count', 50), c('memsum', 300), c('div', 7, 2), c('div', 1, 0),
     c('div', INT_MIN, -1), c('oob', 70000), c('boom'), c('deep', 0), c('conv', 1e20), c('conv', 3.7),
-    c('signext', 0x80), c('nop_drop'),
+    c('signext', 0x80), c('nop_drop'), c('trap_in_loop', 5),
   ],
   'simd.wat': [c('add_lanes', 1, 2, 3, 4), c('shuffle'), c('lanes_mem'), c('fdot', 2, 8), c('loop_sum', 10), c('bitmask', 5)],
   'bulk.wat': [c('fill_copy'), c('init', 0), c('init', 10), c('drop_then_init'), c('tables'), c('sat', 1e30), c('sat', NaN), c('grow', 1)],

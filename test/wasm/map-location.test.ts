@@ -27,6 +27,7 @@ const CASES: Array<[string, string, unknown[]]> = [
   ['control.wat', 'oob', [70000]],
   ['control.wat', 'boom', []],
   ['control.wat', 'deep', [0]], // stack overflow: many frames
+  ['control.wat', 'trap_in_loop', [5]], // inside a wrapped loop
   ['bulk.wat', 'init', [10]],
   ['reftypes.wat', 'sig_mismatch', []],
 ];
