@@ -488,26 +488,21 @@ export class FuelRewriter {
     const exprStart = this.exprStart;
     const bytes = this.bytes;
     const base = w.len;
-    const mark = (orig: number, inserted: boolean) => {
-      map!.outRel.push(w.len - base);
-      map!.orig.push(orig);
-      map!.inserted.push(inserted);
-    };
-    if (map) mark(start, false);
+    if (map) record(map, w.len - base, start, false);
     if (meter) {
       // one more local group: the fuel counter (index = all params and locals so far)
       const r = this.reader.reset(start, end);
       const groups = r.u32();
       w.u32(groups + 1);
-      if (map) mark(r.pos, false);
+      if (map) record(map, w.len - base, r.pos, false);
       w.bytes(bytes, r.pos, exprStart);
-      if (map) mark(exprStart, true);
+      if (map) record(map, w.len - base, exprStart, true);
       w.u8(1);
       w.u8(0x7e);
     } else {
       w.bytes(bytes, start, exprStart);
     }
-    if (map) mark(exprStart, false);
+    if (map) record(map, w.len - base, exprStart, false);
     const seq = this.sequences(this.counterLocal);
     const edits = this.edits;
     let cursor = exprStart;
@@ -523,18 +518,18 @@ export class FuelRewriter {
           r.pos = pos;
           const f = r.u32();
           if (f < this.plan.shiftFrom) continue; // unchanged: stays in the raw run
-          if (map) mark(pos, true);
+          if (map) record(map, w.len - base, pos, true);
           w.u32(f + 1);
         } else {
-          if (map) mark(pos, true);
+          if (map) record(map, w.len - base, pos, true);
           this.writeLabels(w, pos, value, edits[i + 3]);
         }
         cursor = value;
-        if (map) mark(cursor, false);
+        if (map) record(map, w.len - base, cursor, false);
         continue;
       }
       const before = w.len;
-      if (map) mark(pos, true);
+      if (map) record(map, w.len - base, pos, true);
       if (bits & E_LOOP_TAIL) this.writeLoopTail(w, seq, edits[edits[i + 3] + 2]);
       if (bits & E_FLUSH) w.bytes(seq.flush);
       if (bits & E_WRAP_LOOP) this.writeLoopWrapper(w, pos + 1, value);
@@ -558,9 +553,15 @@ export class FuelRewriter {
           map.outRel.pop();
           map.orig.pop();
           map.inserted.pop();
-        } else mark(cursor, false);
+        } else record(map, w.len - base, cursor, false);
       }
     }
     w.bytes(bytes, cursor, end);
   }
+}
+
+function record(map: BodyMap, outRel: number, orig: number, inserted: boolean): void {
+  map.outRel.push(outRel);
+  map.orig.push(orig);
+  map.inserted.push(inserted);
 }

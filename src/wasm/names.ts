@@ -70,12 +70,12 @@ function copyShifted(r: Reader, w: Writer, indirect: boolean, shift: (i: number)
       for (let k = 0; k < inner; k++) {
         w.u32(r.u32());
         const at = r.pos;
-        r.name();
+        r.skipName();
         w.bytes(r.bytes, at, r.pos);
       }
     } else {
       const at = r.pos;
-      r.name();
+      r.skipName();
       w.bytes(r.bytes, at, r.pos);
     }
   }

@@ -198,6 +198,11 @@ export class Reader {
     this.pos += n;
   }
 
+  /** Steps over a name without decoding it (its bytes are copied, not read). */
+  skipName(): void {
+    this.skip(this.u32(), 'name');
+  }
+
   name(): string {
     const at = this.pos;
     const len = this.u32();
