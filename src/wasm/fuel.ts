@@ -36,6 +36,7 @@
 // progresses, as it would past an inline check. Loops with parameters (rare: multi-value) keep
 // the check inline: `if counter < 0 { refuel }`. Branch hints (metadata.code.branch_hint) mark
 // every check unlikely.
+import { IsolaError } from '../errors.js';
 import { Reader } from './reader.js';
 import { Writer, lebU32Bytes } from './writer.js';
 import { readValType, type FuncSig } from './types.js';
@@ -238,6 +239,10 @@ export class FuelRewriter {
         cost++;
         continue;
       }
+      if (meter && code >= op.OP_LOCAL_GET && code <= op.OP_GLOBAL_SET) {
+        const b = bytes[at + 1];
+        if (b >= (code <= op.OP_LOCAL_TEE ? locals : this.plan.fuelGlobal) || b >= 0x80) this.checkIndex(at, code, locals);
+      }
       const flags = MAIN_FLAGS[code];
       if (!(flags & FREE)) cost++;
       if (flags & SPECIAL) {
@@ -342,6 +347,21 @@ export class FuelRewriter {
     this.exprStart = exprStart;
     this.counterLocal = locals;
     return true;
+  }
+
+  /**
+   * The counter local and the fuel global get indices one past the module's own, so an invalid
+   * module naming those indices would turn valid, and able to refuel itself. Refuse it here too
+   * (callers should validate first; this keeps instrument() safe on its own).
+   */
+  private checkIndex(at: number, code: number, locals: number): void {
+    const b = this.bytes[at + 1];
+    const index = b < 0x80 ? b : this.immReader.reset(at + 1, this.bytes.length).u32();
+    const limit = code <= op.OP_LOCAL_TEE ? locals : this.plan.fuelGlobal;
+    if (index >= limit) {
+      const what = code <= op.OP_LOCAL_TEE ? 'local' : 'global';
+      throw new IsolaError('INVALID', `invalid module at byte 0x${at.toString(16)}: ${what} index ${index} out of range (${limit} ${what}s)`, { offset: at });
+    }
   }
 
   /** Records a one-label instruction's new label if wrapped loops lie between it and its target. */

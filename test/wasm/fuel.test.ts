@@ -263,3 +263,12 @@ test('fuel: a host that does not refill (the engine during a start function) sti
   assert.equal((inst.exports.done as WebAssembly.Global).value, 10);
   assert.equal(calls, 10, 'one call per loop header (the entry costs nothing here: fuel stays at 0)');
 });
+
+test('fuel: an invalid module naming the index the counter local or fuel global would take is refused', () => {
+  // (func (local i32) local.get 1 drop): local 1 does not exist, but would be the fuel counter
+  const badLocal = oneFunction([], [], [1, 1, 0x7f, 0x20, 1, 0x1a, 0x0b]);
+  assert.throws(() => instrument(badLocal, { fuel: true }), (e: unknown) => e instanceof IsolaError && e.code === 'INVALID' && /local index 1 out of range/.test(e.message));
+  // global.set 0 in a module with no globals: index 0 would be __isola_fuel
+  const badGlobal = oneFunction([], [], [0, 0x42, 5, 0x24, 0, 0x0b]);
+  assert.throws(() => instrument(badGlobal, { fuel: true }), (e: unknown) => e instanceof IsolaError && e.code === 'INVALID' && /global index 0 out of range/.test(e.message));
+});
