@@ -63,7 +63,7 @@ class ModuleRewriter {
   ) {
     this.bytes = m.bytes;
     this.fuel = fuel;
-    this.w = new Writer(Math.ceil(m.bytes.length * 1.25) + 256);
+    this.w = new Writer(m.bytes.length + this.codeCapacity() + 256);
     const existing = m.types.findIndex((t) => t.params.length === 0 && t.results.length === 0);
     this.newTypeIndex = fuel && existing < 0 ? m.types.length : null;
     this.checkType = existing < 0 ? m.types.length : existing;
@@ -76,6 +76,13 @@ class ModuleRewriter {
   }
 
   private shift = (f: number): number => (f >= this.plan.shiftFrom ? f + 1 : f);
+
+  /** Room for the rewritten code section: metering grows loop-dense code by up to ~90%. */
+  private codeCapacity(): number {
+    const code = this.m.section(SectionId.Code);
+    const size = code ? code.end - code.start : 0;
+    return this.fuel ? size * 2 + 64 : size + 64;
+  }
 
   /** Copies bytes [from, to), re-encoding the function-index LEBs listed in `refs`. */
   private copyPatched(from: number, to: number, refs: number[] | undefined): void {
@@ -188,7 +195,7 @@ class ModuleRewriter {
     const rewriter = new FuelRewriter(this.bytes, this.plan);
     // The code goes to its own buffer first: the branch hints that mark every fuel check as
     // unlikely must precede the code section, and their offsets are known only after the rewrite.
-    const code = new Writer(s.end - s.start + (s.end - s.start) / 4 + 64);
+    const code = new Writer(this.codeCapacity());
     const hints: number[] = []; // pairs: body index, offset of a fuel check's branch in that body
     code.section(SectionId.Code, () => {
       code.u32(m.bodies.length);
