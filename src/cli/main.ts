@@ -1,37 +1,24 @@
-/** `isola` entry point (bin/isola.js imports this). Every failure ends here as one line and an exit status. */
-import { IsolaError } from '../errors.js';
-import { commandHelp, parseArgv, programHelp, UsageError, usageLine } from './argv.js';
-import { COMMANDS, DESCRIPTION, dispatch } from './program.js';
-import { EXIT_USAGE, reportError } from './report-error.js';
-import { writeStdout } from './stdout.js';
+/** `isola` entry point (bin/isola.js loads its bundle). Every failure ends here as one line and an exit status. */
+import { CommanderError } from 'commander';
+import { isolaVersion } from '../engine/version.js';
+import { parseCommandLine, type Actions } from './program.js';
+import { EXIT_USAGE, reportError, reportUsageError } from './report-error.js';
+import { UsageError } from './usage-error.js';
 
-function usageFailure(message: string, e: UsageError | null): number {
-  const hint = e?.command ? `usage: ${usageLine(e.command)} (see 'isola ${e.command.name} --help')` : "usage: isola <command> [options] (see 'isola --help')";
-  process.stderr.write(`error: ${message}\n${hint}\n`);
-  return EXIT_USAGE;
-}
+/** Each command's code is loaded only when that command runs. */
+const actions: Actions = {
+  run: async (...a) => (await import('./run.js')).run(...a),
+  inspect: async (...a) => (await import('./inspect.js')).inspectCommand(...a),
+  compile: async (...a) => (await import('./compile.js')).compileCommand(...a),
+};
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
   try {
-    parsed = parseArgv(COMMANDS, argv);
+    return await parseCommandLine(argv, actions, isolaVersion);
   } catch (e) {
-    if (e instanceof UsageError) return usageFailure(e.message, e);
-    return reportError(e);
-  }
-  if (parsed.kind === 'version') {
-    const { isolaVersion } = await import('../engine/version.js');
-    writeStdout(`isola ${isolaVersion()}\n`);
-    return 0;
-  }
-  if (parsed.kind === 'help') {
-    writeStdout(parsed.command ? commandHelp(parsed.command) : programHelp(COMMANDS, DESCRIPTION));
-    return 0;
-  }
-  try {
-    return await dispatch(parsed.command, parsed.positionals, parsed.options, parsed.sequence);
-  } catch (e) {
-    if (e instanceof IsolaError && e.code === 'USAGE') return usageFailure(e.message, new UsageError(e.message, parsed.command));
+    if (e instanceof UsageError) return reportUsageError(e);
+    // Help and version were printed (help to stderr when it stands in for an error).
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
     return reportError(e);
   }
 }

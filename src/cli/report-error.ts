@@ -4,9 +4,10 @@
  */
 import { IsolaError } from '../errors.js';
 import { formatBacktrace, type WasmFrame } from '../engine/traps.js';
+import { usageHint, type UsageError } from './usage-error.js';
 
 export const EXIT_FAILURE = 1; // limits, traps, bad modules, I/O
-export const EXIT_USAGE = 2; // bad options or arguments (commander reports those itself, with a usage hint)
+export const EXIT_USAGE = 2; // bad options or arguments: one error line and a usage hint
 export const EXIT_INTERNAL = 70; // a bug in isola (EX_SOFTWARE)
 
 /** Set by `run` when --backtrace or ISOLA_BACKTRACE asks for frames. */
@@ -29,6 +30,11 @@ export function reportError(e: unknown): number {
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`error: internal error: ${oneLine(message)}\n`);
   return EXIT_INTERNAL;
+}
+
+export function reportUsageError(e: UsageError): number {
+  process.stderr.write(`error: ${oneLine(e.message)}\n${usageHint(e.command)}\n`);
+  return EXIT_USAGE;
 }
 
 /** WASI's proc_exit, recognised by shape so the CLI need not load the WASI layer to catch it. */
