@@ -1,17 +1,11 @@
 // Hand-assembled modules for tests that need exact bytes (malformed input, opcodes wabt or
 // Node 20 do not know).
+import { lebU32Bytes } from '../../src/wasm/writer.js';
+
 export const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
-export function leb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
+/** Unsigned LEB128, the same encoder the rewriter uses. */
+export const leb = lebU32Bytes;
 
 export function section(id: number, content: number[]): number[] {
   return [id, ...leb(content.length), ...content];
