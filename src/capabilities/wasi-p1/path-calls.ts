@@ -10,7 +10,7 @@ import {
 import { E, fail } from './errno.js';
 import { FDFLAGS, FdEntry, FT } from './fd-table.js';
 import { filetypeOf } from './filestat.js';
-import { fdAddressing, fdPath, openDirectoryNoFollow, resolveBeneath, type Resolved } from './path-resolver.js';
+import { fdAddressing, fdPath, lstatOrNull, openDirectoryNoFollow, resolveBeneath, type Resolved } from './path-resolver.js';
 import { DIR_RIGHTS, FILE_RIGHTS, R, rightsFromGuest } from './rights.js';
 import type { WasiContext, WasiFn } from './context.js';
 
@@ -26,15 +26,6 @@ function dirEntry(ctx: WasiContext, fd: number, rights: number, mutating: boolea
   if (mutating && e.readOnly) return fail(E.PERM);
   if ((e.rightsBase & rights) !== rights) return fail(E.NOTCAPABLE);
   return e;
-}
-
-function lstatOrNull(p: string): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return null;
-    throw err;
-  }
 }
 
 interface Entry extends Resolved {

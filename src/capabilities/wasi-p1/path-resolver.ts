@@ -91,7 +91,8 @@ function onlyEmptyFrom(comps: string[], i: number): boolean {
   return true;
 }
 
-function lstatOrNull(p: string): Stats | null {
+/** lstat, or null when nothing is there (ENOENT); other errors propagate. */
+export function lstatOrNull(p: string): Stats | null {
   try {
     return lstatSync(p);
   } catch (e) {

@@ -109,13 +109,17 @@ function retryAgain<T>(op: () => T): T {
   }
 }
 
-export class HostFdOutput implements OutputSink {
+/** A host descriptor used as a stdio stream; its WASI filetype is looked up once, on first use. */
+abstract class HostFdStream {
   private type = -1;
-  constructor(private readonly fd: number) {}
+  constructor(protected readonly fd: number) {}
   get filetype(): number {
     if (this.type < 0) this.type = filetypeOfHostFd(this.fd);
     return this.type;
   }
+}
+
+export class HostFdOutput extends HostFdStream implements OutputSink {
   write(u8: Uint8Array, off: number, len: number): void {
     while (len > 0) {
       const n = retryAgain(() => writeSync(this.fd, u8, off, len));
@@ -130,13 +134,7 @@ export class NullOutput implements OutputSink {
   write(): void {}
 }
 
-export class HostFdInput implements InputSource {
-  private type = -1;
-  constructor(private readonly fd: number) {}
-  get filetype(): number {
-    if (this.type < 0) this.type = filetypeOfHostFd(this.fd);
-    return this.type;
-  }
+export class HostFdInput extends HostFdStream implements InputSource {
   read(u8: Uint8Array, off: number, len: number): number {
     if (len === 0) return 0;
     return retryAgain(() => {
