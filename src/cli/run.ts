@@ -2,6 +2,7 @@
  * `isola run`: a WASI command (`_start`), one export (`--invoke`), or the buffer ABI (`--buffer`).
  */
 import { IsolaError } from '../errors.js';
+import { importsWasi } from '../wasm/inspect.js';
 import type { CompiledModule } from '../engine/compiled-module.js';
 import type { Instance } from '../engine/instance.js';
 import type { Limits } from '../engine/limits.js';
@@ -69,11 +70,9 @@ async function compile(bytes: Uint8Array, limits: Limits): Promise<CompiledModul
   return new Engine().load(bytes, { fuel, maxMemoryBytes: limits.maxMemoryBytes });
 }
 
-const WASI_MODULES = new Set(['wasi_snapshot_preview1', 'wasi_unstable']);
-
 /** An instance for --invoke/--buffer, with WASI (and a reactor's _initialize) when the module imports it. */
 async function instantiate(compiled: CompiledModule, file: string, grants: Grants, limits: Limits): Promise<Instance> {
-  if (!compiled.info.imports.some((i) => WASI_MODULES.has(i.module))) return compiled.instantiate({}, limits);
+  if (!importsWasi(compiled.info)) return compiled.instantiate({}, limits);
   const { startWasiReactor } = await import('../capabilities/wasi-p1/index.js');
   const { instance } = startWasiReactor(compiled, {
     args: [file], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit',

@@ -20,6 +20,11 @@ export interface ModuleInfo {
 
 const WASI_MODULES = new Set(['wasi_snapshot_preview1', 'wasi_unstable']);
 
+/** True when the module imports anything from a WASI preview 1 namespace. */
+export function importsWasi(info: Pick<ModuleInfo, 'imports'>): boolean {
+  return info.imports.some((i) => WASI_MODULES.has(i.module));
+}
+
 function emptyInfo(kind: 'module' | 'component', size: number): ModuleInfo {
   return {
     kind,
@@ -118,6 +123,6 @@ export function inspect(bytes: Uint8Array): ModuleInfo {
 
   const exportNames = new Set(m.exports.filter((e) => e.kind === 'func').map((e) => e.name));
   if (exportNames.has('_start')) info.wasi = 'command';
-  else if (exportNames.has('_initialize') || m.imports.some((i) => WASI_MODULES.has(i.module))) info.wasi = 'reactor';
+  else if (exportNames.has('_initialize') || importsWasi(m)) info.wasi = 'reactor';
   return info;
 }
