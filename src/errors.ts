@@ -18,7 +18,17 @@ export type IsolaErrorCode =
   | 'ARTIFACT' // precompiled artifact rejected
   | 'USAGE' // bad options/flags
   | 'IO' // host file I/O
-  | 'EXIT'; // a WASI proc_exit (not a failure by itself; carries the code)
+  | 'EXIT' // a WASI proc_exit (not a failure by itself; carries the code)
+  | 'CELL_CRASHED' // the cell running the guest died (signal, OOM, exit): "cell crashed (signal SIGKILL)"
+  | 'CELL_PROTOCOL' // a cell sent a malformed frame and was killed: "cell-protocol-error: ..."
+  | 'CELL_CLOSED' // the cell or pool was shut down before/while the invocation ran
+  | 'CANCELLED' // the caller aborted the invocation
+  | 'JAIL' // the OS jail could not be built (and no fallback was allowed)
+  | 'OVERLOADED' // concurrency and queue are full (HTTP 503 + retry-after)
+  | 'NOT_FOUND' // unknown function / version / route
+  | 'MANIFEST' // isola.toml or a deploy's manifest entry is invalid (file, key, expectation)
+  | 'TOO_LARGE' // body, upload or output above its limit (HTTP 413)
+  | 'CONFLICT'; // e.g. route already taken by another function
 
 export class IsolaError extends Error {
   readonly code: IsolaErrorCode;

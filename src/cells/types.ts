@@ -1,0 +1,150 @@
+/**
+ * The contract of the second wall: a Cell runs guest modules somewhere (this thread, a worker thread,
+ * a jailed child process; later a microVM) and is driven only through this interface. The host side
+ * never trusts what a cell says: every frame is validated (see ./protocol/).
+ *
+ * Layering: cells use engine + capabilities; the orchestrator uses cells. Cells decide no policy.
+ */
+import type { CompileOptions, Limits } from '../engine/limits.js';
+import type { Preopen } from '../capabilities/wasi-p1/index.js';
+
+export type Isolation = 'inline' | 'worker' | 'process';
+
+export interface CellSpawnOptions {
+  /** Which wall. `process` falls back to `worker` (one stderr line, once) where no jail can be built, unless `requireJail`. */
+  isolation: Isolation;
+  /** Refuse to fall back: spawning a `process` cell without a jail throws IsolaError('JAIL'). */
+  requireJail?: boolean;
+  /**
+   * Host directories this cell may ever see. A `process` cell bind-mounts each at its guestPath inside the
+   * jail (read-only where readOnly) and nothing else; invocations may only use these (matched by guestPath).
+   */
+  preopens?: Preopen[];
+  /** Memory cap for the whole cell (cgroup, else V8 heap limit). Default 1 GiB. */
+  memoryLimitBytes?: number;
+  /** Open-file limit inside a process cell. Default 256. */
+  maxOpenFiles?: number;
+  /** Engine compile cache dir on the host (`null` = none). Process cells get bytes over the protocol, never this path. */
+  cacheDir?: string | null;
+  /** Extra time after an invocation's timeout before the host kills a cell that does not answer. Default 1000 ms. */
+  killGraceMs?: number;
+  /**
+   * TESTS ONLY. Lets the host send `eval` frames (arbitrary JavaScript run inside the agent) to model
+   * "the first wall has fallen", and/or switch off isola's own WASI path checks so only the kernel's wall
+   * remains. Never set by the CLI, the server or the library's defaults.
+   */
+  unsafeTestHooks?: { eval?: boolean; noPathChecks?: boolean; noNodePermissions?: boolean };
+}
+
+/** Module bytes or a signed artifact; the cell compiles (or loads) it once and keeps it until closed. */
+export interface LoadRequest {
+  bytes: Uint8Array;
+  compile?: CompileOptions;
+}
+
+/** Content hash the cell returns for a loaded module; pass it back in InvokeRequest.module. */
+export type ModuleHandle = string;
+
+export type InvocationKind =
+  | 'invoke' // call `export` with `args` (text, converted exactly as `isola run --invoke`)
+  | 'buffer' // buffer ABI: `input` into get_buffer_ptr(), call `export(len)`, return the output bytes
+  | 'wasi'; // run a WASI command's _start: `args` = argv (argv[0] included), `input` = stdin, `env`, `preopens`
+
+export interface InvokeRequest {
+  module: ModuleHandle;
+  kind: InvocationKind;
+  export?: string;
+  args?: string[];
+  input?: Uint8Array;
+  env?: Record<string, string>;
+  /** wasi: the preopens for this invocation; each must be one of the cell's preopens (same guestPath, not less read-only). */
+  preopens?: Preopen[];
+  /** Cap on stdout (wasi) or the buffer output. Default 16 MiB. Beyond it output is truncated and flagged. */
+  maxOutputBytes?: number;
+  /** Cap on stderr (wasi). Default 64 KiB. */
+  maxStderrBytes?: number;
+  /** fuel and timeoutMs apply per invocation (a fresh instance each time); maxMemoryBytes belongs in LoadRequest.compile. */
+  limits?: Limits;
+}
+
+export interface InvokeResult {
+  /** invoke: each result formatted as `isola run --invoke` prints it. */
+  values?: string[];
+  /** buffer: the output; wasi: stdout. */
+  output?: Uint8Array;
+  outputTruncated?: boolean;
+  /** wasi: stderr (capped). */
+  stderr?: Uint8Array;
+  /** wasi: the exit code (proc_exit or 0 after _start returned). */
+  exitCode?: number;
+  fuelConsumed: bigint;
+  /** Time spent inside the cell, instantiate to result, in microseconds. */
+  durationUs: number;
+}
+
+/**
+ * One cell. Invocations are queued and run one at a time per cell (a guest runs on the cell's only
+ * thread). Failures reject with IsolaError: the guest's own (TRAP, FUEL, TIMEOUT, BAD_ARGS, NO_EXPORT,
+ * LINK, BUFFER…), or the cell's: CELL_CRASHED ("cell crashed (signal SIGKILL)"), CELL_PROTOCOL
+ * ("cell-protocol-error: …"), CELL_CLOSED, CANCELLED.
+ */
+export interface Cell {
+  readonly id: number;
+  /** The wall actually used (a `process` request that fell back reports `worker`). */
+  readonly isolation: Isolation;
+  /** OS pid of a process cell. */
+  readonly pid?: number;
+  readonly alive: boolean;
+  /** Invocations finished (any outcome) since spawn. */
+  readonly invocations: number;
+  /** Invocations queued or running. */
+  readonly pending: number;
+  readonly spawnedAt: number;
+  load(req: LoadRequest): Promise<ModuleHandle>;
+  /** Aborting the signal cancels: a queued invocation is dropped; a running one is stopped (or its cell killed after killGraceMs). */
+  invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult>;
+  /** Called once when the cell dies for any reason other than close(). */
+  onExit(listener: (reason: Error) => void): void;
+  /** Graceful: finish nothing new, let running work end, then shut down. */
+  close(): Promise<void>;
+  /** Immediate: SIGKILL / terminate; pending invocations fail with CELL_CLOSED. */
+  kill(): void;
+}
+
+export interface PoolOptions {
+  spawn: CellSpawnOptions;
+  /** Loaded into every cell once, when the cell is created. */
+  module: LoadRequest;
+  /** Upper bound on cells alive at once. Default 4. */
+  maxCells?: number;
+  /** Cells kept ready even when idle. Default 1. */
+  minWarm?: number;
+  /** Recycle a cell after this many invocations. Default 10_000. */
+  maxInvocationsPerCell?: number;
+  /** Recycle a cell after this age. Default 10 minutes. */
+  maxCellAgeMs?: number;
+}
+
+export interface PoolStats {
+  cells: number;
+  idle: number;
+  busy: number;
+  queued: number;
+  spawned: number;
+  crashed: number;
+  recycled: number;
+}
+
+/**
+ * A pool of warm cells for one isolation key (a function version, a tenant). `invoke` picks an idle cell,
+ * spawns one if below maxCells, else waits (the orchestrator bounds waiting; the pool does not reject).
+ * A crashed cell fails only its own in-flight invocation and is replaced.
+ */
+export interface CellPoolApi {
+  invoke(req: Omit<InvokeRequest, 'module'>, signal?: AbortSignal): Promise<InvokeResult>;
+  /** Resolves when minWarm cells are ready (and the module is loaded in them); rejects if the module cannot load. */
+  warm(): Promise<void>;
+  stats(): PoolStats;
+  /** Stop taking work, let in-flight invocations finish (up to graceMs, then kill), close all cells. */
+  close(graceMs?: number): Promise<void>;
+}

@@ -1,0 +1,130 @@
+/**
+ * The contract between the server (HTTP) and the orchestrator (functions, versions, pools, admission).
+ * The orchestrator never parses HTTP; the server never touches Wasm. Both sides use these shapes.
+ */
+import type { Isolation, PoolStats } from '../cells/types.js';
+
+/** One `[function.NAME]` table of isola.toml, or a deploy's manifest entry, after validation. */
+export interface FunctionSpec {
+  /** [a-z0-9][a-z0-9-]{0,62}, unique. */
+  name: string;
+  /** Spin-style: exact `/a/b`, `:param` segments, trailing `/...` wildcard. */
+  route: string;
+  /** Path of the .wasm (manifest only; relative to the manifest's folder). Deploys carry bytes instead. */
+  source?: string;
+  limits: FunctionLimits;
+  /** Environment variables granted to the guest (added to the CGI variables; CGI names win). */
+  env: Record<string, string>;
+  /** Directories granted: host path (absolute after validation), guest path, read-only unless `readOnly: false`. */
+  files: Array<{ hostPath: string; guestPath: string; readOnly: boolean }>;
+  isolation: Isolation;
+  /** Executor for this function. Only 'cgi' (WASI preview 1 command, WAGI) for now; 'wasi-http' later. */
+  executor: 'cgi';
+}
+
+export interface FunctionLimits {
+  fuel?: number;
+  maxMemoryBytes: number; // default 128 MiB
+  timeoutMs: number; // default 10 s
+  maxConcurrency: number; // running invocations per function, default 8
+  maxQueue: number; // waiting beyond maxConcurrency before 503, default 64
+  maxBodyBytes: number; // request body, default 1 MiB
+  maxResponseBytes: number; // guest stdout, default 16 MiB
+}
+
+/** A request as the executor sees it (already size-checked by the server). */
+export interface HttpRequestDescriptor {
+  method: string;
+  /** Full request path, decoded once, without the query. */
+  path: string;
+  /** Raw query string without '?'. */
+  query: string;
+  /** The route that matched, its `:name` parameters, and for `/...` routes the remainder after the prefix. */
+  route: string;
+  params: Record<string, string>;
+  pathInfo: string;
+  /** Lower-case header names; repeated headers joined with ', '. */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  remoteAddr: string;
+  serverName: string;
+  serverPort: number;
+  scheme: 'http' | 'https';
+}
+
+export interface HttpResponseDescriptor {
+  status: number;
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+}
+
+/** How one kind of guest turns a request into a response. CGI now; wasi:http components slot in beside it. */
+export interface Executor {
+  readonly kind: FunctionSpec['executor'];
+  handle(req: HttpRequestDescriptor, ctx: ExecutionContext): Promise<HttpResponseDescriptor>;
+}
+
+export interface ExecutionContext {
+  spec: FunctionSpec;
+  version: string;
+  /** Runs the guest in the version's pool; the executor builds the InvokeRequest (kind 'wasi' for CGI). */
+  run: import('../cells/types.js').CellPoolApi['invoke'];
+  signal: AbortSignal;
+}
+
+export interface VersionInfo {
+  /** Content address: first 16 hex chars of sha256(module bytes + canonical spec JSON). */
+  id: string;
+  moduleSha256: string;
+  size: number;
+  createdAt: string; // ISO 8601
+  spec: FunctionSpec;
+}
+
+export interface FunctionSummary {
+  name: string;
+  route: string;
+  active: string | null; // version id
+  versions: VersionInfo[]; // newest first
+  pool?: PoolStats;
+}
+
+/** What one invocation did: the audit record (one per invocation) and the source of metrics. */
+export interface InvocationRecord {
+  function: string;
+  version: string;
+  requestId: string;
+  startedAt: string;
+  durationMs: number;
+  fuel: string; // bigint as text
+  outcome: 'ok' | 'trap' | 'fuel' | 'timeout' | 'memory' | 'crash' | 'overloaded' | 'cancelled' | 'error';
+  /** e.g. 'unreachable' for a trap, the error code otherwise. */
+  detail?: string;
+  status: number;
+  grantsUsed: string[]; // e.g. ['env:GREETING', 'files:/data'] (granted to the invocation)
+}
+
+export interface OrchestratorOptions {
+  dataDir: string;
+  /** Default isolation when a spec does not say. */
+  defaultIsolation?: Isolation;
+  /** Called once per finished invocation (audit log + metrics live in the server). */
+  onInvocation?: (rec: InvocationRecord) => void;
+}
+
+export interface OrchestratorApi {
+  /** Validates and compiles first; only then stores the version (content-addressed) and, if activate (default true), switches to it atomically. */
+  deploy(spec: FunctionSpec, bytes: Uint8Array, opts?: { activate?: boolean; onProgress?: (phase: string) => void }): Promise<VersionInfo>;
+  activate(name: string, versionId: string): Promise<void>;
+  /** Activates the version that was active before the current one. */
+  rollback(name: string): Promise<VersionInfo>;
+  remove(name: string): Promise<void>;
+  list(): FunctionSummary[];
+  get(name: string): FunctionSummary | undefined;
+  /** Route table: every active function's route → name (the server matches). */
+  routes(): Array<{ route: string; name: string }>;
+  /** Admission (503 OVERLOADED when concurrency + queue are full), then the executor of the live version. */
+  handle(name: string, req: HttpRequestDescriptor, signal: AbortSignal): Promise<HttpResponseDescriptor>;
+  /** Stop admitting; wait for in-flight work up to graceMs; close pools. */
+  close(graceMs?: number): Promise<void>;
+}
