@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Rebuilds the CGI (WAGI) guests: test/fixtures/cgi/src/*.c → test/fixtures/cgi/<name>.wasm and
+# examples/http/hello.c → examples/http/hello.wasm (or into $ISOLA_FIXTURES_OUT, which the
+# up-to-date test uses to compare with the committed files). Same compiler and flags as
+# scripts/build-fixtures.sh; the built .wasm files are committed, so tests need no compiler.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+OUT=${ISOLA_FIXTURES_OUT:-}
+
+CC=${CC:-}
+if [[ -z "$CC" ]]; then
+  for candidate in clang-14 clang; do
+    if command -v "$candidate" >/dev/null; then CC=$candidate; break; fi
+  done
+fi
+[[ -n "$CC" ]] || { echo "build-cgi-fixtures: no clang found (set CC)" >&2; exit 1; }
+
+SYSROOT_FLAGS=()
+if [[ -n "${WASI_SYSROOT:-}" ]]; then SYSROOT_FLAGS=(--sysroot="$WASI_SYSROOT"); fi
+CFLAGS=(--target=wasm32-wasi "${SYSROOT_FLAGS[@]}" -O2 -g0 -Wall -Wextra -Werror
+        -Wno-unused-parameter -Wl,--strip-debug)
+
+build() { # build SRC DEST_DIR
+  local name; name=$(basename "$1" .c)
+  "$CC" "${CFLAGS[@]}" -o "$2/$name.wasm" "$1"
+  printf '%-14s %6d bytes\n' "$name.wasm" "$(stat -c %s "$2/$name.wasm")"
+}
+
+for src in test/fixtures/cgi/src/*.c; do build "$src" "${OUT:-test/fixtures/cgi}"; done
+if [[ -n "$OUT" ]]; then mkdir -p "$OUT/examples"; build examples/http/hello.c "$OUT/examples"
+else build examples/http/hello.c examples/http; fi
