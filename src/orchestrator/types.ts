@@ -37,6 +37,8 @@ export interface HttpRequestDescriptor {
   method: string;
   /** Full request path, decoded once, without the query. */
   path: string;
+  /** The path as it arrived (not decoded), without the query: the guest's X_RAW_PATH_INFO. */
+  rawPath?: string;
   /** Raw query string without '?'. */
   query: string;
   /** The route that matched, its `:name` parameters, and for `/...` routes the remainder after the prefix. */
