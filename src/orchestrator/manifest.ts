@@ -1,0 +1,273 @@
+/**
+ * isola.toml and a deploy's manifest entry → validated FunctionSpec. One schema (zod) serves both:
+ * `loadManifest` reads `[function.NAME]` tables from a file, `parseFunctionEntry` checks one entry
+ * (the admin API's JSON). Every error is one line naming the file, the key and what was expected:
+ *   isola.toml: function.hello.fuel: expected a whole number >= 1, got "lots"
+ *
+ * Reserved keys: `key-value-stores` and `allowed-outbound-hosts` are refused with "not supported
+ * yet" rather than accepted and ignored: a grant that is written down but not enforced would mislead.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, posix, resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
+import { IsolaError } from '../errors.js';
+import { parseDuration, parseSize } from '../engine/units.js';
+import type { Isolation } from '../cells/types.js';
+import type { FunctionLimits, FunctionSpec } from './types.js';
+import { checkRoute } from './routes.js';
+
+export const FUNCTION_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export const DEFAULT_LIMITS: FunctionLimits = {
+  maxMemoryBytes: 128 * 1024 ** 2,
+  timeoutMs: 10_000,
+  maxConcurrency: 8,
+  maxQueue: 64,
+  maxBodyBytes: 1024 ** 2,
+  maxResponseBytes: 16 * 1024 ** 2,
+};
+
+const ISOLATIONS: readonly Isolation[] = ['inline', 'worker', 'process'];
+const NOT_YET = ['key-value-stores', 'allowed-outbound-hosts'];
+
+/** How a bad value is shown in an error: strings quoted, tables and arrays named. */
+function shown(v: unknown): string {
+  if (v === undefined) return 'nothing (missing)';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (v instanceof Date) return 'a date';
+  if (typeof v === 'object') return 'a table';
+  return String(v);
+}
+
+/** A field that accepts what `read` returns (undefined = refuse with "expected <what>, got <value>"). */
+function field<T>(what: string, read: (v: unknown) => T | undefined) {
+  return z.unknown().transform((v, ctx): T => {
+    let out: T | undefined;
+    let why = '';
+    try {
+      out = read(v);
+    } catch (e) {
+      if (!(e instanceof IsolaError)) throw e;
+      why = e.message.replace(/^invalid [^']*'[^']*' \((.*)\)$/, '$1');
+    }
+    if (out === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${what}, got ${shown(v)}${why && !why.startsWith('expected') ? ` (${why})` : ''}` });
+      return z.NEVER;
+    }
+    return out;
+  });
+}
+
+const wholeNumber = (min: number, max: number) => field(`a whole number >= ${min}`, (v) => {
+  const n = typeof v === 'string' && /^\d[\d_]*$/.test(v.trim()) ? Number(v.replace(/_/g, '')) : v;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+});
+const size = (min: number) => field(`a size >= ${min} bytes like "64MiB" or a number of bytes`, (v) => {
+  const n = typeof v === 'number' ? (Number.isSafeInteger(v) ? v : undefined) : typeof v === 'string' ? parseSize(v) : undefined;
+  return n !== undefined && n >= min ? n : undefined;
+});
+const duration = field('a duration with a unit like "500ms" or "10s"', (v) => (typeof v === 'string' ? parseDuration(v) : undefined));
+const text = (what: string, ok: (s: string) => boolean) => field(what, (v) => (typeof v === 'string' && ok(v) ? v : undefined));
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envTable = field('a table of NAME = "value" (names of letters, digits and "_", not starting with a digit)', (v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) return undefined;
+  const ok = Object.entries(v).every(([k, val]) => ENV_NAME.test(k) && typeof val === 'string' && !val.includes('\0'));
+  return ok ? (v as Record<string, string>) : undefined;
+});
+
+const fileTable = z.strictObject({
+  host: text('a host directory path', (s) => s.length > 0 && !s.includes('\0')),
+  guest: text('an absolute guest path', (s) => s.length > 0).optional(),
+  'read-only': field('true or false', (v) => (typeof v === 'boolean' ? v : undefined)).optional(),
+});
+const fileEntry = z.union([
+  text('"host::guest" or a table {host, guest, read-only}', (s) => s.length > 0 && !s.includes('\0')),
+  fileTable,
+], { error: () => 'expected "host::guest" or a table {host, guest, read-only}' });
+
+const entrySchema = z.strictObject({
+  source: text('a path to a .wasm file', (s) => s.length > 0).optional(),
+  route: text('a route starting with "/"', () => true),
+  fuel: wholeNumber(1, Number.MAX_SAFE_INTEGER).optional(),
+  'max-memory': size(65536).optional(),
+  timeout: duration.optional(),
+  'max-concurrency': wholeNumber(1, 10_000).optional(),
+  'max-queue': wholeNumber(0, 1_000_000).optional(),
+  'max-body': size(1).optional(),
+  'max-response': size(1).optional(),
+  env: envTable.optional(),
+  files: z.array(fileEntry, { error: () => 'expected an array of "host::guest" or {host, guest, read-only}' }).optional(),
+  isolation: field(`one of ${ISOLATIONS.map((i) => `"${i}"`).join(', ')}`, (v) => (ISOLATIONS.includes(v as Isolation) ? (v as Isolation) : undefined)).optional(),
+  executor: field('"cgi"', (v) => (v === 'cgi' ? ('cgi' as const) : undefined)).optional(),
+}, { error: () => 'expected a table' });
+
+type Entry = z.infer<typeof entrySchema>;
+
+export interface EntryOptions {
+  /** Prefix of every error: the manifest's file name, or e.g. "manifest entry" for a deploy. */
+  where: string;
+  /** Relative `source` and `files` host paths are resolved against it (default: the working directory). */
+  baseDir?: string;
+  /** `required` for isola.toml, `forbidden` for a deploy (it carries bytes). Default `optional`. */
+  source?: 'required' | 'forbidden' | 'optional';
+  /** Isolation when the entry does not say. Default 'process'. */
+  defaultIsolation?: Isolation;
+}
+
+function fail(opts: EntryOptions, key: string, message: string): never {
+  throw new IsolaError('MANIFEST', `${opts.where}: ${key}: ${message}`, { key });
+}
+
+/** First zod issue as "key: message". */
+function firstIssue(prefix: string, issues: z.core.$ZodIssue[]): [string, string] {
+  const issue = issues[0]!;
+  const key = [prefix, ...issue.path.map(String)].join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const k = issue.keys[0]!;
+    if (NOT_YET.includes(k)) return [`${key}.${k}`, 'not supported yet'];
+    const table = issue.path.includes('files') ? fileTable : entrySchema;
+    return [key, `unknown key "${k}" (expected ${Object.keys(table.shape).join(', ')})`];
+  }
+  return [key, issue.message];
+}
+
+function parseFile(raw: string | { host: string; guest?: string; 'read-only'?: boolean }, key: string, opts: EntryOptions) {
+  let host: string;
+  let guest: string | undefined;
+  let readOnly = true;
+  if (typeof raw === 'string') {
+    const at = raw.indexOf('::');
+    host = at < 0 ? raw : raw.slice(0, at);
+    guest = at < 0 ? undefined : raw.slice(at + 2);
+  } else {
+    host = raw.host;
+    guest = raw.guest;
+    readOnly = raw['read-only'] ?? true;
+  }
+  if (host === '') fail(opts, key, 'expected "host::guest" with a host directory');
+  const hostPath = resolve(opts.baseDir ?? process.cwd(), host);
+  guest ??= isAbsolute(host) ? host : `/${host}`;
+  const guestPath = posix.normalize(guest);
+  if (!guest.startsWith('/') || guest.split('/').some((s) => s === '..')) {
+    fail(opts, key, `expected an absolute guest path without "..", got ${shown(guest)}`);
+  }
+  let isDir = false;
+  try {
+    isDir = statSync(hostPath).isDirectory();
+  } catch {
+    fail(opts, key, `host directory ${shown(hostPath)} does not exist`);
+  }
+  if (!isDir) fail(opts, key, `host path ${shown(hostPath)} is not a directory`);
+  return { hostPath, guestPath: guestPath.length > 1 ? guestPath.replace(/\/$/, '') : guestPath, readOnly };
+}
+
+function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
+  const key = (k: string) => `function.${name}.${k}`;
+  const routeProblem = checkRoute(e.route);
+  if (routeProblem) fail(opts, key('route'), `${routeProblem}, got ${shown(e.route)}`);
+  if (opts.source === 'required' && e.source === undefined) fail(opts, key('source'), 'expected a path to a .wasm file (missing)');
+  if (opts.source === 'forbidden' && e.source !== undefined) fail(opts, key('source'), 'not allowed here: a deploy carries the module bytes');
+  const files = (e.files ?? []).map((f, i) => parseFile(f, key(`files.${i}`), opts));
+  const seen = new Set<string>();
+  files.forEach((f, i) => {
+    if (seen.has(f.guestPath)) fail(opts, key(`files.${i}`), `guest path ${shown(f.guestPath)} is granted twice`);
+    seen.add(f.guestPath);
+  });
+  const limits: FunctionLimits = {
+    maxMemoryBytes: e['max-memory'] ?? DEFAULT_LIMITS.maxMemoryBytes,
+    timeoutMs: e.timeout ?? DEFAULT_LIMITS.timeoutMs,
+    maxConcurrency: e['max-concurrency'] ?? DEFAULT_LIMITS.maxConcurrency,
+    maxQueue: e['max-queue'] ?? DEFAULT_LIMITS.maxQueue,
+    maxBodyBytes: e['max-body'] ?? DEFAULT_LIMITS.maxBodyBytes,
+    maxResponseBytes: e['max-response'] ?? DEFAULT_LIMITS.maxResponseBytes,
+  };
+  if (e.fuel !== undefined) limits.fuel = e.fuel;
+  const spec: FunctionSpec = {
+    name,
+    route: e.route,
+    limits,
+    env: { ...(e.env ?? {}) },
+    files,
+    isolation: e.isolation ?? opts.defaultIsolation ?? 'process',
+    executor: e.executor ?? 'cgi',
+  };
+  if (e.source !== undefined) spec.source = resolve(opts.baseDir ?? process.cwd(), e.source);
+  return spec;
+}
+
+/** Throws IsolaError('MANIFEST') unless `name` is a valid function name. */
+export function checkFunctionName(name: string, where = 'function'): void {
+  if (!FUNCTION_NAME.test(name)) {
+    throw new IsolaError('MANIFEST', `${where}: bad function name ${shown(name)} (expected lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters)`);
+  }
+}
+
+/** Validates one function entry (the keys of `[function.NAME]`, as a parsed object). */
+export function parseFunctionEntry(name: string, raw: unknown, opts: EntryOptions): FunctionSpec {
+  checkFunctionName(name, opts.where);
+  const r = entrySchema.safeParse(raw);
+  if (!r.success) {
+    const [key, message] = firstIssue(`function.${name}`, r.error.issues);
+    fail(opts, key, message);
+  }
+  return toSpec(name, r.data, opts);
+}
+
+/** Two routes that match the same requests (`:a` and `:b` are the same shape). */
+function routeShape(route: string): string {
+  return route.split('/').map((s) => (s.startsWith(':') ? ':' : s)).join('/');
+}
+
+/** Throws IsolaError('CONFLICT') when two specs share a route shape. */
+export function checkDistinctRoutes(specs: FunctionSpec[], where: string): void {
+  const owner = new Map<string, string>();
+  for (const s of specs) {
+    const shape = routeShape(s.route);
+    const other = owner.get(shape);
+    if (other !== undefined) {
+      throw new IsolaError('MANIFEST', `${where}: function.${s.name}.route: ${shown(s.route)} is already the route of function.${other}`);
+    }
+    owner.set(shape, s.name);
+  }
+}
+
+export { routeShape };
+
+/** Parses the text of an isola.toml. `file` names it in errors; relative paths resolve against baseDir. */
+export function parseManifest(textOf: string, file: string, opts: { baseDir?: string; defaultIsolation?: Isolation } = {}): FunctionSpec[] {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(textOf) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as { line?: number; column?: number; message?: string };
+    const reason = String(err.message ?? e).split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+    const at = err.line !== undefined ? `line ${err.line}, column ${err.column}: ` : '';
+    throw new IsolaError('MANIFEST', `${file}: ${at}invalid TOML: ${reason}`);
+  }
+  for (const key of Object.keys(doc)) {
+    if (key !== 'function') throw new IsolaError('MANIFEST', `${file}: ${key}: unknown key (expected only [function.NAME] tables)`);
+  }
+  const fns = doc.function ?? {};
+  if (typeof fns !== 'object' || fns === null || Array.isArray(fns) || fns instanceof Date) {
+    throw new IsolaError('MANIFEST', `${file}: function: expected [function.NAME] tables, got ${shown(fns)}`);
+  }
+  const entryOpts: EntryOptions = { where: file, source: 'required', baseDir: opts.baseDir, defaultIsolation: opts.defaultIsolation };
+  const specs = Object.entries(fns as Record<string, unknown>).map(([name, raw]) => parseFunctionEntry(name, raw, entryOpts));
+  checkDistinctRoutes(specs, file);
+  return specs;
+}
+
+/** Reads and validates an isola.toml; `source` and `files` paths come back absolute. */
+export function loadManifest(path: string, opts: { defaultIsolation?: Isolation } = {}): FunctionSpec[] {
+  let textOf: string;
+  try {
+    textOf = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new IsolaError('IO', `${basename(path)}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  return parseManifest(textOf, basename(path), { baseDir: dirname(resolve(path)), defaultIsolation: opts.defaultIsolation });
+}
