@@ -28,7 +28,8 @@ export type IsolaErrorCode =
   | 'NOT_FOUND' // unknown function / version / route
   | 'MANIFEST' // isola.toml or a deploy's manifest entry is invalid (file, key, expectation)
   | 'TOO_LARGE' // body, upload or output above its limit (HTTP 413)
-  | 'CONFLICT'; // e.g. route already taken by another function
+  | 'CONFLICT' // e.g. route already taken by another function
+  | 'BAD_RESPONSE'; // a guest's response is unusable: malformed CGI headers, output above max-response, non-zero exit (HTTP 500)
 
 export class IsolaError extends Error {
   readonly code: IsolaErrorCode;
