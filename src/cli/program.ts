@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { IsolaError } from '../errors.js';
 import type { CompileFlags } from './compile.js';
 import type { RunFlags } from './run.js';
+import { serverCommands } from './server-commands.js';
 import { UsageError } from './usage-error.js';
 import { writeStdout } from './stdout.js';
 
@@ -106,6 +107,7 @@ export async function parseCommandLine(argv: string[], actions: Actions, version
   runCommand(program, record(actions.run));
   inspectCommand(program, record(actions.inspect));
   compileCommand(program, record(actions.compile));
+  serverCommands(program, record);
   for (const command of [program, ...program.commands]) usageErrorsOf(command);
   let active: Command | null = null;
   program.hook('preAction', (_program, command) => {

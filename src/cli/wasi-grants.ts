@@ -10,12 +10,18 @@ import { IsolaError } from '../errors.js';
 export interface GrantFlags { preopens?: Array<{ spec: string; readOnly: boolean }>; env?: string[] }
 export interface Grants { preopens: Preopen[]; env: Record<string, string> }
 
-function preopen(spec: string, readOnly: boolean): Preopen {
+/** The syntax alone (`isola deploy` leaves the directory check to the server, whose paths they are). */
+export function parsePreopenSpec(spec: string, readOnly: boolean): { hostPath: string; guestPath: string } {
   const sep = spec.indexOf('::');
   const hostPath = sep < 0 ? spec : spec.slice(0, sep);
   const guestPath = sep < 0 ? spec : spec.slice(sep + 2);
+  if (!hostPath || !guestPath) throw new IsolaError('USAGE', `${readOnly ? '--dir-ro' : '--dir'} '${spec}': expected HOST or HOST::GUEST`);
+  return { hostPath, guestPath };
+}
+
+function preopen(spec: string, readOnly: boolean): Preopen {
+  const { hostPath, guestPath } = parsePreopenSpec(spec, readOnly);
   const flag = readOnly ? '--dir-ro' : '--dir';
-  if (!hostPath || !guestPath) throw new IsolaError('USAGE', `${flag} '${spec}': expected HOST or HOST::GUEST`);
   let isDir = false;
   try {
     isDir = statSync(hostPath).isDirectory();

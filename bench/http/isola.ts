@@ -1,0 +1,67 @@
+// isola under test: `isola serve` spawned as a user runs it (bin/isola.js, its own data dir), the
+// bench's CGI hello deployed through the admin API, and a second function redeployed every second.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AdminClient } from '../../src/cli/admin-client.js';
+import { CLI } from '../../test/helpers/root.js';
+import { helloCgi } from './hello-cgi.js';
+import { startChild, waitReady } from './servers.js';
+
+export interface IsolaUnderTest {
+  helloUrl: string;
+  /** The wall the server reports using (a `process` request without a jail falls back to `worker`). */
+  isolation(): string;
+  /** Starts redeploying `swap` (a new version each time) every second; the returned stop waits for the last deploy. */
+  hotSwapEverySecond(): () => Promise<void>;
+  swaps: { done: number; failed: number; lastError?: string };
+  stop(): Promise<void>;
+}
+
+export async function startIsola(port: number, isolation: string): Promise<IsolaUnderTest> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'isola-bench-serve-'));
+  const token = randomBytes(24).toString('base64url');
+  const base = `http://127.0.0.1:${port}`;
+  const child = startChild(process.execPath, [
+    CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--admin-token', token,
+    '--isolation', isolation, '--log-level', 'warn', '--drain-timeout', '2s',
+  ], { cwd: dataDir });
+  try {
+    await waitReady(child, `${base}/.well-known/isola/health`);
+    const admin = new AdminClient(base, token);
+    await admin.deploy('hello', { route: '/hello', isolation }, await helloCgi('hello\n'));
+    await admin.deploy('swap', { route: '/swap', isolation }, await helloCgi('swap 0\n'));
+    await waitReady(child, `${base}/hello`, 'hello\n');
+    const swaps: IsolaUnderTest['swaps'] = { done: 0, failed: 0 };
+    return {
+      helloUrl: `${base}/hello`,
+      isolation: () => (/fall(s|ing)? back|fallback/i.test(child.stderr()) ? `worker (${isolation} fell back)` : isolation),
+      swaps,
+      hotSwapEverySecond() {
+        let n = 0;
+        let inflight: Promise<void> = Promise.resolve();
+        const timer = setInterval(() => {
+          inflight = (async () => {
+            n += 1;
+            try {
+              await admin.deploy('swap', { route: '/swap', isolation }, await helloCgi(`swap ${n}\n`));
+              swaps.done += 1;
+            } catch (e) {
+              swaps.failed += 1;
+              swaps.lastError = (e as Error).message;
+            }
+          })();
+        }, 1000);
+        return async () => {
+          clearInterval(timer);
+          await inflight;
+        };
+      },
+      stop: () => child.stop(),
+    };
+  } catch (e) {
+    await child.stop();
+    throw e;
+  }
+}

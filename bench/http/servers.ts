@@ -1,0 +1,60 @@
+// Starting and stopping the servers under test: a free loopback port, a child process that is
+// ready when its URL answers, and a stop that never leaves a process behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Child {
+  process: ChildProcess;
+  /** The last lines it wrote to stderr, for error messages. */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+export function startChild(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Child {
+  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err = (err + d).slice(-4000); });
+  child.on('error', (e) => { err += `\n${e.message}`; });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    process: child,
+    stderr: () => err.trim(),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls until `url` answers `expect` (any body when omitted), or fails with the child's stderr. */
+export async function waitReady(child: Child, url: string, expect?: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child.process.exitCode !== null) throw new Error(`exited ${child.process.exitCode}: ${child.stderr().split('\n').pop()}`);
+    try {
+      const res = await fetch(url);
+      const body = await res.text();
+      if (res.ok && (expect === undefined || body === expect)) return;
+      last = `${res.status} ${JSON.stringify(body.slice(0, 80))}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms (${last}) ${child.stderr().split('\n').pop() ?? ''}`);
+}

@@ -1,0 +1,185 @@
+/**
+ * The client side of the server's admin API (src/server/README.md): deploy, list, activate,
+ * roll back, remove. Every failure becomes one IsolaError line: an unreachable server, a refused
+ * token, or the server's own `{"error": …}` message with its status.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { IsolaError, type IsolaErrorCode } from '../errors.js';
+import type { FunctionSummary, VersionInfo } from '../orchestrator/types.js';
+
+export interface DeployOptions {
+  activate?: boolean;
+  /** Bytes of the module sent so far (called as the upload proceeds). */
+  onUpload?: (sent: number, total: number) => void;
+  /** The server's phases after the upload: 'received', then the orchestrator's ('compiling', …). */
+  onPhase?: (phase: string) => void;
+}
+
+export interface DeployResult { function: string; version: VersionInfo; active: string | null }
+export interface RollbackResult { function: string; active: string; version: VersionInfo }
+
+interface Answer { status: number; body: string }
+
+/** Upload chunk size: small enough for a smooth progress bar, large enough to cost nothing. */
+const CHUNK = 256 * 1024;
+
+const STATUS_CODES: Record<number, IsolaErrorCode> = { 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'TOO_LARGE', 503: 'OVERLOADED' };
+
+export class AdminClient {
+  readonly server: URL;
+
+  constructor(server: string, private readonly token: string | undefined) {
+    let url: URL;
+    try {
+      url = new URL(server);
+    } catch {
+      throw new IsolaError('USAGE', `invalid server URL '${server}' (expected e.g. http://127.0.0.1:3000)`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new IsolaError('USAGE', `invalid server URL '${server}' (expected http:// or https://)`);
+    }
+    this.server = url;
+  }
+
+  async deploy(name: string, manifest: Record<string, unknown>, bytes: Uint8Array, opts: DeployOptions = {}): Promise<DeployResult> {
+    const query = opts.activate === false ? '?activate=false' : '';
+    const headers = {
+      'content-type': 'application/wasm',
+      accept: 'application/x-ndjson, application/json',
+      // The server wants ASCII in this header: JSON.stringify then \uXXXX for the rest.
+      'x-isola-manifest': JSON.stringify(manifest).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    };
+    const res = await this.send('PUT', `/admin/functions/${encodeURIComponent(name)}${query}`, headers, bytes, opts.onUpload);
+    if (!/ndjson/.test(String(res.headers['content-type']))) return this.json<DeployResult>(await readAnswer(res));
+    return deployStream(res, opts.onPhase, this.where());
+  }
+
+  async list(): Promise<FunctionSummary[]> {
+    return (await this.call<{ functions: FunctionSummary[] }>('GET', '/admin/functions')).functions;
+  }
+
+  get(name: string): Promise<FunctionSummary> {
+    return this.call('GET', `/admin/functions/${encodeURIComponent(name)}`);
+  }
+
+  activate(name: string, version: string): Promise<{ function: string; active: string }> {
+    return this.call('POST', `/admin/functions/${encodeURIComponent(name)}/activate`, { version });
+  }
+
+  rollback(name: string): Promise<RollbackResult> {
+    return this.call('POST', `/admin/functions/${encodeURIComponent(name)}/rollback`);
+  }
+
+  remove(name: string): Promise<{ function: string; removed: boolean }> {
+    return this.call('DELETE', `/admin/functions/${encodeURIComponent(name)}`);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (data) headers['content-type'] = 'application/json';
+    return this.json<T>(await readAnswer(await this.send(method, path, headers, data)));
+  }
+
+  private where(): string {
+    return this.server.origin;
+  }
+
+  /** A 2xx answer's JSON, or the server's error as one line. */
+  private json<T>(a: Answer): T {
+    if (a.status >= 200 && a.status < 300) {
+      try {
+        return JSON.parse(a.body) as T;
+      } catch {
+        throw new IsolaError('IO', `${this.where()} answered ${a.status} with something that is not JSON (is it an isola server?)`);
+      }
+    }
+    throw statusError(a.status, a.body, this.where());
+  }
+
+  /** One request; the body goes out in chunks so `onUpload` can follow it. */
+  private send(method: string, path: string, headers: Record<string, string>, body?: Uint8Array, onUpload?: DeployOptions['onUpload']): Promise<IncomingMessage> {
+    const url = new URL(path, this.server);
+    const all: Record<string, string | number> = { ...headers };
+    if (this.token) all.authorization = `Bearer ${this.token}`;
+    if (body) all['content-length'] = body.byteLength;
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method, headers: all }, resolve);
+      req.on('error', (e: NodeJS.ErrnoException) => reject(connectionError(e, this.where())));
+      if (!body) return req.end();
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < body.byteLength) {
+          const chunk = body.subarray(sent, sent + CHUNK);
+          sent += chunk.byteLength;
+          const done = sent;
+          const more = req.write(chunk, () => onUpload?.(done, body.byteLength));
+          if (!more) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+  }
+}
+
+function readAnswer(res: IncomingMessage): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    res.on('data', (d: Buffer) => parts.push(d));
+    res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }));
+    res.on('error', reject);
+  });
+}
+
+/** Deploy progress as JSON lines: phases, then `{"ok":true,…}` or `{"ok":false,"status":…,"error":…}`. */
+async function deployStream(res: IncomingMessage, onPhase: DeployOptions['onPhase'], where: string): Promise<DeployResult> {
+  let pending = '';
+  let last: Record<string, unknown> | undefined;
+  res.setEncoding('utf8');
+  for await (const chunk of res as AsyncIterable<string>) {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (!line) continue;
+      try {
+        last = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        throw new IsolaError('IO', `${where} sent a malformed progress line: ${line.slice(0, 80)}`);
+      }
+      if (typeof last.phase === 'string') onPhase?.(last.phase);
+    }
+  }
+  if (pending.trim()) last = JSON.parse(pending) as Record<string, unknown>;
+  if (last?.ok === true) return last as unknown as DeployResult;
+  if (last?.ok === false) throw statusError(Number(last.status) || 400, JSON.stringify({ error: last.error }), where);
+  throw new IsolaError('IO', `${where} ended the deploy without a result (did the server stop?)`);
+}
+
+function statusError(status: number, body: string, where: string): IsolaError {
+  let message = body.trim().split('\n')[0]!.slice(0, 300);
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    if (typeof parsed.error === 'string') message = parsed.error;
+  } catch { /* not JSON: keep the text */ }
+  if (status === 401) {
+    return new IsolaError('IO', `${where} refused the admin token (401 ${message}); give --token, ISOLA_TOKEN, or run where .isola/admin-token is readable`);
+  }
+  return new IsolaError(STATUS_CODES[status] ?? 'IO', `${where}: ${status} ${message || 'no message'}`, { status });
+}
+
+function connectionError(e: NodeJS.ErrnoException, where: string): IsolaError {
+  const why: Record<string, string> = {
+    ECONNREFUSED: 'connection refused; is `isola serve` running there?',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host not found (DNS lookup failed)',
+    ETIMEDOUT: 'connection timed out',
+    ECONNRESET: 'the connection was reset',
+    EHOSTUNREACH: 'host unreachable',
+  };
+  return new IsolaError('IO', `cannot reach the isola server at ${where}: ${why[e.code ?? ''] ?? e.message}`);
+}

@@ -1,0 +1,93 @@
+/**
+ * `isola deploy FILE --name N --route R [limits, grants] [--no-activate]`: uploads a module with its
+ * manifest entry (the keys of an isola.toml `[function.NAME]` table) to a running `isola serve`.
+ * Values are checked here with the same parsers as `isola run`, so a typo fails before the upload.
+ */
+import { resolve } from 'node:path';
+import { IsolaError } from '../errors.js';
+import { parseSize } from '../engine/units.js';
+import { limitsFromFlags } from './limit-options.js';
+import { formatBytes, progressBar } from './progress-bar.js';
+import { readInputFile } from './read-input.js';
+import { adminClientFromFlags, type ServerFlags } from './server-flags.js';
+import { writeStdout } from './stdout.js';
+import { grantsFromFlags, parsePreopenSpec } from './wasi-grants.js';
+
+export interface DeployFlags extends ServerFlags {
+  name: string;
+  route: string;
+  fuel?: string;
+  maxMemory?: string;
+  timeout?: string;
+  maxConcurrency?: string;
+  maxBody?: string;
+  env?: string[];
+  /** --dir and --dir-ro in command-line order. */
+  preopens?: Array<{ spec: string; readOnly: boolean }>;
+  isolation?: string;
+  activate: boolean;
+}
+
+export const ISOLATIONS = ['inline', 'worker', 'process'] as const;
+
+export function parseIsolation(text: string): (typeof ISOLATIONS)[number] {
+  const found = ISOLATIONS.find((i) => i === text);
+  if (!found) throw new IsolaError('USAGE', `invalid isolation '${text}' (expected ${ISOLATIONS.join(', ')})`);
+  return found;
+}
+
+function positiveInt(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim()) || !(Number(text) >= 1) || !Number.isSafeInteger(Number(text))) {
+    throw new IsolaError('USAGE', `invalid ${what} '${text}' (expected a whole number of at least 1)`);
+  }
+  return Number(text);
+}
+
+/** The manifest entry, as isola.toml spells it (without `source`: the bytes travel as the body). */
+export function manifestEntry(flags: DeployFlags): Record<string, unknown> {
+  const limits = limitsFromFlags(flags); // validates --fuel, --max-memory, --timeout
+  const entry: Record<string, unknown> = { route: flags.route };
+  if (limits.fuel !== undefined) {
+    if (limits.fuel > BigInt(Number.MAX_SAFE_INTEGER)) throw new IsolaError('USAGE', `invalid fuel '${flags.fuel}' (at most ${Number.MAX_SAFE_INTEGER} for a deployed function)`);
+    entry.fuel = Number(limits.fuel);
+  }
+  if (flags.maxMemory !== undefined) entry['max-memory'] = flags.maxMemory.trim();
+  if (flags.timeout !== undefined) entry.timeout = flags.timeout.trim();
+  if (flags.maxConcurrency !== undefined) entry['max-concurrency'] = positiveInt(flags.maxConcurrency, 'max concurrency');
+  if (flags.maxBody !== undefined) {
+    parseSize(flags.maxBody, 'max body size');
+    entry['max-body'] = flags.maxBody.trim();
+  }
+  const { env } = grantsFromFlags({ env: flags.env });
+  if (Object.keys(env).length) entry.env = env;
+  // Directories are the server's: checked there, not here. Relative paths mean the caller's folder.
+  const files = (flags.preopens ?? []).map((p) => {
+    const { hostPath, guestPath } = parsePreopenSpec(p.spec, p.readOnly);
+    return { source: resolve(hostPath), destination: guestPath, 'read-only': p.readOnly };
+  });
+  if (files.length) entry.files = files;
+  if (flags.isolation !== undefined) entry.isolation = parseIsolation(flags.isolation);
+  return entry;
+}
+
+export async function deployCommand(file: string, flags: DeployFlags): Promise<number> {
+  const entry = manifestEntry(flags);
+  const client = adminClientFromFlags(flags);
+  const bytes = readInputFile(file);
+  const bar = progressBar();
+  let result;
+  try {
+    result = await client.deploy(flags.name, entry, bytes, {
+      activate: flags.activate,
+      onUpload: (sent, total) => bar.upload(sent, total),
+      onPhase: (phase) => bar.phase(phase),
+    });
+  } finally {
+    bar.done();
+  }
+  const active = result.active === result.version.id;
+  const url = new URL(flags.route.replace(/\/\.\.\.$/, '/'), client.server).href;
+  writeStdout(`deployed ${result.function} version ${result.version.id} (${formatBytes(result.version.size)})`
+    + (active ? `, active at ${url}\n` : `, not active (active: ${result.active ?? 'none'}); switch with the admin API\n`));
+  return 0;
+}

@@ -1,0 +1,96 @@
+/**
+ * `isola serve`: the function server in the foreground. In a folder with an isola.toml it serves that
+ * manifest; otherwise it starts empty and takes deploys. SIGTERM/SIGINT drain in-flight requests (up
+ * to --drain-timeout) and exit 0. The human lines go to stderr; stdout carries the JSON logs.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { IsolaError } from '../errors.js';
+import { parseDuration } from '../engine/units.js';
+import { parseIsolation } from './deploy.js';
+
+export interface ServeFlags {
+  listen?: string;
+  dataDir?: string;
+  adminToken?: string;
+  isolation?: string;
+  logLevel?: string;
+  drainTimeout?: string;
+  manifest?: string;
+}
+
+type ServerModule = typeof import('../server/index.js');
+
+export const DEFAULT_DATA_DIR = '.isola';
+const MANIFEST = 'isola.toml';
+const DEFAULT_DRAIN_MS = 10_000;
+
+/**
+ * The server comes from the library (dist/src/server/), not from the CLI bundle: cells start workers
+ * and jailed agents from files next to their own modules, which a bundle would not have. The bundle
+ * (dist/bundle/cli/) sits as deep as dist/src/cli/, so the same relative URL works from both.
+ */
+async function loadServer(): Promise<ServerModule> {
+  const library = new URL('../../src/server/index.js', import.meta.url).href;
+  return import(library) as Promise<ServerModule>;
+}
+
+function logLevel(server: ServerModule, text: string): ServerModule['LOG_LEVELS'][number] {
+  const found = server.LOG_LEVELS.find((l) => l === text);
+  if (!found) throw new IsolaError('USAGE', `invalid log level '${text}' (expected ${server.LOG_LEVELS.join(', ')})`);
+  return found;
+}
+
+/** The manifest to serve: --manifest, else ./isola.toml when present, else none (start empty). */
+function manifestPath(flag: string | undefined): string | undefined {
+  if (flag !== undefined) {
+    if (!existsSync(flag)) throw new IsolaError('IO', `cannot read ${flag}: no such file`);
+    return resolve(flag);
+  }
+  return existsSync(MANIFEST) ? resolve(MANIFEST) : undefined;
+}
+
+/**
+ * The library's IsolaError is not the bundle's class (two copies of errors.ts), so `instanceof` fails
+ * across that boundary; re-create it here so a bad manifest or a busy port stays a one-line error.
+ */
+function ownError(e: unknown): unknown {
+  if (e instanceof IsolaError || !(e instanceof Error) || e.name !== 'IsolaError') return e;
+  const { code, detail } = e as unknown as { code: IsolaError['code']; detail?: Record<string, unknown> };
+  return new IsolaError(code, e.message, detail ?? {});
+}
+
+export async function serveCommand(flags: ServeFlags): Promise<number> {
+  const server = await loadServer();
+  try {
+    return await serve(server, flags);
+  } catch (e) {
+    throw ownError(e);
+  }
+}
+
+async function serve(server: ServerModule, flags: ServeFlags): Promise<number> {
+  const listen = flags.listen ?? server.DEFAULT_LISTEN;
+  server.parseListen(listen); // a usage error before anything starts
+  if (flags.adminToken !== undefined && flags.adminToken.trim().length < 16) {
+    throw new IsolaError('USAGE', '--admin-token must be at least 16 characters');
+  }
+  const drainMs = flags.drainTimeout === undefined ? DEFAULT_DRAIN_MS : parseDuration(flags.drainTimeout, 'drain timeout');
+  const options = {
+    listen,
+    dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR),
+    manifestPath: manifestPath(flags.manifest),
+    adminToken: flags.adminToken?.trim(),
+    defaultIsolation: flags.isolation === undefined ? undefined : parseIsolation(flags.isolation),
+    logLevel: flags.logLevel === undefined ? undefined : logLevel(server, flags.logLevel),
+  };
+  const running = await server.startServer(options);
+  server.drainOnSignal(running, drainMs);
+  const lines = [`isola: serving ${running.url}${options.manifestPath ? ` (${options.manifestPath})` : ' (no isola.toml: waiting for deploys)'}`];
+  for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${new URL(f.route.replace(/\/\.\.\.$/, '/'), running.url).href}`);
+  if (running.tokenWasGenerated) {
+    lines.push(`isola: admin token (shown once; stored in ${resolve(options.dataDir, server.TOKEN_FILE)}): ${running.adminToken}`);
+  }
+  process.stderr.write(`${lines.join('\n')}\n`);
+  return 0; // the listening server keeps the process alive; drainOnSignal ends it
+}

@@ -1,0 +1,82 @@
+/**
+ * The function-server commands on the command line: `serve`, and the admin client commands `deploy`,
+ * `functions`, `rollback`, `rm`. Each command's code is loaded only when it runs.
+ */
+import type { Command } from 'commander';
+import type { DeployFlags } from './deploy.js';
+import type { ServeFlags } from './serve.js';
+import type { ServerFlags } from './server-flags.js';
+
+type Recorder = <A extends unknown[]>(action: (...a: A) => Promise<number>) => (...a: A) => Promise<void>;
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function serverOptions(command: Command): Command {
+  return command
+    .option('--server <url>', 'the isola server (default $ISOLA_SERVER, else http://127.0.0.1:3000)')
+    .option('--token <token>', 'admin token (default $ISOLA_TOKEN, else ./.isola/admin-token)');
+}
+
+function serveCommand(program: Command, record: Recorder): void {
+  program.command('serve')
+    .description('run the function server: serves ./isola.toml if present, takes deploys on /admin')
+    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:3000; port 0 picks a free one)')
+    .option('--data-dir <dir>', 'state: versions, admin token (default ./.isola)')
+    .option('--manifest <file>', 'serve this manifest instead of ./isola.toml')
+    .option('--admin-token <token>', 'admin API token (default: generated on first start, stored in the data dir)')
+    .option('--isolation <kind>', 'default isolation for functions: inline, worker or process')
+    .option('--log-level <level>', 'fatal, error, warn, info (default), debug, trace or silent')
+    .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, wait this long for in-flight requests (default 10s)')
+    .action(record(async (o: ServeFlags) => (await import('./serve.js')).serveCommand(o)));
+}
+
+interface DeployOptions extends ServerFlags {
+  name: string; route: string; fuel?: string; maxMemory?: string; timeout?: string; maxConcurrency?: string;
+  maxBody?: string; env?: string[]; isolation?: string; activate: boolean;
+}
+
+function deployCommand(program: Command, record: Recorder): void {
+  // --dir and --dir-ro share one list, so preopens keep their command-line order across both.
+  const preopens: NonNullable<DeployFlags['preopens']> = [];
+  const preopen = (readOnly: boolean) => (spec: string) => {
+    preopens.push({ spec, readOnly });
+    return preopens;
+  };
+  serverOptions(program.command('deploy')
+    .description('upload a module as a new version of a function and switch to it')
+    .argument('<file>', 'a .wasm module (a WASI command speaking CGI)')
+    .requiredOption('--name <name>', 'function name: a-z, 0-9 and -, at most 63 characters')
+    .requiredOption('--route <route>', 'route: /exact, /users/:id, /static/...')
+    .option('--fuel <n>', 'instruction budget per request')
+    .option('--max-memory <size>', 'memory cap per instance: bytes, or with K/KiB, M/MiB, G/GiB')
+    .option('--timeout <duration>', 'wall-clock limit per request: 500ms, 2s, 1m')
+    .option('--max-concurrency <n>', 'requests running at once (more wait in a bounded queue)')
+    .option('--max-body <size>', 'largest request body')
+    .option('--env <name[=value]>', "give the guest an environment variable (NAME alone copies this shell's)", collect)
+    .option('--dir <host[::guest]>', "grant read-write access to a directory on the server's host", preopen(false))
+    .option('--dir-ro <host[::guest]>', "grant read-only access to a directory on the server's host", preopen(true))
+    .option('--isolation <kind>', 'inline, worker or process (default: the server\'s)')
+    .option('--no-activate', 'store the version without switching to it'))
+    .action(record(async (file: string, o: DeployOptions) => (await import('./deploy.js')).deployCommand(file, { ...o, preopens })));
+}
+
+function adminCommands(program: Command, record: Recorder): void {
+  serverOptions(program.command('functions')
+    .description('list the functions on the server, with their versions (* = active)')
+    .option('--json', 'machine-readable output'))
+    .action(record(async (o: ServerFlags & { json?: boolean }) => (await import('./functions.js')).functionsCommand(o)));
+  serverOptions(program.command('rollback')
+    .description('switch a function back to the version that was active before the current one')
+    .argument('<name>', 'function name'))
+    .action(record(async (name: string, o: ServerFlags) => (await import('./rollback.js')).rollbackCommand(name, o)));
+  serverOptions(program.command('rm')
+    .description('delete a function and its versions')
+    .argument('<name>', 'function name'))
+    .action(record(async (name: string, o: ServerFlags) => (await import('./rm.js')).rmCommand(name, o)));
+}
+
+export function serverCommands(program: Command, record: Recorder): void {
+  serveCommand(program, record);
+  deployCommand(program, record);
+  adminCommands(program, record);
+}
