@@ -1,0 +1,199 @@
+/**
+ * The admin API (see README.md for the exact shapes). Bearer token first, then one handler per route.
+ * Every failure is a 4xx JSON {error} and a log line; the orchestrator validates and compiles before it
+ * stores anything, so a failed deploy changes nothing.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { IsolaError, isIsolaError } from '../errors.js';
+import type { OrchestratorApi, VersionInfo } from '../orchestrator/types.js';
+import { checkFunctionName, parseFunctionEntry } from '../orchestrator/manifest.js';
+import { checkBearer } from './admin-token.js';
+import { httpStatusFor, publicReason } from './error-status.js';
+import type { ServerMetrics } from './metrics.js';
+import { readBody } from './read-body.js';
+import { sendJson } from './respond.js';
+
+export interface AdminContext {
+  orchestrator: OrchestratorApi;
+  token: string;
+  logger: Logger;
+  metrics: ServerMetrics;
+  maxUploadBytes: number;
+  /** Called after every change, so the gateway's route table follows. */
+  changed: () => void;
+}
+
+const MAX_JSON_BODY = 64 * 1024;
+
+const usage = (message: string, status = 400): IsolaError => new IsolaError('USAGE', message, { status });
+
+function functionName(raw: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    throw usage('bad function name');
+  }
+  try {
+    checkFunctionName(name, 'function name');
+  } catch (e) {
+    throw usage(publicReason(e));
+  }
+  return name;
+}
+
+function parseManifestHeader(value: string | string[] | undefined): unknown {
+  if (value === undefined) return {};
+  if (Array.isArray(value)) throw usage('x-isola-manifest given twice');
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw usage('x-isola-manifest: expected a JSON object');
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const bytes = await readBody(req, MAX_JSON_BODY, 'JSON body');
+  if (bytes.byteLength === 0) return {};
+  try {
+    const v: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw usage('expected a JSON object body');
+}
+
+function requireFunction(orch: OrchestratorApi, name: string) {
+  const f = orch.get(name);
+  if (!f) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
+  return f;
+}
+
+interface Op {
+  operation: string;
+  run: () => Promise<[number, unknown]>;
+}
+
+async function deploy(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, name: string, activate: boolean): Promise<[number, unknown] | null> {
+  const entry = parseManifestHeader(req.headers['x-isola-manifest']);
+  const spec = parseFunctionEntry(name, entry, { where: 'manifest entry', source: 'forbidden' });
+  const bytes = await readBody(req, ctx.maxUploadBytes, 'upload');
+  if (bytes.byteLength === 0) throw usage('empty upload: send the module bytes as the request body');
+  const streaming = String(req.headers['accept'] ?? '').includes('application/x-ndjson');
+  if (!streaming) {
+    const v = await ctx.orchestrator.deploy(spec, bytes, { activate });
+    return [201, deployed(ctx, name, v)];
+  }
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  res.write(JSON.stringify({ phase: 'received', bytes: bytes.byteLength }) + '\n');
+  try {
+    const v = await ctx.orchestrator.deploy(spec, bytes, { activate, onProgress: (phase) => res.write(JSON.stringify({ phase }) + '\n') });
+    res.end(JSON.stringify({ ok: true, ...deployed(ctx, name, v) }) + '\n');
+  } catch (e) {
+    res.end(JSON.stringify({ ok: false, status: httpStatusFor(e, 'admin'), error: publicReason(e) }) + '\n');
+    throw e; // logged and counted by the caller, which sees the response is already sent
+  }
+  return null;
+}
+
+function deployed(ctx: AdminContext, name: string, version: VersionInfo) {
+  return { function: name, version, active: ctx.orchestrator.get(name)?.active ?? null };
+}
+
+/** Handles /admin/...; `segments` are the decoded path segments after "admin". */
+export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, segments: string[], query: string, requestId: string): Promise<number> {
+  if (!checkBearer(req.headers['authorization'], ctx.token)) {
+    ctx.logger.warn({ reqId: requestId, path: req.url }, 'admin: missing or wrong token');
+    ctx.metrics.adminOperation('auth', false);
+    sendJson(res, 401, { error: 'missing or wrong admin token' }, { 'www-authenticate': 'Bearer' });
+    return 401;
+  }
+  const method = req.method ?? 'GET';
+  const orch = ctx.orchestrator;
+  let op: Op;
+  const [head, rawName, action, ...rest] = segments;
+  if (head !== 'functions' || rest.length > 0) {
+    sendJson(res, 404, { error: 'no such admin endpoint' });
+    return 404;
+  }
+  const allow = (methods: string): number => {
+    sendJson(res, 405, { error: `method ${method} not allowed here (use ${methods})` }, { allow: methods });
+    return 405;
+  };
+  if (rawName === undefined || rawName === '') {
+    if (method !== 'GET') return allow('GET');
+    op = { operation: 'list', run: async () => [200, { functions: orch.list() }] };
+  } else if (action === undefined) {
+    if (method === 'GET') op = { operation: 'get', run: async () => [200, requireFunction(orch, functionName(rawName))] };
+    else if (method === 'PUT') {
+      const activate = new URLSearchParams(query).get('activate') !== 'false';
+      op = {
+        operation: 'deploy',
+        run: async () => {
+          const r = await deploy(ctx, req, res, functionName(rawName), activate);
+          return r ?? [200, null];
+        },
+      };
+    } else if (method === 'DELETE') {
+      op = {
+        operation: 'remove',
+        run: async () => {
+          const name = functionName(rawName);
+          requireFunction(orch, name);
+          await orch.remove(name);
+          return [200, { function: name, removed: true }];
+        },
+      };
+    } else return allow('GET, PUT, DELETE');
+  } else if (action === 'activate') {
+    if (method !== 'POST') return allow('POST');
+    op = {
+      operation: 'activate',
+      run: async () => {
+        const name = functionName(rawName);
+        const { version } = await readJson(req);
+        if (typeof version !== 'string' || version === '') throw usage('expected {"version":"<id>"}');
+        requireFunction(orch, name);
+        await orch.activate(name, version);
+        return [200, { function: name, active: version }];
+      },
+    };
+  } else if (action === 'rollback') {
+    if (method !== 'POST') return allow('POST');
+    op = {
+      operation: 'rollback',
+      run: async () => {
+        const name = functionName(rawName);
+        requireFunction(orch, name);
+        const v = await orch.rollback(name);
+        return [200, { function: name, active: v.id, version: v }];
+      },
+    };
+  } else {
+    sendJson(res, 404, { error: 'no such admin endpoint' });
+    return 404;
+  }
+
+  try {
+    const [status, body] = await op.run();
+    if (op.operation !== 'list' && op.operation !== 'get') {
+      ctx.changed();
+      ctx.logger.info({ reqId: requestId, operation: op.operation, function: rawName }, 'admin operation');
+    }
+    ctx.metrics.adminOperation(op.operation, true);
+    if (!res.headersSent) sendJson(res, status, body);
+    return status;
+  } catch (e) {
+    const status = httpStatusFor(e, 'admin');
+    const error = publicReason(e);
+    ctx.metrics.adminOperation(op.operation, false);
+    if (isIsolaError(e)) ctx.logger.warn({ reqId: requestId, operation: op.operation, function: rawName, status }, `admin: ${e.message}`);
+    else ctx.logger.error({ reqId: requestId, operation: op.operation, err: e }, 'admin: internal error');
+    const headers: Record<string, string> = isIsolaError(e) && e.code === 'TOO_LARGE' ? { connection: 'close' } : {};
+    if (!res.headersSent) sendJson(res, status, { error }, headers);
+    else if (!res.writableEnded) res.end();
+    return status;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * One function request: body within the function's limit, the HttpRequestDescriptor, orchestrator.handle(),
+ * and the guest's response written back (hop-by-hop and malformed guest headers dropped).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { HttpRequestDescriptor, HttpResponseDescriptor, OrchestratorApi } from '../orchestrator/types.js';
+import { isIsolaError } from '../errors.js';
+import { httpStatusFor, publicReason } from './error-status.js';
+import { readBody } from './read-body.js';
+import { sendText } from './respond.js';
+import type { RequestPath } from './request-path.js';
+import type { RouteMatch } from './router.js';
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+/** Headers a guest may not set: they belong to the connection, or the server computes them. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer', 'x-request-id']);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+export interface GatewayContext {
+  orchestrator: OrchestratorApi;
+  logger: Logger;
+  serverName: string;
+  serverPort: number;
+  /** Filled by onInvocation (keyed by request id) so the request metric carries the version that ran. */
+  versionOf: Map<string, string>;
+}
+
+/** Lower-case names, repeated headers joined with ', ' (rawHeaders keeps every one; req.headers drops some repeats). */
+function collectHeaders(raw: string[], requestId: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const prev = out[name];
+    out[name] = prev === undefined ? raw[i + 1]! : `${prev}, ${raw[i + 1]!}`;
+  }
+  out['x-request-id'] = requestId;
+  return out;
+}
+
+function maxBodyOf(orch: OrchestratorApi, name: string): number {
+  const f = orch.get(name);
+  const active = f?.versions.find((v) => v.id === f.active);
+  return active?.spec.limits.maxBodyBytes ?? DEFAULT_MAX_BODY;
+}
+
+function writeGuestResponse(res: ServerResponse, out: HttpResponseDescriptor, log: Logger, requestId: string): void {
+  const headers: string[] = [];
+  for (const [name, value] of out.headers) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || !TOKEN.test(name) || !FIELD_VALUE.test(value)) {
+      log.debug({ reqId: requestId, header: name }, 'dropped guest response header');
+      continue;
+    }
+    headers.push(name, value);
+  }
+  headers.push('content-length', String(out.body.byteLength));
+  const status = Number.isInteger(out.status) && out.status >= 200 && out.status <= 999 ? out.status : 500;
+  res.writeHead(status, headers);
+  res.end(out.body);
+}
+
+/** Returns the version that answered ('' if none ran). */
+export async function handleFunctionRequest(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  where: RequestPath,
+  match: RouteMatch,
+  requestId: string,
+): Promise<string> {
+  const abort = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.on('close', onClose);
+  ctx.versionOf.set(requestId, '');
+  try {
+    const body = await readBody(req, maxBodyOf(ctx.orchestrator, match.name));
+    const descriptor: HttpRequestDescriptor = {
+      method: req.method ?? 'GET',
+      path: where.path,
+      rawPath: where.rawPath,
+      query: where.query,
+      route: match.route,
+      params: match.params,
+      pathInfo: match.pathInfo,
+      headers: collectHeaders(req.rawHeaders, requestId),
+      body,
+      remoteAddr: req.socket.remoteAddress ?? '',
+      serverName: ctx.serverName,
+      serverPort: ctx.serverPort,
+      scheme: 'http',
+    };
+    const out = await ctx.orchestrator.handle(match.name, descriptor, abort.signal);
+    if (!abort.signal.aborted) writeGuestResponse(res, out, ctx.logger, requestId);
+  } catch (e) {
+    const status = httpStatusFor(e, 'request');
+    const reason = publicReason(e);
+    if (!isIsolaError(e)) ctx.logger.error({ reqId: requestId, err: e }, 'internal error');
+    else ctx.logger.warn({ reqId: requestId, function: match.name, code: e.code, status }, e.message);
+    const headers: Record<string, string> = { 'x-isola-error': reason };
+    if (status === 503) headers['retry-after'] = '1';
+    // A body refused part-way: answer, then close rather than read the rest of it.
+    if (isIsolaError(e) && e.code === 'TOO_LARGE') headers['connection'] = 'close';
+    if (!res.destroyed) sendText(res, status, undefined, headers);
+  } finally {
+    res.off('close', onClose);
+  }
+  const version = ctx.versionOf.get(requestId) ?? '';
+  ctx.versionOf.delete(requestId);
+  return version;
+}

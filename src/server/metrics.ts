@@ -1,0 +1,58 @@
+/** Prometheus metrics on a registry of our own (never prom-client's global one, so servers in one process don't mix). */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { InvocationRecord, OrchestratorApi } from '../orchestrator/types.js';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'function' | 'version' | 'status'>;
+  private readonly latency: Histogram<'function'>;
+  private readonly invocations: Counter<'function' | 'version' | 'outcome'>;
+  private readonly fuel: Counter<'function' | 'version'>;
+  private readonly admin: Counter<'operation' | 'result'>;
+
+  constructor(orchestrator: () => OrchestratorApi | undefined) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'isola_http_requests_total', help: 'HTTP requests answered', labelNames: ['function', 'version', 'status'], registers });
+    this.latency = new Histogram({
+      name: 'isola_http_request_duration_seconds',
+      help: 'Time from request to response end',
+      labelNames: ['function'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.invocations = new Counter({ name: 'isola_invocations_total', help: 'Invocations by outcome (ok, trap, fuel, timeout, memory, crash, overloaded, ...)', labelNames: ['function', 'version', 'outcome'], registers });
+    this.fuel = new Counter({ name: 'isola_fuel_consumed_total', help: 'Fuel units consumed by guests', labelNames: ['function', 'version'], registers });
+    this.admin = new Counter({ name: 'isola_admin_operations_total', help: 'Admin API operations', labelNames: ['operation', 'result'], registers });
+    new Gauge({
+      name: 'isola_cells',
+      help: 'Cells of each function by state (from pool stats)',
+      labelNames: ['function', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const f of orchestrator()?.list() ?? []) {
+          if (!f.pool) continue;
+          this.set({ function: f.name, state: 'alive' }, f.pool.cells);
+          this.set({ function: f.name, state: 'idle' }, f.pool.idle);
+          this.set({ function: f.name, state: 'busy' }, f.pool.busy);
+          this.set({ function: f.name, state: 'queued' }, f.pool.queued);
+        }
+      },
+    });
+  }
+
+  request(fn: string, version: string, status: number, seconds: number): void {
+    this.requests.inc({ function: fn, version, status: String(status) });
+    this.latency.observe({ function: fn }, seconds);
+  }
+
+  invocation(rec: InvocationRecord): void {
+    this.invocations.inc({ function: rec.function, version: rec.version, outcome: rec.outcome });
+    const fuel = Number(rec.fuel);
+    if (fuel > 0) this.fuel.inc({ function: rec.function, version: rec.version }, fuel);
+  }
+
+  adminOperation(operation: string, ok: boolean): void {
+    this.admin.inc({ operation, result: ok ? 'ok' : 'error' });
+  }
+}
