@@ -63,7 +63,7 @@ export function manifestEntry(flags: DeployFlags): Record<string, unknown> {
   // Directories are the server's: checked there, not here. Relative paths mean the caller's folder.
   const files = (flags.preopens ?? []).map((p) => {
     const { hostPath, guestPath } = parsePreopenSpec(p.spec, p.readOnly);
-    return { source: resolve(hostPath), destination: guestPath, 'read-only': p.readOnly };
+    return { host: resolve(hostPath), guest: guestPath, 'read-only': p.readOnly };
   });
   if (files.length) entry.files = files;
   if (flags.isolation !== undefined) entry.isolation = parseIsolation(flags.isolation);
