@@ -40,12 +40,15 @@ export function startChild(command: string, args: string[], opts: { cwd?: string
   };
 }
 
+/** The `error: …` line of a child's stderr if it wrote one, else its last line. */
+const firstError = (stderr: string): string => stderr.split('\n').find((l) => l.startsWith('error:')) ?? stderr.split('\n').pop() ?? '';
+
 /** Polls until `url` answers `expect` (any body when omitted), or fails with the child's stderr. */
 export async function waitReady(child: Child, url: string, expect?: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (child.process.exitCode !== null) throw new Error(`exited ${child.process.exitCode}: ${child.stderr().split('\n').pop()}`);
+    if (child.process.exitCode !== null) throw new Error(`exited ${child.process.exitCode}: ${firstError(child.stderr())}`);
     try {
       const res = await fetch(url);
       const body = await res.text();
@@ -56,5 +59,5 @@ export async function waitReady(child: Child, url: string, expect?: string, time
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${url} not ready after ${timeoutMs} ms (${last}) ${child.stderr().split('\n').pop() ?? ''}`);
+  throw new Error(`${url} not ready after ${timeoutMs} ms (${last}) ${firstError(child.stderr())}`);
 }
