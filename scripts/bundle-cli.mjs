@@ -22,3 +22,17 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// The cell agents (src/cells/agent/): a process cell runs one file inside its jail, which mounts isola's
+// built code read-only and no node_modules; one file also starts faster (fewer modules to load).
+for (const [entry, out] of [['process-main', 'agent'], ['worker-main', 'worker']]) {
+  await build({
+    entryPoints: [`dist/src/cells/agent/${entry}.js`],
+    outfile: `dist/bundle/cells/${out}.js`,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}

@@ -20,3 +20,10 @@ export {
   WasiP1, OutputCapture, WasiExit, runWasiCommand, startWasiReactor, instantiateWasi,
   type WasiOptions, type Preopen,
 } from './capabilities/wasi-p1/index.js';
+
+// src/cells: the second wall (inline, worker and jailed process cells) and pools of them
+export {
+  spawnCell, CellPool,
+  type SpawnedCell, type Isolation, type CellSpawnOptions, type LoadRequest, type ModuleHandle, type InvocationKind,
+  type InvokeRequest, type InvokeResult, type Cell, type PoolOptions, type PoolStats, type CellPoolApi,
+} from './cells/index.js';

@@ -31,10 +31,9 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
 
   if (flags.invoke !== undefined) {
     const instance = await instantiate(compiled, file, grants, limits);
-    const results = instance.invoke(flags.invoke, args);
-    const { formatValue } = await import('../engine/values.js');
-    const types = compiled.info.exports.find((e) => e.name === flags.invoke)!.sig!.results;
-    if (results.length) writeStdout(`${results.map((v, i) => formatValue(types[i]!, v)).join('\n')}\n`);
+    const { invokeAsText } = await import('../engine/invoke-text.js');
+    const values = invokeAsText(instance, flags.invoke, args);
+    if (values.length) writeStdout(`${values.join('\n')}\n`);
     return 0;
   }
   if (flags.buffer !== undefined) {

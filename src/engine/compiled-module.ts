@@ -70,7 +70,7 @@ export class CompiledModuleImpl implements CompiledModule {
     let all = imports;
     if (this.parts.fuel !== null) {
       const s = meterSettings(limits);
-      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs);
+      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag);
       all = { ...imports, isola: { ...imports.isola, fuel_check: meter.check } };
       meter.begin();
     }
@@ -115,7 +115,7 @@ export class CompiledModuleImpl implements CompiledModule {
    * need metering, a memory limit needs a cap at least that tight. Limits are enforced, not advised.
    */
   private variantFor(limits: Limits): CompiledModuleImpl {
-    const needsFuel = (limits.fuel !== undefined || limits.timeoutMs !== undefined) && this.parts.fuel === null;
+    const needsFuel = (limits.fuel !== undefined || limits.timeoutMs !== undefined || limits.cancelFlag !== undefined) && this.parts.fuel === null;
     const cap = limits.maxMemoryBytes;
     const needsCap = cap !== undefined && !this.honoursMemoryCap(cap);
     if (!needsFuel && !needsCap) return this;

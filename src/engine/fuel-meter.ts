@@ -16,6 +16,8 @@ export const SLICE = 1_000_000;
 // Big, but small enough that slice arithmetic in doubles stays exact (< 2^53).
 const UNLIMITED_SLICE = 2 ** 50;
 
+const cancelledError = (): IsolaError => new IsolaError('CANCELLED', 'cancelled');
+
 export class FuelMeter {
   private global: WebAssembly.Global | null = null;
   /** Fuel consumed in settled slices (plus the current one up to `given`). */
@@ -32,6 +34,7 @@ export class FuelMeter {
     private readonly budget: number, // Infinity = unlimited
     private readonly budgetText: string,
     private readonly timeoutMs: number, // 0 = none
+    private readonly cancelFlag: Int32Array | null = null,
   ) {}
 
   /** The import. An arrow function so it can be handed to V8 as is. */
@@ -42,6 +45,7 @@ export class FuelMeter {
       // every call means at least one unit was spent, which is enough to end a runaway start.
       if (++this.startChecks > this.budget) this.stop(this.fuelError());
       if (this.deadline !== 0 && performance.now() > this.deadline) this.stop(this.timeoutError());
+      if (this.cancelFlag !== null && Atomics.load(this.cancelFlag, 0) !== 0) this.stop(cancelledError());
       return;
     }
     const left = Number(g.value as bigint);
@@ -49,6 +53,7 @@ export class FuelMeter {
     this.given = left;
     if (this.consumed > this.budget) this.stop(this.fuelError());
     if (this.deadline !== 0 && performance.now() > this.deadline) this.stop(this.timeoutError());
+    if (this.cancelFlag !== null && Atomics.load(this.cancelFlag, 0) !== 0) this.stop(cancelledError());
     this.refill();
   };
 
@@ -74,7 +79,7 @@ export class FuelMeter {
 
   private refill(): void {
     const remaining = this.budget - this.consumed;
-    let slice = this.timeoutMs !== 0 ? Math.min(SLICE, remaining) : Math.min(UNLIMITED_SLICE, remaining);
+    let slice = this.timeoutMs !== 0 || this.cancelFlag !== null ? Math.min(SLICE, remaining) : Math.min(UNLIMITED_SLICE, remaining);
     if (slice < 0) slice = 0; // overspent: the next check ends it
     this.global!.value = BigInt(slice);
     this.given = slice;

@@ -9,5 +9,6 @@ export { isArtifact } from './artifact.js';
 export { defaultCacheDir } from './cache-dir.js';
 export { formatBacktrace, type WasmFrame } from './traps.js';
 export { formatValue, parseIntegerLiteral, parseFloatLiteral } from './values.js';
+export { invokeAsText } from './invoke-text.js';
 export { parseSize, parseDuration, parseFuel, formatDuration } from './units.js';
 export { isolaVersion } from './version.js';

@@ -8,6 +8,12 @@ export interface Limits {
   maxMemoryBytes?: number;
   /** Wall-clock limit per outermost call (and for instantiation); interrupts running loops. Needs a fuel-metered module. */
   timeoutMs?: number;
+  /**
+   * Cooperative cancellation from another thread: while element 0 is non-zero, the next fuel check stops the
+   * guest with IsolaError('CANCELLED'). Needs a fuel-metered module; with a flag the meter checks at least
+   * every SLICE units (as with a timeout). Worker cells use it; a SharedArrayBuffer lets the host flip it.
+   */
+  cancelFlag?: Int32Array;
 }
 
 export interface CompileOptions {
@@ -27,6 +33,7 @@ export interface MeterSettings {
   budget: number; // Infinity = unlimited
   budgetText: string;
   timeoutMs: number; // 0 = none
+  cancelFlag: Int32Array | null;
 }
 
 export function meterSettings(limits: Limits): MeterSettings {
@@ -40,7 +47,7 @@ export function meterSettings(limits: Limits): MeterSettings {
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
     throw new IsolaError('USAGE', `invalid timeout ${String(timeoutMs)}ms (must be greater than 0)`);
   }
-  return { budget, budgetText: fuel === undefined ? '' : String(fuel), timeoutMs: timeoutMs ?? 0 };
+  return { budget, budgetText: fuel === undefined ? '' : String(fuel), timeoutMs: timeoutMs ?? 0, cancelFlag: limits.cancelFlag ?? null };
 }
 
 export function checkMaxMemoryBytes(bytes: number | undefined): void {

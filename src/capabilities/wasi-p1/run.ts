@@ -42,8 +42,9 @@ export function startWasiReactor(compiled: CompiledModule, options: WasiOptions,
  * returns the exit code: 0 when it returns, the proc_exit code otherwise. Traps, fuel and
  * timeouts propagate as the engine's IsolaError.
  */
-export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, limits?: Limits): number {
+export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, limits?: Limits, observe?: (instance: Instance) => void): number {
   const { wasi, instance } = instantiateWasi(compiled, options, limits);
+  observe?.(instance); // e.g. to read fuelConsumed afterwards (cells report it)
   const entry = exports(compiled, '_start') ? '_start' : exports(compiled, '_initialize') ? '_initialize' : '_start';
   try {
     wasi.setTimeout(limits?.timeoutMs);

@@ -1,0 +1,154 @@
+/**
+ * The guest agent's work, free of any transport: compile a module once (fuel metering on, so timeouts
+ * and cancellation can interrupt it), then run each invocation in a fresh instance. Used in-thread by
+ * inline cells and behind the frame protocol by worker and process cells.
+ */
+import { createHash } from 'node:crypto';
+import { IsolaError } from '../../errors.js';
+import { Engine } from '../../engine/index.js';
+import type { CompiledModule } from '../../engine/compiled-module.js';
+import type { Instance } from '../../engine/instance.js';
+import type { CompileOptions, Limits } from '../../engine/limits.js';
+import { processBuffer } from '../../engine/buffer-abi.js';
+import { isArtifact } from '../../engine/artifact-magic.js';
+import { invokeAsText } from '../../engine/invoke-text.js';
+import { importsWasi } from '../../wasm/inspect.js';
+import {
+  OutputCapture, runWasiCommand, startWasiReactor, type Preopen, type WasiOptions, type WasiP1,
+} from '../../capabilities/wasi-p1/index.js';
+import type { InvokeRequest, InvokeResult, ModuleHandle } from '../types.js';
+
+export interface AgentConfig {
+  /** The cell's preopens as the agent sees them (inside a jail: where they are mounted). */
+  preopens: Preopen[];
+  /** Engine compile cache (`null`: memory only; process cells always null). */
+  cacheDir?: string | null;
+  /** TESTS ONLY: switch off the WASI layer's own path checks (only the jail remains). */
+  noPathChecks?: boolean;
+  /** TESTS ONLY: accept eval frames. */
+  eval?: boolean;
+  /** Whether signed artifacts may be loaded: false in process cells (the signing key stays on the host). */
+  artifacts?: boolean;
+}
+
+export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
+export const DEFAULT_MAX_STDERR = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+const NO_KEY_DIR = '/nonexistent/isola-cell-has-no-signing-key';
+
+export class AgentCore {
+  private readonly engine: Engine;
+  private readonly modules = new Map<ModuleHandle, CompiledModule>();
+
+  constructor(private readonly config: AgentConfig, private readonly cancelFlag?: Int32Array) {
+    // Without artifacts the engine never needs the signing key, so it must not look for a home directory.
+    this.engine = new Engine({ cacheDir: config.cacheDir, keyDir: config.artifacts === false ? NO_KEY_DIR : undefined });
+  }
+
+  load(bytes: Uint8Array, compile: CompileOptions = {}): ModuleHandle {
+    if (this.config.artifacts === false && isArtifact(bytes)) {
+      throw new IsolaError('ARTIFACT', 'a process cell loads module bytes, not artifacts (their signing key stays on the host)');
+    }
+    const options: CompileOptions = { fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes };
+    const handle = createHash('sha256').update(bytes).update(JSON.stringify(options)).digest('hex').slice(0, 32);
+    if (!this.modules.has(handle)) this.modules.set(handle, this.engine.load(bytes, options));
+    return handle;
+  }
+
+  invoke(req: InvokeRequest): InvokeResult {
+    const compiled = this.modules.get(req.module);
+    if (compiled === undefined) throw new IsolaError('NOT_FOUND', `module ${req.module} is not loaded in this cell`);
+    const limits: Limits = req.limits === undefined ? {} : { fuel: req.limits.fuel, timeoutMs: req.limits.timeoutMs };
+    if (this.cancelFlag !== undefined) {
+      Atomics.store(this.cancelFlag, 0, 0); // a cancel of an earlier invocation must not stop this one
+      limits.cancelFlag = this.cancelFlag;
+    }
+    const started = performance.now();
+    switch (req.kind) {
+      case 'invoke': return this.callExport(compiled, req, limits, started);
+      case 'buffer': return this.runBuffer(compiled, req, limits, started);
+      case 'wasi': return this.runCommand(compiled, req, limits, started);
+      default: throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
+    }
+  }
+
+  private callExport(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {
+    if (req.export === undefined) throw new IsolaError('USAGE', "an 'invoke' invocation needs an export name");
+    const { instance, wasi, stdout, stderr } = this.instantiate(compiled, req, limits);
+    try {
+      const values = invokeAsText(instance, req.export, req.args ?? []);
+      const res: InvokeResult = { values, fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
+      if (stdout !== undefined) addOutput(res, stdout, stderr!);
+      return res;
+    } finally {
+      wasi?.close();
+    }
+  }
+
+  private runBuffer(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {
+    const { instance, wasi } = this.instantiate(compiled, req, limits);
+    try {
+      let output = processBuffer(instance, req.input ?? EMPTY, req.export ?? 'process_data');
+      const max = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+      const truncated = output.length > max;
+      if (truncated) output = output.subarray(0, max);
+      const res: InvokeResult = { output, fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
+      if (truncated) res.outputTruncated = true;
+      return res;
+    } finally {
+      wasi?.close();
+    }
+  }
+
+  private runCommand(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {
+    const stdout = new OutputCapture(req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
+    const stderr = new OutputCapture(req.maxStderrBytes ?? DEFAULT_MAX_STDERR);
+    let instance: Instance | undefined;
+    const exitCode = runWasiCommand(compiled, this.wasiOptions(req, req.args ?? ['guest'], stdout, stderr), limits, (i) => {
+      instance = i;
+    });
+    const res: InvokeResult = { exitCode, fuelConsumed: instance!.fuelConsumed, durationUs: micros(started) };
+    addOutput(res, stdout, stderr);
+    return res;
+  }
+
+  /** A plain instance, or a started WASI reactor (stdout/stderr captured) when the module imports WASI. */
+  private instantiate(compiled: CompiledModule, req: InvokeRequest, limits: Limits):
+    { instance: Instance; wasi?: WasiP1; stdout?: OutputCapture; stderr?: OutputCapture } {
+    if (!importsWasi(compiled.info)) return { instance: compiled.instantiate({}, limits) };
+    const stdout = new OutputCapture(req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
+    const stderr = new OutputCapture(req.maxStderrBytes ?? DEFAULT_MAX_STDERR);
+    const { instance, wasi } = startWasiReactor(compiled, this.wasiOptions(req, [req.export ?? 'guest'], stdout, stderr), limits);
+    return { instance, wasi, stdout, stderr };
+  }
+
+  private wasiOptions(req: InvokeRequest, args: string[], stdout: OutputCapture, stderr: OutputCapture): WasiOptions {
+    const opts: WasiOptions & { unsafeNoPathChecks?: boolean } = {
+      args, env: req.env ?? {}, preopens: this.grantedPreopens(req.preopens ?? []),
+      stdin: req.kind === 'wasi' ? req.input ?? null : null, stdout, stderr,
+    };
+    if (this.config.noPathChecks === true) opts.unsafeNoPathChecks = true;
+    return opts;
+  }
+
+  /** Each requested preopen must be one of the cell's (same guest path, not less read-only); the cell's own host path is used. */
+  private grantedPreopens(requested: Preopen[]): Preopen[] {
+    return requested.map((p) => {
+      const own = this.config.preopens.find((c) => c.guestPath === p.guestPath);
+      if (own === undefined) throw new IsolaError('USAGE', `preopen ${p.guestPath} is not granted to this cell`);
+      if (own.readOnly === true && p.readOnly !== true) throw new IsolaError('USAGE', `preopen ${p.guestPath} is read-only in this cell`);
+      return p.readOnly === true || own.readOnly === true ? { hostPath: own.hostPath, guestPath: p.guestPath, readOnly: true } : { hostPath: own.hostPath, guestPath: p.guestPath };
+    });
+  }
+}
+
+function micros(started: number): number {
+  return Math.round((performance.now() - started) * 1000);
+}
+
+function addOutput(res: InvokeResult, stdout: OutputCapture, stderr: OutputCapture): void {
+  res.output = stdout.bytes;
+  if (stdout.truncated) res.outputTruncated = true;
+  res.stderr = stderr.bytes;
+}
+

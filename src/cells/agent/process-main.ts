@@ -1,0 +1,35 @@
+/**
+ * Entry of a process cell's agent (bundled into dist/bundle/cells/agent.js). The protocol runs over
+ * fd 3, a socketpair the host set up; the agent's configuration is the last argv entry (JSON).
+ * Anything wrong with the channel ends the process: the host sees the exit and fails the invocations.
+ */
+import { Socket } from 'node:net';
+import { AgentServer } from './server.js';
+import type { AgentConfig } from './core.js';
+
+const config = JSON.parse(process.argv[process.argv.length - 1]!) as AgentConfig;
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+channel.setNoDelay?.(true);
+const agent = new AgentServer(config, {
+  send(parts) {
+    if (parts.length === 1) {
+      channel.write(parts[0]!);
+      return;
+    }
+    channel.cork();
+    for (const p of parts) channel.write(p);
+    channel.uncork();
+  },
+}, () => channel.end(() => process.exit(0)));
+
+channel.on('data', (chunk: Buffer) => {
+  try {
+    agent.decoder.push(chunk);
+  } catch (e) {
+    process.stderr.write(`isola cell: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(3);
+  }
+});
+channel.on('end', () => process.exit(0)); // the host went away
+channel.on('error', () => process.exit(4));
+agent.hello();

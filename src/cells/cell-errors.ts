@@ -1,0 +1,14 @@
+/** The errors a cell itself (not its guest) produces, worded once. */
+import { IsolaError } from '../errors.js';
+
+export const cellClosed = (why = 'the cell was closed'): IsolaError => new IsolaError('CELL_CLOSED', why);
+export const cancelled = (): IsolaError => new IsolaError('CANCELLED', 'cancelled');
+
+/** `cell crashed (signal SIGKILL)`, `cell crashed (exit code 3)`, `cell crashed (worker terminated)`. */
+export function cellCrashed(how: string, detail: Record<string, unknown> = {}): IsolaError {
+  return new IsolaError('CELL_CRASHED', `cell crashed (${how})`, detail);
+}
+
+export function exitDescription(code: number | null, signal: string | null): string {
+  return signal !== null ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`;
+}

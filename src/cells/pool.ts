@@ -1,0 +1,176 @@
+/**
+ * CellPool: warm cells for one isolation key. Each cell loads the module once; every invocation gets a
+ * fresh instance inside a cell that is not busy with another. Cells are recycled after N invocations
+ * or M ms, the number of cells is bounded, and a cell that dies is replaced; its in-flight invocation
+ * fails alone. Waiting is unbounded here: admission (how long a caller may queue) is the orchestrator's.
+ */
+import { cancelled, cellClosed } from './cell-errors.js';
+import { spawnCell, type SpawnedCell } from './spawn.js';
+import type { CellPoolApi, InvokeRequest, InvokeResult, ModuleHandle, PoolOptions, PoolStats } from './types.js';
+
+interface Slot {
+  cell: SpawnedCell;
+  handle: ModuleHandle;
+  busy: boolean;
+}
+
+interface Waiter {
+  resolve(slot: Slot): void;
+  reject(e: unknown): void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+const DEFAULT_CLOSE_GRACE_MS = 10_000;
+
+export class CellPool implements CellPoolApi {
+  private readonly slots: Slot[] = [];
+  private readonly waiters: Waiter[] = [];
+  private starting = 0;
+  private closed = false;
+  private readonly counts = { spawned: 0, crashed: 0, recycled: 0 };
+  private readonly maxCells: number;
+  private readonly minWarm: number;
+  private readonly maxInvocations: number;
+  private readonly maxAgeMs: number;
+
+  constructor(private readonly options: PoolOptions) {
+    this.maxCells = Math.max(1, options.maxCells ?? 4);
+    this.minWarm = Math.min(this.maxCells, Math.max(0, options.minWarm ?? 1));
+    this.maxInvocations = options.maxInvocationsPerCell ?? 10_000;
+    this.maxAgeMs = options.maxCellAgeMs ?? 10 * 60_000;
+  }
+
+  async invoke(req: Omit<InvokeRequest, 'module'>, signal?: AbortSignal): Promise<InvokeResult> {
+    const slot = await this.acquire(signal);
+    try {
+      return await slot.cell.invoke({ ...req, module: slot.handle }, signal);
+    } finally {
+      this.release(slot);
+    }
+  }
+
+  async warm(): Promise<void> {
+    const spawns: Array<Promise<void>> = [];
+    while (this.slots.length + this.starting < this.minWarm) spawns.push(this.grow());
+    await Promise.all(spawns);
+  }
+
+  stats(): PoolStats {
+    const busy = this.slots.filter((s) => s.busy).length;
+    return {
+      cells: this.slots.length + this.starting, idle: this.slots.length - busy, busy, queued: this.waiters.length, ...this.counts,
+    };
+  }
+
+  async close(graceMs = DEFAULT_CLOSE_GRACE_MS): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) this.settleWaiter(w, cellClosed('the pool is closing'));
+    const cells = this.slots.splice(0).map((s) => s.cell);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.all(cells.map((c) => c.close())), grace]);
+    clearTimeout(timer);
+    for (const c of cells) c.kill(); // no-op for those that closed
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private acquire(signal: AbortSignal | undefined): Promise<Slot> {
+    if (this.closed) return Promise.reject(cellClosed('the pool is closed'));
+    if (signal?.aborted) return Promise.reject(cancelled());
+    const idle = this.slots.find((s) => !s.busy && s.cell.alive);
+    if (idle !== undefined) {
+      idle.busy = true;
+      return Promise.resolve(idle);
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      const w: Waiter = { resolve, reject, signal, onAbort: undefined };
+      if (signal !== undefined) {
+        w.onAbort = () => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(cancelled());
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.waiters.push(w);
+      if (this.slots.length + this.starting < this.maxCells && this.starting < this.waiters.length) {
+        this.grow().catch(() => {}); // failures reach the waiters
+      }
+    });
+  }
+
+  private release(slot: Slot): void {
+    slot.busy = false;
+    if (!this.slots.includes(slot)) return; // died meanwhile (already counted and replaced)
+    const cell = slot.cell;
+    const worn = cell.invocations >= this.maxInvocations || Date.now() - cell.spawnedAt >= this.maxAgeMs;
+    if (this.closed || worn || !cell.alive) {
+      this.remove(slot);
+      if (worn) this.counts.recycled++;
+      void cell.close();
+      this.replenish();
+      return;
+    }
+    this.hand(slot);
+  }
+
+  /** Gives an idle slot to the first waiter, if any. */
+  private hand(slot: Slot): void {
+    const w = this.waiters.shift();
+    if (w === undefined) return;
+    slot.busy = true;
+    this.settleWaiter(w, slot, true);
+  }
+
+  private settleWaiter(w: Waiter, outcome: Slot | unknown, ok = false): void {
+    if (w.onAbort !== undefined) w.signal!.removeEventListener('abort', w.onAbort);
+    if (ok) w.resolve(outcome as Slot);
+    else w.reject(outcome);
+  }
+
+  /** Spawns one cell and loads the module into it. Rejects (and fails the waiters if no cell is left) on error. */
+  private async grow(): Promise<void> {
+    this.starting++;
+    let cell: SpawnedCell | undefined;
+    try {
+      cell = await spawnCell(this.options.spawn);
+      const handle = await cell.load(this.options.module);
+      this.starting--;
+      this.counts.spawned++;
+      if (this.closed) {
+        void cell.close();
+        return;
+      }
+      const slot: Slot = { cell, handle, busy: false };
+      this.slots.push(slot);
+      cell.onExit(() => {
+        if (!this.slots.includes(slot)) return;
+        this.remove(slot);
+        this.counts.crashed++;
+        this.replenish();
+      });
+      this.hand(slot);
+    } catch (e) {
+      this.starting--;
+      cell?.kill();
+      if (this.slots.length + this.starting === 0) for (const w of this.waiters.splice(0)) this.settleWaiter(w, e);
+      throw e;
+    }
+  }
+
+  private remove(slot: Slot): void {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+  }
+
+  /** Keeps minWarm cells, and enough to serve whoever waits. */
+  private replenish(): void {
+    if (this.closed) return;
+    const want = Math.min(this.maxCells, Math.max(this.minWarm, this.slots.filter((s) => s.busy).length + this.waiters.length));
+    while (this.slots.length + this.starting < want) this.grow().catch(() => {});
+  }
+}

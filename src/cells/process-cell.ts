@@ -1,0 +1,102 @@
+/**
+ * The `process` driver: the agent (one bundled file) in a child process, inside the jail that
+ * src/cells/jail/ plans. The protocol runs over the child's fd 3 (a socketpair); extra pipes carry the
+ * bytes the jail needs (the seccomp program). A guest that runs longer than 50 ms gets a lower CPU
+ * priority until it ends, so one spinning guest cannot starve the others on a small machine.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { setPriority } from 'node:os';
+import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import type { AgentConfig } from './agent/core.js';
+import { exitDescription } from './cell-errors.js';
+import type { JailLaunch } from './jail-api.js';
+import { RemoteCell } from './remote-cell.js';
+import type { CellSpawnOptions } from './types.js';
+
+const SLOW_INVOCATION_MS = 50;
+const LOW_PRIORITY = 10;
+const STDERR_TAIL = 4096;
+
+export class ProcessCell extends RemoteCell {
+  readonly pid: number | undefined;
+  private readonly child: ChildProcess;
+  private readonly channel: Socket;
+  private stderrTail = '';
+  private slowTimer: NodeJS.Timeout | null = null;
+  private lowered = false;
+
+  constructor(options: CellSpawnOptions, launch: JailLaunch, config: AgentConfig) {
+    super('process', options);
+    const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe'];
+    for (const fd of launch.fdData.keys()) {
+      while (stdio.length < fd) stdio.push('ignore');
+      stdio[fd] = 'pipe';
+    }
+    this.child = spawn(launch.command, [...launch.args, JSON.stringify(config)], { stdio, env: launch.env });
+    this.pid = this.child.pid;
+    for (const [fd, bytes] of launch.fdData) (this.child.stdio[fd] as Writable).end(bytes);
+    this.channel = this.child.stdio[3] as Socket;
+    this.channel.setNoDelay?.(true);
+    this.channel.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.channel.on('error', () => {}); // the exit event reports what happened
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-STDERR_TAIL);
+    });
+    this.child.on('error', (e) => this.exited(`could not start: ${e.message}`));
+    this.child.on('exit', (code, signal) => {
+      this.clearSlowTimer();
+      launch.cleanup();
+      this.exited(exitDescription(code, signal), { exitCode: code, signal, stderr: this.stderrTail });
+    });
+  }
+
+  send(parts: Uint8Array[]): void {
+    const ch = this.channel;
+    if (ch.destroyed) return;
+    if (parts.length === 1) {
+      ch.write(parts[0]!);
+      return;
+    }
+    ch.cork();
+    for (const p of parts) ch.write(p);
+    ch.uncork();
+  }
+
+  protected terminate(): void {
+    this.child.kill('SIGKILL');
+  }
+
+  protected interruptGuest(): void {
+    // A process cell reads frames only between invocations: the CANCEL frame, then the kill timer.
+  }
+
+  protected override dispatched(): void {
+    this.slowTimer = setTimeout(() => {
+      this.slowTimer = null;
+      this.lowered = this.renice(LOW_PRIORITY);
+    }, SLOW_INVOCATION_MS);
+    this.slowTimer.unref?.();
+  }
+
+  protected override settled(): void {
+    this.clearSlowTimer();
+    if (this.lowered) this.lowered = !this.renice(0);
+  }
+
+  private clearSlowTimer(): void {
+    if (this.slowTimer !== null) clearTimeout(this.slowTimer);
+    this.slowTimer = null;
+  }
+
+  /** Restoring needs CAP_SYS_NICE (or RLIMIT_NICE); without it the cell stays lowered, which is safe. */
+  private renice(priority: number): boolean {
+    if (this.pid === undefined || this.state === 'dead') return false;
+    try {
+      setPriority(this.pid, priority);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The frame: `[u32 length][u8 type][u32 requestId][payload]`, little-endian, where `length` counts the
+ * bytes after itself (5 + payload). One framed stream per cell, in both directions.
+ */
+import { protocolError } from './codec.js';
+
+export const FrameType = {
+  LOAD: 1, // host → cell: [u32 metaLen][meta JSON][module bytes]
+  READY: 2, // cell → host: module handle (UTF-8); requestId 0 = the agent is up
+  INVOKE: 3, // host → cell: binary InvokeRequest (bulk input in a DATA frame just before)
+  RESULT: 4, // cell → host: binary InvokeResult (output and stderr in DATA frames just before)
+  ERROR: 5, // cell → host: JSON {code, message, detail}
+  CANCEL: 6, // host → cell: stop requestId
+  SHUTDOWN: 7, // host → cell: finish and exit
+  CAP_CALL: 8, // cell → host: capability call (reserved for the broker)
+  CAP_REPLY: 9, // host → cell: its reply (reserved)
+  DATA: 10, // both: [u8 slot][bytes] for the next INVOKE/RESULT of the same requestId
+  EVAL: 11, // host → cell, tests only: JavaScript source
+  EVAL_RESULT: 12, // cell → host, tests only: JSON {ok, value} | {ok: false, error}
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k.toLowerCase()]));
+
+/** What each side may receive: anything else is a protocol error. */
+export const HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.LOAD, FrameType.INVOKE, FrameType.CANCEL, FrameType.SHUTDOWN, FrameType.CAP_REPLY, FrameType.DATA, FrameType.EVAL]);
+export const CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.READY, FrameType.RESULT, FrameType.ERROR, FrameType.CAP_CALL, FrameType.DATA, FrameType.EVAL_RESULT]);
+
+export const HEADER_BYTES = 9;
+/** Default cap on one frame (module bytes and bulk data included). */
+export const DEFAULT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
+
+/** One frame in one fresh buffer (transferable). */
+export function encodeFrame(type: FrameType, requestId: number, payload?: Uint8Array): Uint8Array {
+  const n = payload === undefined ? 0 : payload.length;
+  const out = new Uint8Array(HEADER_BYTES + n);
+  writeHeader(out, type, requestId, n);
+  if (payload !== undefined) out.set(payload, HEADER_BYTES);
+  return out;
+}
+
+export function writeHeader(out: Uint8Array, type: FrameType, requestId: number, payloadLength: number): void {
+  const v = new DataView(out.buffer, out.byteOffset, HEADER_BYTES);
+  v.setUint32(0, payloadLength + 5, true);
+  v.setUint8(4, type);
+  v.setUint32(5, requestId >>> 0, true);
+}
+
+export type FrameHandler = (type: FrameType, requestId: number, payload: Uint8Array) => void;
+
+/**
+ * Streaming decoder. Checks the declared length against the maximum and the type against the allowed
+ * set as soon as the 9-byte header is in, BEFORE buffering a byte of payload; buffers the payload
+ * chunk by chunk (so a lying length costs only what was really sent). Throws IsolaError('CELL_PROTOCOL').
+ * Payloads handed to the handler are views: copy what you keep beyond the call.
+ */
+export class FrameDecoder {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private readonly header = new Uint8Array(HEADER_BYTES);
+  private readonly headerView = new DataView(this.header.buffer);
+  private failed = false;
+
+  constructor(
+    private readonly allowed: ReadonlySet<number>,
+    private readonly onFrame: FrameHandler,
+    private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+  ) {}
+
+  push(chunk: Uint8Array): void {
+    if (this.failed) throw protocolError('stream used after an error');
+    try {
+      this.consume(chunk);
+    } catch (e) {
+      this.failed = true;
+      this.chunks = [];
+      this.buffered = 0;
+      throw e;
+    }
+  }
+
+  /** Bytes held for an incomplete frame (0 at a frame boundary). */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  private consume(chunk: Uint8Array): void {
+    let data = chunk;
+    if (this.buffered > 0) {
+      // Finish the frame in progress first.
+      const need = this.needed();
+      if (need === -1 || this.buffered + data.length < need) {
+        this.chunks.push(data);
+        this.buffered += data.length;
+        if (need === -1 && this.buffered >= HEADER_BYTES) this.consumeBuffered();
+        return;
+      }
+      const take = need - this.buffered;
+      this.chunks.push(data.subarray(0, take));
+      this.buffered += take;
+      data = data.subarray(take);
+      this.consumeBuffered();
+    }
+    // Whole frames straight out of the chunk, no copy.
+    let off = 0;
+    while (data.length - off >= HEADER_BYTES) {
+      const v = new DataView(data.buffer, data.byteOffset + off, HEADER_BYTES);
+      const total = this.check(v.getUint32(0, true), v.getUint8(4)) + 4;
+      if (data.length - off < total) break;
+      this.onFrame(v.getUint8(4) as FrameType, v.getUint32(5, true), data.subarray(off + HEADER_BYTES, off + total));
+      off += total;
+    }
+    if (off < data.length) {
+      this.chunks.push(data.subarray(off));
+      this.buffered += data.length - off;
+    }
+  }
+
+  /** Frame size (with the length field) of the buffered frame, or -1 while its header is incomplete. */
+  private needed(): number {
+    if (this.buffered < HEADER_BYTES) return -1;
+    this.fillHeader();
+    return this.check(this.headerView.getUint32(0, true), this.header[4]!) + 4;
+  }
+
+  private fillHeader(): void {
+    let at = 0;
+    for (const c of this.chunks) {
+      const n = Math.min(c.length, HEADER_BYTES - at);
+      this.header.set(c.subarray(0, n), at);
+      at += n;
+      if (at === HEADER_BYTES) break;
+    }
+  }
+
+  /** Buffered bytes hold at least a header: emit the frame if complete, then any frames after it. */
+  private consumeBuffered(): void {
+    const need = this.needed();
+    if (this.buffered < need) return;
+    const all = this.chunks.length === 1 ? this.chunks[0]! : concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    this.consume(all);
+  }
+
+  private check(length: number, type: number): number {
+    if (length < 5) throw protocolError(`frame length ${length} is shorter than its header`);
+    if (length + 4 > this.maxFrameBytes) throw protocolError(`frame of ${length + 4} bytes exceeds the maximum of ${this.maxFrameBytes}`);
+    if (!this.allowed.has(type)) throw protocolError(`unexpected frame type ${type}${TYPE_NAMES[type] ? ` (${TYPE_NAMES[type]})` : ''}`);
+    return length;
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,12 @@
+/** The host↔cell protocol: frames, their typed payloads, and the streaming decoder. */
+export { ByteReader, ByteWriter, protocolError } from './codec.js';
+export {
+  FrameType, FrameDecoder, encodeFrame, writeHeader, HEADER_BYTES, DEFAULT_MAX_FRAME_BYTES, HOST_TO_CELL, CELL_TO_HOST,
+  TYPE_NAMES, type FrameHandler,
+} from './frame.js';
+export {
+  encodeLoad, decodeLoad, encodeInvoke, decodeInvoke, encodeResult, decodeResult, encodeError, decodeError,
+  encodeEvalResult, decodeEvalResult, dataFrameSlot, DataStage, DATA_INPUT, DATA_OUTPUT, DATA_STDERR, textBytes, bytesText,
+  type LoadMessage,
+} from './messages.js';
+export { FrameWriter, joinParts, type FrameSink } from './writer.js';

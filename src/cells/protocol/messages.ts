@@ -1,0 +1,267 @@
+/**
+ * Typed payloads of each frame type. Binary on the invoke hot path; JSON only for small, rare
+ * metadata (the load frame's options, errors, eval results). Decoders validate every field.
+ */
+import { IsolaError, type IsolaErrorCode } from '../../errors.js';
+import type { CompileOptions } from '../../engine/limits.js';
+import type { Preopen } from '../../capabilities/wasi-p1/index.js';
+import type { InvocationKind, InvokeRequest, InvokeResult } from '../types.js';
+import { ByteReader, ByteWriter, protocolError } from './codec.js';
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+// ---- load ------------------------------------------------------------------------------------
+
+export interface LoadMessage {
+  bytes: Uint8Array;
+  compile: CompileOptions;
+}
+
+export function encodeLoad(w: ByteWriter, m: LoadMessage): void {
+  w.str(JSON.stringify(m.compile)).raw(m.bytes);
+}
+
+export function decodeLoad(payload: Uint8Array): LoadMessage {
+  const r = new ByteReader(payload, 'load');
+  const compile = parseJson(r.str(), 'load') as CompileOptions;
+  if (typeof compile !== 'object' || compile === null || Array.isArray(compile)) throw protocolError('load frame options are not an object');
+  const out: CompileOptions = {};
+  if (compile.fuel !== undefined) out.fuel = compile.fuel === true;
+  if (compile.maxMemoryBytes !== undefined) {
+    if (!Number.isSafeInteger(compile.maxMemoryBytes)) throw protocolError('load frame maxMemoryBytes is not an integer');
+    out.maxMemoryBytes = compile.maxMemoryBytes;
+  }
+  return { compile: out, bytes: r.rest() };
+}
+
+// ---- invoke ----------------------------------------------------------------------------------
+
+const KINDS: readonly InvocationKind[] = ['invoke', 'buffer', 'wasi'];
+const enum F {
+  EXPORT = 1, ARGS = 2, ENV = 4, PREOPENS = 8, FUEL = 16, TIMEOUT = 32, MAX_OUT = 64, MAX_ERR = 128, INPUT = 256,
+}
+
+/** Everything but `input`, which travels in a DATA frame (slot DATA_INPUT) right before. */
+export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
+  const kind = KINDS.indexOf(req.kind);
+  if (kind < 0) throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
+  const l = req.limits;
+  let flags = 0;
+  if (req.export !== undefined) flags |= F.EXPORT;
+  if (req.args !== undefined) flags |= F.ARGS;
+  if (req.env !== undefined) flags |= F.ENV;
+  if (req.preopens !== undefined) flags |= F.PREOPENS;
+  if (l?.fuel !== undefined) flags |= F.FUEL;
+  if (l?.timeoutMs !== undefined) flags |= F.TIMEOUT;
+  if (req.maxOutputBytes !== undefined) flags |= F.MAX_OUT;
+  if (req.maxStderrBytes !== undefined) flags |= F.MAX_ERR;
+  if (req.input !== undefined) flags |= F.INPUT;
+  w.u8(kind).u32(flags).str(req.module);
+  if (req.export !== undefined) w.str(req.export);
+  if (req.args !== undefined) {
+    w.u32(req.args.length);
+    for (const a of req.args) w.str(String(a));
+  }
+  if (req.env !== undefined) {
+    const entries = Object.entries(req.env);
+    w.u32(entries.length);
+    for (const [k, v] of entries) w.str(k).str(v);
+  }
+  if (req.preopens !== undefined) {
+    w.u32(req.preopens.length);
+    for (const p of req.preopens) w.str(p.hostPath).str(p.guestPath).u8(p.readOnly === true ? 1 : 0);
+  }
+  if (l?.fuel !== undefined) {
+    const fuel = BigInt(l.fuel);
+    if (fuel < 0n || fuel >= 2n ** 64n) throw new IsolaError('USAGE', `invalid fuel ${String(l.fuel)} (must be a whole number >= 0)`);
+    w.u64(fuel);
+  }
+  if (l?.timeoutMs !== undefined) w.f64(l.timeoutMs);
+  if (req.maxOutputBytes !== undefined) w.f64(req.maxOutputBytes);
+  if (req.maxStderrBytes !== undefined) w.f64(req.maxStderrBytes);
+}
+
+/** `input` is attached by the caller from the staged DATA frame (flag INPUT says one must be there). */
+export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInput: boolean } {
+  const r = new ByteReader(payload, 'invoke');
+  const kind = KINDS[r.u8()];
+  if (kind === undefined) throw protocolError('invoke frame has an unknown kind');
+  const flags = r.u32();
+  const req: InvokeRequest = { kind, module: r.str() };
+  if (flags & F.EXPORT) req.export = r.str();
+  if (flags & F.ARGS) {
+    const n = r.count(4);
+    const args: string[] = new Array(n);
+    for (let i = 0; i < n; i++) args[i] = r.str();
+    req.args = args;
+  }
+  if (flags & F.ENV) {
+    const n = r.count(8);
+    const env: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (let i = 0; i < n; i++) env[r.str()] = r.str();
+    req.env = env;
+  }
+  if (flags & F.PREOPENS) {
+    const n = r.count(9);
+    const preopens: Preopen[] = [];
+    for (let i = 0; i < n; i++) {
+      const hostPath = r.str();
+      const guestPath = r.str();
+      preopens.push(r.u8() === 1 ? { hostPath, guestPath, readOnly: true } : { hostPath, guestPath });
+    }
+    req.preopens = preopens;
+  }
+  const limits: NonNullable<InvokeRequest['limits']> = {};
+  if (flags & F.FUEL) limits.fuel = r.u64();
+  if (flags & F.TIMEOUT) limits.timeoutMs = r.f64();
+  if (flags & (F.FUEL | F.TIMEOUT)) req.limits = limits;
+  if (flags & F.MAX_OUT) req.maxOutputBytes = r.f64();
+  if (flags & F.MAX_ERR) req.maxStderrBytes = r.f64();
+  r.end();
+  return { req, hasInput: (flags & F.INPUT) !== 0 };
+}
+
+// ---- result ----------------------------------------------------------------------------------
+
+const enum R {
+  VALUES = 1, OUTPUT = 2, TRUNCATED = 4, STDERR = 8, EXIT = 16,
+}
+
+/** Everything but `output` and `stderr`, which travel in DATA frames (slots DATA_OUTPUT, DATA_STDERR) right before. */
+export function encodeResult(w: ByteWriter, res: InvokeResult): void {
+  let flags = 0;
+  if (res.values !== undefined) flags |= R.VALUES;
+  if (res.output !== undefined) flags |= R.OUTPUT;
+  if (res.outputTruncated === true) flags |= R.TRUNCATED;
+  if (res.stderr !== undefined) flags |= R.STDERR;
+  if (res.exitCode !== undefined) flags |= R.EXIT;
+  w.u8(flags).u64(res.fuelConsumed).f64(res.durationUs);
+  if (res.exitCode !== undefined) w.i32(res.exitCode);
+  if (res.values !== undefined) {
+    w.u32(res.values.length);
+    for (const v of res.values) w.str(v);
+  }
+}
+
+export function decodeResult(payload: Uint8Array): { res: InvokeResult; hasOutput: boolean; hasStderr: boolean } {
+  const r = new ByteReader(payload, 'result');
+  const flags = r.u8();
+  const res: InvokeResult = { fuelConsumed: r.u64(), durationUs: r.f64() };
+  if (flags & R.EXIT) res.exitCode = r.i32();
+  if (flags & R.VALUES) {
+    const n = r.count(4);
+    const values: string[] = new Array(n);
+    for (let i = 0; i < n; i++) values[i] = r.str();
+    res.values = values;
+  }
+  if (flags & R.TRUNCATED) res.outputTruncated = true;
+  r.end();
+  return { res, hasOutput: (flags & R.OUTPUT) !== 0, hasStderr: (flags & R.STDERR) !== 0 };
+}
+
+// ---- data ------------------------------------------------------------------------------------
+
+export const DATA_INPUT = 0;
+export const DATA_OUTPUT = 1;
+export const DATA_STDERR = 2;
+const DATA_SLOTS = 3;
+
+/** Data frame header: the slot byte; the bytes follow (write them as a separate buffer to avoid a copy). */
+export function dataFrameSlot(payload: Uint8Array): { slot: number; bytes: Uint8Array } {
+  if (payload.length < 1) throw protocolError('data frame without a slot');
+  const slot = payload[0]!;
+  if (slot >= DATA_SLOTS) throw protocolError(`data frame for unknown slot ${slot}`);
+  return { slot, bytes: payload.subarray(1) };
+}
+
+/**
+ * Holds DATA frames until the INVOKE/RESULT frame of the same request takes them. Frames on one
+ * stream are ordered, so at most one request's data is staged at a time.
+ */
+export class DataStage {
+  private id = -1;
+  private readonly slots: Array<Uint8Array | undefined> = [undefined, undefined, undefined];
+
+  put(requestId: number, payload: Uint8Array): void {
+    const { slot, bytes } = dataFrameSlot(payload);
+    if (this.id !== -1 && this.id !== requestId) throw protocolError(`data frame for request ${requestId} while request ${this.id} has data staged`);
+    if (this.slots[slot] !== undefined) throw protocolError(`second data frame for slot ${slot} of request ${requestId}`);
+    this.id = requestId;
+    this.slots[slot] = bytes;
+  }
+
+  /** Takes the staged bytes of one slot for `requestId`; `required`: the message said they are there. */
+  take(requestId: number, slot: number, required: boolean): Uint8Array | undefined {
+    if (this.id !== -1 && this.id !== requestId) throw protocolError(`request ${requestId} answered while request ${this.id} has data staged`);
+    const b = this.slots[slot];
+    if (required && b === undefined) throw protocolError(`request ${requestId} lacks its data frame (slot ${slot})`);
+    if (!required && b !== undefined) throw protocolError(`request ${requestId} has an unexpected data frame (slot ${slot})`);
+    return b;
+  }
+
+  /** After a message consumed its data: nothing may be left over. */
+  clear(requestId: number): void {
+    if (this.id === -1) return;
+    if (this.id !== requestId) throw protocolError(`request ${requestId} answered while request ${this.id} has data staged`);
+    this.id = -1;
+    this.slots[0] = this.slots[1] = this.slots[2] = undefined;
+  }
+
+  get empty(): boolean {
+    return this.id === -1;
+  }
+}
+
+// ---- errors, eval ----------------------------------------------------------------------------
+
+const CODES = new Set<string>([
+  'DECODE', 'INVALID', 'COMPONENT', 'LINK', 'NO_EXPORT', 'BAD_ARGS', 'FUEL', 'TIMEOUT', 'MEMORY_LIMIT', 'TRAP', 'BUFFER',
+  'ARTIFACT', 'USAGE', 'IO', 'EXIT', 'CELL_CRASHED', 'CELL_PROTOCOL', 'CELL_CLOSED', 'CANCELLED', 'JAIL', 'OVERLOADED',
+  'NOT_FOUND', 'MANIFEST', 'TOO_LARGE', 'CONFLICT',
+] satisfies IsolaErrorCode[]);
+
+/** An error as (code, message, detail); anything that is not an IsolaError is reported as a bug inside the cell. */
+export function encodeError(e: unknown): Uint8Array {
+  const err = e instanceof IsolaError
+    ? { code: e.code, message: e.message, detail: e.detail }
+    : { code: 'INTERNAL', message: `internal error in the cell: ${e instanceof Error ? e.message : String(e)}`, detail: {} };
+  return utf8.encode(JSON.stringify(err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+}
+
+/** The IsolaError a cell reported. Unknown codes (a lying cell) become a protocol error. */
+export function decodeError(payload: Uint8Array): IsolaError {
+  const o = parseJson(utf8Decoder.decode(payload), 'error') as { code?: unknown; message?: unknown; detail?: unknown };
+  if (typeof o !== 'object' || o === null || typeof o.message !== 'string') throw protocolError('error frame is not {code, message, detail}');
+  const detail = typeof o.detail === 'object' && o.detail !== null && !Array.isArray(o.detail) ? (o.detail as Record<string, unknown>) : {};
+  if (o.code === 'INTERNAL') return new IsolaError('CELL_CRASHED', o.message, { internal: true });
+  if (typeof o.code !== 'string' || !CODES.has(o.code)) throw protocolError(`error frame with unknown code ${JSON.stringify(o.code)}`);
+  return new IsolaError(o.code as IsolaErrorCode, o.message, detail);
+}
+
+export function encodeEvalResult(ok: boolean, value: unknown): Uint8Array {
+  let text: string;
+  try {
+    text = JSON.stringify(ok ? { ok, value: value === undefined ? null : value } : { ok, error: String(value) });
+  } catch (e) {
+    text = JSON.stringify({ ok: false, error: `result is not JSON-able: ${String(e)}` });
+  }
+  return utf8.encode(text);
+}
+
+export function decodeEvalResult(payload: Uint8Array): { ok: true; value: unknown } | { ok: false; error: string } {
+  const o = parseJson(utf8Decoder.decode(payload), 'eval-result') as { ok?: unknown; value?: unknown; error?: unknown };
+  if (typeof o !== 'object' || o === null) throw protocolError('eval-result frame is not an object');
+  return o.ok === true ? { ok: true, value: o.value } : { ok: false, error: String(o.error) };
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw protocolError(`${what} frame holds malformed JSON`);
+  }
+}
+
+export const textBytes = (s: string): Uint8Array => utf8.encode(s);
+export const bytesText = (b: Uint8Array): string => utf8Decoder.decode(b);

@@ -1,0 +1,89 @@
+/**
+ * Encodes outgoing frames with one reused ByteWriter and hands them to the transport: a socket
+ * (write the parts, corked into one writev) or a MessagePort (one transferable buffer per batch).
+ */
+import type { InvokeRequest, InvokeResult } from '../types.js';
+import { ByteWriter } from './codec.js';
+import { FrameType, HEADER_BYTES, writeHeader } from './frame.js';
+import { DATA_INPUT, DATA_OUTPUT, DATA_STDERR, encodeInvoke, encodeLoad, encodeResult, type LoadMessage } from './messages.js';
+
+/** Receives whole frames; the parts of one call belong together (send them in one go if you can). */
+export interface FrameSink {
+  send(parts: Uint8Array[]): void;
+}
+
+export class FrameWriter {
+  private readonly w = new ByteWriter(1024);
+  private readonly parts: Uint8Array[] = [];
+
+  constructor(private readonly sink: FrameSink) {}
+
+  frame(type: FrameType, requestId: number, payload?: Uint8Array): void {
+    const header = new Uint8Array(HEADER_BYTES);
+    writeHeader(header, type, requestId, payload?.length ?? 0);
+    this.parts.push(header);
+    if (payload !== undefined && payload.length) this.parts.push(payload);
+    this.flush();
+  }
+
+  load(requestId: number, m: LoadMessage): void {
+    encodeLoad(this.begin(), m);
+    this.end(FrameType.LOAD, requestId);
+    this.flush();
+  }
+
+  invoke(requestId: number, req: InvokeRequest): void {
+    if (req.input !== undefined) this.data(requestId, DATA_INPUT, req.input);
+    encodeInvoke(this.begin(), req);
+    this.end(FrameType.INVOKE, requestId);
+    this.flush();
+  }
+
+  result(requestId: number, res: InvokeResult): void {
+    if (res.output !== undefined) this.data(requestId, DATA_OUTPUT, res.output);
+    if (res.stderr !== undefined) this.data(requestId, DATA_STDERR, res.stderr);
+    encodeResult(this.begin(), res);
+    this.end(FrameType.RESULT, requestId);
+    this.flush();
+  }
+
+  /** A data frame: its 10-byte head, then the bytes as they are (no copy for sockets). */
+  private data(requestId: number, slot: number, bytes: Uint8Array): void {
+    const head = new Uint8Array(HEADER_BYTES + 1);
+    writeHeader(head, FrameType.DATA, requestId, bytes.length + 1);
+    head[HEADER_BYTES] = slot;
+    this.parts.push(head);
+    if (bytes.length) this.parts.push(bytes);
+  }
+
+  private begin(): ByteWriter {
+    return this.w.reset(HEADER_BYTES);
+  }
+
+  private end(type: FrameType, requestId: number): void {
+    const w = this.w;
+    w.setU32(0, w.length - 4);
+    w.setU8(4, type);
+    w.setU32(5, requestId >>> 0);
+    this.parts.push(w.take());
+  }
+
+  private flush(): void {
+    const parts = this.parts.splice(0);
+    this.sink.send(parts);
+  }
+}
+
+/** One buffer holding all parts (for a MessagePort: transfer it). */
+export function joinParts(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1 && parts[0]!.byteOffset === 0 && parts[0]!.byteLength === parts[0]!.buffer.byteLength) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,322 @@
+/**
+ * The host side of a cell reached through frames (worker and process drivers): request ids, the
+ * invocation queue (one invocation in the cell at a time), cancellation, the hang watchdog, and the
+ * rule that every frame from the cell is untrusted — a malformed one kills the cell and fails its
+ * invocations with CELL_PROTOCOL. Drivers supply the transport: send, terminate, and how to cancel.
+ */
+import { IsolaError } from '../errors.js';
+import {
+  CELL_TO_HOST, DATA_OUTPUT, DATA_STDERR, DataStage, FrameDecoder, FrameType, FrameWriter, bytesText, decodeError,
+  decodeEvalResult, decodeResult, protocolError, textBytes, type FrameSink,
+} from './protocol/index.js';
+import { cancelled, cellClosed, cellCrashed } from './cell-errors.js';
+import { checkInvocationPreopens } from './preopens.js';
+import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, Isolation, LoadRequest, ModuleHandle } from './types.js';
+
+interface Job {
+  id: number;
+  req: InvokeRequest;
+  signal: AbortSignal | undefined;
+  resolve(r: InvokeResult): void;
+  reject(e: unknown): void;
+  onAbort: (() => void) | undefined;
+}
+
+interface Call {
+  kind: 'load' | 'eval';
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+type State = 'starting' | 'alive' | 'closing' | 'dying' | 'dead';
+
+let nextCellId = 1;
+export const DEFAULT_KILL_GRACE_MS = 1000;
+
+export abstract class RemoteCell implements Cell, FrameSink {
+  readonly id = nextCellId++;
+  readonly spawnedAt = Date.now();
+  invocations = 0;
+  protected state: State = 'starting';
+  protected readonly killGraceMs: number;
+  private readonly writer = new FrameWriter(this);
+  private readonly decoder: FrameDecoder;
+  private readonly stage = new DataStage();
+  private readonly queue: Job[] = [];
+  private running: Job | null = null;
+  private readonly calls = new Map<number, Call>();
+  private nextRequestId = 1;
+  private readonly listeners: Array<(reason: Error) => void> = [];
+  private timer: NodeJS.Timeout | null = null;
+  private hostEnded = false; // close() or kill(): no onExit
+  private readonly exitWaiters: Array<() => void> = [];
+  private readonly readyPromise: Promise<void>;
+  private readyResolve!: () => void;
+  private readyReject!: (e: unknown) => void;
+
+  constructor(readonly isolation: Isolation, protected readonly options: CellSpawnOptions) {
+    this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.decoder = new FrameDecoder(CELL_TO_HOST, (type, id, payload) => this.onFrame(type, id, payload));
+    this.readyPromise = new Promise((resolve, reject) => {
+      this.readyResolve = resolve;
+      this.readyReject = reject;
+    });
+    this.readyPromise.catch(() => {}); // observed by spawnCell; never an unhandled rejection
+  }
+
+  /** Transport: deliver whole frames to the cell. */
+  abstract send(parts: Uint8Array[]): void;
+  /** Transport: end the cell now (SIGKILL, worker.terminate()). Its exit is reported through exited(). */
+  protected abstract terminate(): void;
+  /** Stop the running invocation if the transport can (worker: the shared flag). The CANCEL frame is sent either way. */
+  protected abstract interruptGuest(): void;
+  /** Hooks around a running invocation (process cells lower their CPU priority while a guest runs long). */
+  protected dispatched(): void {}
+  protected settled(): void {}
+
+  get alive(): boolean {
+    return this.state === 'alive';
+  }
+
+  get pending(): number {
+    return this.queue.length + (this.running === null ? 0 : 1);
+  }
+
+  /** Resolves when the agent said hello; rejects if the cell died first. */
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  onExit(listener: (reason: Error) => void): void {
+    this.listeners.push(listener);
+  }
+
+  load(req: LoadRequest): Promise<ModuleHandle> {
+    return this.call('load', (id) => this.writer.load(id, { bytes: req.bytes, compile: req.compile ?? {} })) as Promise<ModuleHandle>;
+  }
+
+  /** TESTS ONLY (needs unsafeTestHooks.eval at spawn): runs JavaScript inside the cell's agent. */
+  unsafeEval(source: string): Promise<unknown> {
+    if (this.options.unsafeTestHooks?.eval !== true) {
+      return Promise.reject(new IsolaError('USAGE', 'unsafeEval needs unsafeTestHooks.eval when the cell is spawned'));
+    }
+    return this.call('eval', (id) => this.writer.frame(FrameType.EVAL, id, textBytes(source)));
+  }
+
+  invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult> {
+    if (this.state !== 'alive') return Promise.reject(cellClosed(this.state === 'closing' ? 'the cell is closing' : 'the cell is not running'));
+    if (signal?.aborted) return Promise.reject(cancelled());
+    try {
+      checkInvocationPreopens(this.options.preopens ?? [], req.preopens);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<InvokeResult>((resolve, reject) => {
+      const job: Job = { id: 0, req, signal, resolve, reject, onAbort: undefined };
+      if (signal !== undefined) {
+        job.onAbort = () => this.abort(job);
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this.pump();
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.state === 'dead') return Promise.resolve();
+    this.hostEnded = true;
+    const done = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+    if (this.state === 'alive' || this.state === 'starting') {
+      this.state = 'closing';
+      for (const job of this.queue.splice(0)) this.settle(job, cellClosed('the cell is closing'));
+      if (this.running === null) this.shutdown();
+    }
+    return done;
+  }
+
+  kill(): void {
+    if (this.state === 'dead') return;
+    this.hostEnded = true;
+    this.die(cellClosed('the cell was killed'));
+    this.terminate();
+  }
+
+  // ---- for drivers ----------------------------------------------------------------------------
+
+  /** Bytes from the cell. Anything malformed kills it. */
+  protected receive(chunk: Uint8Array): void {
+    if (this.state === 'dead') return;
+    try {
+      this.decoder.push(chunk);
+    } catch (e) {
+      const err = e instanceof IsolaError && e.code === 'CELL_PROTOCOL' ? e : protocolError(e instanceof Error ? e.message : String(e));
+      this.die(err);
+      this.terminate();
+    }
+  }
+
+  /** The cell's process or thread is gone (`how`: "signal SIGKILL", "exit code 3", …). */
+  protected exited(how: string, detail: Record<string, unknown> = {}): void {
+    if (this.state !== 'dead') this.die(this.hostEnded && this.pending === 0 ? cellClosed() : cellCrashed(how, detail));
+    for (const w of this.exitWaiters.splice(0)) w();
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private call(kind: Call['kind'], sendIt: (id: number) => void): Promise<unknown> {
+    if (this.state !== 'alive') return Promise.reject(cellClosed('the cell is not running'));
+    const id = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { kind, resolve, reject });
+      try {
+        sendIt(id);
+      } catch (e) {
+        this.calls.delete(id);
+        reject(e);
+      }
+    });
+  }
+
+  private pump(): void {
+    if (this.running !== null || this.state !== 'alive') return;
+    const job = this.queue.shift();
+    if (job === undefined) return;
+    job.id = this.nextRequestId++;
+    this.running = job;
+    try {
+      this.writer.invoke(job.id, job.req);
+    } catch (e) {
+      this.finish(job, e);
+      return;
+    }
+    const timeoutMs = job.req.limits?.timeoutMs;
+    if (timeoutMs !== undefined) this.arm(timeoutMs + this.killGraceMs, () => this.terminate()); // hung past its timeout
+    this.dispatched();
+  }
+
+  private arm(ms: number, fire: () => void): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.state === 'dead') return;
+      this.state = 'dying';
+      fire();
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  private abort(job: Job): void {
+    const i = this.queue.indexOf(job);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      this.settle(job, cancelled());
+      return;
+    }
+    if (this.running !== job) return;
+    this.interruptGuest();
+    this.writer.frame(FrameType.CANCEL, job.id);
+    // A guest in a tight loop may not see it (a process cell reads frames only between invocations): kill.
+    this.arm(this.killGraceMs, () => {
+      this.finish(job, cancelled());
+      this.terminate();
+    });
+  }
+
+  /** The running job ended (answered, failed to send, or given up on). */
+  private finish(job: Job, outcome: InvokeResult | unknown, ok = false): void {
+    if (this.running !== job) return;
+    this.running = null;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.invocations++;
+    this.settled();
+    this.settle(job, outcome, ok);
+    if (this.state === 'alive') this.pump();
+    else if (this.state === 'closing' && this.queue.length === 0) this.shutdown();
+  }
+
+  private settle(job: Job, outcome: unknown, ok = false): void {
+    if (job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
+    if (ok) job.resolve(outcome as InvokeResult);
+    else job.reject(outcome);
+  }
+
+  private shutdown(): void {
+    this.writer.frame(FrameType.SHUTDOWN, 0);
+    this.arm(Math.max(this.killGraceMs, 2000), () => this.terminate()); // an agent that ignores shutdown
+  }
+
+  /** Fails everything in flight with `err`, once; tells onExit listeners unless the host ended the cell. */
+  private die(err: IsolaError): void {
+    if (this.state === 'dead') return;
+    this.state = 'dead';
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.readyReject(err); // no-op once ready
+    const running = this.running;
+    this.running = null;
+    if (running !== null) {
+      this.invocations++;
+      this.settled();
+      this.settle(running, err);
+    }
+    for (const job of this.queue.splice(0)) this.settle(job, err);
+    for (const c of this.calls.values()) c.reject(err);
+    this.calls.clear();
+    if (!this.hostEnded) for (const l of this.listeners) l(err);
+  }
+
+  private onFrame(type: FrameType, id: number, payload: Uint8Array): void {
+    switch (type) {
+      case FrameType.DATA:
+        this.stage.put(id, payload);
+        return;
+      case FrameType.READY:
+        if (id === 0) {
+          if (this.state !== 'starting') throw protocolError('a second hello');
+          this.state = 'alive';
+          this.readyResolve();
+          return;
+        }
+        this.reply(id, 'load').resolve(bytesText(payload));
+        return;
+      case FrameType.RESULT: {
+        const job = this.running;
+        if (job === null || job.id !== id) throw protocolError(`result for request ${id}, which is not running`);
+        const { res, hasOutput, hasStderr } = decodeResult(payload);
+        const output = this.stage.take(id, DATA_OUTPUT, hasOutput);
+        const stderr = this.stage.take(id, DATA_STDERR, hasStderr);
+        this.stage.clear(id);
+        if (output !== undefined) res.output = output;
+        if (stderr !== undefined) res.stderr = stderr;
+        this.finish(job, res, true);
+        return;
+      }
+      case FrameType.ERROR: {
+        const err = decodeError(payload);
+        this.stage.clear(id);
+        if (this.running !== null && this.running.id === id) this.finish(this.running, err);
+        else this.reply(id, 'load').reject(err);
+        return;
+      }
+      case FrameType.EVAL_RESULT: {
+        const r = decodeEvalResult(payload);
+        const call = this.reply(id, 'eval');
+        if (r.ok) call.resolve(r.value);
+        else call.reject(new Error(r.error));
+        return;
+      }
+      default:
+        throw protocolError(`the host cannot serve frame type ${type} (no capability broker yet)`);
+    }
+  }
+
+  private reply(id: number, kind: Call['kind']): Call {
+    const call = this.calls.get(id);
+    if (call === undefined || call.kind !== kind) throw protocolError(`${kind} reply for unknown request ${id}`);
+    this.calls.delete(id);
+    return call;
+  }
+}

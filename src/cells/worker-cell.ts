@@ -1,0 +1,60 @@
+/**
+ * The `worker` driver: the agent in a worker_threads worker with a V8 heap limit. Frames travel over
+ * the worker's port as transferred buffers; a running guest is cancelled through a SharedArrayBuffer
+ * flag that the engine's fuel meter checks. A worker that dies fails only its own invocations.
+ */
+import { Worker } from 'node:worker_threads';
+import { joinParts } from './protocol/index.js';
+import type { AgentConfig } from './agent/core.js';
+import { workerAgentEntry } from './agent-entry.js';
+import { exitDescription } from './cell-errors.js';
+import { RemoteCell } from './remote-cell.js';
+import type { CellSpawnOptions } from './types.js';
+
+const DEFAULT_MEMORY = 1024 * 1024 * 1024;
+
+export class WorkerCell extends RemoteCell {
+  private readonly worker: Worker;
+  private readonly cancelFlag: Int32Array;
+  private failure: string | null = null;
+  private terminatedByHost = false;
+
+  constructor(options: CellSpawnOptions) {
+    super('worker', options);
+    const shared = new SharedArrayBuffer(4);
+    this.cancelFlag = new Int32Array(shared);
+    const config: AgentConfig = {
+      preopens: options.preopens ?? [], cacheDir: options.cacheDir,
+      noPathChecks: options.unsafeTestHooks?.noPathChecks, eval: options.unsafeTestHooks?.eval,
+    };
+    const heapMb = Math.max(32, Math.floor((options.memoryLimitBytes ?? DEFAULT_MEMORY) / (1024 * 1024)));
+    this.worker = new Worker(workerAgentEntry(), {
+      workerData: { config, cancel: shared },
+      resourceLimits: { maxOldGenerationSizeMb: heapMb },
+      stdout: false, stderr: false, env: {}, // the guest's WASI env comes from invocations, never from here
+    });
+    this.worker.on('message', (m: Uint8Array) => this.receive(m));
+    this.worker.on('error', (e: Error & { code?: string }) => {
+      this.failure = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out of memory' : e.message;
+    });
+    this.worker.on('exit', (code) => {
+      const how = this.terminatedByHost ? 'worker terminated' : this.failure ?? exitDescription(code, null);
+      this.exited(how, { exitCode: code });
+    });
+  }
+
+  send(parts: Uint8Array[]): void {
+    if (this.state === 'dead') return;
+    const buf = joinParts(parts);
+    this.worker.postMessage(buf, [buf.buffer as ArrayBuffer]);
+  }
+
+  protected terminate(): void {
+    this.terminatedByHost = true;
+    void this.worker.terminate();
+  }
+
+  protected interruptGuest(): void {
+    Atomics.store(this.cancelFlag, 0, 1);
+  }
+}
