@@ -84,10 +84,22 @@ const fileTable = z.strictObject({
   guest: text('an absolute guest path', (s) => s.length > 0).optional(),
   'read-only': field('true or false', (v) => (typeof v === 'boolean' ? v : undefined)).optional(),
 });
-const fileEntry = z.union([
-  text('"host::guest" or a table {host, guest, read-only}', (s) => s.length > 0 && !s.includes('\0')),
-  fileTable,
-], { error: () => 'expected "host::guest" or a table {host, guest, read-only}' });
+/** A `files` element: "host::guest" text, or a table whose own errors point inside it. */
+const fileEntry = z.unknown().transform((v, ctx) => {
+  if (typeof v === 'string' && v.length > 0 && !v.includes('\0')) return v;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date)) {
+    const r = fileTable.safeParse(v);
+    if (r.success) return r.data;
+    const issue = r.error.issues[0]!;
+    const message = issue.code === 'unrecognized_keys'
+      ? `unknown key "${issue.keys[0]}" (expected ${Object.keys(fileTable.shape).join(', ')})`
+      : issue.message;
+    ctx.addIssue({ code: 'custom', message, path: issue.path.map(String) });
+    return z.NEVER;
+  }
+  ctx.addIssue({ code: 'custom', message: `expected "host::guest" or a table {host, guest, read-only}, got ${shown(v)}` });
+  return z.NEVER;
+});
 
 const entrySchema = z.strictObject({
   source: text('a path to a .wasm file', (s) => s.length > 0).optional(),
@@ -129,8 +141,7 @@ function firstIssue(prefix: string, issues: z.core.$ZodIssue[]): [string, string
   if (issue.code === 'unrecognized_keys') {
     const k = issue.keys[0]!;
     if (NOT_YET.includes(k)) return [`${key}.${k}`, 'not supported yet'];
-    const table = issue.path.includes('files') ? fileTable : entrySchema;
-    return [key, `unknown key "${k}" (expected ${Object.keys(table.shape).join(', ')})`];
+    return [key, `unknown key "${k}" (expected ${Object.keys(entrySchema.shape).join(', ')})`];
   }
   return [key, issue.message];
 }

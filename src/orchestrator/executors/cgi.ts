@@ -1,0 +1,44 @@
+/**
+ * The CGI executor (WAGI): the guest is a WASI preview 1 command; the request reaches it as CGI
+ * variables + the body on stdin, argv = [function name]; its stdout is parsed as a CGI response.
+ * A future wasi:http executor implements the same Executor interface beside this one.
+ */
+import { IsolaError } from '../../errors.js';
+import type { ExecutionContext, Executor, HttpRequestDescriptor, HttpResponseDescriptor } from '../types.js';
+import { cgiEnvironment } from './cgi-env.js';
+import { parseCgiOutput } from './cgi-response.js';
+
+function sizeText(bytes: number): string {
+  for (const [unit, n] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= n && bytes % n === 0) return `${bytes / n} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+export class CgiExecutor implements Executor {
+  readonly kind = 'cgi' as const;
+
+  async handle(req: HttpRequestDescriptor, ctx: ExecutionContext): Promise<HttpResponseDescriptor> {
+    const { spec } = ctx;
+    const { limits } = spec;
+    if (req.body.length > limits.maxBodyBytes) {
+      throw new IsolaError('TOO_LARGE', `request body larger than max-body (${sizeText(limits.maxBodyBytes)})`);
+    }
+    const result = await ctx.run({
+      kind: 'wasi',
+      args: [spec.name],
+      input: req.body,
+      env: cgiEnvironment(req, spec),
+      preopens: spec.files.map((f) => ({ hostPath: f.hostPath, guestPath: f.guestPath, readOnly: f.readOnly })),
+      maxOutputBytes: limits.maxResponseBytes,
+      limits: { fuel: limits.fuel, timeoutMs: limits.timeoutMs },
+    }, ctx.signal);
+    if (result.outputTruncated) {
+      throw new IsolaError('BAD_RESPONSE', `response larger than max-response (${sizeText(limits.maxResponseBytes)})`, { truncated: true });
+    }
+    if (result.exitCode !== undefined && result.exitCode !== 0) {
+      throw new IsolaError('BAD_RESPONSE', `guest exited with status ${result.exitCode}`, { exitCode: result.exitCode });
+    }
+    return parseCgiOutput(result.output ?? new Uint8Array(0));
+  }
+}

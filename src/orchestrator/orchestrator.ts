@@ -1,0 +1,397 @@
+/**
+ * The orchestrator: functions, their versions on disk, one pool of cells per live version, admission,
+ * and hot swap. Admin operations on one function are serialised; requests never wait for them.
+ *
+ * Hot swap: the new version's pool is warmed first, the state file written, then `fn.live` (the one
+ * pointer requests read) switches in one synchronous assignment. A request pins its version when it is
+ * admitted and finishes on it; the old pool is closed only when its last in-flight request has ended.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Engine } from '../engine/engine.js';
+import { IsolaError } from '../errors.js';
+import type { CellPoolApi, InvokeResult, PoolOptions } from '../cells/types.js';
+import { Admission } from './admission.js';
+import { CgiExecutor } from './executors/cgi.js';
+import { httpStatusFor, outcomeDetailFor, outcomeFor } from './http-status.js';
+import { DEFAULT_LIMITS, checkFunctionName, routeShape } from './manifest.js';
+import { checkRoute } from './routes.js';
+import { VersionStore, versionIdOf, type FunctionState } from './store.js';
+import { compileOptionsFor, validateCgiModule } from './validate-module.js';
+import type {
+  ExecutionContext, Executor, FunctionSpec, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor,
+  InvocationRecord, OrchestratorApi, OrchestratorOptions, VersionInfo,
+} from './types.js';
+
+/** Cells per version never exceed this, whatever max-concurrency says: each process cell is a Node process. */
+const MAX_CELLS_PER_VERSION = 16;
+const DEFAULT_GRACE_MS = 10_000;
+
+export type PoolFactory = (opts: PoolOptions) => CellPoolApi;
+
+export interface OrchestratorInternals {
+  /** How pools are made (tests inject fakes; the default is src/cells' CellPool). */
+  createPool: PoolFactory;
+}
+
+interface LiveVersion {
+  info: VersionInfo;
+  pool: CellPoolApi;
+  inflight: number;
+  retired: boolean;
+  closed?: Promise<void>;
+}
+
+interface FunctionEntry {
+  name: string;
+  state: FunctionState;
+  versions: VersionInfo[]; // newest first
+  live: LiveVersion | null;
+  admission: Admission;
+}
+
+const EXECUTORS: Record<FunctionSpec['executor'], Executor> = { cgi: new CgiExecutor() };
+
+export class Orchestrator implements OrchestratorApi {
+  private readonly store: VersionStore;
+  private readonly engine: Engine;
+  private readonly cacheDir: string;
+  private readonly fns = new Map<string, FunctionEntry>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly closingPools = new Set<Promise<void>>();
+  private inflight = 0;
+  private drained: (() => void) | null = null;
+  private closing = false;
+
+  constructor(private readonly opts: OrchestratorOptions, private readonly internals: OrchestratorInternals) {
+    this.store = new VersionStore(opts.dataDir);
+    this.cacheDir = join(opts.dataDir, 'cache');
+    this.engine = new Engine({ cacheDir: this.cacheDir });
+  }
+
+  /** Loads stored functions and starts a pool for each active version (warming in the background). */
+  async open(): Promise<void> {
+    this.store.sweep();
+    const warming: Promise<void>[] = [];
+    for (const name of this.store.names()) {
+      const state = this.store.state(name);
+      const entry = this.newEntry(name, state, this.store.versions(name));
+      this.fns.set(name, entry);
+      const info = state.active !== null ? entry.versions.find((v) => v.id === state.active) : undefined;
+      if (info) {
+        entry.live = this.startVersion(info, this.store.moduleBytes(name, info.id));
+        // A version that no longer starts (e.g. no jail on this host) fails its requests, not the server.
+        warming.push(entry.live.pool.warm().catch(() => {}));
+      }
+    }
+    await Promise.all(warming);
+  }
+
+  private newEntry(name: string, state: FunctionState, versions: VersionInfo[]): FunctionEntry {
+    const entry: FunctionEntry = {
+      name, state, versions, live: null,
+      admission: new Admission(name, () => (entry.live?.info ?? entry.versions[0])?.spec.limits ?? DEFAULT_LIMITS),
+    };
+    return entry;
+  }
+
+  private startVersion(info: VersionInfo, bytes: Uint8Array): LiveVersion {
+    const { spec } = info;
+    const pool = this.internals.createPool({
+      spawn: {
+        isolation: spec.isolation ?? this.opts.defaultIsolation ?? 'process',
+        preopens: spec.files.map((f) => ({ hostPath: f.hostPath, guestPath: f.guestPath, readOnly: f.readOnly })),
+        cacheDir: this.cacheDir,
+        memoryLimitBytes: Math.max(1024 ** 3, spec.limits.maxMemoryBytes + 256 * 1024 ** 2),
+      },
+      module: { bytes, compile: compileOptionsFor(spec) },
+      maxCells: Math.min(spec.limits.maxConcurrency, MAX_CELLS_PER_VERSION),
+      minWarm: 1,
+    });
+    return { info, pool, inflight: 0, retired: false };
+  }
+
+  /** Closes a version's pool once nothing runs on it any more. */
+  private retire(v: LiveVersion): void {
+    v.retired = true;
+    if (v.inflight === 0 && !v.closed) {
+      const closed = v.pool.close(DEFAULT_GRACE_MS).catch(() => {});
+      v.closed = closed;
+      this.closingPools.add(closed);
+      void closed.then(() => this.closingPools.delete(closed));
+    }
+  }
+
+  /** Runs admin operations on one function one at a time. */
+  private withLock<T>(name: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(name) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const tail = next.catch(() => {});
+    this.locks.set(name, tail);
+    void tail.then(() => {
+      if (this.locks.get(name) === tail) this.locks.delete(name);
+    });
+    return next;
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new IsolaError('CELL_CLOSED', 'the orchestrator is shutting down');
+  }
+
+  private routeConflict(spec: FunctionSpec): string | undefined {
+    const shape = routeShape(spec.route);
+    for (const fn of this.fns.values()) {
+      if (fn.name !== spec.name && fn.live && routeShape(fn.live.info.spec.route) === shape) return fn.name;
+    }
+    return undefined;
+  }
+
+  /**
+   * Makes `info` the live version of `entry`: warms its pool (unless `started` is given), writes the state
+   * file, switches the pointer, retires the old version. On failure nothing has changed.
+   */
+  private async switchTo(entry: FunctionEntry, info: VersionInfo, bytes: Uint8Array, state: FunctionState, started?: LiveVersion): Promise<void> {
+    const next = started ?? this.startVersion(info, bytes);
+    try {
+      if (!started) await next.pool.warm();
+      this.store.writeState(entry.name, state);
+    } catch (e) {
+      await next.pool.close(0).catch(() => {});
+      throw e;
+    }
+    const old = entry.live;
+    entry.state = state;
+    entry.live = next;
+    if (old) this.retire(old);
+  }
+
+  deploy(spec: FunctionSpec, bytes: Uint8Array, opts: { activate?: boolean; onProgress?: (phase: string) => void } = {}): Promise<VersionInfo> {
+    this.checkOpen();
+    checkFunctionName(spec.name, 'deploy');
+    const routeProblem = checkRoute(spec.route);
+    if (routeProblem) return Promise.reject(new IsolaError('MANIFEST', `deploy: function.${spec.name}.route: ${routeProblem}`));
+    const progress = opts.onProgress ?? (() => {});
+    return this.withLock(spec.name, async () => {
+      this.checkOpen();
+      const other = this.routeConflict(spec);
+      if (other) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${other}`);
+      progress('validating');
+      validateCgiModule(this.engine, bytes, spec);
+      const entry = this.fns.get(spec.name);
+      const { id } = versionIdOf(bytes, spec);
+      const known = entry?.versions.find((v) => v.id === id);
+      const activate = opts.activate ?? true;
+      if (known && (!activate || entry?.live?.info.id === id)) {
+        progress('unchanged');
+        return known;
+      }
+      let started: LiveVersion | undefined;
+      if (activate) {
+        // Start the cells before storing anything: a module that cannot load leaves no trace.
+        progress('starting');
+        const { source: _source, ...stored } = spec;
+        started = this.startVersion({ id, moduleSha256: '', size: bytes.length, createdAt: '', spec: stored }, bytes);
+        try {
+          await started.pool.warm();
+        } catch (e) {
+          await started.pool.close(0).catch(() => {});
+          throw e;
+        }
+      }
+      progress('storing');
+      let info: VersionInfo;
+      const target = entry ?? this.newEntry(spec.name, { active: null, history: [] }, []);
+      try {
+        info = this.store.put(spec, bytes);
+        if (started) started.info = info;
+        if (!known) target.versions = [info, ...target.versions];
+        if (started) {
+          const prev = target.state.active;
+          const history = prev !== null && prev !== id ? [...target.state.history, prev] : target.state.history;
+          await this.switchTo(target, info, bytes, { active: id, history }, started);
+        } else {
+          this.store.writeState(spec.name, target.state);
+        }
+      } catch (e) {
+        if (started && target.live !== started) await started.pool.close(0).catch(() => {});
+        if (!known) {
+          target.versions = target.versions.filter((v) => v.id !== id);
+          if (!entry) this.store.remove(spec.name);
+        }
+        throw e;
+      }
+      if (!entry) this.fns.set(spec.name, target);
+      progress(activate ? 'active' : 'stored');
+      return info;
+    });
+  }
+
+  private entryOrThrow(name: string): FunctionEntry {
+    const entry = this.fns.get(name);
+    if (!entry) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
+    return entry;
+  }
+
+  activate(name: string, versionId: string): Promise<void> {
+    this.checkOpen();
+    return this.withLock(name, async () => {
+      const entry = this.entryOrThrow(name);
+      const info = entry.versions.find((v) => v.id === versionId);
+      if (!info) throw new IsolaError('NOT_FOUND', `function ${name} has no version ${versionId}`);
+      if (entry.live?.info.id === versionId) return;
+      const other = this.routeConflict(info.spec);
+      if (other) throw new IsolaError('CONFLICT', `route ${info.spec.route} is already served by function ${other}`);
+      const prev = entry.state.active;
+      const history = prev !== null ? [...entry.state.history, prev] : entry.state.history;
+      await this.switchTo(entry, info, this.store.moduleBytes(name, info.id), { active: versionId, history });
+    });
+  }
+
+  rollback(name: string): Promise<VersionInfo> {
+    this.checkOpen();
+    return this.withLock(name, async () => {
+      const entry = this.entryOrThrow(name);
+      const history = [...entry.state.history];
+      let target: VersionInfo | undefined;
+      while (!target && history.length > 0) {
+        const id = history.pop()!;
+        if (id !== entry.state.active) target = entry.versions.find((v) => v.id === id);
+      }
+      if (!target) throw new IsolaError('NOT_FOUND', `function ${name} has no earlier version to roll back to`);
+      await this.switchTo(entry, target, this.store.moduleBytes(name, target.id), { active: target.id, history });
+      return target;
+    });
+  }
+
+  remove(name: string): Promise<void> {
+    this.checkOpen();
+    return this.withLock(name, async () => {
+      const entry = this.entryOrThrow(name);
+      this.store.remove(name);
+      this.fns.delete(name);
+      entry.admission.rejectWaiting(new IsolaError('NOT_FOUND', `no function named ${name}`));
+      const live = entry.live;
+      entry.live = null;
+      if (live) this.retire(live);
+    });
+  }
+
+  private summary(entry: FunctionEntry): FunctionSummary {
+    const s: FunctionSummary = {
+      name: entry.name,
+      route: (entry.live?.info ?? entry.versions[0])?.spec.route ?? '',
+      active: entry.live?.info.id ?? null,
+      versions: entry.versions,
+    };
+    if (entry.live) s.pool = entry.live.pool.stats();
+    return s;
+  }
+
+  list(): FunctionSummary[] {
+    return [...this.fns.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((e) => this.summary(e));
+  }
+
+  get(name: string): FunctionSummary | undefined {
+    const entry = this.fns.get(name);
+    return entry && this.summary(entry);
+  }
+
+  routes(): Array<{ route: string; name: string }> {
+    const out: Array<{ route: string; name: string }> = [];
+    for (const e of this.fns.values()) if (e.live) out.push({ route: e.live.info.spec.route, name: e.name });
+    return out;
+  }
+
+  async handle(name: string, req: HttpRequestDescriptor, signal: AbortSignal): Promise<HttpResponseDescriptor> {
+    this.checkOpen();
+    const entry = this.fns.get(name);
+    if (!entry?.live) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const requestId = req.headers['x-request-id'] ?? randomUUID();
+    let versionId = entry.live.info.id;
+    const record = (outcome: InvocationRecord['outcome'], status: number, fuel: bigint, detail?: string) => {
+      const spec = (live ?? entry.live)?.info.spec;
+      const rec: InvocationRecord = {
+        function: name, version: versionId, requestId, startedAt: startedAt.toISOString(),
+        durationMs: Math.round((performance.now() - t0) * 1000) / 1000, fuel: String(fuel), outcome, status,
+        grantsUsed: spec ? [...Object.keys(spec.env).map((k) => `env:${k}`), ...spec.files.map((f) => `files:${f.guestPath}`)] : [],
+      };
+      if (detail !== undefined) rec.detail = detail;
+      try {
+        this.opts.onInvocation?.(rec);
+      } catch {
+        // An audit sink that throws must not turn a finished request into a failure.
+      }
+    };
+    let live: LiveVersion | null = null;
+    try {
+      await entry.admission.acquire(signal);
+    } catch (e) {
+      record(outcomeFor(e), (e as IsolaError).code === 'OVERLOADED' ? 503 : 499, 0n, outcomeDetailFor(e));
+      throw e;
+    }
+    live = entry.live;
+    if (!live || this.closing) {
+      entry.admission.release();
+      throw this.closing ? new IsolaError('CELL_CLOSED', 'the orchestrator is shutting down') : new IsolaError('NOT_FOUND', `no function named ${name}`);
+    }
+    versionId = live.info.id;
+    live.inflight++;
+    this.inflight++;
+    let fuel = 0n;
+    const pinned = live;
+    const ctx: ExecutionContext = {
+      spec: pinned.info.spec,
+      version: pinned.info.id,
+      signal,
+      run: async (r, s) => {
+        const res: InvokeResult = await pinned.pool.invoke(r, s);
+        fuel = res.fuelConsumed;
+        return res;
+      },
+    };
+    try {
+      const resp = await EXECUTORS[pinned.info.spec.executor].handle(req, ctx);
+      record('ok', resp.status, fuel);
+      return resp;
+    } catch (e) {
+      const f = e instanceof IsolaError && typeof e.detail.fuelConsumed === 'bigint' ? e.detail.fuelConsumed : fuel;
+      record(outcomeFor(e), httpStatusFor(e), f, outcomeDetailFor(e));
+      throw e;
+    } finally {
+      pinned.inflight--;
+      this.inflight--;
+      entry.admission.release();
+      if (pinned.retired && pinned.inflight === 0) this.retire(pinned);
+      if (this.inflight === 0) this.drained?.();
+    }
+  }
+
+  async close(graceMs = DEFAULT_GRACE_MS): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const e of this.fns.values()) e.admission.rejectWaiting(new IsolaError('CELL_CLOSED', 'the orchestrator is shutting down'));
+    if (this.inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const pools: Promise<void>[] = [...this.closingPools];
+    for (const e of this.fns.values()) {
+      if (e.live) pools.push(e.live.pool.close(0).catch(() => {}));
+    }
+    await Promise.all(pools);
+  }
+}
+
+/** Opens an orchestrator on `opts.dataDir`, restoring stored functions and their active versions. */
+export async function openOrchestrator(opts: OrchestratorOptions, internals: OrchestratorInternals): Promise<Orchestrator> {
+  const o = new Orchestrator(opts, internals);
+  await o.open();
+  return o;
+}
