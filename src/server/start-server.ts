@@ -37,7 +37,7 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
   maxUploadBytes?: number;
   /** Builds the orchestrator (tests inject a fake); default: the real one. */
-  createOrchestrator?: (opts: OrchestratorOptions) => OrchestratorApi;
+  createOrchestrator?: (opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>;
 }
 
 export interface RunningServer {
@@ -51,9 +51,9 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-let defaultFactory: ((opts: OrchestratorOptions) => OrchestratorApi) | undefined;
+let defaultFactory: ((opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>) | undefined;
 /** The real orchestrator registers itself here (keeps this file free of a hard import while it is built). */
-export function setDefaultOrchestratorFactory(f: (opts: OrchestratorOptions) => OrchestratorApi): void {
+export function setDefaultOrchestratorFactory(f: (opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>): void {
   defaultFactory = f;
 }
 
@@ -68,7 +68,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const metrics = new ServerMetrics(() => orchestrator);
   const factory = opts.createOrchestrator ?? defaultFactory;
   if (!factory) throw new IsolaError('USAGE', 'no orchestrator available');
-  const orch: OrchestratorApi = factory({
+  const orch: OrchestratorApi = await factory({
     dataDir: opts.dataDir,
     ...(opts.defaultIsolation ? { defaultIsolation: opts.defaultIsolation } : {}),
     onInvocation: (rec) => {
