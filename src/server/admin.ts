@@ -26,7 +26,7 @@ export interface AdminContext {
 
 const MAX_JSON_BODY = 64 * 1024;
 
-const usage = (message: string, status = 400): IsolaError => new IsolaError('USAGE', message, { status });
+const usage = (message: string): IsolaError => new IsolaError('USAGE', message);
 
 function functionName(raw: string): string {
   let name: string;

@@ -1,4 +1,4 @@
-export { startServer, setDefaultOrchestratorFactory, type ServerOptions, type RunningServer } from './start-server.js';
+export { startServer, type ServerOptions, type RunningServer } from './start-server.js';
 export { drainOnSignal } from './drain.js';
 export { parseListen, DEFAULT_LISTEN } from './listen-address.js';
 export { LOG_LEVELS, type LogLevel } from './logger.js';

@@ -33,11 +33,11 @@ export function readBody(req: IncomingMessage, limit: number, what = 'request bo
     };
     const onError = (e: Error): void => {
       cleanup();
-      reject(new IsolaError('CANCELLED', `request body: ${e.message}`, { status: 400 }));
+      reject(new IsolaError('USAGE', `request body: ${e.message}`));
     };
     const onAborted = (): void => {
       cleanup();
-      reject(new IsolaError('CANCELLED', 'client went away before sending the whole body', { status: 400 }));
+      reject(new IsolaError('USAGE', 'client went away before sending the whole body'));
     };
     const cleanup = (): void => {
       req.off('data', onData);

@@ -16,7 +16,7 @@ export interface RequestPath {
   query: string;
 }
 
-const badPath = (why: string): IsolaError => new IsolaError('USAGE', `bad request path: ${why}`, { status: 400 });
+const badPath = (why: string): IsolaError => new IsolaError('USAGE', `bad request path: ${why}`);
 
 export function parseRequestTarget(target: string): RequestPath {
   const q = target.indexOf('?');

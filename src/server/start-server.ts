@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError, isIsolaError } from '../errors.js';
+import { CellPool } from '../cells/index.js';
 import { loadManifest } from '../orchestrator/manifest.js';
+import { openOrchestrator } from '../orchestrator/orchestrator.js';
 import type { OrchestratorApi, OrchestratorOptions } from '../orchestrator/types.js';
 import { handleAdmin, type AdminContext } from './admin.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
@@ -51,11 +53,7 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-let defaultFactory: ((opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>) | undefined;
-/** The real orchestrator registers itself here (keeps this file free of a hard import while it is built). */
-export function setDefaultOrchestratorFactory(f: (opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>): void {
-  defaultFactory = f;
-}
+const realOrchestrator = (opts: OrchestratorOptions): Promise<OrchestratorApi> => openOrchestrator(opts, { createPool: (o) => new CellPool(o) });
 
 const KiB = 1024;
 
@@ -66,8 +64,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const versionOf = new Map<string, string>();
   let orchestrator: OrchestratorApi | undefined;
   const metrics = new ServerMetrics(() => orchestrator);
-  const factory = opts.createOrchestrator ?? defaultFactory;
-  if (!factory) throw new IsolaError('USAGE', 'no orchestrator available');
+  const factory = opts.createOrchestrator ?? realOrchestrator;
   const orch: OrchestratorApi = await factory({
     dataDir: opts.dataDir,
     ...(opts.defaultIsolation ? { defaultIsolation: opts.defaultIsolation } : {}),
