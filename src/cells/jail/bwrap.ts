@@ -1,0 +1,29 @@
+/**
+ * bubblewrap's command line for one cell: new user (mapped to nobody, no capabilities), PID, network
+ * (empty: not even loopback is up), IPC, UTS, cgroup and mount namespaces; a tmpfs root holding only
+ * the given mounts, remounted read-only; a fresh /proc of the new PID namespace; bwrap's minimal /dev;
+ * a private /tmp; the seccomp filter read from `seccompFd`.
+ */
+import { JAIL_UID, NAMESPACES } from './detect.js';
+import type { Mount } from './mounts.js';
+
+export interface BwrapInput {
+  mounts: Mount[];
+  /** Child fd the filter is read from, or null for none. */
+  seccompFd: number | null;
+  command: string[];
+}
+
+export function bwrapArgs(input: BwrapInput): string[] {
+  const args = [
+    ...NAMESPACES.map((n) => n.bwrap), '--unshare-cgroup-try',
+    '--uid', String(JAIL_UID), '--gid', String(JAIL_UID), '--hostname', 'isola-cell',
+    '--cap-drop', 'ALL', '--die-with-parent', '--new-session',
+    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+  ];
+  for (const m of input.mounts) args.push(m.readOnly ? '--ro-bind' : '--bind', m.src, m.dest);
+  args.push('--remount-ro', '/', '--chdir', '/');
+  if (input.seccompFd !== null) args.push('--seccomp', String(input.seccompFd));
+  args.push('--', ...input.command);
+  return args;
+}

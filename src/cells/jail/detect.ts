@@ -1,0 +1,142 @@
+/**
+ * What this machine can actually build, found by trying (once per host process, a few ms), never
+ * assumed from the kernel version or the distribution.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cgroupStatus } from './cgroup.js';
+import { permissionFlag } from './node-flags.js';
+import { hostSeccompFilter, seccompArch } from './seccomp.js';
+import { SHELL } from './rlimits.js';
+
+export type JailTool = 'bwrap' | 'unshare';
+export interface Wall {
+  ok: boolean;
+  why?: string;
+}
+export interface JailSupport {
+  /** A `process` cell can be jailed here. */
+  process: boolean;
+  tool: JailTool | null;
+  /** Why not (empty when process is true). */
+  reasons: string[];
+  walls: Record<string, Wall>;
+}
+
+/** The namespaces, as bwrap and unshare name them. */
+export const NAMESPACES = [
+  { wall: 'user namespace', bwrap: '--unshare-user', unshare: '--user' },
+  { wall: 'pid namespace', bwrap: '--unshare-pid', unshare: '--pid' },
+  { wall: 'network namespace', bwrap: '--unshare-net', unshare: '--net' },
+  { wall: 'ipc namespace', bwrap: '--unshare-ipc', unshare: '--ipc' },
+  { wall: 'uts namespace', bwrap: '--unshare-uts', unshare: '--uts' },
+] as const;
+
+/** The unprivileged identity inside the jail (nobody/nogroup). */
+export const JAIL_UID = 65534;
+
+/** Finds an executable on PATH (and the usual system directories); null if absent. */
+export function findExecutable(name: string): string | null {
+  const dirs = [...(process.env['PATH'] ?? '').split(':'), '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+interface Probe {
+  ok: boolean;
+  why: string;
+}
+
+function run(cmd: string, args: string[], input?: Uint8Array): Probe {
+  const r = spawnSync(cmd, args, { input, stdio: ['pipe', 'ignore', 'pipe'], timeout: 10_000, env: {} });
+  if (r.error) return { ok: false, why: r.error.message };
+  if (r.status === 0) return { ok: true, why: '' };
+  const msg = r.stderr.toString().trim().split('\n')[0] ?? '';
+  return { ok: false, why: msg || (r.signal ? `killed by ${r.signal}` : `exit ${r.status}`) };
+}
+
+/** Something harmless to run inside a probe jail. */
+function probeTarget(): string[] {
+  const t = findExecutable('true');
+  return t !== null ? [t] : [process.execPath, '-e', '0'];
+}
+
+function bwrapBase(nsFlags: string[]): string[] {
+  return [...nsFlags, '--uid', String(JAIL_UID), '--gid', String(JAIL_UID), '--cap-drop', 'ALL', '--die-with-parent',
+    '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev'];
+}
+
+let cached: JailSupport | undefined;
+
+export function jailSupport(): JailSupport {
+  if (cached) return cached;
+  const walls: Record<string, Wall> = {};
+  const reasons: string[] = [];
+  const linux = process.platform === 'linux';
+  const bwrap = linux ? findExecutable('bwrap') : null;
+  const unshare = linux ? findExecutable('unshare') : null;
+  const filter = hostSeccompFilter();
+  const target = probeTarget();
+  let tool: JailTool | null = null;
+
+  if (!linux) reasons.push(`namespaces are a Linux feature; this is ${process.platform}`);
+  else if (!existsSync(SHELL)) reasons.push(`${SHELL} is missing (the jail launcher needs it)`);
+  else if (bwrap === null) {
+    walls['bubblewrap'] = { ok: false, why: 'bwrap not installed (Debian: apt-get install bubblewrap)' };
+  } else {
+    const all = run(bwrap, [...bwrapBase(NAMESPACES.map((n) => n.bwrap)), ...(filter ? ['--seccomp', '0'] : []), '--', ...target], filter ?? undefined);
+    walls['bubblewrap'] = all.ok ? { ok: true, why: bwrap } : { ok: false, why: `${bwrap} cannot build the jail: ${all.why}` };
+    if (all.ok) tool = 'bwrap';
+  }
+  if (linux) {
+    walls['unshare'] = unshare === null
+      ? { ok: false, why: 'unshare (util-linux) not installed' }
+      : { ok: true, why: `${unshare} (namespaces only: no seccomp, used when bubblewrap is missing)` };
+  }
+
+  // One wall each, so that `isola doctor` can say which one is missing and why.
+  for (const ns of NAMESPACES) {
+    if (tool === 'bwrap') walls[ns.wall] = { ok: true };
+    else if (bwrap !== null) {
+      const p = run(bwrap, [...bwrapBase(ns.wall === 'user namespace' ? [ns.bwrap] : ['--unshare-user', ns.bwrap]), '--', ...target]);
+      walls[ns.wall] = p.ok ? { ok: true } : { ok: false, why: p.why };
+    } else if (unshare !== null) {
+      const p = run(unshare, ['--user', '--map-root-user', '--fork', ns.unshare, '--', ...target]);
+      walls[ns.wall] = p.ok ? { ok: true } : { ok: false, why: p.why };
+    } else walls[ns.wall] = { ok: false, why: linux ? 'no tool to create it (bwrap or unshare)' : 'not Linux' };
+  }
+  walls['mount namespace'] = walls['user namespace']!.ok
+    ? { ok: true, why: 'a tmpfs root holding only node, its libraries, the agent and the preopens' }
+    : { ok: false, why: 'needs the user namespace' };
+
+  walls['seccomp'] = filter === null
+    ? { ok: false, why: `no system call table for ${process.arch}` }
+    : tool === 'bwrap'
+      ? { ok: true, why: `allowlist of ${filter.length / 8} BPF instructions (${seccompArch()}), handed to bwrap --seccomp` }
+      : { ok: false, why: 'needs bubblewrap (--seccomp); unshare cannot install a filter' };
+  walls['cgroup memory'] = linux ? cgroupStatus() : { ok: false, why: 'not Linux' };
+  if (!walls['cgroup memory'].ok) walls['cgroup memory'] = { ok: false, why: `${walls['cgroup memory'].why}; falling back to V8's heap limit (--max-old-space-size)` };
+  walls['rlimits'] = linux ? { ok: true, why: 'open files, core dumps 0 (set by the launcher shell)' } : { ok: false, why: 'not Linux' };
+  const perm = permissionFlag();
+  walls['node permissions'] = perm === null
+    ? { ok: false, why: `Node ${process.version} has no permission model` }
+    : { ok: true, why: `${perm}: reads of the agent and preopens, writes to read-write preopens; no child processes, workers, addons` };
+
+  for (const [name, w] of Object.entries(walls)) {
+    if (!w.ok && NAMESPACES.some((n) => n.wall === name)) reasons.push(`${name}: ${w.why}`);
+  }
+  if (tool === null && linux && bwrap === null) reasons.push('bubblewrap is not installed (apt-get install bubblewrap)');
+  else if (tool === null && walls['bubblewrap'] && !walls['bubblewrap'].ok) reasons.push(walls['bubblewrap'].why!);
+  cached = { process: tool !== null, tool, reasons: tool !== null ? [] : reasons, walls };
+  return cached;
+}

@@ -1,0 +1,89 @@
+/**
+ * The second wall: how a `process` cell's agent is started inside an OS jail (see ../../../docs/contracts.md,
+ * `src/cells/jail/`). The cells driver spawns what planJail() returns; this folder never spawns a cell.
+ *
+ *   detect.ts     what this machine supports (probed once)     mounts.ts   what the jail's file system holds
+ *   seccomp.ts    the BPF allowlist (syscalls.ts: numbers)      cgroup.ts   memory/task cap per cell
+ *   rlimits.ts    the launcher shell: cgroup join + ulimits     node-flags.ts  Node's permission model
+ *   bwrap.ts      bubblewrap's command line
+ */
+import { IsolaError } from '../../errors.js';
+import type { Preopen } from '../../capabilities/wasi-p1/index.js';
+import { bwrapArgs } from './bwrap.js';
+import { createCellCgroup } from './cgroup.js';
+import { findExecutable, jailSupport } from './detect.js';
+import { agentMounts, preopenMounts, runtimeMounts } from './mounts.js';
+import { jailNodeFlags } from './node-flags.js';
+import { launcherArgs, SHELL } from './rlimits.js';
+import { hostSeccompFilter } from './seccomp.js';
+
+export { jailSupport, type JailSupport, type Wall } from './detect.js';
+export { jailPreopens } from './mounts.js';
+
+export interface JailRequest {
+  /** Absolute path of the agent bundle (one self-contained file; its directory is mounted read-only). */
+  agentEntry: string;
+  /** Extra Node options, placed after the jail's own and before agentEntry. */
+  nodeArgs: string[];
+  /** Mounted at their (absolute, normalized) hostPath inside the jail: see jailPreopens(). */
+  preopens: Preopen[];
+  memoryLimitBytes: number;
+  maxOpenFiles: number;
+  /** TESTS ONLY: leave Node's permission model off, so that only the kernel's walls remain. */
+  noNodePermissions?: boolean;
+}
+
+export interface JailLaunch {
+  kind: 'bwrap' | 'unshare' | 'none';
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Bytes to write into a pipe at child fd N (N >= 4; fd 3 is the driver's protocol channel), then close it. */
+  fdData: Map<number, Uint8Array>;
+  /** Call after the child exits (removes the cell's cgroup). */
+  cleanup(): void;
+}
+
+/** The child fd bwrap reads the seccomp program from. */
+export const SECCOMP_FD = 4;
+
+/** Plans one jailed agent process. Throws IsolaError('JAIL') when no jail can be built here. */
+export function planJail(req: JailRequest): JailLaunch {
+  const support = jailSupport();
+  if (!support.process || support.tool !== 'bwrap') {
+    throw new IsolaError('JAIL', `cannot build the process jail here: ${support.reasons.join('; ') || 'no jail tool'}`);
+  }
+  if (!Number.isFinite(req.memoryLimitBytes) || req.memoryLimitBytes < 32 << 20) {
+    throw new IsolaError('JAIL', `memoryLimitBytes must be at least 32 MiB, got ${req.memoryLimitBytes}`);
+  }
+  const agent = agentMounts(req.agentEntry);
+  const runtime = runtimeMounts();
+  const preopens = preopenMounts(req.preopens, [...runtime, ...agent]);
+  const cgroup = createCellCgroup(req.memoryLimitBytes);
+  try {
+    const node = [process.execPath, ...jailNodeFlags({
+      agent, preopens, heapLimitBytes: cgroup ? null : req.memoryLimitBytes, noNodePermissions: req.noNodePermissions === true,
+    }), ...req.nodeArgs, req.agentEntry];
+    const filter = hostSeccompFilter();
+    const bwrap = findExecutable('bwrap')!;
+    const args = launcherArgs({
+      procsFiles: cgroup?.procsFiles ?? [],
+      maxOpenFiles: req.maxOpenFiles,
+      command: bwrap,
+      args: bwrapArgs({ mounts: [...runtime, ...agent, ...preopens], seccompFd: filter ? SECCOMP_FD : null, command: node }),
+    });
+    const fdData = new Map<number, Uint8Array>();
+    if (filter) fdData.set(SECCOMP_FD, filter);
+    let cleaned = false;
+    return {
+      kind: 'bwrap', command: SHELL, args, env: {}, fdData,
+      cleanup: () => {
+        if (!cleaned) cgroup?.remove();
+        cleaned = true;
+      },
+    };
+  } catch (e) {
+    cgroup?.remove();
+    throw e;
+  }
+}

@@ -1,0 +1,169 @@
+// The second wall, attacked as if the first had fallen: arbitrary JavaScript runs inside the jail and
+// tries to reach the host. Each attack runs twice: with Node's permission model (the in-process fence)
+// and with `noNodePermissions`, where only the kernel (namespaces, mounts, seccomp) stands in the way.
+// Every "fails" is paired with evidence that the same thing works where it is granted, or on the host.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jailSupport } from '../../src/cells/jail/index.js';
+import { runJailed, type JailedRun } from './jail-fixtures/run-jailed.js';
+
+const support = jailSupport();
+const skip = support.process ? false : `no jail on this machine: ${support.reasons.join('; ')}`;
+
+let listener: Server;
+let port = 0;
+let connections = 0;
+let base: string;
+let rw: string;
+let ro: string;
+let outside: string;
+
+before(async () => {
+  listener = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  port = (listener.address() as { port: number }).port;
+  base = mkdtempSync(join(tmpdir(), 'isola-jail-'));
+  rw = join(base, 'rw');
+  ro = join(base, 'ro');
+  outside = join(base, 'outside');
+  for (const d of [rw, ro, outside]) mkdirSync(d);
+});
+
+after(async () => {
+  await new Promise<void>((r) => listener.close(() => r()));
+  rmSync(base, { recursive: true, force: true });
+});
+
+/** A probe result that is a refusal: the attack threw, or reported what it could not do. */
+function refused(r: JailedRun): string {
+  assert.ok(r.out, `the probe printed nothing (exit ${r.code}, signal ${r.signal}): ${r.stderr}`);
+  assert.equal(r.out.ok, false, `the attack succeeded: ${JSON.stringify(r.out.value)}`);
+  return r.out.error!;
+}
+
+function succeeded(r: JailedRun): unknown {
+  assert.ok(r.out, `the probe printed nothing (exit ${r.code}, signal ${r.signal}): ${r.stderr}`);
+  assert.equal(r.out.ok, true, `expected success, got ${r.out.error}`);
+  return r.out.value;
+}
+
+for (const noNodePermissions of [false, true]) {
+  const mode = noNodePermissions ? 'kernel only' : 'with Node permissions';
+  const run = (js: string, preopens: { hostPath: string; guestPath: string; readOnly?: boolean }[] = []) =>
+    runJailed(js, { noNodePermissions, preopens });
+
+  test(`jail (${mode}): /etc/passwd cannot be read`, { skip }, async () => {
+    assert.ok(existsSync('/etc/passwd'), 'the host has an /etc/passwd to steal');
+    refused(await run(`return require('fs').readFileSync('/etc/passwd', 'utf8')`));
+  });
+
+  test(`jail (${mode}): the host's home directory cannot be read`, { skip }, async () => {
+    const home = homedir();
+    refused(await run(`return require('fs').readdirSync(${JSON.stringify(home)})`));
+  });
+
+  test(`jail (${mode}): host processes are invisible`, { skip }, async () => {
+    const r = await run(`return require('fs').readdirSync('/proc').filter((n) => /^\\d+$/.test(n))`);
+    if (r.out?.ok) {
+      // Only the jail's own PID namespace: bwrap's init and the probe itself.
+      const pids = r.out.value as string[];
+      assert.ok(!pids.includes(String(process.pid)), `host pid ${process.pid} visible: ${pids}`);
+      assert.ok(pids.length <= 3, `too many processes visible: ${pids}`);
+    } else refused(r);
+  });
+
+  test(`jail (${mode}): no TCP connection to the host's 127.0.0.1`, { skip }, async () => {
+    const before = connections;
+    const err = refused(await run(`
+      const s = require('net').connect(${port}, '127.0.0.1');
+      await new Promise((ok, fail) => { s.on('connect', ok); s.on('error', fail); });
+      return 'connected';`));
+    assert.ok(err.length > 0);
+    assert.equal(connections, before, 'the host listener saw a connection');
+  });
+
+  test(`jail (${mode}): no process can be spawned`, { skip }, async () => {
+    const err = refused(await run(`
+      const r = require('child_process').spawnSync(process.execPath, ['-e', 'process.exit(0)']);
+      if (r.error) throw r.error;
+      return 'spawned, status ' + r.status;`));
+    assert.match(err, /EPERM|EACCES|ERR_ACCESS_DENIED|ENOSYS/);
+  });
+
+  test(`jail (${mode}): nothing outside a preopen can be written`, { skip }, async () => {
+    const target = join(outside, 'pwned');
+    for (const path of [target, '/pwned', process.execPath, '/tmp/../pwned']) {
+      refused(await run(`require('fs').writeFileSync(${JSON.stringify(path)}, 'x'); return 'written'`, [{ hostPath: rw, guestPath: '/rw' }]));
+    }
+    assert.ok(!existsSync(target), 'a file appeared outside the preopen on the host');
+  });
+
+  test(`jail (${mode}): a read-write preopen can be read and written; a read-only one only read`, { skip }, async () => {
+    writeFileSync(join(ro, 'given.txt'), 'from the host');
+    const preopens = [{ hostPath: rw, guestPath: '/rw' }, { hostPath: ro, guestPath: '/ro', readOnly: true }];
+    assert.equal(succeeded(await run(`
+      const fs = require('fs');
+      fs.writeFileSync(${JSON.stringify(join(rw, 'made.txt'))}, 'from the jail');
+      return fs.readFileSync(${JSON.stringify(join(ro, 'given.txt'))}, 'utf8');`, preopens)), 'from the host');
+    assert.equal(readFileSync(join(rw, 'made.txt'), 'utf8'), 'from the jail');
+    const err = refused(await run(`require('fs').writeFileSync(${JSON.stringify(join(ro, 'given.txt'))}, 'changed'); return 'written'`, preopens));
+    assert.match(err, /EROFS|EACCES|EPERM|ERR_ACCESS_DENIED/);
+    refused(await run(`require('fs').unlinkSync(${JSON.stringify(join(ro, 'given.txt'))}); return 'deleted'`, preopens));
+    assert.equal(readFileSync(join(ro, 'given.txt'), 'utf8'), 'from the host');
+  });
+}
+
+// Properties only visible from inside (Node's permission model would hide /proc/self from the probe).
+test('jail (kernel only): nobody, no capabilities, no network interfaces, the limits set', { skip }, async () => {
+  const r = await runJailed(`
+    const fs = require('fs');
+    const status = fs.readFileSync('/proc/self/status', 'utf8');
+    const limits = fs.readFileSync('/proc/self/limits', 'utf8');
+    return {
+      uid: process.getuid(), gid: process.getgid(),
+      capEff: /CapEff:\\s*(\\w+)/.exec(status)[1], capBnd: /CapBnd:\\s*(\\w+)/.exec(status)[1],
+      seccomp: /Seccomp:\\s*(\\d)/.exec(status)[1], noNewPrivs: /NoNewPrivs:\\s*(\\d)/.exec(status)[1],
+      nofile: /Max open files\\s+(\\d+)\\s+(\\d+)/.exec(limits).slice(1),
+      core: /Max core file size\\s+(\\d+)\\s+(\\d+)/.exec(limits).slice(1),
+      ifaces: fs.readFileSync('/proc/net/dev', 'utf8').split('\\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean),
+      root: fs.readdirSync('/').sort(),
+      hostname: require('os').hostname(),
+    };`, { noNodePermissions: true, maxOpenFiles: 100 });
+  const v = succeeded(r) as Record<string, unknown>;
+  assert.equal(v['uid'], 65534);
+  assert.equal(v['gid'], 65534);
+  assert.match(v['capEff'] as string, /^0+$/);
+  assert.match(v['capBnd'] as string, /^0+$/);
+  assert.equal(v['seccomp'], '2', 'a seccomp filter is installed');
+  assert.equal(v['noNewPrivs'], '1');
+  assert.deepEqual(v['nofile'], ['100', '100']);
+  assert.deepEqual(v['core'], ['0', '0']);
+  assert.deepEqual(v['ifaces'], ['lo'], 'an empty network namespace: loopback only');
+  assert.equal(v['hostname'], 'isola-cell');
+  for (const name of v['root'] as string[]) assert.ok(['dev', 'lib', 'lib64', 'proc', 'tmp', 'usr', 'work', 'root', 'home', 'opt', 'bin', 'sbin', 'srv', 'mnt', 'var'].includes(name), name);
+  assert.ok(!(v['root'] as string[]).includes('etc'), 'no /etc in the jail');
+});
+
+test('jail: the memory cap ends a cell that allocates past it', { skip }, async () => {
+  const r = await runJailed(`
+    const keep = [];
+    for (let i = 0; i < 64; i++) { const b = Buffer.alloc(16 << 20); b.fill(i); keep.push(b); }
+    return 'allocated ' + keep.length * 16 + ' MiB';`, { memoryLimitBytes: 64 << 20, noNodePermissions: true });
+  assert.ok(!r.out?.ok, `allocated past the cap: ${JSON.stringify(r.out)}`);
+  assert.ok(r.signal !== null || (r.code !== 0 && r.code !== null), `exit ${r.code} ${r.signal}`);
+});
+
+test('jail: open files are capped', { skip }, async () => {
+  const err = refused(await runJailed(`
+    const fs = require('fs'); const fds = [];
+    for (let i = 0; i < 200; i++) fds.push(fs.openSync('/proc/self/status', 'r'));
+    return fds.length;`, { noNodePermissions: true, maxOpenFiles: 64 }));
+  assert.match(err, /EMFILE/);
+});
