@@ -1,0 +1,43 @@
+// Guests and helpers shared by the cell tests.
+import { readFileSync } from 'node:fs';
+import { wat } from '../engine/wat.js';
+import { fromRoot } from '../helpers/root.js';
+
+/** `bump` increments a global and returns it: 1 on every call of a fresh instance. */
+export const COUNTER = wat(`(module
+  (global $n (mut i32) (i32.const 0))
+  (func (export "bump") (result i32) (global.set $n (i32.add (global.get $n) (i32.const 1))) (global.get $n))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "noop"))
+  (func (export "boom") unreachable)
+  (func (export "spin") (loop $l (br $l))))`);
+
+/** The buffer ABI, identity: returns its input (a copy guest for throughput). */
+export const COPY = wat(`(module
+  (memory (export "memory") 40)
+  (func (export "get_buffer_ptr") (result i32) (i32.const 0))
+  (func (export "get_buffer_size") (result i32) (i32.const 2555904))
+  (func (export "process_data") (param i32) (result i32) (local.get 0)))`);
+
+export const fixture = (path: string): Uint8Array => readFileSync(fromRoot(path));
+export const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
+export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** True while a process exists. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** CPU time (user + system, clock ticks) of a process, from /proc. */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,206 @@
+// The host↔cell frame protocol: round trips of every message, a streaming decoder that splits
+// anywhere, and hostile input (garbage, lies about length, unknown types) rejected before allocation.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { IsolaError } from '../../src/errors.js';
+import {
+  CELL_TO_HOST, DataStage, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, decodeError, decodeEvalResult, decodeInvoke,
+  decodeLoad, decodeResult, encodeError, encodeEvalResult, encodeFrame, joinParts, DATA_INPUT, DATA_OUTPUT, DATA_STDERR,
+} from '../../src/cells/protocol/index.js';
+import type { InvokeRequest, InvokeResult } from '../../src/cells/types.js';
+
+interface Got { type: number; id: number; payload: Uint8Array }
+
+function collect(allowed: ReadonlySet<number>, max?: number): { dec: FrameDecoder; got: Got[] } {
+  const got: Got[] = [];
+  const dec = new FrameDecoder(allowed, (type, id, payload) => got.push({ type, id, payload: payload.slice() }), max);
+  return { dec, got };
+}
+
+/** Everything a FrameWriter sends, as one byte string. */
+function written(fill: (w: FrameWriter) => void): Uint8Array {
+  const parts: Uint8Array[] = [];
+  fill(new FrameWriter({ send: (p) => parts.push(...p) }));
+  return joinParts(parts);
+}
+
+const REQ: InvokeRequest = {
+  module: 'abc123', kind: 'wasi', export: 'run', args: ['prog', '-x', 'ünïcödé', ''],
+  env: { A: '1', 'B C': 'x=y' }, preopens: [{ hostPath: '/h', guestPath: '/g', readOnly: true }, { hostPath: '/a', guestPath: '/b' }],
+  input: new Uint8Array([1, 2, 3, 0, 255]), maxOutputBytes: 1024, maxStderrBytes: 64, limits: { fuel: 2n ** 63n + 5n, timeoutMs: 1500 },
+};
+
+test('an invoke (with its input as a data frame) survives encoding and decoding exactly', () => {
+  const bytes = written((w) => w.invoke(7, REQ));
+  const { dec, got } = collect(HOST_TO_CELL);
+  dec.push(bytes);
+  assert.deepEqual(got.map((g) => [g.type, g.id]), [[FrameType.DATA, 7], [FrameType.INVOKE, 7]]);
+  const stage = new DataStage();
+  stage.put(7, got[0]!.payload);
+  const { req, hasInput } = decodeInvoke(got[1]!.payload);
+  assert.equal(hasInput, true);
+  req.input = stage.take(7, DATA_INPUT, true);
+  stage.clear(7);
+  assert.deepEqual({ ...req, env: { ...req.env } }, { ...REQ, limits: { fuel: 2n ** 63n + 5n, timeoutMs: 1500 } });
+});
+
+test('a minimal invoke carries no optional fields', () => {
+  const bytes = written((w) => w.invoke(1, { module: 'm', kind: 'invoke' }));
+  const { dec, got } = collect(HOST_TO_CELL);
+  dec.push(bytes);
+  assert.equal(got.length, 1);
+  assert.deepEqual(decodeInvoke(got[0]!.payload), { req: { module: 'm', kind: 'invoke' }, hasInput: false });
+});
+
+test('a result with values, output, stderr and exit code round-trips', () => {
+  const res: InvokeResult = {
+    values: ['1', '-2', 'nan'], output: new Uint8Array([9, 8, 7]), outputTruncated: true, stderr: new Uint8Array([65]),
+    exitCode: -3, fuelConsumed: 12345678901234n, durationUs: 42,
+  };
+  const { dec, got } = collect(CELL_TO_HOST);
+  dec.push(written((w) => w.result(3, res)));
+  assert.deepEqual(got.map((g) => g.type), [FrameType.DATA, FrameType.DATA, FrameType.RESULT]);
+  const stage = new DataStage();
+  stage.put(3, got[0]!.payload);
+  stage.put(3, got[1]!.payload);
+  const { res: back, hasOutput, hasStderr } = decodeResult(got[2]!.payload);
+  back.output = stage.take(3, DATA_OUTPUT, hasOutput);
+  back.stderr = stage.take(3, DATA_STDERR, hasStderr);
+  assert.deepEqual(back, res);
+});
+
+test('load, error and eval-result payloads round-trip; errors become IsolaError again', () => {
+  const { dec, got } = collect(HOST_TO_CELL);
+  dec.push(written((w) => w.load(2, { bytes: new Uint8Array([0, 97, 115, 109]), compile: { fuel: true, maxMemoryBytes: 65536 } })));
+  assert.deepEqual(decodeLoad(got[0]!.payload), { bytes: new Uint8Array([0, 97, 115, 109]), compile: { fuel: true, maxMemoryBytes: 65536 } });
+
+  const err = decodeError(encodeError(new IsolaError('TRAP', 'unreachable executed', { kind: 'unreachable', fuel: 5n })));
+  assert.ok(err instanceof IsolaError);
+  assert.equal(err.code, 'TRAP');
+  assert.equal(err.message, 'unreachable executed');
+  assert.deepEqual(err.detail, { kind: 'unreachable', fuel: '5' });
+  assert.equal(decodeError(encodeError(new TypeError('boom'))).code, 'CELL_CRASHED');
+  assert.throws(() => decodeError(new TextEncoder().encode('{"code":"ROOT","message":"x"}')), /cell-protocol-error: error frame with unknown code/);
+  assert.deepEqual(decodeEvalResult(encodeEvalResult(true, { a: [1] })), { ok: true, value: { a: [1] } });
+  assert.deepEqual(decodeEvalResult(encodeEvalResult(false, 'EACCES')), { ok: false, error: 'EACCES' });
+});
+
+test('the decoder reassembles frames split at every byte boundary', () => {
+  const bytes = joinParts([written((w) => w.invoke(5, REQ)), encodeFrame(FrameType.CANCEL, 5), encodeFrame(FrameType.SHUTDOWN, 0)]);
+  const whole = collect(HOST_TO_CELL);
+  whole.dec.push(bytes);
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const split = collect(HOST_TO_CELL);
+    split.dec.push(bytes.subarray(0, cut));
+    split.dec.push(bytes.subarray(cut));
+    assert.deepEqual(split.got, whole.got, `cut at ${cut}`);
+    assert.equal(split.dec.pending, 0);
+  }
+  const trickle = collect(HOST_TO_CELL);
+  for (let i = 0; i < bytes.length; i++) trickle.dec.push(bytes.subarray(i, i + 1));
+  assert.deepEqual(trickle.got, whole.got);
+});
+
+test('an oversize length is refused from the header alone, before any payload is buffered', () => {
+  const { dec } = collect(CELL_TO_HOST, 1024 * 1024);
+  const header = new Uint8Array(9);
+  new DataView(header.buffer).setUint32(0, 0xffff_fff0, true);
+  header[4] = FrameType.RESULT;
+  const before = process.memoryUsage().arrayBuffers;
+  assert.throws(() => dec.push(header), (e: unknown) => e instanceof IsolaError && e.code === 'CELL_PROTOCOL'
+    && /^cell-protocol-error: frame of 4294967284 bytes exceeds the maximum of 1048576$/.test(e.message));
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, 'no allocation of the declared size');
+  assert.throws(() => dec.push(new Uint8Array(1)), /used after an error/);
+});
+
+test('a length under the maximum that is never fulfilled holds only the bytes really sent', () => {
+  const { dec, got } = collect(CELL_TO_HOST, 64 * 1024 * 1024);
+  const header = new Uint8Array(9 + 10);
+  new DataView(header.buffer).setUint32(0, 60 * 1024 * 1024, true);
+  header[4] = FrameType.DATA;
+  dec.push(header);
+  assert.equal(dec.pending, 19);
+  assert.equal(got.length, 0);
+});
+
+test('unknown types, frames for the other direction and short lengths are rejected', () => {
+  for (const [type, allowed, why] of [
+    [99, CELL_TO_HOST, /unexpected frame type 99$/],
+    [FrameType.EVAL, CELL_TO_HOST, /unexpected frame type 11 \(eval\)/],
+    [FrameType.RESULT, HOST_TO_CELL, /unexpected frame type 4 \(result\)/],
+  ] as const) {
+    const { dec } = collect(allowed);
+    assert.throws(() => dec.push(encodeFrame(type as FrameType, 1)), why);
+  }
+  const short = new Uint8Array(9);
+  short[0] = 4;
+  short[4] = FrameType.READY;
+  assert.throws(() => collect(CELL_TO_HOST).dec.push(short), /frame length 4 is shorter than its header/);
+});
+
+test('truncated, padded or lying payloads are protocol errors, never crashes', () => {
+  const bytes = written((w) => w.invoke(1, { ...REQ, input: undefined }));
+  const payload = bytes.subarray(9);
+  for (let n = 0; n < payload.length; n++) {
+    assert.throws(() => decodeInvoke(payload.subarray(0, n)), (e: unknown) => e instanceof IsolaError && e.code === 'CELL_PROTOCOL', `cut at ${n}`);
+  }
+  const padded = new Uint8Array(payload.length + 1);
+  padded.set(payload);
+  assert.throws(() => decodeInvoke(padded), /1 trailing bytes/);
+  // A count of 2^32-1 arguments in a short frame: refused before an array of that size exists.
+  const lying = new Uint8Array([0, 2, 0, 0, 0, 1, 0, 0, 0, 109, 255, 255, 255, 255]);
+  assert.throws(() => decodeInvoke(lying), /declares 4294967295 items/);
+});
+
+test('data frames must belong to the message that follows them', () => {
+  const stage = new DataStage();
+  const data = (slot: number) => new Uint8Array([slot, 1, 2]);
+  stage.put(1, data(DATA_INPUT));
+  assert.throws(() => stage.put(2, data(DATA_INPUT)), /while request 1 has data staged/);
+  assert.throws(() => stage.put(1, data(DATA_INPUT)), /second data frame for slot 0/);
+  assert.throws(() => stage.take(2, DATA_INPUT, true), /answered while request 1/);
+  assert.throws(() => stage.take(1, DATA_OUTPUT, true), /lacks its data frame/);
+  assert.throws(() => stage.take(1, DATA_INPUT, false), /unexpected data frame/);
+  assert.throws(() => stage.put(1, new Uint8Array([7])), /unknown slot 7/);
+});
+
+test('fuzz: random bytes and mutated valid frames end in frames or a CELL_PROTOCOL error, nothing else', () => {
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const valid = written((w) => {
+    w.result(1, { values: ['1'], output: new Uint8Array(100), fuelConsumed: 1n, durationUs: 1 });
+    w.frame(FrameType.READY, 2, new TextEncoder().encode('handle'));
+  });
+  for (let round = 0; round < 2000; round++) {
+    let bytes: Uint8Array;
+    if (round % 2 === 0) {
+      bytes = new Uint8Array(Math.floor(rand() * 64));
+      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rand() * 256);
+    } else {
+      bytes = valid.slice();
+      for (let k = 0; k < 3; k++) bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256);
+    }
+    const stage = new DataStage();
+    const dec = new FrameDecoder(CELL_TO_HOST, (type, id, payload) => {
+      if (type === FrameType.DATA) stage.put(id, payload);
+      else if (type === FrameType.RESULT) {
+        const { hasOutput, hasStderr } = decodeResult(payload);
+        stage.take(id, DATA_OUTPUT, hasOutput);
+        stage.take(id, DATA_STDERR, hasStderr);
+        stage.clear(id);
+      } else if (type === FrameType.ERROR) decodeError(payload);
+      else if (type === FrameType.EVAL_RESULT) decodeEvalResult(payload);
+    }, 1024 * 1024);
+    try {
+      let at = 0;
+      while (at < bytes.length) {
+        const n = 1 + Math.floor(rand() * 40);
+        dec.push(bytes.subarray(at, at + n));
+        at += n;
+      }
+    } catch (e) {
+      assert.ok(e instanceof IsolaError && e.code === 'CELL_PROTOCOL' && e.message.startsWith('cell-protocol-error: '), String(e));
+    }
+    assert.ok(dec.pending <= bytes.length);
+  }
+});
