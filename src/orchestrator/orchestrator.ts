@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Engine } from '../engine/engine.js';
 import { IsolaError } from '../errors.js';
+import { CellPool } from '../cells/index.js';
 import type { CellPoolApi, InvokeResult, PoolOptions } from '../cells/types.js';
 import { Admission } from './admission.js';
 import { CgiExecutor } from './executors/cgi.js';
@@ -63,7 +64,10 @@ export class Orchestrator implements OrchestratorApi {
   private drained: (() => void) | null = null;
   private closing = false;
 
-  constructor(private readonly opts: OrchestratorOptions, private readonly internals: OrchestratorInternals) {
+  private readonly internals: OrchestratorInternals;
+
+  constructor(private readonly opts: OrchestratorOptions, internals: Partial<OrchestratorInternals> = {}) {
+    this.internals = { createPool: internals.createPool ?? ((o) => new CellPool(o)) };
     this.store = new VersionStore(opts.dataDir);
     this.cacheDir = join(opts.dataDir, 'cache');
     this.engine = new Engine({ cacheDir: this.cacheDir });
@@ -390,7 +394,7 @@ export class Orchestrator implements OrchestratorApi {
 }
 
 /** Opens an orchestrator on `opts.dataDir`, restoring stored functions and their active versions. */
-export async function openOrchestrator(opts: OrchestratorOptions, internals: OrchestratorInternals): Promise<Orchestrator> {
+export async function openOrchestrator(opts: OrchestratorOptions, internals: Partial<OrchestratorInternals> = {}): Promise<Orchestrator> {
   const o = new Orchestrator(opts, internals);
   await o.open();
   return o;
