@@ -16,6 +16,8 @@ export interface IsolaUnderTest {
   /** Starts redeploying `swap` (a new version each time) every second; the returned stop waits for the last deploy. */
   hotSwapEverySecond(): () => Promise<void>;
   swaps: { done: number; failed: number; lastError?: string };
+  /** Deploys the same hello as `hello-ISOLATION` with that isolation; resolves to its URL once it answers. */
+  helloWith(isolation: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,11 @@ export async function startIsola(port: number, isolation: string): Promise<Isola
       helloUrl: `${base}/hello`,
       isolation: () => (/fall(s|ing)? back|fallback/i.test(child.stderr()) ? `worker (${isolation} fell back)` : isolation),
       swaps,
+      async helloWith(other) {
+        await admin.deploy(`hello-${other}`, { route: `/hello-${other}`, isolation: other }, await helloCgi('hello\n'));
+        await waitReady(child, `${base}/hello-${other}`, 'hello\n');
+        return `${base}/hello-${other}`;
+      },
       hotSwapEverySecond() {
         let n = 0;
         let inflight: Promise<void> = Promise.resolve();

@@ -22,6 +22,7 @@ const SECONDS = Number(option('seconds', '5'));
 const CONNECTIONS = Number(option('connections', '32'));
 const ISOLATION = option('isolation', 'process');
 const WARMUP_SECONDS = 1;
+const ISOLATIONS = ['inline', 'worker', 'process'];
 const TARGET_VS_NODE = 0.8;
 const TARGET_VS_WORKERD = 1.0;
 
@@ -74,6 +75,7 @@ const rows: Row[] = [];
 const results: Partial<Record<'node' | 'workerd' | 'isola' | 'swap', LoadResult>> = {};
 let isolation = ISOLATION;
 let swaps: IsolaUnderTest['swaps'] = { done: 0, failed: 0 };
+const byIsolation: Array<[string, LoadResult]> = [];
 
 try {
   results.node = await phase('node:http hello', startNodeHello, (_s, port) => measure(`http://127.0.0.1:${port}/`));
@@ -92,6 +94,11 @@ try {
     process.stderr.write('bench:http: isola hello while a second function is redeployed every second…\n');
     results.swap = await measure(isola.helloUrl, () => isola.hotSwapEverySecond());
     isolation = isola.isolation();
+    // The other walls on the same server, for scale (the comparison rows use ISOLATION).
+    for (const other of ISOLATIONS.filter((i) => i !== ISOLATION)) {
+      process.stderr.write(`bench:http: isola hello with ${other} cells…\n`);
+      byIsolation.push([other, await measure(await isola.helloWith(other))]);
+    }
     return results.isola;
   });
 } catch (e) {
@@ -114,6 +121,11 @@ if (results.isola && results.swap) {
     target: 'no errors',
     ok: results.swap.errors === 0 && swaps.failed === 0 && swaps.done > 0,
   });
+}
+
+for (const [other, r] of byIsolation) {
+  const vsNode = results.node ? `${(r.requestsPerSec / results.node.requestsPerSec).toFixed(2)}x node:http` : '';
+  rows.push({ metric: `isola hello with ${other} cells (for scale)`, isola: `${rps(r)}, ${lat(r)}${errs(r)}`, baseline: results.node ? `${rps(results.node)} node:http` : '', ratio: vsNode, target: '', ok: r.errors === 0 });
 }
 
 const table = formatTable(rows);
