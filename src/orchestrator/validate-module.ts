@@ -1,8 +1,22 @@
 /**
  * The checks a module passes before a deploy stores anything: it decodes, is a core module (not a
  * component), is a WASI command (CGI runs `_start`), and compiles with the function's instrumentation
- * (fuel metering, memory cap), so a bad upload fails here with a clear error and changes nothing.
+ * (fuel metering, memory cap), and imports only what a CGI guest is given (wasi_snapshot_preview1
+ * functions), so a bad upload fails here with a clear error and changes nothing.
  */
+
+let wasiNames: ReadonlySet<string> | undefined;
+
+/** The function names isola's wasi_snapshot_preview1 provides. */
+function providedWasi(): ReadonlySet<string> {
+  if (!wasiNames) {
+    const wasi = new WasiP1({});
+    wasiNames = new Set(Object.keys(wasi.imports.wasi_snapshot_preview1));
+    wasi.close();
+  }
+  return wasiNames;
+}
+import { WasiP1 } from '../capabilities/wasi-p1/index.js';
 import { Engine } from '../engine/engine.js';
 import { IsolaError } from '../errors.js';
 import { inspect } from '../wasm/inspect.js';
@@ -21,6 +35,11 @@ export function validateCgiModule(engine: Engine, bytes: Uint8Array, spec: Funct
   }
   if (info.wasi !== 'command') {
     throw new IsolaError('INVALID', 'the module is not a WASI command (it must export _start): CGI functions are WASI preview 1 commands');
+  }
+  for (const imp of info.imports) {
+    if (imp.module !== 'wasi_snapshot_preview1' || imp.kind !== 'func' || !providedWasi().has(imp.name)) {
+      throw new IsolaError('LINK', `the module imports ${imp.module}.${imp.name} (${imp.kind}), which a CGI function is not given (only wasi_snapshot_preview1 functions)`);
+    }
   }
   engine.compile(bytes, compileOptionsFor(spec));
 }

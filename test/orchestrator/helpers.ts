@@ -18,7 +18,7 @@ export function tempDir(prefix = 'orch'): { path: string; remove: () => void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export function spec(name: string, over: Partial<FunctionSpec> & { limits?: Partial<FunctionSpec['limits']> } = {}): FunctionSpec {
+export function spec(name: string, over: Omit<Partial<FunctionSpec>, 'limits'> & { limits?: Partial<FunctionSpec['limits']> } = {}): FunctionSpec {
   return {
     name,
     route: over.route ?? `/${name}`,
