@@ -169,11 +169,11 @@ export class Orchestrator implements OrchestratorApi {
     if (old) this.retire(old);
   }
 
-  deploy(spec: FunctionSpec, bytes: Uint8Array, opts: { activate?: boolean; onProgress?: (phase: string) => void } = {}): Promise<VersionInfo> {
+  async deploy(spec: FunctionSpec, bytes: Uint8Array, opts: { activate?: boolean; onProgress?: (phase: string) => void } = {}): Promise<VersionInfo> {
     this.checkOpen();
     checkFunctionName(spec.name, 'deploy');
     const routeProblem = checkRoute(spec.route);
-    if (routeProblem) return Promise.reject(new IsolaError('MANIFEST', `deploy: function.${spec.name}.route: ${routeProblem}`));
+    if (routeProblem) throw new IsolaError('MANIFEST', `deploy: function.${spec.name}.route: ${routeProblem}`);
     const progress = opts.onProgress ?? (() => {});
     return this.withLock(spec.name, async () => {
       this.checkOpen();
@@ -236,7 +236,7 @@ export class Orchestrator implements OrchestratorApi {
     return entry;
   }
 
-  activate(name: string, versionId: string): Promise<void> {
+  async activate(name: string, versionId: string): Promise<void> {
     this.checkOpen();
     return this.withLock(name, async () => {
       const entry = this.entryOrThrow(name);
@@ -251,7 +251,7 @@ export class Orchestrator implements OrchestratorApi {
     });
   }
 
-  rollback(name: string): Promise<VersionInfo> {
+  async rollback(name: string): Promise<VersionInfo> {
     this.checkOpen();
     return this.withLock(name, async () => {
       const entry = this.entryOrThrow(name);
@@ -267,7 +267,7 @@ export class Orchestrator implements OrchestratorApi {
     });
   }
 
-  remove(name: string): Promise<void> {
+  async remove(name: string): Promise<void> {
     this.checkOpen();
     return this.withLock(name, async () => {
       const entry = this.entryOrThrow(name);

@@ -146,7 +146,7 @@ test('a failed deploy changes nothing: bad bytes, not a command, a component, me
     await assert.rejects(o.deploy(spec('fresh'), wat('(module)')), { code: 'INVALID' });
     assert.equal(o.get('fresh'), undefined);
     assert.ok(!existsSync(join(dataDir, 'functions', 'fresh')));
-    assert.throws(() => o.deploy(spec('Bad Name'), cgi('hello')), { code: 'MANIFEST' });
+    await assert.rejects(o.deploy(spec('Bad Name'), cgi('hello')), { code: 'MANIFEST' });
     await assert.rejects(o.deploy(spec('x', { route: 'nope' }), cgi('hello')), { code: 'MANIFEST' });
   });
 });

@@ -1,0 +1,144 @@
+// Real jailed cells ('process'): hot swap under load, hostile functions (spin, trap, memory bomb,
+// output flood) failing alone while a neighbour keeps answering, and grants (env, files) as given.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IsolaError } from '../../src/errors.js';
+import { errorResponse } from '../../src/orchestrator/http-status.js';
+import { openOrchestrator } from '../../src/orchestrator/orchestrator.js';
+import type { InvocationRecord } from '../../src/orchestrator/types.js';
+import { fromRoot } from '../helpers/root.js';
+import { cgi, request, spec, tempDir, text } from './helpers.js';
+
+const never = new AbortController().signal;
+
+test('hot swap under load on process cells: no request dropped or failed', { timeout: 60_000 }, async () => {
+  const dir = tempDir('swap-process');
+  const o = await openOrchestrator({ dataDir: dir.path });
+  try {
+    const limits = { maxConcurrency: 4, maxQueue: 256 };
+    const a = await o.deploy(spec('app', { isolation: 'process', limits }), cgi('hello'));
+    const b = await o.deploy(spec('app', { isolation: 'process', limits }), cgi('counter'));
+    const seen = new Map<string, number>();
+    const errors: string[] = [];
+    let done = false;
+    const client = async () => {
+      while (!done) {
+        try {
+          const body = text((await o.handle('app', request(), never)).body);
+          seen.set(body, (seen.get(body) ?? 0) + 1);
+        } catch (e) {
+          errors.push(String(e));
+        }
+      }
+    };
+    const clients = Array.from({ length: 6 }, client);
+    for (let i = 0; i < 6; i++) {
+      await o.activate('app', i % 2 === 0 ? a.id : b.id);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    done = true;
+    await Promise.all(clients);
+    assert.deepEqual(errors, []);
+    assert.deepEqual([...seen.keys()].sort(), ['1\n', 'hello from isola\n']);
+  } finally {
+    await o.close(2000);
+    dir.remove();
+  }
+});
+
+test('a spinning, trapping, memory-bombing or flooding function fails alone; its neighbour keeps answering', { timeout: 60_000 }, async () => {
+  const dir = tempDir('hostile');
+  const records: InvocationRecord[] = [];
+  const o = await openOrchestrator({ dataDir: dir.path, defaultIsolation: 'process', onInvocation: (r) => records.push(r) });
+  try {
+    const hostile = { isolation: 'process' as const, limits: { timeoutMs: 400, maxMemoryBytes: 16 * 1024 ** 2, maxResponseBytes: 64 * 1024, maxConcurrency: 2 } };
+    await o.deploy(spec('hello', { isolation: 'process' }), cgi('hello'));
+    for (const f of ['spin', 'trap', 'oom', 'bigout']) await o.deploy(spec(f, hostile), cgi(f));
+    await o.deploy(spec('fuel', { ...hostile, limits: { ...hostile.limits, fuel: 100_000 } }), cgi('spin'));
+    const attacks = ['spin', 'spin', 'trap', 'oom', 'bigout', 'fuel'].map((f) => o.handle(f, request(), never).then(
+      () => assert.fail(`${f} should fail`),
+      (e: IsolaError) => [f, e.code, errorResponse(e).status, errorResponse(e).headers.find(([k]) => k === 'x-isola-error')![1]],
+    ));
+    const answers: string[] = [];
+    for (let i = 0; i < 20; i++) answers.push(text((await o.handle('hello', request(), never)).body));
+    assert.deepEqual(new Set(answers), new Set(['hello from isola\n']));
+    const failures = await Promise.all(attacks);
+    assert.deepEqual(failures, [
+      ['spin', 'TIMEOUT', 504, 'timed out after 400ms'],
+      ['spin', 'TIMEOUT', 504, 'timed out after 400ms'],
+      ['trap', 'TRAP', 500, 'wasm trap: unreachable'],
+      ['oom', 'TRAP', 500, 'wasm trap: unreachable'],
+      ['bigout', 'BAD_RESPONSE', 500, 'response larger than max-response (64 KiB)'],
+      ['fuel', 'FUEL', 500, failures[5]![3]],
+    ]);
+    assert.match(String(failures[5]![3]), /fuel exhausted/);
+    const outcomes = Object.fromEntries(records.filter((r) => r.function !== 'hello').map((r) => [r.function, [r.outcome, r.detail, r.status]]));
+    assert.deepEqual(outcomes, {
+      spin: ['timeout', 'TIMEOUT', 504], trap: ['trap', 'unreachable', 500], oom: ['trap', 'unreachable', 500],
+      bigout: ['error', 'BAD_RESPONSE', 500], fuel: ['fuel', 'FUEL', 500],
+    });
+    // And after all that, each function still works for its next request.
+    assert.equal(text((await o.handle('hello', request(), never)).body), 'hello from isola\n');
+    await assert.rejects(o.handle('trap', request(), never), { code: 'TRAP' });
+  } finally {
+    await o.close(2000);
+    dir.remove();
+  }
+});
+
+test('grants: the guest sees only CGI variables and its env; files read-only or read-write as granted, nothing else', { timeout: 60_000 }, async () => {
+  const dir = tempDir('grants');
+  const o = await openOrchestrator({ dataDir: join(dir.path, 'data') });
+  try {
+    const ro = join(dir.path, 'ro');
+    const rw = join(dir.path, 'rw');
+    mkdirSync(ro);
+    mkdirSync(rw);
+    writeFileSync(join(ro, 'input.txt'), 'read me');
+    const files = (guest: string, readOnly: boolean, hostPath: string) => [{ hostPath, guestPath: guest, readOnly }];
+    await o.deploy(spec('env', { isolation: 'process', env: { GREETING: 'hi' } }), cgi('env'));
+    await o.deploy(spec('reader', { isolation: 'process', files: files('/data', true, ro) }), cgi('files'));
+    await o.deploy(spec('writer', { isolation: 'process', files: files('/out', false, rw), env: { FILES_DIR: '/out' } }), cgi('files'));
+    await o.deploy(spec('denied', { isolation: 'process', files: files('/data', true, ro) }), cgi('files'));
+
+    const env = text((await o.handle('env', request({ headers: { authorization: 'Bearer s3cret', 'x-a': '1' } }), never)).body).trim().split('\n');
+    assert.equal(env[0], 'argv[0]=env');
+    const names = env.slice(1).map((l) => l.slice(0, l.indexOf('='))).sort();
+    assert.deepEqual(names, [
+      'CONTENT_LENGTH', 'GATEWAY_INTERFACE', 'GREETING', 'HTTP_X_A', 'PATH_INFO', 'PATH_TRANSLATED', 'QUERY_STRING', 'REMOTE_ADDR', 'REMOTE_HOST',
+      'REQUEST_METHOD', 'SCRIPT_NAME', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'SERVER_SOFTWARE', 'X_FULL_URL', 'X_MATCHED_ROUTE', 'X_RAW_PATH_INFO',
+    ]);
+    assert.ok(!env.join('\n').includes('s3cret'), 'the authorization header is withheld');
+
+    assert.equal(text((await o.handle('reader', request(), never)).body), 'read: read me\npasswd: hidden\n');
+    const post = (body: string) => request({ method: 'POST', body: new TextEncoder().encode(body) });
+    assert.equal(text((await o.handle('denied', post('nope'), never)).body), 'write: ERR Operation not permitted\npasswd: hidden\n');
+    assert.equal(text((await o.handle('writer', post('written'), never)).body), 'write: OK\npasswd: hidden\n');
+    assert.equal(readFileSync(join(rw, 'output.txt'), 'utf8'), 'written');
+  } finally {
+    await o.close(2000);
+    dir.remove();
+  }
+});
+
+test('a body above max-body is TOO_LARGE (413); a guest exiting non-zero is BAD_RESPONSE (500)', async () => {
+  const dir = tempDir('limits');
+  const o = await openOrchestrator({ dataDir: dir.path });
+  try {
+    await o.deploy(spec('echo', { limits: { maxBodyBytes: 4 } }), cgi('echo'));
+    const big = request({ method: 'POST', body: new Uint8Array(5) });
+    await assert.rejects(o.handle('echo', big, never), (e: IsolaError) => e.code === 'TOO_LARGE' && errorResponse(e).status === 413);
+    const echoed = text((await o.handle('echo', request({ method: 'POST', body: new TextEncoder().encode('abcd'), params: { id: '7' } }), never)).body);
+    assert.match(echoed, /^method: POST\n/);
+    assert.match(echoed, /\nX_PARAM_ID=7\n/);
+    assert.match(echoed, /\nbody: abcd$/);
+    await o.deploy(spec('exit7'), readFileSync(fromRoot('test/fixtures/wasi/exit7.wasm')));
+    await assert.rejects(o.handle('exit7', request(), never),
+      (e: IsolaError) => e.code === 'BAD_RESPONSE' && e.message === 'guest exited with status 7' && errorResponse(e).status === 500);
+  } finally {
+    await o.close(1000);
+    dir.remove();
+  }
+});
