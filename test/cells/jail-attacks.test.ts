@@ -2,6 +2,7 @@
 // tries to reach the host. Each attack runs twice: with Node's permission model (the in-process fence)
 // and with `noNodePermissions`, where only the kernel (namespaces, mounts, seccomp) stands in the way.
 // Every "fails" is paired with evidence that the same thing works where it is granted, or on the host.
+// Two doors: planJail() + a probe script (the jail alone), and a real `process` cell's unsafeEval.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
@@ -9,7 +10,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jailSupport } from '../../src/cells/jail/index.js';
-import { runJailed, type JailedRun } from './jail-fixtures/run-jailed.js';
+import { runJailed } from './jail-fixtures/run-jailed.js';
+import { attacks, DENIED, viaPlanJail, viaProcessCell, type Outcome, type Runner } from './jail-fixtures/attacks.js';
+import type { Preopen } from '../../src/capabilities/wasi-p1/index.js';
 
 const support = jailSupport();
 const skip = support.process ? false : `no jail on this machine: ${support.reasons.join('; ')}`;
@@ -41,83 +44,74 @@ after(async () => {
   rmSync(base, { recursive: true, force: true });
 });
 
-/** A probe result that is a refusal: the attack threw, or reported what it could not do. */
-function refused(r: JailedRun): string {
-  assert.ok(r.out, `the probe printed nothing (exit ${r.code}, signal ${r.signal}): ${r.stderr}`);
-  assert.equal(r.out.ok, false, `the attack succeeded: ${JSON.stringify(r.out.value)}`);
-  return r.out.error!;
+function refused(r: Outcome): string {
+  assert.equal(r.ok, false, `the attack succeeded: ${JSON.stringify(r.ok && r.value)}`);
+  return (r as { error: string }).error;
 }
 
-function succeeded(r: JailedRun): unknown {
-  assert.ok(r.out, `the probe printed nothing (exit ${r.code}, signal ${r.signal}): ${r.stderr}`);
-  assert.equal(r.out.ok, true, `expected success, got ${r.out.error}`);
-  return r.out.value;
+function succeeded(r: Outcome): unknown {
+  assert.ok(r.ok, `expected success, got ${!r.ok && r.error}`);
+  return r.value;
 }
 
-for (const noNodePermissions of [false, true]) {
-  const mode = noNodePermissions ? 'kernel only' : 'with Node permissions';
-  const run = (js: string, preopens: { hostPath: string; guestPath: string; readOnly?: boolean }[] = []) =>
-    runJailed(js, { noNodePermissions, preopens });
+const RUNNERS: [string, Runner][] = [['planJail', viaPlanJail], ['process cell', viaProcessCell]];
 
-  test(`jail (${mode}): /etc/passwd cannot be read`, { skip }, async () => {
-    assert.ok(existsSync('/etc/passwd'), 'the host has an /etc/passwd to steal');
-    refused(await run(`return require('fs').readFileSync('/etc/passwd', 'utf8')`));
-  });
+for (const [door, runner] of RUNNERS) {
+  for (const noNodePermissions of [false, true]) {
+    const mode = `${door}, ${noNodePermissions ? 'kernel only' : 'with Node permissions'}`;
+    const run = (body: string, preopens: Preopen[] = []) => runner(body, { noNodePermissions, preopens });
 
-  test(`jail (${mode}): the host's home directory cannot be read`, { skip }, async () => {
-    const home = homedir();
-    refused(await run(`return require('fs').readdirSync(${JSON.stringify(home)})`));
-  });
+    test(`jail (${mode}): /etc/passwd cannot be read`, { skip }, async () => {
+      assert.ok(existsSync('/etc/passwd'), 'the host has an /etc/passwd to steal');
+      assert.match(refused(await run(attacks.readFile('/etc/passwd'))), DENIED);
+    });
 
-  test(`jail (${mode}): host processes are invisible`, { skip }, async () => {
-    const r = await run(`return require('fs').readdirSync('/proc').filter((n) => /^\\d+$/.test(n))`);
-    if (r.out?.ok) {
-      // Only the jail's own PID namespace: bwrap's init and the probe itself.
-      const pids = r.out.value as string[];
+    test(`jail (${mode}): the host's home directory cannot be read`, { skip }, async () => {
+      assert.ok(existsSync(homedir()), 'the host has a home directory');
+      assert.match(refused(await run(attacks.readDir(homedir()))), DENIED);
+    });
+
+    test(`jail (${mode}): host processes are invisible`, { skip }, async () => {
+      const r = await run(attacks.listPids());
+      if (!r.ok) return void assert.match(r.error, DENIED);
+      // Only the jail's own PID namespace: bwrap's init and the agent itself.
+      const pids = r.value as string[];
       assert.ok(!pids.includes(String(process.pid)), `host pid ${process.pid} visible: ${pids}`);
       assert.ok(pids.length <= 3, `too many processes visible: ${pids}`);
-    } else refused(r);
-  });
+    });
 
-  test(`jail (${mode}): no TCP connection to the host's 127.0.0.1`, { skip }, async () => {
-    const before = connections;
-    const err = refused(await run(`
-      const s = require('net').connect(${port}, '127.0.0.1');
-      await new Promise((ok, fail) => { s.on('connect', ok); s.on('error', fail); });
-      return 'connected';`));
-    assert.ok(err.length > 0);
-    assert.equal(connections, before, 'the host listener saw a connection');
-  });
+    test(`jail (${mode}): no TCP connection to the host's 127.0.0.1`, { skip }, async () => {
+      const seen = connections;
+      assert.match(refused(await run(attacks.connect(port))), DENIED);
+      assert.equal(connections, seen, 'the host listener saw a connection');
+    });
 
-  test(`jail (${mode}): no process can be spawned`, { skip }, async () => {
-    const err = refused(await run(`
-      const r = require('child_process').spawnSync(process.execPath, ['-e', 'process.exit(0)']);
-      if (r.error) throw r.error;
-      return 'spawned, status ' + r.status;`));
-    assert.match(err, /EPERM|EACCES|ERR_ACCESS_DENIED|ENOSYS/);
-  });
+    test(`jail (${mode}): no process can be spawned`, { skip }, async () => {
+      assert.match(refused(await run(attacks.spawn())), DENIED);
+    });
 
-  test(`jail (${mode}): nothing outside a preopen can be written`, { skip }, async () => {
-    const target = join(outside, 'pwned');
-    for (const path of [target, '/pwned', process.execPath, '/tmp/../pwned']) {
-      refused(await run(`require('fs').writeFileSync(${JSON.stringify(path)}, 'x'); return 'written'`, [{ hostPath: rw, guestPath: '/rw' }]));
-    }
-    assert.ok(!existsSync(target), 'a file appeared outside the preopen on the host');
-  });
+    test(`jail (${mode}): nothing outside a preopen can be written`, { skip }, async () => {
+      const target = join(outside, 'pwned');
+      for (const path of [target, '/pwned', process.execPath, '/tmp/../pwned']) {
+        assert.match(refused(await run(attacks.writeFile(path), [{ hostPath: rw, guestPath: '/rw' }])), DENIED);
+      }
+      assert.ok(!existsSync(target), 'a file appeared outside the preopen on the host');
+    });
 
-  test(`jail (${mode}): a read-write preopen can be read and written; a read-only one only read`, { skip }, async () => {
-    writeFileSync(join(ro, 'given.txt'), 'from the host');
-    const preopens = [{ hostPath: rw, guestPath: '/rw' }, { hostPath: ro, guestPath: '/ro', readOnly: true }];
-    assert.equal(succeeded(await run(`
-      const fs = require('fs');
-      fs.writeFileSync(${JSON.stringify(join(rw, 'made.txt'))}, 'from the jail');
-      return fs.readFileSync(${JSON.stringify(join(ro, 'given.txt'))}, 'utf8');`, preopens)), 'from the host');
-    assert.equal(readFileSync(join(rw, 'made.txt'), 'utf8'), 'from the jail');
-    const err = refused(await run(`require('fs').writeFileSync(${JSON.stringify(join(ro, 'given.txt'))}, 'changed'); return 'written'`, preopens));
-    assert.match(err, /EROFS|EACCES|EPERM|ERR_ACCESS_DENIED/);
-    refused(await run(`require('fs').unlinkSync(${JSON.stringify(join(ro, 'given.txt'))}); return 'deleted'`, preopens));
-    assert.equal(readFileSync(join(ro, 'given.txt'), 'utf8'), 'from the host');
-  });
+    test(`jail (${mode}): a read-write preopen can be read and written; a read-only one only read`, { skip }, async () => {
+      writeFileSync(join(ro, 'given.txt'), 'from the host');
+      const preopens = [{ hostPath: rw, guestPath: '/rw' }, { hostPath: ro, guestPath: '/ro', readOnly: true }];
+      const made = join(rw, `made-${noNodePermissions}-${door.length}.txt`);
+      assert.equal(succeeded(await run(`
+        const fs = require('fs');
+        fs.writeFileSync(${JSON.stringify(made)}, 'from the jail');
+        return fs.readFileSync(${JSON.stringify(join(ro, 'given.txt'))}, 'utf8');`, preopens)), 'from the host');
+      assert.equal(readFileSync(made, 'utf8'), 'from the jail');
+      assert.match(refused(await run(attacks.writeFile(join(ro, 'given.txt')), preopens)), DENIED);
+      assert.match(refused(await run(attacks.unlink(join(ro, 'given.txt')), preopens)), DENIED);
+      assert.equal(readFileSync(join(ro, 'given.txt'), 'utf8'), 'from the host');
+    });
+  }
 }
 
 // Properties only visible from inside (Node's permission model would hide /proc/self from the probe).
@@ -136,7 +130,8 @@ test('jail (kernel only): nobody, no capabilities, no network interfaces, the li
       root: fs.readdirSync('/').sort(),
       hostname: require('os').hostname(),
     };`, { noNodePermissions: true, maxOpenFiles: 100 });
-  const v = succeeded(r) as Record<string, unknown>;
+  assert.ok(r.out?.ok, `expected success: ${JSON.stringify(r.out)} ${r.stderr}`);
+  const v = r.out.value as Record<string, unknown>;
   assert.equal(v['uid'], 65534);
   assert.equal(v['gid'], 65534);
   assert.match(v['capEff'] as string, /^0+$/);
@@ -161,9 +156,10 @@ test('jail: the memory cap ends a cell that allocates past it', { skip }, async 
 });
 
 test('jail: open files are capped', { skip }, async () => {
-  const err = refused(await runJailed(`
+  const r = await runJailed(`
     const fs = require('fs'); const fds = [];
     for (let i = 0; i < 200; i++) fds.push(fs.openSync('/proc/self/status', 'r'));
-    return fds.length;`, { noNodePermissions: true, maxOpenFiles: 64 }));
-  assert.match(err, /EMFILE/);
+    return fds.length;`, { noNodePermissions: true, maxOpenFiles: 64 });
+  assert.equal(r.out?.ok, false, JSON.stringify(r.out));
+  assert.match(r.out.error!, /EMFILE/);
 });

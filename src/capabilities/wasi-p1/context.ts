@@ -13,6 +13,8 @@ export class WasiContext {
    */
   sleepDeadline = Infinity;
   timeoutMs = 0;
+  /** TESTS ONLY: see WasiOptions.unsafeNoPathChecks. */
+  unsafeNoPathChecks = false;
   constructor(
     /** NUL-terminated argv strings. */
     readonly args: Uint8Array[],

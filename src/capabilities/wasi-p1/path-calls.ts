@@ -10,7 +10,9 @@ import {
 import { E, fail } from './errno.js';
 import { FDFLAGS, FdEntry, FT } from './fd-table.js';
 import { filetypeOf } from './filestat.js';
-import { fdAddressing, fdPath, lstatOrNull, openDirectoryNoFollow, resolveBeneath, type Resolved } from './path-resolver.js';
+import {
+  fdAddressing, fdPath, lstatOrNull, openDirectoryNoFollow, resolveBeneath, resolveUnchecked, type Resolved,
+} from './path-resolver.js';
 import { DIR_RIGHTS, FILE_RIGHTS, R, rightsFromGuest } from './rights.js';
 import type { WasiContext, WasiFn } from './context.js';
 
@@ -38,11 +40,11 @@ interface Entry extends Resolved {
  * the final component is never followed, even with a trailing slash; the slash is
  * remembered so each call can apply POSIX's "must be a directory" rule.
  */
-function entryOf(base: FdEntry, path: string): Entry {
-  if (path.charCodeAt(0) === 47) fail(E.PERM);
+function entryOf(base: FdEntry, path: string, unchecked = false): Entry {
+  if (path.charCodeAt(0) === 47 && !unchecked) fail(E.PERM);
   let end = path.length;
   while (end > 1 && path.charCodeAt(end - 1) === 47) end--;
-  const r = resolveBeneath(base.hostPath, path.slice(0, end), false);
+  const r = (unchecked ? resolveUnchecked : resolveBeneath)(base.hostPath, path.slice(0, end), false);
   const st = r.name === null ? statSync(r.hostPath) : r.lstat !== undefined ? r.lstat : lstatOrNull(r.hostPath);
   return { ...r, trailingSlash: end < path.length, st };
 }
@@ -74,6 +76,11 @@ function hostAccessMode(read: boolean, write: boolean): number {
 
 export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
   const { fds, mem } = ctx;
+  // TESTS ONLY (WasiOptions.unsafeNoPathChecks): guest paths go to the kernel unchecked, so that the
+  // jail's mount namespace is the only thing keeping them inside.
+  const unchecked = ctx.unsafeNoPathChecks;
+  const resolve = unchecked ? resolveUnchecked : resolveBeneath;
+  const inside = unchecked ? (_fd: number, _jail: string): boolean => true : openedInside;
 
   return {
     path_open(fd: number, dirflags: number, pathPtr: number, pathLen: number, oflags: number,
@@ -93,7 +100,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
       const path = mem.path(pathPtr, pathLen);
       // O_CREAT|O_EXCL never follows the final symlink (POSIX): an existing link is EEXIST.
       const exclusive = creat && (oflags & OFLAGS.EXCL) !== 0;
-      const r = resolveBeneath(dir.hostPath, path, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0 && !exclusive);
+      const r = resolve(dir.hostPath, path, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0 && !exclusive);
       const st = r.name === null ? statSync(r.hostPath) : r.lstat !== undefined ? r.lstat : lstatOrNull(r.hostPath);
 
       let entry: FdEntry;
@@ -105,7 +112,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
         if (fdAddressing()) {
           // Held open: the new descriptor keeps meaning this directory whatever its name becomes.
           const hostFd = openDirectoryNoFollow(r.hostPath);
-          if (!openedInside(hostFd, dir.jail)) return E.PERM;
+          if (!inside(hostFd, dir.jail)) return E.PERM;
           entry.hostFd = hostFd;
           entry.hostPath = fdPath(hostFd);
         } else entry.hostPath = r.hostPath;
@@ -136,7 +143,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
         // A FIFO would block the whole host in open(); the guest gets it non-blocking.
         if (st !== null && st.isFIFO()) flags |= C.O_NONBLOCK;
         const hostFd = openSync(r.hostPath, flags, 0o666);
-        if (!openedInside(hostFd, dir.jail)) return E.PERM;
+        if (!inside(hostFd, dir.jail)) return E.PERM;
         if (truncateAfter) {
           try {
             ftruncateSync(hostFd, 0);
@@ -159,7 +166,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
 
     path_create_directory(fd: number, pathPtr: number, pathLen: number): number {
       const dir = dirEntry(ctx, fd, R.PATH_CREATE_DIRECTORY, true);
-      const e = entryOf(dir, mem.path(pathPtr, pathLen));
+      const e = entryOf(dir, mem.path(pathPtr, pathLen), unchecked);
       if (e.name === null || e.st !== null) return E.EXIST;
       mkdirSync(e.hostPath, 0o777);
       return E.SUCCESS;
@@ -168,7 +175,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
     path_filestat_get(fd: number, flags: number, pathPtr: number, pathLen: number, out: number): number {
       const dir = dirEntry(ctx, fd, R.PATH_FILESTAT_GET, false);
       mem.check(out, 64);
-      const r = resolveBeneath(dir.hostPath, mem.path(pathPtr, pathLen), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+      const r = resolve(dir.hostPath, mem.path(pathPtr, pathLen), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
       if (r.lstat === null) return E.NOENT;
       const st = lstatSync(r.hostPath, { bigint: true });
       if (r.trailingSlash && !st.isDirectory()) return E.NOTDIR;
@@ -180,7 +187,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
       atim: bigint, mtim: bigint, fstflags: number): number {
       const dir = dirEntry(ctx, fd, R.PATH_FILESTAT_SET_TIMES, true);
       const follow = (flags & LOOKUP_SYMLINK_FOLLOW) !== 0;
-      const r = resolveBeneath(dir.hostPath, mem.path(pathPtr, pathLen), follow);
+      const r = resolve(dir.hostPath, mem.path(pathPtr, pathLen), follow);
       if (r.lstat === null) return E.NOENT;
       // After resolution the final component is a real entry beneath the directory:
       // lutimes never follows it, so a symlink is changed itself and nothing outside is touched.
@@ -196,13 +203,13 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
       const oldPath = mem.path(oldPtr, oldLen);
       const newPath = mem.path(newPtr, newLen);
       const src = (oldFlags & LOOKUP_SYMLINK_FOLLOW) !== 0
-        ? resolveBeneath(from.hostPath, oldPath, true)
-        : entryOf(from, oldPath);
+        ? resolve(from.hostPath, oldPath, true)
+        : entryOf(from, oldPath, unchecked);
       const srcSt = src.name === null ? statSync(src.hostPath) : src.lstat !== undefined ? src.lstat : lstatOrNull(src.hostPath);
       if (srcSt === null) return E.NOENT;
       if (srcSt.isDirectory()) return E.PERM;
       if (src.trailingSlash) return E.NOTDIR;
-      const dst = entryOf(to, newPath);
+      const dst = entryOf(to, newPath, unchecked);
       if (dst.name === null || dst.st !== null) return E.EXIST;
       if (dst.trailingSlash) return E.NOENT;
       // link(2) never follows the source symlink: a link to a symlink is a link to the symlink.
@@ -214,7 +221,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
       const dir = dirEntry(ctx, fd, R.PATH_READLINK, false);
       mem.check(buf, bufLen);
       mem.check(bufusedPtr, 4);
-      const e = entryOf(dir, mem.path(pathPtr, pathLen));
+      const e = entryOf(dir, mem.path(pathPtr, pathLen), unchecked);
       if (e.st === null) return E.NOENT;
       if (e.name === null || !e.st.isSymbolicLink()) return E.INVAL;
       const target = readlinkSync(e.hostPath, { encoding: 'buffer' });
@@ -228,7 +235,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
 
     path_remove_directory(fd: number, pathPtr: number, pathLen: number): number {
       const dir = dirEntry(ctx, fd, R.PATH_REMOVE_DIRECTORY, true);
-      const e = entryOf(dir, mem.path(pathPtr, pathLen));
+      const e = entryOf(dir, mem.path(pathPtr, pathLen), unchecked);
       if (e.name === null) return E.INVAL;
       if (e.st === null) return E.NOENT;
       if (!e.st.isDirectory()) return E.NOTDIR;
@@ -238,7 +245,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
 
     path_unlink_file(fd: number, pathPtr: number, pathLen: number): number {
       const dir = dirEntry(ctx, fd, R.PATH_UNLINK_FILE, true);
-      const e = entryOf(dir, mem.path(pathPtr, pathLen));
+      const e = entryOf(dir, mem.path(pathPtr, pathLen), unchecked);
       if (e.name === null) return E.ISDIR;
       if (e.st === null) return E.NOENT;
       if (e.st.isDirectory()) return E.ISDIR;
@@ -250,8 +257,8 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
     path_rename(oldFd: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number {
       const from = dirEntry(ctx, oldFd, R.PATH_RENAME_SOURCE, true);
       const to = dirEntry(ctx, newFd, R.PATH_RENAME_TARGET, true);
-      const src = entryOf(from, mem.path(oldPtr, oldLen));
-      const dst = entryOf(to, mem.path(newPtr, newLen));
+      const src = entryOf(from, mem.path(oldPtr, oldLen), unchecked);
+      const dst = entryOf(to, mem.path(newPtr, newLen), unchecked);
       if (src.name === null || dst.name === null) return E.BUSY;
       if (src.st === null) return E.NOENT;
       const srcIsDir = src.st.isDirectory();
@@ -267,7 +274,7 @@ export function pathCalls(ctx: WasiContext): Record<string, WasiFn> {
       // targets are refused outright, as cap-std does.
       if (target.charCodeAt(0) === 47) return E.PERM;
       if (target.length === 0) return E.NOENT;
-      const e = entryOf(dir, mem.path(newPtr, newLen));
+      const e = entryOf(dir, mem.path(newPtr, newLen), unchecked);
       if (e.name === null || e.st !== null) return E.EXIST;
       if (e.trailingSlash) return E.NOENT;
       symlinkSync(target, e.hostPath);

@@ -188,3 +188,21 @@ export function resolveBeneath(base: string, path: string, followFinal: boolean)
   const here = frames[frames.length - 1]!;
   return { parentHost: here, name: null, hostPath: here + '/.', trailingSlash: false, lstat: undefined };
 }
+
+/**
+ * TESTS ONLY (WasiOptions.unsafeNoPathChecks): no checks at all. The guest's path is handed to the
+ * kernel as written (absolute paths as they are, relative ones below `base`), so `..`, absolute paths
+ * and symlinks are resolved by the kernel alone. This exists so that tests can show the process jail's
+ * mount namespace holding on its own; nothing outside tests may set it.
+ */
+export function resolveUnchecked(base: string, path: string, _followFinal: boolean): Resolved {
+  if (path.length === 0) fail(E.NOENT);
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 47 /* '/' */) end--;
+  const trimmed = path.slice(0, end);
+  const full = trimmed.charCodeAt(0) === 47 ? trimmed : `${base}/${trimmed}`;
+  const slash = full.lastIndexOf('/');
+  const last = full.slice(slash + 1);
+  const name = last === '' || last === '.' || last === '..' ? null : last;
+  return { parentHost: full.slice(0, slash) || '/', name, hostPath: full, trailingSlash: end < path.length, lstat: undefined };
+}

@@ -36,6 +36,13 @@ export interface WasiOptions {
   /** Host fd, 'inherit' (host fd 1/2), a capped OutputCapture, or null/undefined: discarded. */
   stdout?: number | 'inherit' | OutputCapture | null;
   stderr?: number | 'inherit' | OutputCapture | null;
+  /**
+   * TESTS ONLY — never set by the CLI, a manifest or the server. Skips isola's own path checks (the
+   * component-by-component resolution beneath each preopen and the after-open containment check):
+   * guest paths go to the kernel as written. It exists so that tests can show the process jail's
+   * mount namespace refusing escapes on its own (unsafeTestHooks.noPathChecks of a process cell).
+   */
+  unsafeNoPathChecks?: boolean;
 }
 
 const utf8 = new TextEncoder();
@@ -98,6 +105,7 @@ export class WasiP1 {
       return cstring(a);
     });
     const ctx = (this.ctx = new WasiContext(args, env));
+    ctx.unsafeNoPathChecks = opts.unsafeNoPathChecks === true;
 
     const stdin = new FdEntry('stream', FT.UNKNOWN, STDIN_RIGHTS, 0);
     stdin.input = inputOf(opts.stdin);

@@ -1,0 +1,55 @@
+// The attacks "as if the first wall had fallen", written once and run through two doors: probe.cjs
+// started directly with planJail() (independent of the cells core), and a real `process` cell's
+// unsafeEval. Each attack is the body of an async function where `require` loads Node built-ins.
+import { spawnCell } from '../../../src/cells/index.js';
+import type { Preopen } from '../../../src/capabilities/wasi-p1/index.js';
+import { runJailed } from './run-jailed.js';
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: string };
+export interface RunOptions {
+  noNodePermissions: boolean;
+  preopens?: Preopen[];
+}
+export type Runner = (body: string, opts: RunOptions) => Promise<Outcome>;
+
+/** planJail() + probe.cjs: the jail alone. */
+export const viaPlanJail: Runner = async (body, opts) => {
+  const r = await runJailed(body, { noNodePermissions: opts.noNodePermissions, preopens: opts.preopens ?? [] });
+  if (!r.out) throw new Error(`the probe printed nothing (exit ${r.code}, signal ${r.signal}): ${r.stderr}`);
+  return r.out.ok ? { ok: true, value: r.out.value } : { ok: false, error: r.out.error ?? '' };
+};
+
+/** A real `process` cell (the agent bundle inside the jail), driven through the test-only eval frame. */
+export const viaProcessCell: Runner = async (body, opts) => {
+  const cell = await spawnCell({
+    isolation: 'process', requireJail: true, preopens: opts.preopens ?? [],
+    unsafeTestHooks: { eval: true, noNodePermissions: opts.noNodePermissions },
+  });
+  try {
+    const value = await cell.unsafeEval(`(async () => { const require = process.getBuiltinModule; ${body} })()`);
+    return { ok: true, value };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    cell.kill();
+  }
+};
+
+/** What a refusal may look like: the kernel's errnos, or Node's permission model. */
+export const DENIED = /EPERM|EACCES|EROFS|ENOENT|ENOSYS|ENETUNREACH|ERR_ACCESS_DENIED|restricted/;
+
+export const attacks = {
+  readFile: (path: string) => `return require('fs').readFileSync(${JSON.stringify(path)}, 'utf8')`,
+  readDir: (path: string) => `return require('fs').readdirSync(${JSON.stringify(path)})`,
+  writeFile: (path: string) => `require('fs').writeFileSync(${JSON.stringify(path)}, 'x'); return 'written'`,
+  unlink: (path: string) => `require('fs').unlinkSync(${JSON.stringify(path)}); return 'deleted'`,
+  listPids: () => `return require('fs').readdirSync('/proc').filter((n) => /^\\d+$/.test(n))`,
+  connect: (port: number) => `
+    const s = require('net').connect(${port}, '127.0.0.1');
+    await new Promise((ok, fail) => { s.on('connect', ok); s.on('error', fail); });
+    return 'connected'`,
+  spawn: () => `
+    const r = require('child_process').spawnSync(process.execPath, ['-e', 'process.exit(0)']);
+    if (r.error) throw r.error;
+    return 'spawned, status ' + r.status`,
+};
