@@ -38,7 +38,7 @@ export async function startIsola(port: number, isolation: string): Promise<Isola
     const swaps: IsolaUnderTest['swaps'] = { done: 0, failed: 0 };
     return {
       helloUrl: `${base}/hello`,
-      isolation: () => (/fall(s|ing)? back|fallback/i.test(child.stderr()) ? `worker (${isolation} fell back)` : isolation),
+      isolation: () => (/using worker cells instead/.test(child.stderr()) ? `worker (${isolation} fell back)` : isolation),
       swaps,
       async helloWith(other) {
         await admin.deploy(`hello-${other}`, { route: `/hello-${other}`, isolation: other }, await helloCgi('hello\n'));
