@@ -309,7 +309,8 @@ export class Orchestrator implements OrchestratorApi {
   async handle(name: string, req: HttpRequestDescriptor, signal: AbortSignal): Promise<HttpResponseDescriptor> {
     this.checkOpen();
     const entry = this.fns.get(name);
-    if (!entry?.live) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
+    if (!entry) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
+    if (!entry.live) throw new IsolaError('NOT_FOUND', `function ${name} has no active version`);
     const startedAt = new Date();
     const t0 = performance.now();
     const requestId = req.headers['x-request-id'] ?? randomUUID();
@@ -360,8 +361,10 @@ export class Orchestrator implements OrchestratorApi {
       record('ok', resp.status, fuel);
       return resp;
     } catch (e) {
-      const f = e instanceof IsolaError && typeof e.detail.fuelConsumed === 'bigint' ? e.detail.fuelConsumed : fuel;
-      record(outcomeFor(e), httpStatusFor(e), f, outcomeDetailFor(e));
+      // A failed invocation reports no fuel; one that ran out spent exactly its budget.
+      const budget = pinned.info.spec.limits.fuel;
+      const outcome = outcomeFor(e);
+      record(outcome, httpStatusFor(e), outcome === 'fuel' && budget !== undefined ? BigInt(budget) : fuel, outcomeDetailFor(e));
       throw e;
     } finally {
       pinned.inflight--;

@@ -2,7 +2,7 @@
 // output flood) failing alone while a neighbour keeps answering, and grants (env, files) as given.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolaError } from '../../src/errors.js';
 import { errorResponse } from '../../src/orchestrator/http-status.js';
@@ -139,6 +139,41 @@ test('a body above max-body is TOO_LARGE (413); a guest exiting non-zero is BAD_
       (e: IsolaError) => e.code === 'BAD_RESPONSE' && e.message === 'guest exited with status 7' && errorResponse(e).status === 500);
   } finally {
     await o.close(1000);
+    dir.remove();
+  }
+});
+
+/** Direct children of this process (cells are spawned from here: bwrap, or node for an unjailed cell). */
+function children(): Set<number> {
+  const out = new Set<number>();
+  for (const task of readdirSync('/proc/self/task')) {
+    for (const pid of readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/)) if (pid) out.add(Number(pid));
+  }
+  return out;
+}
+
+test('a cell killed mid-request fails that request alone (crash, 500); the function and its neighbour carry on', {
+  timeout: 60_000, skip: existsSync('/proc/self/task') ? false : 'needs /proc',
+}, async () => {
+  const dir = tempDir('crash');
+  const records: InvocationRecord[] = [];
+  const o = await openOrchestrator({ dataDir: dir.path, onInvocation: (r) => records.push(r) });
+  try {
+    const before = children();
+    await o.deploy(spec('victim', { isolation: 'process', limits: { timeoutMs: 1500, maxConcurrency: 1 } }), cgi('spin'));
+    const victimCells = [...children()].filter((p) => !before.has(p));
+    assert.ok(victimCells.length >= 1, 'the victim has a cell process');
+    await o.deploy(spec('hello', { isolation: 'process' }), cgi('hello'));
+    const running = o.handle('victim', request(), never);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const pid of victimCells) process.kill(pid, 'SIGKILL');
+    await assert.rejects(running, (e: IsolaError) => e.code === 'CELL_CRASHED' && errorResponse(e).status === 500);
+    assert.deepEqual(records.map((r) => [r.function, r.outcome]), [['victim', 'crash']]);
+    assert.equal(text((await o.handle('hello', request(), never)).body), 'hello from isola\n');
+    // The victim's pool replaced its cell: its next request runs (and times out as a spinner should).
+    await assert.rejects(o.handle('victim', request(), never), { code: 'TIMEOUT' });
+  } finally {
+    await o.close(2000);
     dir.remove();
   }
 });
