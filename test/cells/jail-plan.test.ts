@@ -1,0 +1,104 @@
+// planJail(): what it refuses (one clear IsolaError('JAIL') each), what it hands the driver, and that
+// its per-cell state (the cgroup) is removed by cleanup(). Also: the test-only switches stay test-only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { IsolaError } from '../../src/errors.js';
+import { jailPreopens, jailSupport, planJail, SECCOMP_FD, type JailRequest } from '../../src/cells/jail/index.js';
+import { hostSeccompFilter } from '../../src/cells/jail/seccomp.js';
+import { fromRoot } from '../helpers/root.js';
+import { PROBE } from './jail-fixtures/run-jailed.js';
+
+const support = jailSupport();
+const skip = support.process ? false : `no jail on this machine: ${support.reasons.join('; ')}`;
+const base: JailRequest = { agentEntry: PROBE, nodeArgs: [], preopens: [], memoryLimitBytes: 256 << 20, maxOpenFiles: 256 };
+
+function refusedWith(req: Partial<JailRequest>, pattern: RegExp): void {
+  assert.throws(() => planJail({ ...base, ...req }), (e: unknown) => {
+    assert.ok(e instanceof IsolaError, String(e));
+    assert.equal(e.code, 'JAIL');
+    assert.match(e.message, pattern);
+    assert.ok(!e.message.includes('\n'), 'one line');
+    return true;
+  });
+}
+
+test('jail: jailSupport() is probed once and explains itself', () => {
+  assert.equal(jailSupport(), support, 'cached');
+  assert.equal(typeof support.process, 'boolean');
+  for (const w of ['user namespace', 'pid namespace', 'network namespace', 'ipc namespace', 'uts namespace', 'mount namespace', 'seccomp', 'cgroup memory', 'rlimits', 'node permissions']) {
+    assert.ok(support.walls[w], `wall ${w} reported`);
+    if (!support.walls[w]!.ok) assert.ok(support.walls[w]!.why, `wall ${w} says why not`);
+  }
+  if (!support.process) assert.ok(support.reasons.length > 0);
+});
+
+test('jail: bad requests are refused with one clear line', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'isola-plan-'));
+  try {
+    writeFileSync(join(dir, 'file'), '');
+    refusedWith({ agentEntry: 'agent.js' }, /absolute/);
+    refusedWith({ agentEntry: join(dir, 'missing.js') }, /agent entry not found/);
+    refusedWith({ preopens: [{ hostPath: '/proc', guestPath: '/p' }] }, /overlaps \/proc/);
+    refusedWith({ preopens: [{ hostPath: '/', guestPath: '/' }] }, /overlaps/);
+    refusedWith({ preopens: [{ hostPath: '/tmp', guestPath: '/t' }] }, /private \/tmp/);
+    refusedWith({ preopens: [{ hostPath: join(dir, 'file'), guestPath: '/f' }] }, /not a directory/);
+    refusedWith({ preopens: [{ hostPath: join(dir, 'nope'), guestPath: '/f' }] }, /not a directory/);
+    refusedWith({ preopens: [{ hostPath: fromRoot('test', 'cells'), guestPath: '/f' }] }, /overlaps/); // holds the agent
+    refusedWith({ memoryLimitBytes: 1000 }, /memoryLimitBytes/);
+    refusedWith({ maxOpenFiles: 3 }, /maxOpenFiles/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('jail: the launch hands over the seccomp program at fd 4 and the jail starts with no host environment', { skip }, () => {
+  const launch = planJail(base);
+  try {
+    assert.equal(launch.kind, 'bwrap');
+    assert.deepEqual(launch.env, {});
+    assert.ok(SECCOMP_FD >= 4);
+    assert.deepEqual(launch.fdData.get(SECCOMP_FD), hostSeccompFilter());
+    assert.ok(launch.args.includes('--seccomp') && launch.args.includes(String(SECCOMP_FD)));
+    assert.ok(launch.args.at(-1) === PROBE, 'the agent entry comes last (the driver appends its own arguments)');
+  } finally {
+    launch.cleanup();
+  }
+});
+
+test('jail: cleanup() removes the cell cgroup', { skip: skip || (!support.walls['cgroup memory']?.ok && 'no writable cgroup here') }, async () => {
+  const launch = planJail(base);
+  const dirs = launch.args.filter((a) => a.endsWith('/cgroup.procs')).map((a) => a.slice(0, -'/cgroup.procs'.length));
+  assert.ok(dirs.length > 0, 'the launcher joins a cgroup');
+  for (const d of dirs) assert.ok(statSync(d).isDirectory());
+  const mem = dirs.find((d) => d.includes('/memory'));
+  if (mem) assert.equal(readFileSync(join(mem, existsSync(join(mem, 'memory.max')) ? 'memory.max' : 'memory.limit_in_bytes'), 'utf8').trim(), String(256 << 20));
+  launch.cleanup();
+  for (let i = 0; i < 40 && dirs.some(existsSync); i++) await sleep(50);
+  for (const d of dirs) assert.ok(!existsSync(d), `${d} left behind`);
+});
+
+test('jail: preopens appear inside the jail at their absolute host path', () => {
+  const [p] = jailPreopens([{ hostPath: 'relative/dir', guestPath: '.', readOnly: true }]);
+  assert.equal(p!.hostPath, join(process.cwd(), 'relative/dir'));
+  assert.equal(p!.guestPath, '.');
+  assert.equal(p!.readOnly, true);
+});
+
+test('jail: the test-only switches cannot be reached from the CLI, the server, the orchestrator or a manifest', () => {
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  for (const area of ['cli', 'server', 'orchestrator', 'cluster']) {
+    const dir = fromRoot('src', area);
+    if (!existsSync(dir)) continue;
+    for (const file of walk(dir)) {
+      const src = readFileSync(file, 'utf8');
+      for (const word of ['unsafeNoPathChecks', 'noPathChecks', 'unsafeTestHooks', 'noNodePermissions']) {
+        assert.ok(!src.includes(word), `${file} mentions ${word}`);
+      }
+    }
+  }
+});
