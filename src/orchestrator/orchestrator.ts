@@ -180,11 +180,11 @@ export class Orchestrator implements OrchestratorApi {
       const other = this.routeConflict(spec);
       if (other) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${other}`);
       progress('validating');
-      validateCgiModule(this.engine, bytes, spec);
+      const activate = opts.activate ?? true;
+      validateCgiModule(this.engine, bytes, spec, !activate);
       const entry = this.fns.get(spec.name);
       const { id } = versionIdOf(bytes, spec);
       const known = entry?.versions.find((v) => v.id === id);
-      const activate = opts.activate ?? true;
       if (known && (!activate || entry?.live?.info.id === id)) {
         progress('unchanged');
         return known;

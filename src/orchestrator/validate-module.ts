@@ -27,7 +27,12 @@ export function compileOptionsFor(spec: FunctionSpec): { fuel: true; maxMemoryBy
   return { fuel: true, maxMemoryBytes: spec.limits.maxMemoryBytes };
 }
 
-export function validateCgiModule(engine: Engine, bytes: Uint8Array, spec: FunctionSpec): void {
+/**
+ * `compile: false` skips the host-side compile when the caller is about to load the module into cells
+ * anyway (their warm-up compiles it, off the server's thread for worker and process cells): compiling
+ * a large module here would stall every request the server is answering.
+ */
+export function validateCgiModule(engine: Engine, bytes: Uint8Array, spec: FunctionSpec, compile = true): void {
   if (bytes.length === 0) throw new IsolaError('DECODE', 'the module is empty');
   const info = inspect(bytes);
   if (info.kind === 'component') {
@@ -36,10 +41,14 @@ export function validateCgiModule(engine: Engine, bytes: Uint8Array, spec: Funct
   if (info.wasi !== 'command') {
     throw new IsolaError('INVALID', 'the module is not a WASI command (it must export _start): CGI functions are WASI preview 1 commands');
   }
+  const start = info.exports.find((e) => e.name === '_start' && e.kind === 'func');
+  if (start?.sig && (start.sig.params.length > 0 || start.sig.results.length > 0)) {
+    throw new IsolaError('INVALID', `the module's _start has type ${start.type}; a WASI command's _start takes and returns nothing`);
+  }
   for (const imp of info.imports) {
     if (imp.module !== 'wasi_snapshot_preview1' || imp.kind !== 'func' || !providedWasi().has(imp.name)) {
       throw new IsolaError('LINK', `the module imports ${imp.module}.${imp.name} (${imp.kind}), which a CGI function is not given (only wasi_snapshot_preview1 functions)`);
     }
   }
-  engine.compile(bytes, compileOptionsFor(spec));
+  if (compile) engine.compile(bytes, compileOptionsFor(spec));
 }

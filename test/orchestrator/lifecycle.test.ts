@@ -30,6 +30,14 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
+/** A command whose body stores an i64 into an i32 local: decodes fine, fails validation. */
+function typeError(): Uint8Array {
+  const bytes = wat('(module (func (export "_start") (local i32) i32.const 7 local.set 0))');
+  const at = bytes.findIndex((b, i) => b === 0x41 && bytes[i + 1] === 7 && bytes[i + 2] === 0x21);
+  bytes[at] = 0x42; // i32.const → i64.const
+  return bytes;
+}
+
 async function withOrchestrator(fn: (o: Orchestrator, dataDir: string, records: InvocationRecord[]) => Promise<void>): Promise<void> {
   const dir = tempDir('lifecycle');
   const records: InvocationRecord[] = [];
@@ -126,6 +134,8 @@ test('a failed deploy changes nothing: bad bytes, not a command, a component, me
       ['empty', new Uint8Array(0), 'DECODE', /empty/],
       ['truncated', cgi('hello').subarray(0, 100), 'DECODE', /./],
       ['reactor', wat('(module (func (export "f")))'), 'INVALID', /not a WASI command \(it must export _start\)/],
+      ['bad _start', wat('(module (func (export "_start") (result i32) i32.const 1))'), 'INVALID', /_start has type \(\) -> i32; a WASI command's _start takes and returns nothing/],
+      ['does not validate', typeError(), 'INVALID', /^invalid module: Compiling function #0 failed/],
       ['component', component, 'COMPONENT', /component/],
       ['big memory', wat('(module (memory 100) (func (export "_start")))'), 'MEMORY_LIMIT', /above the cap/, spec('app', { limits: { maxMemoryBytes: 65536 } })],
       ['missing import', wat('(module (import "env" "nope" (func)) (func (export "_start") call 0))'), 'LINK', /nope/],
