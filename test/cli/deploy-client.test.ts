@@ -4,12 +4,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderBar } from '../../src/cli/progress-bar.js';
 import { formatFunctions } from '../../src/cli/functions.js';
 import type { FunctionSummary } from '../../src/orchestrator/types.js';
-import { fromRoot } from '../helpers/root.js';
+import { CLI, fromRoot } from '../helpers/root.js';
 import { tempDir } from '../engine/wat.js';
 import { assertFails } from './support.js';
 import { isolaAsync } from './serve-support.js';
@@ -63,7 +64,6 @@ test('deploy sends the bytes, the token and the manifest entry as isola.toml spe
   assert.equal(s.method, 'PUT');
   assert.equal(s.url, '/admin/functions/hello');
   assert.equal(s.headers.authorization, `Bearer ${TOKEN}`);
-  const { readFileSync } = await import('node:fs');
   assert.deepEqual(s.body, readFileSync(HELLO));
   const header = s.headers['x-isola-manifest'] as string;
   assert.match(header, /^[\x20-\x7e]+$/, 'the manifest header is ASCII');
@@ -179,4 +179,25 @@ test('the progress bar (drawn only on a terminal) renders bytes and phases', () 
   assert.equal(renderBar(0, 4 * 1024 ** 2, 'uploading'), '[........................]   0%  0 B/4.0 MiB  uploading');
   assert.equal(renderBar(1024 ** 2, 4 * 1024 ** 2, 'uploading'), '[######..................]  25%  1.0 MiB/4.0 MiB  uploading');
   assert.equal(renderBar(5, 4, 'server: compiling'), '[########################] 100%  5 B/4 B  server: compiling');
+});
+
+test('on a terminal, deploy draws the bar while uploading and erases it before the result', async (t) => {
+  if (spawnSync('script', ['--version']).status !== 0) return t.skip('script(1) (util-linux) is not installed');
+  reply = (_s, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.end(`{"phase":"received","bytes":3145728}\n{"phase":"compiling"}\n${JSON.stringify({ ok: true, function: 'big', version: version('0123456789abcdef'), active: '0123456789abcdef' })}\n`);
+  };
+  const big = join(tempDir(), 'big.wasm');
+  writeFileSync(big, new Uint8Array(3 * 1024 * 1024));
+  const command = [process.execPath, CLI, 'deploy', big, '--name', 'big', '--route', '/big', '--server', URL_, '--token', TOKEN]
+    .map((a) => `'${a}'`).join(' ');
+  // script(1) gives the CLI a pseudo-terminal; the test's own loop must stay free to answer, hence async.
+  const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d; });
+  const status = await new Promise<number | null>((r) => child.on('close', r));
+  assert.equal(status, 0, out);
+  assert.match(out, /\r\[#+\.*\] +\d+%  [\d.]+ (KiB|MiB)\/3\.0 MiB  uploading\x1b\[K/);
+  assert.match(out, /\r\[#{24}\] 100%  3\.0 MiB\/3\.0 MiB  server: compiling\x1b\[K/);
+  assert.match(out, /\r\x1b\[Kdeployed big version 0123456789abcdef \(2\.0 KiB\), active at /);
 });
