@@ -4,7 +4,7 @@
  * the given mounts, remounted read-only; a fresh /proc of the new PID namespace; bwrap's minimal /dev;
  * a private /tmp; the seccomp filter read from `seccompFd`.
  */
-import { JAIL_UID, NAMESPACES } from './detect.js';
+import { JAIL_UID, NAMESPACES } from './namespaces.js';
 import type { Mount } from './mounts.js';
 
 export interface BwrapInput {

@@ -9,6 +9,8 @@ import { cgroupStatus } from './cgroup.js';
 import { permissionFlag } from './node-flags.js';
 import { hostSeccompFilter, seccompArch } from './seccomp.js';
 import { SHELL } from './rlimits.js';
+import { JAIL_UID, NAMESPACES } from './namespaces.js';
+import { probeUnshare } from './unshare.js';
 
 export type JailTool = 'bwrap' | 'unshare';
 export interface Wall {
@@ -23,18 +25,6 @@ export interface JailSupport {
   reasons: string[];
   walls: Record<string, Wall>;
 }
-
-/** The namespaces, as bwrap and unshare name them. */
-export const NAMESPACES = [
-  { wall: 'user namespace', bwrap: '--unshare-user', unshare: '--user' },
-  { wall: 'pid namespace', bwrap: '--unshare-pid', unshare: '--pid' },
-  { wall: 'network namespace', bwrap: '--unshare-net', unshare: '--net' },
-  { wall: 'ipc namespace', bwrap: '--unshare-ipc', unshare: '--ipc' },
-  { wall: 'uts namespace', bwrap: '--unshare-uts', unshare: '--uts' },
-] as const;
-
-/** The unprivileged identity inside the jail (nobody/nogroup). */
-export const JAIL_UID = 65534;
 
 /** Finds an executable on PATH (and the usual system directories); null if absent. */
 export function findExecutable(name: string): string | null {
@@ -99,20 +89,24 @@ export function jailSupport(): JailSupport {
     if (all.ok) tool = 'bwrap';
   }
   if (linux) {
-    walls['unshare'] = unshare === null
-      ? { ok: false, why: 'unshare (util-linux) not installed' }
-      : { ok: true, why: `${unshare} (namespaces only: no seccomp, used when bubblewrap is missing)` };
+    if (unshare === null) walls['unshare'] = { ok: false, why: 'unshare (util-linux) not installed' };
+    else if (tool === 'bwrap') walls['unshare'] = { ok: true, why: `${unshare} (the fallback, not needed: bubblewrap works)` };
+    else {
+      const p = probeUnshare(unshare);
+      walls['unshare'] = p.ok ? { ok: true, why: `${unshare}: the fallback jail (namespaces and mounts, no seccomp)` } : { ok: false, why: `${unshare} cannot build the jail: ${p.why}` };
+      if (p.ok) tool = 'unshare';
+    }
   }
 
   // One wall each, so that `isola doctor` can say which one is missing and why.
   for (const ns of NAMESPACES) {
-    if (tool === 'bwrap') walls[ns.wall] = { ok: true };
+    if (tool === 'bwrap') walls[ns.wall] = { ok: true, why: ns.gives };
     else if (bwrap !== null) {
       const p = run(bwrap, [...bwrapBase(ns.wall === 'user namespace' ? [ns.bwrap] : ['--unshare-user', ns.bwrap]), '--', ...target]);
-      walls[ns.wall] = p.ok ? { ok: true } : { ok: false, why: p.why };
+      walls[ns.wall] = p.ok ? { ok: true, why: ns.gives } : { ok: false, why: p.why };
     } else if (unshare !== null) {
       const p = run(unshare, ['--user', '--map-root-user', '--fork', ns.unshare, '--', ...target]);
-      walls[ns.wall] = p.ok ? { ok: true } : { ok: false, why: p.why };
+      walls[ns.wall] = p.ok ? { ok: true, why: ns.gives } : { ok: false, why: p.why };
     } else walls[ns.wall] = { ok: false, why: linux ? 'no tool to create it (bwrap or unshare)' : 'not Linux' };
   }
   walls['mount namespace'] = walls['user namespace']!.ok
@@ -123,7 +117,7 @@ export function jailSupport(): JailSupport {
     ? { ok: false, why: `no system call table for ${process.arch}` }
     : tool === 'bwrap'
       ? { ok: true, why: `allowlist of ${filter.length / 8} BPF instructions (${seccompArch()}), handed to bwrap --seccomp` }
-      : { ok: false, why: 'needs bubblewrap (--seccomp); unshare cannot install a filter' };
+      : { ok: false, why: 'needs bubblewrap (--seccomp); the unshare fallback cannot install a filter' };
   walls['cgroup memory'] = linux ? cgroupStatus() : { ok: false, why: 'not Linux' };
   if (!walls['cgroup memory'].ok) walls['cgroup memory'] = { ok: false, why: `${walls['cgroup memory'].why}; falling back to V8's heap limit (--max-old-space-size)` };
   walls['rlimits'] = linux ? { ok: true, why: 'open files, core dumps 0 (set by the launcher shell)' } : { ok: false, why: 'not Linux' };
@@ -135,8 +129,9 @@ export function jailSupport(): JailSupport {
   for (const [name, w] of Object.entries(walls)) {
     if (!w.ok && NAMESPACES.some((n) => n.wall === name)) reasons.push(`${name}: ${w.why}`);
   }
-  if (tool === null && linux && bwrap === null) reasons.push('bubblewrap is not installed (apt-get install bubblewrap)');
-  else if (tool === null && walls['bubblewrap'] && !walls['bubblewrap'].ok) reasons.push(walls['bubblewrap'].why!);
+  if (tool === null) {
+    for (const name of ['bubblewrap', 'unshare']) if (walls[name] && !walls[name].ok) reasons.push(walls[name].why!);
+  }
   cached = { process: tool !== null, tool, reasons: tool !== null ? [] : reasons, walls };
   return cached;
 }

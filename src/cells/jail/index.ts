@@ -5,19 +5,21 @@
  *   detect.ts     what this machine supports (probed once)     mounts.ts   what the jail's file system holds
  *   seccomp.ts    the BPF allowlist (syscalls.ts: numbers)      cgroup.ts   memory/task cap per cell
  *   rlimits.ts    the launcher shell: cgroup join + ulimits     node-flags.ts  Node's permission model
- *   bwrap.ts      bubblewrap's command line
+ *   bwrap.ts      bubblewrap's command line                    unshare.ts  the fallback without bubblewrap
+ *   namespaces.ts the namespaces and the uid inside
  */
 import { IsolaError } from '../../errors.js';
 import type { Preopen } from '../../capabilities/wasi-p1/index.js';
 import { bwrapArgs } from './bwrap.js';
 import { createCellCgroup } from './cgroup.js';
-import { findExecutable, jailSupport } from './detect.js';
+import { findExecutable, jailSupport, type JailTool } from './detect.js';
 import { agentMounts, preopenMounts, runtimeMounts } from './mounts.js';
 import { jailNodeFlags } from './node-flags.js';
 import { launcherArgs, SHELL } from './rlimits.js';
 import { hostSeccompFilter } from './seccomp.js';
+import { unshareCommand } from './unshare.js';
 
-export { jailSupport, type JailSupport, type Wall } from './detect.js';
+export { jailSupport, type JailSupport, type JailTool, type Wall } from './detect.js';
 export { jailPreopens } from './mounts.js';
 
 export interface JailRequest {
@@ -47,36 +49,39 @@ export interface JailLaunch {
 /** The child fd bwrap reads the seccomp program from. */
 export const SECCOMP_FD = 4;
 
-/** Plans one jailed agent process. Throws IsolaError('JAIL') when no jail can be built here. */
-export function planJail(req: JailRequest): JailLaunch {
+/**
+ * Plans one jailed agent process. Throws IsolaError('JAIL') when no jail can be built here.
+ * `tool` defaults to the one jailSupport() found; tests pass 'unshare' to exercise the fallback.
+ */
+export function planJail(req: JailRequest, tool: JailTool | null = jailSupport().tool): JailLaunch {
   const support = jailSupport();
-  if (!support.process || support.tool !== 'bwrap') {
+  if (tool === null) {
     throw new IsolaError('JAIL', `cannot build the process jail here: ${support.reasons.join('; ') || 'no jail tool'}`);
   }
+  const toolPath = findExecutable(tool);
+  if (toolPath === null) throw new IsolaError('JAIL', `cannot build the process jail here: ${tool} is not installed`);
   if (!Number.isFinite(req.memoryLimitBytes) || req.memoryLimitBytes < 32 << 20) {
     throw new IsolaError('JAIL', `memoryLimitBytes must be at least 32 MiB, got ${req.memoryLimitBytes}`);
   }
   const agent = agentMounts(req.agentEntry);
   const runtime = runtimeMounts();
   const preopens = preopenMounts(req.preopens, [...runtime, ...agent]);
+  const mounts = [...runtime, ...agent, ...preopens];
   const cgroup = createCellCgroup(req.memoryLimitBytes);
   try {
     const node = [process.execPath, ...jailNodeFlags({
       agent, preopens, heapLimitBytes: cgroup ? null : req.memoryLimitBytes, noNodePermissions: req.noNodePermissions === true,
     }), ...req.nodeArgs, req.agentEntry];
-    const filter = hostSeccompFilter();
-    const bwrap = findExecutable('bwrap')!;
-    const args = launcherArgs({
-      procsFiles: cgroup?.procsFiles ?? [],
-      maxOpenFiles: req.maxOpenFiles,
-      command: bwrap,
-      args: bwrapArgs({ mounts: [...runtime, ...agent, ...preopens], seccompFd: filter ? SECCOMP_FD : null, command: node }),
-    });
+    const filter = tool === 'bwrap' ? hostSeccompFilter() : null;
+    const [command, ...args] = tool === 'bwrap'
+      ? [toolPath, ...bwrapArgs({ mounts, seccompFd: filter ? SECCOMP_FD : null, command: node })]
+      : unshareCommand({ unshare: toolPath, mounts, command: node });
+    const launcher = launcherArgs({ procsFiles: cgroup?.procsFiles ?? [], maxOpenFiles: req.maxOpenFiles, command: command!, args });
     const fdData = new Map<number, Uint8Array>();
     if (filter) fdData.set(SECCOMP_FD, filter);
     let cleaned = false;
     return {
-      kind: 'bwrap', command: SHELL, args, env: {}, fdData,
+      kind: tool, command: SHELL, args: launcher, env: {}, fdData,
       cleanup: () => {
         if (!cleaned) cgroup?.remove();
         cleaned = true;

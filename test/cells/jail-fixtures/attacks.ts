@@ -4,6 +4,7 @@
 import { spawnCell } from '../../../src/cells/index.js';
 import type { Preopen } from '../../../src/capabilities/wasi-p1/index.js';
 import { runJailed } from './run-jailed.js';
+import type { JailTool } from '../../../src/cells/jail/index.js';
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: string };
 export interface RunOptions {
@@ -12,9 +13,9 @@ export interface RunOptions {
 }
 export type Runner = (body: string, opts: RunOptions) => Promise<Outcome>;
 
-/** planJail() + probe.cjs: the jail alone. */
-export const viaPlanJail: Runner = async (body, opts) => {
-  const r = await runJailed(body, { noNodePermissions: opts.noNodePermissions, preopens: opts.preopens ?? [] });
+/** planJail() + probe.cjs: the jail alone, built by the tool this machine prefers (or the one named). */
+export const viaPlanJail = (tool?: JailTool): Runner => async (body, opts) => {
+  const r = await runJailed(body, { noNodePermissions: opts.noNodePermissions, preopens: opts.preopens ?? [] }, tool);
   if (!r.out) throw new Error(`the probe printed nothing (exit ${r.code}, signal ${r.signal}): ${r.stderr}`);
   return r.out.ok ? { ok: true, value: r.out.value } : { ok: false, error: r.out.error ?? '' };
 };
