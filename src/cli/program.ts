@@ -9,6 +9,7 @@ import { IsolaError } from '../errors.js';
 import type { CompileFlags } from './compile.js';
 import type { RunFlags } from './run.js';
 import { serverCommands } from './server-commands.js';
+import { doctorCommand } from './doctor.js';
 import { UsageError } from './usage-error.js';
 import { writeStdout } from './stdout.js';
 
@@ -108,6 +109,7 @@ export async function parseCommandLine(argv: string[], actions: Actions, version
   inspectCommand(program, record(actions.inspect));
   compileCommand(program, record(actions.compile));
   serverCommands(program, record);
+  doctorCommand(program, record);
   for (const command of [program, ...program.commands]) usageErrorsOf(command);
   let active: Command | null = null;
   program.hook('preAction', (_program, command) => {
