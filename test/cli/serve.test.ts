@@ -118,12 +118,17 @@ test('a bad manifest, bad flags and a busy port: one error line and a non-zero e
 test('SIGTERM stops accepting, lets the in-flight request finish, exits 0', async () => {
   const cwd = tempDir('isola-serve-drain-');
   await withServe(['--drain-timeout', '20s'], cwd, async (s) => {
-    const d = await isolaAsync(['deploy', CGI('spin'), '--name', 'spin', '--route', '/spin', '--timeout', '1500ms', '--server', s.url], { cwd });
+    // A worker cell: the guest spins on its own thread while the server's thread handles the signal.
+    const d = await isolaAsync(['deploy', CGI('spin'), '--name', 'spin', '--route', '/spin', '--timeout', '1500ms', '--isolation', 'worker', '--server', s.url], { cwd });
     assert.equal(d.status, 0, d.stderr);
     const started = Date.now();
     const inflight = get(`${s.url}/spin`);
     await new Promise((r) => setTimeout(r, 400));
     s.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    // Draining: new requests are turned away (503, or the listening socket is already closed).
+    const late = await fetch(`${s.url}/.well-known/isola/health`).then((res) => res.status, () => 'refused');
+    assert.ok(late === 503 || late === 'refused', `a request during the drain got ${late}`);
     // The in-flight request runs to its own end (the guest's 1.5 s timeout: 504), it is not cut off.
     const r = await inflight;
     assert.equal(r.status, 504, r.body);
