@@ -52,7 +52,7 @@ export class AdminClient {
     };
     const res = await this.send('PUT', `/admin/functions/${encodeURIComponent(name)}${query}`, headers, bytes, opts.onUpload);
     if (!/ndjson/.test(String(res.headers['content-type']))) return this.json<DeployResult>(await readAnswer(res));
-    return deployStream(res, opts.onPhase, this.where());
+    return deployStream(res, opts.onPhase, this.server.origin);
   }
 
   async list(): Promise<FunctionSummary[]> {
@@ -82,20 +82,16 @@ export class AdminClient {
     return this.json<T>(await readAnswer(await this.send(method, path, headers, data)));
   }
 
-  private where(): string {
-    return this.server.origin;
-  }
-
   /** A 2xx answer's JSON, or the server's error as one line. */
   private json<T>(a: Answer): T {
     if (a.status >= 200 && a.status < 300) {
       try {
         return JSON.parse(a.body) as T;
       } catch {
-        throw new IsolaError('IO', `${this.where()} answered ${a.status} with something that is not JSON (is it an isola server?)`);
+        throw new IsolaError('IO', `${this.server.origin} answered ${a.status} with something that is not JSON (is it an isola server?)`);
       }
     }
-    throw statusError(a.status, a.body, this.where());
+    throw statusError(a.status, a.body, this.server.origin);
   }
 
   /** One request; the body goes out in chunks so `onUpload` can follow it. */
@@ -107,7 +103,7 @@ export class AdminClient {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const req = request(url, { method, headers: all }, resolve);
-      req.on('error', (e: NodeJS.ErrnoException) => reject(connectionError(e, this.where())));
+      req.on('error', (e: NodeJS.ErrnoException) => reject(connectionError(e, this.server.origin)));
       if (!body) return req.end();
       let sent = 0;
       const pump = (): void => {
@@ -138,23 +134,26 @@ function readAnswer(res: IncomingMessage): Promise<Answer> {
 async function deployStream(res: IncomingMessage, onPhase: DeployOptions['onPhase'], where: string): Promise<DeployResult> {
   let pending = '';
   let last: Record<string, unknown> | undefined;
+  const take = (text: string): void => {
+    const line = text.trim();
+    if (!line) return;
+    try {
+      last = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw new IsolaError('IO', `${where} sent a malformed progress line: ${line.slice(0, 80)}`);
+    }
+    if (typeof last.phase === 'string') onPhase?.(last.phase);
+  };
   res.setEncoding('utf8');
   for await (const chunk of res as AsyncIterable<string>) {
     pending += chunk;
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl).trim();
+      take(pending.slice(0, nl));
       pending = pending.slice(nl + 1);
-      if (!line) continue;
-      try {
-        last = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        throw new IsolaError('IO', `${where} sent a malformed progress line: ${line.slice(0, 80)}`);
-      }
-      if (typeof last.phase === 'string') onPhase?.(last.phase);
     }
   }
-  if (pending.trim()) last = JSON.parse(pending) as Record<string, unknown>;
+  take(pending);
   if (last?.ok === true) return last as unknown as DeployResult;
   if (last?.ok === false) throw statusError(Number(last.status) || 400, JSON.stringify({ error: last.error }), where);
   throw new IsolaError('IO', `${where} ended the deploy without a result (did the server stop?)`);

@@ -94,6 +94,24 @@ test('a deploy refused inside the progress stream is one line with the status an
   assertFails(await cli(['deploy', HELLO, '--name', 'hello', '--route', '/hello']), `${URL_}: 400 module is not valid: bad magic`, { status: 1 });
 });
 
+test('something that is not an isola server is one line, not a crash', async () => {
+  reply = (_s, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.end('{"phase":"received"}\n<html>oops</html>\n');
+  };
+  assertFails(await cli(['deploy', HELLO, '--name', 'hello', '--route', '/hello']), `${URL_} sent a malformed progress line: <html>oops</html>`, { status: 1 });
+  reply = (_s, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.end('{"phase":"received"}\n');
+  };
+  assertFails(await cli(['deploy', HELLO, '--name', 'hello', '--route', '/hello']), `${URL_} ended the deploy without a result (did the server stop?)`, { status: 1 });
+  reply = (_s, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<html>hello</html>');
+  };
+  assertFails(await cli(['functions']), `${URL_} answered 200 with something that is not JSON (is it an isola server?)`, { status: 1 });
+});
+
 test("a 4xx answer is one line carrying the server's message", async () => {
   reply = (_s, res) => json(res, 409, { error: 'route /hello is taken by function other' });
   assertFails(await cli(['deploy', HELLO, '--name', 'hello', '--route', '/hello']), `${URL_}: 409 route /hello is taken by function other`, { status: 1 });
