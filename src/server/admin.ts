@@ -191,8 +191,7 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
     ctx.metrics.adminOperation(op.operation, false);
     if (isIsolaError(e)) ctx.logger.warn({ reqId: requestId, operation: op.operation, function: rawName, status }, `admin: ${e.message}`);
     else ctx.logger.error({ reqId: requestId, operation: op.operation, err: e }, 'admin: internal error');
-    const headers: Record<string, string> = isIsolaError(e) && e.code === 'TOO_LARGE' ? { connection: 'close' } : {};
-    if (!res.headersSent) sendJson(res, status, { error }, headers);
+    if (!res.headersSent) sendJson(res, status, { error });
     else if (!res.writableEnded) res.end();
     return status;
   }

@@ -103,8 +103,6 @@ export async function handleFunctionRequest(
     else ctx.logger.warn({ reqId: requestId, function: match.name, code: e.code, status }, e.message);
     const headers: Record<string, string> = { 'x-isola-error': reason };
     if (status === 503) headers['retry-after'] = '1';
-    // A body refused part-way: answer, then close rather than read the rest of it.
-    if (isIsolaError(e) && e.code === 'TOO_LARGE') headers['connection'] = 'close';
     if (!res.destroyed) sendText(res, status, undefined, headers);
   } finally {
     res.off('close', onClose);

@@ -2,13 +2,18 @@
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 
+/** Answering before the request body was read: close afterwards rather than let node drain an unbounded body. */
+function closeIfUnread(res: ServerResponse, headers: Record<string, string>): Record<string, string> {
+  return res.req.complete ? headers : { ...headers, connection: 'close' };
+}
+
 export function sendText(res: ServerResponse, status: number, text?: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = (text ?? (STATUS_CODES[status] ?? 'error').toLowerCase()) + '\n';
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...closeIfUnread(res, headers) });
   res.end(body);
 }
 
@@ -18,6 +23,6 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
     return;
   }
   const body = JSON.stringify(value) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...closeIfUnread(res, headers) });
   res.end(body);
 }

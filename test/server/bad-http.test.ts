@@ -62,3 +62,13 @@ test('the server still serves after all of that', async () => {
   assert.equal(r.status, 200);
   assert.ok(s.log.find('bad HTTP from client').length >= 4);
 });
+
+test('an answer given before the body was read closes the connection (no unbounded draining)', async () => {
+  const r = await raw(s.srv.url, ['POST /nowhere HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n', 'abc']);
+  assert.equal(r.status, 404, r.text);
+  assert.match(r.text, /connection: close/i);
+  assert.ok(r.closed);
+  const a = await raw(s.srv.url, ['PUT /admin/functions/x HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n', 'abc']);
+  assert.equal(a.status, 401, a.text);
+  assert.ok(a.closed);
+});
