@@ -27,3 +27,9 @@ export {
   type SpawnedCell, type Isolation, type CellSpawnOptions, type LoadRequest, type ModuleHandle, type InvocationKind,
   type InvokeRequest, type InvokeResult, type Cell, type PoolOptions, type PoolStats, type CellPoolApi,
 } from './cells/index.js';
+
+// src/server: the HTTP gateway, admin API, metrics and drain (`isola serve`)
+export {
+  startServer, drainOnSignal, parseListen, DEFAULT_LISTEN, LOG_LEVELS, TOKEN_FILE,
+  type ServerOptions, type RunningServer, type LogLevel,
+} from './server/index.js';
