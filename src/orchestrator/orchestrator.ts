@@ -158,6 +158,7 @@ export class Orchestrator implements OrchestratorApi {
     const next = started ?? this.startVersion(info, bytes);
     try {
       if (!started) await next.pool.warm();
+      this.checkOpen(); // close() may have begun while the cells warmed up
       this.store.writeState(entry.name, state);
     } catch (e) {
       await next.pool.close(0).catch(() => {});
@@ -197,6 +198,7 @@ export class Orchestrator implements OrchestratorApi {
         started = this.startVersion({ id, moduleSha256: '', size: bytes.length, createdAt: '', spec: stored }, bytes);
         try {
           await started.pool.warm();
+          this.checkOpen(); // close() may have begun while the cells warmed up
         } catch (e) {
           await started.pool.close(0).catch(() => {});
           throw e;
@@ -220,7 +222,8 @@ export class Orchestrator implements OrchestratorApi {
         if (started && target.live !== started) await started.pool.close(0).catch(() => {});
         if (!known) {
           target.versions = target.versions.filter((v) => v.id !== id);
-          if (!entry) this.store.remove(spec.name);
+          if (entry) this.store.removeVersion(spec.name, id);
+          else this.store.remove(spec.name);
         }
         throw e;
       }

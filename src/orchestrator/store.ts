@@ -181,6 +181,15 @@ export class VersionStore {
     return info;
   }
 
+  /** Deletes one version (a deploy that failed after storing it); renamed away first, like remove. */
+  removeVersion(name: string, id: string): void {
+    const dir = join(this.versionsDir(name), id);
+    if (!existsSync(dir)) return;
+    const doomed = join(this.versionsDir(name), `.tmp-removed-${randomBytes(6).toString('hex')}`);
+    renameSync(dir, doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
+
   /** Forgets a function: its directory is renamed away first (atomic), then deleted. */
   remove(name: string): void {
     const dir = this.fnDir(name);

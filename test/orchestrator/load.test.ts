@@ -105,3 +105,51 @@ test('close drains in-flight requests, refuses new ones, then closes every pool'
   await assert.rejects(o.deploy(spec('x'), cgi('hello')), { code: 'CELL_CLOSED' });
   dir.remove();
 });
+
+test('remove while requests run: running ones finish, queued ones get NOT_FOUND, the pool closes after', async () => {
+  const dir = tempDir('remove');
+  const { createPool, log } = fakePools(150);
+  const o = await openOrchestrator({ dataDir: dir.path }, { createPool });
+  try {
+    await o.deploy(spec('doomed', { limits: { maxConcurrency: 1, maxQueue: 4 } }), cgi('hello'));
+    const running = o.handle('doomed', request(), never);
+    const queued = o.handle('doomed', request(), never);
+    await new Promise((r) => setTimeout(r, 20));
+    await o.remove('doomed');
+    await assert.rejects(queued, { code: 'NOT_FOUND' });
+    await assert.rejects(o.handle('doomed', request(), never), { code: 'NOT_FOUND' });
+    assert.equal(log.open.size, 1, 'the pool stays open while its request runs');
+    assert.equal((await running).status, 200);
+    assert.equal(log.open.size, 0, 'and closes when it ends');
+  } finally {
+    await o.close(1000);
+    dir.remove();
+  }
+});
+
+test('close during a deploy: the half-started version is closed, nothing is switched', async () => {
+  const dir = tempDir('close-deploy');
+  const { createPool, log } = fakePools(0);
+  const slowWarm = (opts: Parameters<typeof createPool>[0]) => {
+    const pool = createPool(opts);
+    const warm = pool.warm.bind(pool);
+    pool.warm = async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      await warm();
+    };
+    return pool;
+  };
+  const o = await openOrchestrator({ dataDir: dir.path }, { createPool: slowWarm });
+  await o.deploy(spec('app'), cgi('hello'));
+  const v1 = o.get('app')!.active;
+  const deploying = o.deploy(spec('app'), cgi('counter'));
+  await new Promise((r) => setTimeout(r, 20));
+  await o.close(1000);
+  await assert.rejects(deploying, { code: 'CELL_CLOSED' });
+  assert.equal(log.open.size, 0, 'no pool left open');
+  const again = await openOrchestrator({ dataDir: dir.path }, { createPool });
+  assert.equal(again.get('app')!.active, v1, 'the state on disk still names the old version');
+  assert.equal(again.get('app')!.versions.length, 1, 'and the new version was not stored');
+  await again.close(1000);
+  dir.remove();
+});
