@@ -36,6 +36,11 @@ export function parseIsolation(text: string): (typeof ISOLATIONS)[number] {
   return found;
 }
 
+/** Where a route answers, for messages: `/static/...` → `http://host/static/`. */
+export function routeUrl(route: string, base: string | URL): string {
+  return new URL(route.replace(/\/\.\.\.$/, '/'), base).href;
+}
+
 function positiveInt(text: string, what: string): number {
   if (!/^\d+$/.test(text.trim()) || !(Number(text) >= 1) || !Number.isSafeInteger(Number(text))) {
     throw new IsolaError('USAGE', `invalid ${what} '${text}' (expected a whole number of at least 1)`);
@@ -86,7 +91,7 @@ export async function deployCommand(file: string, flags: DeployFlags): Promise<n
     bar.done();
   }
   const active = result.active === result.version.id;
-  const url = new URL(flags.route.replace(/\/\.\.\.$/, '/'), client.server).href;
+  const url = routeUrl(flags.route, client.server);
   writeStdout(`deployed ${result.function} version ${result.version.id} (${formatBytes(result.version.size)})`
     + (active ? `, active at ${url}\n` : `, not active (active: ${result.active ?? 'none'}); switch with the admin API\n`));
   return 0;

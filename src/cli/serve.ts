@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { IsolaError } from '../errors.js';
 import { parseDuration } from '../engine/units.js';
-import { parseIsolation } from './deploy.js';
+import { parseIsolation, routeUrl } from './deploy.js';
 
 export interface ServeFlags {
   listen?: string;
@@ -87,7 +87,7 @@ async function serve(server: ServerModule, flags: ServeFlags): Promise<number> {
   const running = await server.startServer(options);
   server.drainOnSignal(running, drainMs);
   const lines = [`isola: serving ${running.url}${options.manifestPath ? ` (${options.manifestPath})` : ' (no isola.toml: waiting for deploys)'}`];
-  for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${new URL(f.route.replace(/\/\.\.\.$/, '/'), running.url).href}`);
+  for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${routeUrl(f.route, running.url)}`);
   if (running.tokenWasGenerated) {
     lines.push(`isola: admin token (shown once; stored in ${resolve(options.dataDir, server.TOKEN_FILE)}): ${running.adminToken}`);
   }
