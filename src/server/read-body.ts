@@ -8,12 +8,16 @@ export function tooLarge(limit: number, what: string): IsolaError {
   return new IsolaError('TOO_LARGE', `${what} larger than ${limit} bytes`, { limit });
 }
 
+/** Whether the request announces a body at all (a bodiless one is "complete" only a tick after the request event). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export function readBody(req: IncomingMessage, limit: number, what = 'request body'): Promise<Uint8Array> {
   const announced = req.headers['content-length'];
   if (announced !== undefined && Number(announced) > limit) return Promise.reject(tooLarge(limit, what));
-  if (announced === '0' || (announced === undefined && req.headers['transfer-encoding'] === undefined)) {
-    return Promise.resolve(EMPTY);
-  }
+  if (!hasBody(req)) return Promise.resolve(EMPTY);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

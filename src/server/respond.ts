@@ -1,10 +1,11 @@
 /** Short plain-text and JSON answers; error bodies never carry host details (the reason goes in x-isola-error). */
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import { hasBody } from './read-body.js';
 
 /** Answering before the request body was read: close afterwards rather than let node drain an unbounded body. */
 function closeIfUnread(res: ServerResponse, headers: Record<string, string>): Record<string, string> {
-  return res.req.complete ? headers : { ...headers, connection: 'close' };
+  return res.req.complete || !hasBody(res.req) ? headers : { ...headers, connection: 'close' };
 }
 
 export function sendText(res: ServerResponse, status: number, text?: string, headers: Record<string, string> = {}): void {

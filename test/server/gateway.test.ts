@@ -120,3 +120,9 @@ test('keep-alive: several requests on one connection', async () => {
   const reply = await raw(s.srv.url, [req, 100, req, 100, 'GET /echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n']);
   assert.equal(reply.text.match(/HTTP\/1\.1 200/g)?.length, 3);
 });
+
+test('error answers to bodiless requests keep the connection alive', async () => {
+  const req = 'GET /no/such HTTP/1.1\r\nhost: x\r\n\r\n';
+  const reply = await raw(s.srv.url, [req, 100, req, 100, 'GET /no/such HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n']);
+  assert.equal(reply.text.match(/HTTP\/1\.1 404/g)?.length, 3, reply.text);
+});
