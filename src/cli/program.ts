@@ -22,6 +22,9 @@ export interface Actions {
   compile(file: string, flags: CompileFlags): Promise<number>;
 }
 
+/** Wraps an action so commander can call it and its exit status is recorded (for command modules). */
+export type Recorder = <A extends unknown[]>(action: (...a: A) => Promise<number>) => (...a: A) => Promise<void>;
+
 /** An action as commander calls it: the status is recorded on the side. */
 type Handler<K extends keyof Actions> = (...a: Parameters<Actions[K]>) => Promise<void>;
 

@@ -4,10 +4,10 @@
  */
 import type { Command } from 'commander';
 import type { DeployFlags } from './deploy.js';
+import type { Recorder } from './program.js';
 import type { ServeFlags } from './serve.js';
 import type { ServerFlags } from './server-flags.js';
 
-type Recorder = <A extends unknown[]>(action: (...a: A) => Promise<number>) => (...a: A) => Promise<void>;
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
