@@ -180,10 +180,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     socket.end(`HTTP/1.1 ${status} ${body.trim()}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new IsolaError('IO', `cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => reject(new IsolaError('IO', `cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
+      server.listen(port, host, () => resolve());
+    });
+  } catch (e) {
+    await orch.close(0); // its pools hold cells (processes): never leave them behind a failed start
+    throw e;
+  }
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   gateway.serverPort = actualPort;

@@ -1,7 +1,8 @@
 // close(graceMs): stop accepting, finish in-flight requests, give up on them after the grace period.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { drainOnSignal } from '../../src/server/index.js';
+import { drainOnSignal, startServer } from '../../src/server/index.js';
+import { FakeOrchestrator } from './fake-orchestrator.js';
 import { startFake } from './support.js';
 
 test('close() lets an in-flight request finish and refuses new connections', async () => {
@@ -74,5 +75,20 @@ test('drainOnSignal: the first signal drains then exits 0; a second exits at onc
     assert.deepEqual(exits, [0, 1]);
   } finally {
     off();
+  }
+});
+
+test('a busy port is one IsolaError line and the orchestrator is closed again', async () => {
+  const first = await startFake();
+  try {
+    const port = new URL(first.srv.url).port;
+    let fake: FakeOrchestrator | undefined;
+    await assert.rejects(
+      startServer({ listen: `127.0.0.1:${port}`, dataDir: first.dataDir, logger: first.log.logger, createOrchestrator: (o) => (fake = new FakeOrchestrator(o)) }),
+      (e: Error & { code?: string }) => e.code === 'IO' && /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/.test(e.message),
+    );
+    assert.equal(fake?.closed, true);
+  } finally {
+    await first.stop();
   }
 });
