@@ -73,10 +73,23 @@ const duration = field('a duration with a unit like "500ms" or "10s"', (v) => (t
 const text = (what: string, ok: (s: string) => boolean) => field(what, (v) => (typeof v === 'string' && ok(v) ? v : undefined));
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const envTable = field('a table of NAME = "value" (names of letters, digits and "_", not starting with a digit)', (v) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) return undefined;
-  const ok = Object.entries(v).every(([k, val]) => ENV_NAME.test(k) && typeof val === 'string' && !val.includes('\0'));
-  return ok ? (v as Record<string, string>) : undefined;
+/** `env`: a table of strings; an error points at the offending name. */
+const envTable = z.unknown().transform((v, ctx) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) {
+    ctx.addIssue({ code: 'custom', message: `expected a table of NAME = "value", got ${shown(v)}` });
+    return z.NEVER;
+  }
+  for (const [k, val] of Object.entries(v)) {
+    if (!ENV_NAME.test(k)) {
+      ctx.addIssue({ code: 'custom', path: [k], message: 'expected a variable name of letters, digits and "_", not starting with a digit' });
+      return z.NEVER;
+    }
+    if (typeof val !== 'string' || val.includes('\0')) {
+      ctx.addIssue({ code: 'custom', path: [k], message: `expected a string (no NUL), got ${shown(val)}` });
+      return z.NEVER;
+    }
+  }
+  return v as Record<string, string>;
 });
 
 const fileTable = z.strictObject({

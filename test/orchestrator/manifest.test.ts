@@ -71,9 +71,11 @@ test('wrong types and values name the key and what was expected', () => {
   refused(`${HEAD}max-response = [1]`, /function\.hello\.max-response: expected a size .*got an array/);
   refused(`${HEAD}isolation = "vm"`, 'isola.toml: function.hello.isolation: expected one of "inline", "worker", "process", got "vm"');
   refused(`${HEAD}executor = "wasi-http"`, /function\.hello\.executor: expected "cgi", got "wasi-http"/);
-  refused(`${HEAD}env = { A = 1 }`, /function\.hello\.env: expected a table of NAME = "value"/);
-  refused(`${HEAD}env = { "1A" = "x" }`, /function\.hello\.env: expected a table of NAME = "value"/);
-  refused(`${HEAD}env = "A=1"`, /function\.hello\.env: expected a table/);
+  refused(`${HEAD}env = { A = 1 }`, 'isola.toml: function.hello.env.A: expected a string (no NUL), got 1');
+  refused(`${HEAD}env = { "1A" = "x" }`, 'isola.toml: function.hello.env.1A: expected a variable name of letters, digits and "_", not starting with a digit');
+  refused(`${HEAD}env = { "A=B" = "x" }`, /function\.hello\.env\.A=B: expected a variable name/);
+  refused(`${HEAD}env = { A = "a\\u0000b" }`, /function\.hello\.env\.A: expected a string \(no NUL\)/);
+  refused(`${HEAD}env = "A=1"`, 'isola.toml: function.hello.env: expected a table of NAME = "value", got "A=1"');
   refused(`${HEAD}source = 3`.replace('source = "hello.wasm"\n', ''), /function\.hello\.source: expected a path to a \.wasm file, got 3/);
 });
 
