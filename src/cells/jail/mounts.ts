@@ -27,10 +27,15 @@ let runtimeCache: Mount[] | undefined;
 export function runtimeMounts(): Mount[] {
   if (runtimeCache !== undefined) return runtimeCache;
   const byDest = new Map<string, Mount>();
-  const add = (dest: string): void => {
+  const sources = new Set<string>();
+  /** `onlyNew`: skip a file already mounted under another name (maps repeats what ldd found, by real path). */
+  const add = (dest: string, onlyNew = false): void => {
     if (!isAbsolute(dest) || byDest.has(dest)) return;
     try {
-      byDest.set(dest, { src: realpathSync(dest), dest, readOnly: true });
+      const src = realpathSync(dest);
+      if (onlyNew && sources.has(src)) return;
+      sources.add(src);
+      byDest.set(dest, { src, dest, readOnly: true });
     } catch {
       /* vanished or unreadable: the loader cannot use it either */
     }
@@ -47,7 +52,7 @@ export function runtimeMounts(): Mount[] {
   try {
     for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
       const path = line.split(/\s+/)[5];
-      if (path !== undefined && /\.so(\.|$)/.test(path)) add(path);
+      if (path !== undefined && /\.so(\.|$)/.test(path)) add(path, true);
     }
   } catch {
     /* no /proc: ldd's list stands alone */

@@ -22,12 +22,14 @@ const ALLOWED: SyscallName[] = [
   'faccessat2', 'readlink', 'readlinkat', 'getcwd', 'chdir', 'fchdir', 'mkdir', 'mkdirat', 'rmdir', 'unlink',
   'unlinkat', 'rename', 'renameat', 'renameat2', 'link', 'linkat', 'symlink', 'symlinkat', 'truncate',
   'ftruncate', 'fsync', 'fdatasync', 'fallocate', 'utimensat', 'utimes', 'futimesat', 'chmod', 'fchmod',
-  'fchmodat', 'umask', 'copy_file_range', 'sendfile', 'splice', 'flock', 'fadvise64',
+  'fchmodat', 'fchmodat2', 'openat2', 'umask', 'copy_file_range', 'sendfile', 'splice', 'flock', 'fadvise64',
   // memory (V8 reserves, protects and releases a lot; pkey_* is its code-space write protection)
   'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'brk', 'msync', 'mincore', 'pkey_mprotect',
   'pkey_alloc', 'pkey_free', 'membarrier', 'memfd_create',
+  // newer glibc: shadow stacks and sealing only restrict this process itself
+  'map_shadow_stack', 'mseal',
   // threads, signals, time, identity (read-only questions)
-  'futex', 'set_robust_list', 'get_robust_list', 'rseq', 'set_tid_address', 'gettid', 'getpid', 'getppid',
+  'futex', 'futex_waitv', 'set_robust_list', 'get_robust_list', 'rseq', 'set_tid_address', 'gettid', 'getpid', 'getppid',
   'sched_yield', 'sched_getaffinity', 'sched_getparam', 'sched_getscheduler', 'sched_get_priority_max',
   'sched_get_priority_min', 'getpriority', 'nanosleep', 'clock_nanosleep', 'clock_gettime', 'clock_getres',
   'gettimeofday', 'time', 'exit', 'exit_group', 'tgkill', 'rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn',

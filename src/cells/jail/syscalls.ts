@@ -171,6 +171,12 @@ export const SYSCALLS = {
   io_uring_setup: [425, 425],
   io_uring_enter: [426, 426],
   io_uring_register: [427, 427],
+  // newer than this table's headers: same number on both architectures (the unified numbering from 424 on)
+  futex_waitv: [449, 449],
+  fchmodat2: [452, 452],
+  map_shadow_stack: [453, 453],
+  mseal: [462, 462],
+  openat2: [437, 437],
 } as const satisfies Record<string, readonly [number, number]>;
 
 export type SyscallName = keyof typeof SYSCALLS;
