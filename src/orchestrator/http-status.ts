@@ -12,6 +12,7 @@ const STATUS: Partial<Record<IsolaErrorCode, number>> = {
   OVERLOADED: 503,
   CELL_CLOSED: 503, // shutting down or the version was retired: try again
   TIMEOUT: 504,
+  CANCELLED: 499, // the client went away (nginx's code); nobody reads it but the log
   MANIFEST: 400,
   USAGE: 400,
   DECODE: 400,

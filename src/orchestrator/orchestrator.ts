@@ -37,6 +37,8 @@ export interface OrchestratorInternals {
 
 interface LiveVersion {
   info: VersionInfo;
+  /** The audit record's grantsUsed: what this version's spec grants (`env:NAME`, `files:/guest`). */
+  grants: string[];
   pool: CellPoolApi;
   inflight: number;
   retired: boolean;
@@ -112,7 +114,8 @@ export class Orchestrator implements OrchestratorApi {
       maxCells: Math.min(spec.limits.maxConcurrency, MAX_CELLS_PER_VERSION),
       minWarm: 1,
     });
-    return { info, pool, inflight: 0, retired: false };
+    const grants = [...Object.keys(spec.env).map((k) => `env:${k}`), ...spec.files.map((f) => `files:${f.guestPath}`)];
+    return { info, grants, pool, inflight: 0, retired: false };
   }
 
   /** Closes a version's pool once nothing runs on it any more. */
@@ -309,71 +312,73 @@ export class Orchestrator implements OrchestratorApi {
     return out;
   }
 
+  /** One audit record (and metrics sample) for a request that reached `name`. */
+  private report(name: string, v: LiveVersion | null, requestId: string, startedAt: number, t0: number,
+    outcome: InvocationRecord['outcome'], status: number, fuel: bigint, detail?: string): void {
+    const sink = this.opts.onInvocation;
+    if (!sink) return;
+    const rec: InvocationRecord = {
+      function: name, version: v?.info.id ?? '', requestId, startedAt: new Date(startedAt).toISOString(),
+      durationMs: Math.round((performance.now() - t0) * 1000) / 1000, fuel: String(fuel), outcome, status,
+      grantsUsed: v?.grants ?? [],
+    };
+    if (detail !== undefined) rec.detail = detail;
+    try {
+      sink(rec);
+    } catch {
+      // An audit sink that throws must not turn a finished request into a failure.
+    }
+  }
+
   async handle(name: string, req: HttpRequestDescriptor, signal: AbortSignal): Promise<HttpResponseDescriptor> {
     this.checkOpen();
     const entry = this.fns.get(name);
     if (!entry) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
     if (!entry.live) throw new IsolaError('NOT_FOUND', `function ${name} has no active version`);
-    const startedAt = new Date();
+    const startedAt = Date.now();
     const t0 = performance.now();
     const requestId = req.headers['x-request-id'] ?? randomUUID();
-    let versionId = entry.live.info.id;
-    const record = (outcome: InvocationRecord['outcome'], status: number, fuel: bigint, detail?: string) => {
-      const spec = (live ?? entry.live)?.info.spec;
-      const rec: InvocationRecord = {
-        function: name, version: versionId, requestId, startedAt: startedAt.toISOString(),
-        durationMs: Math.round((performance.now() - t0) * 1000) / 1000, fuel: String(fuel), outcome, status,
-        grantsUsed: spec ? [...Object.keys(spec.env).map((k) => `env:${k}`), ...spec.files.map((f) => `files:${f.guestPath}`)] : [],
-      };
-      if (detail !== undefined) rec.detail = detail;
-      try {
-        this.opts.onInvocation?.(rec);
-      } catch {
-        // An audit sink that throws must not turn a finished request into a failure.
-      }
-    };
-    let live: LiveVersion | null = null;
     try {
       await entry.admission.acquire(signal);
     } catch (e) {
-      record(outcomeFor(e), (e as IsolaError).code === 'OVERLOADED' ? 503 : 499, 0n, outcomeDetailFor(e));
+      this.report(name, entry.live, requestId, startedAt, t0, outcomeFor(e), httpStatusFor(e), 0n, outcomeDetailFor(e));
       throw e;
     }
-    live = entry.live;
+    // Admitted: pin the version that is live now; this request finishes on it whatever swaps happen.
+    const live = entry.live;
     if (!live || this.closing) {
       entry.admission.release();
       throw this.closing ? new IsolaError('CELL_CLOSED', 'the orchestrator is shutting down') : new IsolaError('NOT_FOUND', `no function named ${name}`);
     }
-    versionId = live.info.id;
     live.inflight++;
     this.inflight++;
     let fuel = 0n;
-    const pinned = live;
     const ctx: ExecutionContext = {
-      spec: pinned.info.spec,
-      version: pinned.info.id,
+      spec: live.info.spec,
+      version: live.info.id,
       signal,
       run: async (r, s) => {
-        const res: InvokeResult = await pinned.pool.invoke(r, s);
+        const res: InvokeResult = await live.pool.invoke(r, s);
         fuel = res.fuelConsumed;
         return res;
       },
     };
     try {
-      const resp = await EXECUTORS[pinned.info.spec.executor].handle(req, ctx);
-      record('ok', resp.status, fuel);
+      const resp = await EXECUTORS[live.info.spec.executor].handle(req, ctx);
+      this.report(name, live, requestId, startedAt, t0, 'ok', resp.status, fuel);
       return resp;
     } catch (e) {
       // A failed invocation reports no fuel; one that ran out spent exactly its budget.
-      const budget = pinned.info.spec.limits.fuel;
+      const budget = live.info.spec.limits.fuel;
       const outcome = outcomeFor(e);
-      record(outcome, httpStatusFor(e), outcome === 'fuel' && budget !== undefined ? BigInt(budget) : fuel, outcomeDetailFor(e));
+      const spent = outcome === 'fuel' && budget !== undefined ? BigInt(budget) : fuel;
+      this.report(name, live, requestId, startedAt, t0, outcome, httpStatusFor(e), spent, outcomeDetailFor(e));
       throw e;
     } finally {
-      pinned.inflight--;
+      live.inflight--;
       this.inflight--;
       entry.admission.release();
-      if (pinned.retired && pinned.inflight === 0) this.retire(pinned);
+      if (live.retired && live.inflight === 0) this.retire(live);
       if (this.inflight === 0) this.drained?.();
     }
   }

@@ -11,7 +11,7 @@ test('statuses by code', () => {
   const expected: Array<[IsolaErrorCode, number]> = [
     ['NOT_FOUND', 404], ['TOO_LARGE', 413], ['OVERLOADED', 503], ['CELL_CLOSED', 503], ['TIMEOUT', 504], ['MANIFEST', 400],
     ['CONFLICT', 409], ['TRAP', 500], ['FUEL', 500], ['MEMORY_LIMIT', 500], ['CELL_CRASHED', 500], ['CELL_PROTOCOL', 500],
-    ['BAD_RESPONSE', 500], ['IO', 500], ['JAIL', 500],
+    ['BAD_RESPONSE', 500], ['IO', 500], ['JAIL', 500], ['CANCELLED', 499],
   ];
   for (const [code, status] of expected) assert.equal(httpStatusFor(err(code)), status, code);
   assert.equal(httpStatusFor(new Error('bug')), 500);
