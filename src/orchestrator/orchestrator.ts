@@ -161,7 +161,10 @@ export class Orchestrator implements OrchestratorApi {
     const next = started ?? this.startVersion(info, bytes);
     try {
       if (!started) await next.pool.warm();
+      // From here to the switch nothing awaits: the checks still hold when the pointer moves.
       this.checkOpen(); // close() may have begun while the cells warmed up
+      const other = this.routeConflict(info.spec); // another function may have taken the route meanwhile
+      if (other) throw new IsolaError('CONFLICT', `route ${info.spec.route} is already served by function ${other}`);
       this.store.writeState(entry.name, state);
     } catch (e) {
       await next.pool.close(0).catch(() => {});
@@ -170,6 +173,7 @@ export class Orchestrator implements OrchestratorApi {
     const old = entry.live;
     entry.state = state;
     entry.live = next;
+    this.fns.set(entry.name, entry);
     if (old) this.retire(old);
   }
 

@@ -193,3 +193,14 @@ test('a restart comes back with the same functions, active versions and rollback
     dir.remove();
   }
 });
+
+test('two functions deployed at once on the same route: one wins, the other gets CONFLICT', async () => {
+  await withOrchestrator(async (o) => {
+    const results = await Promise.allSettled([o.deploy(spec('one', { route: '/same' }), cgi('hello')), o.deploy(spec('two', { route: '/same' }), cgi('counter'))]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.equal((failed.reason as IsolaError).code, 'CONFLICT');
+    assert.equal(o.routes().length, 1);
+    assert.equal(o.list().length, 1, 'the loser left nothing behind');
+  });
+});
