@@ -28,6 +28,15 @@ export {
   type InvokeRequest, type InvokeResult, type Cell, type PoolOptions, type PoolStats, type CellPoolApi,
 } from './cells/index.js';
 
+// src/orchestrator: functions, versions, hot swap, admission, the CGI executor; isola.toml
+export {
+  Orchestrator, openOrchestrator, loadManifest, parseManifest, parseFunctionEntry, checkFunctionName, checkRoute,
+  httpStatusFor, errorResponse, CgiExecutor, parseCgiOutput, cgiEnvironment, DEFAULT_LIMITS,
+  type FunctionSpec, type FunctionLimits, type FunctionSummary, type VersionInfo, type InvocationRecord,
+  type HttpRequestDescriptor, type HttpResponseDescriptor, type Executor, type ExecutionContext,
+  type OrchestratorApi, type OrchestratorOptions,
+} from './orchestrator/index.js';
+
 // src/server: the HTTP gateway, admin API, metrics and drain (`isola serve`)
 export {
   startServer, drainOnSignal, parseListen, DEFAULT_LISTEN, LOG_LEVELS, TOKEN_FILE,
