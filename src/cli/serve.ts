@@ -3,7 +3,7 @@
  * manifest; otherwise it starts empty and takes deploys. SIGTERM/SIGINT drain in-flight requests (up
  * to --drain-timeout) and exit 0. The human lines go to stderr; stdout carries the JSON logs.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { IsolaError } from '../errors.js';
 import { parseDuration } from '../engine/units.js';
@@ -45,9 +45,24 @@ function logLevel(server: ServerModule, text: string): ServerModule['LOG_LEVELS'
 function manifestPath(flag: string | undefined): string | undefined {
   if (flag !== undefined) {
     if (!existsSync(flag)) throw new IsolaError('IO', `cannot read ${flag}: no such file`);
+    if (statSync(flag).isDirectory()) throw new IsolaError('IO', `cannot read ${flag}: is a directory (--manifest takes an isola.toml)`);
     return resolve(flag);
   }
   return existsSync(MANIFEST) ? resolve(MANIFEST) : undefined;
+}
+
+/** The data directory, made here so a path that cannot be one is a one-line error naming the flag. */
+function dataDir(flag: string | undefined): string {
+  const dir = resolve(flag ?? DEFAULT_DATA_DIR);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOTDIR' || err.code === 'EEXIST' ? 'a file is in the way' : err.code === 'EACCES' ? 'permission denied' : err.code ?? err.message;
+    throw new IsolaError('IO', `cannot create the data directory ${dir}: ${why}`);
+  }
+  if (!statSync(dir).isDirectory()) throw new IsolaError('IO', `cannot use ${dir} as the data directory: not a directory`);
+  return dir;
 }
 
 /**
@@ -78,8 +93,8 @@ async function serve(server: ServerModule, flags: ServeFlags): Promise<number> {
   const drainMs = flags.drainTimeout === undefined ? DEFAULT_DRAIN_MS : parseDuration(flags.drainTimeout, 'drain timeout');
   const options = {
     listen,
-    dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR),
     manifestPath: manifestPath(flags.manifest),
+    dataDir: dataDir(flags.dataDir),
     adminToken: flags.adminToken?.trim(),
     defaultIsolation: flags.isolation === undefined ? undefined : parseIsolation(flags.isolation),
     logLevel: flags.logLevel === undefined ? undefined : logLevel(server, flags.logLevel),

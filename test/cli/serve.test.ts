@@ -104,6 +104,10 @@ test('a bad manifest, bad flags and a busy port: one error line and a non-zero e
   assertFails(await flags('--admin-token', 'short'), '--admin-token must be at least 16 characters', { status: 2, usage: true });
   assertFails(await flags('--manifest', join(empty, 'missing.toml')), `cannot read ${join(empty, 'missing.toml')}: no such file`, { status: 1 });
   assertFails(await flags('--bogus'), "unknown option '--bogus'", { status: 2, usage: true });
+  assertFails(await flags('--manifest', empty), `cannot read ${empty}: is a directory (--manifest takes an isola.toml)`, { status: 1 });
+  const file = join(empty, 'a-file');
+  writeFileSync(file, '');
+  assertFails(await flags('--data-dir', join(file, 'state')), `cannot create the data directory ${join(file, 'state')}: a file is in the way`, { status: 1 });
 
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
