@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { IsolaError } from '../errors.js';
 import { parseDuration } from '../engine/units.js';
+import { DEFAULT_LISTEN, parseListen } from '../server/listen-address.js';
 import { parseIsolation, routeUrl } from './deploy.js';
 
 export interface ServeFlags {
@@ -76,36 +77,35 @@ function ownError(e: unknown): unknown {
 }
 
 export async function serveCommand(flags: ServeFlags): Promise<number> {
-  const server = await loadServer();
-  try {
-    return await serve(server, flags);
-  } catch (e) {
-    throw ownError(e);
-  }
-}
-
-async function serve(server: ServerModule, flags: ServeFlags): Promise<number> {
-  const listen = flags.listen ?? server.DEFAULT_LISTEN;
-  server.parseListen(listen); // a usage error before anything starts
+  // The flags that need no server code are checked before loading it (it takes a while).
+  const listen = flags.listen ?? DEFAULT_LISTEN;
+  parseListen(listen);
   if (flags.adminToken !== undefined && flags.adminToken.trim().length < 16) {
     throw new IsolaError('USAGE', '--admin-token must be at least 16 characters');
   }
   const drainMs = flags.drainTimeout === undefined ? DEFAULT_DRAIN_MS : parseDuration(flags.drainTimeout, 'drain timeout');
-  const options = {
-    listen,
-    manifestPath: manifestPath(flags.manifest),
-    dataDir: dataDir(flags.dataDir),
-    adminToken: flags.adminToken?.trim(),
-    defaultIsolation: flags.isolation === undefined ? undefined : parseIsolation(flags.isolation),
-    logLevel: flags.logLevel === undefined ? undefined : logLevel(server, flags.logLevel),
-  };
-  const running = await server.startServer(options);
-  server.drainOnSignal(running, drainMs);
-  const lines = [`isola: serving ${running.url}${options.manifestPath ? ` (${options.manifestPath})` : ' (no isola.toml: waiting for deploys)'}`];
-  for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${routeUrl(f.route, running.url)}`);
-  if (running.tokenWasGenerated) {
-    lines.push(`isola: admin token (shown once; stored in ${resolve(options.dataDir, server.TOKEN_FILE)}): ${running.adminToken}`);
+  const defaultIsolation = flags.isolation === undefined ? undefined : parseIsolation(flags.isolation);
+  const manifest = manifestPath(flags.manifest);
+  const server = await loadServer();
+  try {
+    const options = {
+      listen,
+      manifestPath: manifest,
+      dataDir: dataDir(flags.dataDir),
+      adminToken: flags.adminToken?.trim(),
+      defaultIsolation,
+      logLevel: flags.logLevel === undefined ? undefined : logLevel(server, flags.logLevel),
+    };
+    const running = await server.startServer(options);
+    server.drainOnSignal(running, drainMs);
+    const lines = [`isola: serving ${running.url}${manifest ? ` (${manifest})` : ' (no isola.toml: waiting for deploys)'}`];
+    for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${routeUrl(f.route, running.url)}`);
+    if (running.tokenWasGenerated) {
+      lines.push(`isola: admin token (shown once; stored in ${resolve(options.dataDir, server.TOKEN_FILE)}): ${running.adminToken}`);
+    }
+    process.stderr.write(`${lines.join('\n')}\n`);
+    return 0; // the listening server keeps the process alive; drainOnSignal ends it
+  } catch (e) {
+    throw ownError(e);
   }
-  process.stderr.write(`${lines.join('\n')}\n`);
-  return 0; // the listening server keeps the process alive; drainOnSignal ends it
 }

@@ -181,15 +181,20 @@ test('rollback and rm call their endpoints and say what happened', async () => {
 test('bad deploy flags fail before anything is sent, with the usage hint', async () => {
   seen.length = 0;
   const base = ['deploy', HELLO, '--name', 'hello', '--route', '/hello'];
-  assertFails(await cli([...base, '--fuel', 'lots']), /^error: invalid fuel 'lots'/, { status: 2, usage: true });
-  assertFails(await cli([...base, '--max-memory', '12XB']), /^error: invalid memory limit '12XB'/, { status: 2, usage: true });
-  assertFails(await cli([...base, '--timeout', '5']), /^error: invalid timeout '5'/, { status: 2, usage: true });
-  assertFails(await cli([...base, '--max-concurrency', '0']), "invalid max concurrency '0' (expected a whole number of at least 1)", { status: 2, usage: true });
-  assertFails(await cli([...base, '--max-body', 'big']), /^error: invalid max body size 'big'/, { status: 2, usage: true });
-  assertFails(await cli([...base, '--isolation', 'vm']), "invalid isolation 'vm' (expected inline, worker, process)", { status: 2, usage: true });
-  assertFails(await cli([...base, '--dir', '::/x']), "--dir '::/x': expected HOST or HOST::GUEST", { status: 2, usage: true });
-  assertFails(await cli(['deploy', HELLO, '--route', '/hello']), "required option '--name <name>' not specified", { status: 2, usage: true });
-  assertFails(await cli(['deploy', '/nonexistent.wasm', '--name', 'x', '--route', '/x']), 'cannot read /nonexistent.wasm: no such file', { status: 1 });
+  const cases: Array<[string[], RegExp | string, { status: number; usage?: boolean }]> = [
+    [[...base, '--fuel', 'lots'], /^error: invalid fuel 'lots'/, { status: 2, usage: true }],
+    [[...base, '--max-memory', '12XB'], /^error: invalid memory limit '12XB'/, { status: 2, usage: true }],
+    [[...base, '--timeout', '5'], /^error: invalid timeout '5'/, { status: 2, usage: true }],
+    [[...base, '--max-concurrency', '0'], "invalid max concurrency '0' (expected a whole number of at least 1)", { status: 2, usage: true }],
+    [[...base, '--max-body', 'big'], /^error: invalid max body size 'big'/, { status: 2, usage: true }],
+    [[...base, '--isolation', 'vm'], "invalid isolation 'vm' (expected inline, worker, process)", { status: 2, usage: true }],
+    [[...base, '--dir', '::/x'], "--dir '::/x': expected HOST or HOST::GUEST", { status: 2, usage: true }],
+    [[...base, '--env', 'UNSET_IN_THIS_SHELL_1234'], /^error: --env UNSET_IN_THIS_SHELL_1234: not set/, { status: 2, usage: true }],
+    [['deploy', HELLO, '--route', '/hello'], "required option '--name <name>' not specified", { status: 2, usage: true }],
+    [['deploy', '/nonexistent.wasm', '--name', 'x', '--route', '/x'], 'cannot read /nonexistent.wasm: no such file', { status: 1 }],
+  ];
+  const results = await Promise.all(cases.map(([args]) => cli(args)));
+  results.forEach((r, i) => assertFails(r, cases[i]![1], cases[i]![2]));
   assert.equal(seen.length, 0);
 });
 

@@ -96,24 +96,28 @@ test('a bad manifest, bad flags and a busy port: one error line and a non-zero e
   assertFails(await serve(), /^error: .*isola\.toml: function\.hello\.fuel: expected a whole number/, { status: 1 });
 
   const empty = tempDir('isola-serve-flags-');
-  const flags = (...args: string[]) => isolaAsync(['serve', ...args], { cwd: empty });
-  assertFails(await flags('--listen', 'nowhere'), /^error: bad listen address "nowhere"/, { status: 2, usage: true });
-  assertFails(await flags('--isolation', 'vm'), "invalid isolation 'vm' (expected inline, worker, process)", { status: 2, usage: true });
-  assertFails(await flags('--log-level', 'loud'), /^error: invalid log level 'loud'/, { status: 2, usage: true });
-  assertFails(await flags('--drain-timeout', '5'), /^error: invalid drain timeout '5'/, { status: 2, usage: true });
-  assertFails(await flags('--admin-token', 'short'), '--admin-token must be at least 16 characters', { status: 2, usage: true });
-  assertFails(await flags('--manifest', join(empty, 'missing.toml')), `cannot read ${join(empty, 'missing.toml')}: no such file`, { status: 1 });
-  assertFails(await flags('--bogus'), "unknown option '--bogus'", { status: 2, usage: true });
-  assertFails(await flags('--manifest', empty), `cannot read ${empty}: is a directory (--manifest takes an isola.toml)`, { status: 1 });
   const file = join(empty, 'a-file');
   writeFileSync(file, '');
-  assertFails(await flags('--data-dir', join(file, 'state')), `cannot create the data directory ${join(file, 'state')}: a file is in the way`, { status: 1 });
+  const cases: Array<[string[], RegExp | string, { status: number; usage?: boolean }]> = [
+    [['--listen', 'nowhere'], /^error: bad listen address "nowhere"/, { status: 2, usage: true }],
+    [['--isolation', 'vm'], "invalid isolation 'vm' (expected inline, worker, process)", { status: 2, usage: true }],
+    [['--log-level', 'loud'], /^error: invalid log level 'loud'/, { status: 2, usage: true }],
+    [['--drain-timeout', '5'], /^error: invalid drain timeout '5'/, { status: 2, usage: true }],
+    [['--admin-token', 'short'], '--admin-token must be at least 16 characters', { status: 2, usage: true }],
+    [['--bogus'], "unknown option '--bogus'", { status: 2, usage: true }],
+    [['--manifest', join(empty, 'missing.toml')], `cannot read ${join(empty, 'missing.toml')}: no such file`, { status: 1 }],
+    [['--manifest', empty], `cannot read ${empty}: is a directory (--manifest takes an isola.toml)`, { status: 1 }],
+    [['--data-dir', join(file, 'state')], `cannot create the data directory ${join(file, 'state')}: a file is in the way`, { status: 1 }],
+  ];
+  // Side by side: each is a whole process start.
+  const results = await Promise.all(cases.map(([args]) => isolaAsync(['serve', '--listen', '127.0.0.1:0', ...args], { cwd: empty })));
+  results.forEach((r, i) => assertFails(r, cases[i]![1], cases[i]![2]));
 
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
   try {
     const port = (busy.address() as { port: number }).port;
-    assertFails(await flags('--listen', `127.0.0.1:${port}`), new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: `), { status: 1 });
+    assertFails(await isolaAsync(['serve', '--listen', `127.0.0.1:${port}`], { cwd: empty }), new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: `), { status: 1 });
   } finally {
     busy.close();
   }
