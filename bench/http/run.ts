@@ -21,7 +21,7 @@ function option(name: string, fallback: string): string {
 const SECONDS = Number(option('seconds', '5'));
 const CONNECTIONS = Number(option('connections', '32'));
 const ISOLATION = option('isolation', 'process');
-const WARMUP_SECONDS = 2;
+const WARMUP_SECONDS = 3;
 const ISOLATIONS = ['inline', 'worker', 'process'];
 const TARGET_VS_NODE = 0.8;
 const TARGET_VS_WORKERD = 1.0;
