@@ -15,7 +15,8 @@ export interface IsolaUnderTest {
   isolation(): string;
   /** Starts redeploying `swap` (a new version each time) every second; the returned stop waits for the last deploy. */
   hotSwapEverySecond(): () => Promise<void>;
-  swaps: { done: number; failed: number; lastError?: string };
+  /** Deploys done and failed; requests to the swapped function itself and how many were not a clean 200. */
+  swaps: { done: number; failed: number; probes: number; probeErrors: number; lastError?: string };
   /** Deploys the same hello as `hello-ISOLATION` with that isolation; resolves to its URL once it answers. */
   helloWith(isolation: string): Promise<string>;
   stop(): Promise<void>;
@@ -35,7 +36,7 @@ export async function startIsola(port: number, isolation: string): Promise<Isola
     await admin.deploy('hello', { route: '/hello', isolation }, await helloCgi('hello\n'));
     await admin.deploy('swap', { route: '/swap', isolation }, await helloCgi('swap 0\n'));
     await waitReady(child, `${base}/hello`, 'hello\n');
-    const swaps: IsolaUnderTest['swaps'] = { done: 0, failed: 0 };
+    const swaps: IsolaUnderTest['swaps'] = { done: 0, failed: 0, probes: 0, probeErrors: 0 };
     return {
       helloUrl: `${base}/hello`,
       isolation: () => (/using worker cells instead/.test(child.stderr()) ? `worker (${isolation} fell back)` : isolation),
@@ -47,6 +48,7 @@ export async function startIsola(port: number, isolation: string): Promise<Isola
       },
       hotSwapEverySecond() {
         let n = 0;
+        let running = true;
         let inflight: Promise<void> = Promise.resolve();
         const timer = setInterval(() => {
           inflight = (async () => {
@@ -60,9 +62,24 @@ export async function startIsola(port: number, isolation: string): Promise<Isola
             }
           })();
         }, 1000);
+        // One client asks the function being swapped, back to back: every answer must be some version's.
+        const probing = (async () => {
+          while (running) {
+            swaps.probes += 1;
+            try {
+              const res = await fetch(`${base}/swap`);
+              const body = await res.text();
+              if (res.status !== 200 || !/^swap \d+\n$/.test(body)) throw new Error(`${res.status} ${JSON.stringify(body.slice(0, 60))}`);
+            } catch (e) {
+              swaps.probeErrors += 1;
+              swaps.lastError = `/swap: ${(e as Error).message}`;
+            }
+          }
+        })();
         return async () => {
           clearInterval(timer);
-          await inflight;
+          running = false;
+          await Promise.all([inflight, probing]);
         };
       },
       stop: () => child.stop(),
