@@ -5,12 +5,13 @@
  * priority until it ends, so one spinning guest cannot starve the others on a small machine.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { constants, setPriority } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { AgentConfig } from './agent/core.js';
 import { exitDescription } from './cell-errors.js';
-import type { JailLaunch } from './jail-api.js';
+import type { JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
 import type { CellSpawnOptions } from './types.js';
 
@@ -25,9 +26,12 @@ export class ProcessCell extends RemoteCell {
   private stderrTail = '';
   private slowTimer: NodeJS.Timeout | null = null;
   private lowered = false;
+  private agent: number | undefined;
+  private readonly jailed: boolean;
 
   constructor(options: CellSpawnOptions, launch: JailLaunch, config: AgentConfig) {
     super('process', options);
+    this.jailed = launch.kind !== 'none';
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe'];
     for (const fd of launch.fdData.keys()) {
       while (stdio.length < fd) stdio.push('ignore');
@@ -47,8 +51,18 @@ export class ProcessCell extends RemoteCell {
     this.child.on('exit', (code, signal) => {
       this.clearSlowTimer();
       launch.cleanup();
-      this.exited(exitDescription(code, signal), { exitCode: code, signal, stderr: this.stderrTail });
+      const how = this.jailed ? jailedExit(code, signal) : exitDescription(code, signal);
+      this.exited(how, { exitCode: code, signal, stderr: this.stderrTail });
     });
+  }
+
+  /**
+   * The host pid of the agent itself (`pid` is the launcher: the jail tool, whose death takes the cell
+   * with it). Found once, as the deepest descendant; the guest runs on its main thread.
+   */
+  get agentPid(): number | undefined {
+    if (this.agent === undefined && this.pid !== undefined && this.state !== 'dead') this.agent = this.jailed ? deepestDescendant(this.pid) : this.pid;
+    return this.agent;
   }
 
   send(parts: Uint8Array[]): void {
@@ -91,12 +105,37 @@ export class ProcessCell extends RemoteCell {
 
   /** Restoring needs CAP_SYS_NICE (or RLIMIT_NICE); without it the cell stays lowered, which is safe. */
   private renice(priority: number): boolean {
-    if (this.pid === undefined || this.state === 'dead') return false;
+    const pid = this.agentPid;
+    if (pid === undefined || this.state === 'dead') return false;
     try {
-      setPriority(this.pid, priority);
+      setPriority(pid, priority);
       return true;
     } catch {
       return false;
     }
   }
+}
+
+/** A jail tool reports its child's death by signal N as exit status 128 + N. */
+function jailedExit(code: number | null, signal: string | null): string {
+  if (signal === null && code !== null && code > 128 && code < 128 + 65) {
+    const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0];
+    if (name !== undefined) return `signal ${name}`;
+  }
+  return exitDescription(code, signal);
+}
+
+function deepestDescendant(pid: number): number | undefined {
+  let current = pid;
+  for (let depth = 0; depth < 8; depth++) {
+    let children: string;
+    try {
+      children = readFileSync(`/proc/${current}/task/${current}/children`, 'utf8').trim();
+    } catch {
+      return depth === 0 ? undefined : current;
+    }
+    if (children === '') return current;
+    current = Number(children.split(' ')[0]);
+  }
+  return current;
 }

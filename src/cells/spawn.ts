@@ -3,12 +3,11 @@
  * launch plan; where this machine cannot build a jail it falls back to `worker` (one stderr line per
  * host process) unless `requireJail`.
  */
-import { resolve } from 'node:path';
 import { IsolaError } from '../errors.js';
 import type { AgentConfig } from './agent/core.js';
 import { processAgentEntry } from './agent-entry.js';
 import { InlineCell } from './inline-cell.js';
-import type { JailLaunch, JailModule } from './jail-api.js';
+import { jailPreopens, jailSupport, planJail, type JailLaunch } from './jail/index.js';
 import { ProcessCell } from './process-cell.js';
 import type { RemoteCell } from './remote-cell.js';
 import type { Cell, CellSpawnOptions } from './types.js';
@@ -18,6 +17,8 @@ import { WorkerCell } from './worker-cell.js';
 export interface SpawnedCell extends Cell {
   /** TESTS ONLY: runs JavaScript inside the cell's agent; rejects unless spawned with unsafeTestHooks.eval. */
   unsafeEval(source: string): Promise<unknown>;
+  /** Process cells: the agent's own host pid (`pid` is the jail's launcher, whose death ends the cell). */
+  readonly agentPid?: number;
 }
 
 export const DEFAULT_CELL_MEMORY = 1024 * 1024 * 1024;
@@ -38,35 +39,22 @@ export async function spawnCell(options: CellSpawnOptions): Promise<SpawnedCell>
 }
 
 async function spawnProcessCell(options: CellSpawnOptions): Promise<SpawnedCell> {
-  const jail = await jailModule();
   const preopens = options.preopens ?? [];
+  const support = jailSupport();
+  if (!support.process) {
+    const why = support.reasons.join('; ') || 'no jail tool';
+    if (options.requireJail === true) throw new IsolaError('JAIL', `cannot build a jail for a process cell: ${why}`);
+    warnFallbackOnce(why);
+    return started(new WorkerCell(options));
+  }
+  const launch: JailLaunch = planJail({
+    agentEntry: processAgentEntry(), nodeArgs: [], preopens, memoryLimitBytes: options.memoryLimitBytes ?? DEFAULT_CELL_MEMORY,
+    maxOpenFiles: options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES, noNodePermissions: options.unsafeTestHooks?.noNodePermissions,
+  });
   const config: AgentConfig = {
-    preopens: preopens.map((p) => ({ ...p, hostPath: resolve(p.hostPath) })), // the jail mounts each at its host path
+    preopens: jailPreopens(preopens), // where the jail mounts them
     cacheDir: null, artifacts: false, noPathChecks: options.unsafeTestHooks?.noPathChecks, eval: options.unsafeTestHooks?.eval,
   };
-  const memoryLimitBytes = options.memoryLimitBytes ?? DEFAULT_CELL_MEMORY;
-  let launch: JailLaunch;
-  if (jail !== null) {
-    const support = jail.jailSupport();
-    if (!support.process) {
-      const why = support.reasons.join('; ') || 'no jail tool';
-      if (options.requireJail === true) throw new IsolaError('JAIL', `cannot build a jail for a process cell: ${why}`);
-      warnFallbackOnce(why);
-      return started(new WorkerCell(options));
-    }
-    launch = jail.planJail({
-      agentEntry: processAgentEntry(), nodeArgs: [], preopens, memoryLimitBytes,
-      maxOpenFiles: options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES, noNodePermissions: options.unsafeTestHooks?.noNodePermissions,
-    });
-  } else {
-    // TODO(jail): src/cells/jail/index.ts has not landed yet; until it does, an unjailed child process.
-    if (options.requireJail === true) throw new IsolaError('JAIL', 'cannot build a jail for a process cell: the jail module is missing');
-    launch = {
-      kind: 'none', command: process.execPath,
-      args: [`--max-old-space-size=${Math.max(32, Math.floor(memoryLimitBytes / 2 ** 20))}`, processAgentEntry()],
-      env: {}, fdData: new Map(), cleanup() {},
-    };
-  }
   return started(new ProcessCell(options, launch, config));
 }
 
@@ -88,14 +76,6 @@ async function started<C extends RemoteCell>(cell: C): Promise<C> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-let jailPromise: Promise<JailModule | null> | undefined;
-
-function jailModule(): Promise<JailModule | null> {
-  const path = './jail/index.js'; // a variable until the jail lands, so that builds work without it
-  jailPromise ??= (import(path) as Promise<JailModule>).catch(() => null);
-  return jailPromise;
 }
 
 let warned = false;
