@@ -110,7 +110,8 @@ export class CellPool implements CellPoolApi {
     const worn = cell.invocations >= this.maxInvocations || Date.now() - cell.spawnedAt >= this.maxAgeMs;
     if (this.closed || worn || !cell.alive) {
       this.remove(slot);
-      if (worn) this.counts.recycled++;
+      if (!cell.alive) this.counts.crashed++; // died with this invocation (e.g. killed after a cancel)
+      else if (worn) this.counts.recycled++;
       void cell.close();
       this.replenish();
       return;

@@ -1,0 +1,91 @@
+// CellPool: warm cells, module loaded once per cell, recycling by count and age, a bound on cells,
+// replacement of a cell that died, and close.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { IsolaError } from '../../src/errors.js';
+import { CellPool, type InvokeRequest } from '../../src/cells/index.js';
+import { bytes, COUNTER, sleep } from './guests.js';
+
+const isCode = (code: string) => (e: unknown) => e instanceof IsolaError && e.code === code;
+const add: Omit<InvokeRequest, 'module'> = { kind: 'invoke', export: 'add', args: ['20', '22'] };
+
+test('warm() readies minWarm cells; invocations get a fresh instance each', async () => {
+  const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: COUNTER }, minWarm: 2, maxCells: 3 });
+  try {
+    await pool.warm();
+    assert.deepEqual(pool.stats(), { cells: 2, idle: 2, busy: 0, queued: 0, spawned: 2, crashed: 0, recycled: 0 });
+    for (let i = 0; i < 3; i++) assert.deepEqual((await pool.invoke({ kind: 'invoke', export: 'bump' })).values, ['1']);
+    assert.equal(pool.stats().spawned, 2, 'no new cell for sequential work');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('cells are recycled after N invocations and after their maximum age', async () => {
+  const byCount = new CellPool({ spawn: { isolation: 'inline' }, module: { bytes: COUNTER }, maxInvocationsPerCell: 2 });
+  for (let i = 0; i < 5; i++) assert.deepEqual((await byCount.invoke(add)).values, ['42']);
+  await sleep(10);
+  const s = byCount.stats();
+  assert.equal(s.recycled, 2);
+  assert.equal(s.spawned, 3);
+  await byCount.close();
+
+  const byAge = new CellPool({ spawn: { isolation: 'inline' }, module: { bytes: COUNTER }, maxCellAgeMs: 1 });
+  await byAge.invoke(add);
+  await sleep(5);
+  await byAge.invoke(add);
+  await sleep(10);
+  assert.ok(byAge.stats().recycled >= 1);
+  await byAge.close();
+});
+
+test('the number of cells is bounded; extra work waits and then runs', async () => {
+  const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: COUNTER }, maxCells: 2, minWarm: 0 });
+  try {
+    let maxCells = 0;
+    const watch = setInterval(() => (maxCells = Math.max(maxCells, pool.stats().cells)), 1);
+    const slow = { kind: 'invoke', export: 'spin', limits: { timeoutMs: 100 } } as const;
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => pool.invoke(slow)));
+    clearInterval(watch);
+    assert.ok(results.every((r) => r.status === 'rejected' && isCode('TIMEOUT')(r.reason)));
+    assert.ok(maxCells <= 2, `at most 2 cells, saw ${maxCells}`);
+    assert.equal(pool.stats().spawned, 2);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a cell that dies is replaced; its invocation fails alone', async () => {
+  const pool = new CellPool({ spawn: { isolation: 'process', killGraceMs: 100 }, module: { bytes: COUNTER }, maxCells: 2, minWarm: 1 });
+  try {
+    await pool.warm();
+    const ac = new AbortController();
+    const doomed = pool.invoke({ kind: 'invoke', export: 'spin' }, ac.signal);
+    const fine = pool.invoke(add);
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(doomed, isCode('CANCELLED'));
+    assert.deepEqual((await fine).values, ['42']);
+    for (let i = 0; i < 100 && pool.stats().crashed === 0; i++) await sleep(20);
+    assert.equal(pool.stats().crashed, 1);
+    assert.deepEqual((await pool.invoke(add)).values, ['42']);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a module that cannot load fails warm() and invocations with its own error', async () => {
+  const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: bytes('not wasm') } });
+  await assert.rejects(pool.warm(), isCode('DECODE'));
+  await assert.rejects(pool.invoke(add), isCode('DECODE'));
+  await pool.close();
+});
+
+test('close lets in-flight work finish, then refuses new work', async () => {
+  const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: COUNTER } });
+  const inflight = pool.invoke(add);
+  await sleep(50);
+  const closing = pool.close(5000);
+  await assert.rejects(pool.invoke(add), isCode('CELL_CLOSED'));
+  assert.deepEqual((await inflight).values, ['42']);
+  await closing;
+});
