@@ -129,6 +129,8 @@ test('SIGTERM stops accepting, lets the in-flight request finish, exits 0', asyn
     // A worker cell: the guest spins on its own thread while the server's thread handles the signal.
     const d = await isolaAsync(['deploy', CGI('spin'), '--name', 'spin', '--route', '/spin', '--timeout', '1500ms', '--isolation', 'worker', '--server', s.url], { cwd });
     assert.equal(d.status, 0, d.stderr);
+    // One request first, so the cell is up and the measured one starts running at once.
+    assert.equal((await get(`${s.url}/spin`)).status, 504);
     const started = Date.now();
     const inflight = get(`${s.url}/spin`);
     await new Promise((r) => setTimeout(r, 400));
