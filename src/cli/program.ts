@@ -33,7 +33,7 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 /** What commander collects for `run` (besides --dir and --dir-ro, gathered in order below). */
 interface RunOptions {
   invoke?: string; buffer?: string; fuel?: string; maxMemory?: string; timeout?: string;
-  W?: string[]; backtrace?: boolean; env?: string[];
+  W?: string[]; backtrace?: boolean; env?: string[]; isolation?: string;
 }
 
 function runCommand(program: Command, run: Handler<'run'>): void {
@@ -58,7 +58,9 @@ function runCommand(program: Command, run: Handler<'run'>): void {
     .option('--dir <host[::guest]>', 'grant read-write access to a host directory (as GUEST in the guest)', preopen(false))
     .option('--dir-ro <host[::guest]>', 'grant read-only access to a host directory', preopen(true))
     .option('--env <name[=value]>', "give the guest an environment variable (NAME alone copies isola's own)", collect)
+    .option('--isolation <wall>', 'run the guest in a cell: inline, worker or process (jailed); default: in isola itself')
     .action((file: string, args: string[], o: RunOptions) => run(file, args, {
+      isolation: o.isolation,
       invoke: o.invoke, buffer: o.buffer, fuel: o.fuel, maxMemory: o.maxMemory, timeout: o.timeout, W: o.W,
       backtrace: o.backtrace === true, preopens, env: o.env,
     }));

@@ -13,6 +13,8 @@ import { writeStdout } from './stdout.js';
 import { grantsFromFlags, type GrantFlags, type Grants } from './wasi-grants.js';
 
 export interface RunFlags extends LimitFlags, GrantFlags {
+  /** Run in a cell (inline, worker, process) instead of directly in this thread. */
+  isolation?: string;
   invoke?: string;
   buffer?: string;
   backtrace?: boolean;
@@ -27,6 +29,10 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
   if (reporting.backtrace) Error.stackTraceLimit = 100;
 
   const bytes = readInputFile(file);
+  if (flags.isolation !== undefined) {
+    const { runInCell } = await import('./run-in-cell.js');
+    return runInCell({ file, args, bytes, isolation: flags.isolation, invoke: flags.invoke, buffer: flags.buffer, limits, grants });
+  }
   const compiled = await compile(bytes, limits);
 
   if (flags.invoke !== undefined) {
