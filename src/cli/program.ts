@@ -60,7 +60,7 @@ function runCommand(program: Command, run: Handler<'run'>): void {
     .option('--env <name[=value]>', "give the guest an environment variable (NAME alone copies isola's own)", collect)
     .option('--isolation <wall>', 'run the guest in a cell: inline, worker or process (jailed); default: in isola itself')
     .action((file: string, args: string[], o: RunOptions) => run(file, args, {
-      isolation: o.isolation,
+      ...(o.isolation !== undefined && { isolation: o.isolation }),
       invoke: o.invoke, buffer: o.buffer, fuel: o.fuel, maxMemory: o.maxMemory, timeout: o.timeout, W: o.W,
       backtrace: o.backtrace === true, preopens, env: o.env,
     }));
