@@ -94,6 +94,6 @@ export async function deployCommand(file: string, flags: DeployFlags): Promise<n
   const active = result.active === result.version.id;
   const url = routeUrl(flags.route, client.server);
   writeStdout(`deployed ${result.function} version ${result.version.id} (${formatBytes(result.version.size)})`
-    + (active ? `, active at ${url}\n` : `, not active (active: ${result.active ?? 'none'}); switch with the admin API\n`));
+    + (active ? `, active at ${url}\n` : `, not active (active: ${result.active ?? 'none'}); switch with: isola activate ${result.function} ${result.version.id}\n`));
   return 0;
 }

@@ -1,6 +1,6 @@
 /**
  * The function-server commands on the command line: `serve`, and the admin client commands `deploy`,
- * `functions`, `rollback`, `rm`. Each command's code is loaded only when it runs.
+ * `functions`, `activate`, `rollback`, `rm`. Each command's code is loaded only when it runs.
  */
 import type { Command } from 'commander';
 import type { DeployFlags } from './deploy.js';
@@ -65,6 +65,11 @@ function adminCommands(program: Command, record: Recorder): void {
     .description('list the functions on the server, with their versions (* = active)')
     .option('--json', 'machine-readable output'))
     .action(record(async (o: ServerFlags & { json?: boolean }) => (await import('./functions.js')).functionsCommand(o)));
+  serverOptions(program.command('activate')
+    .description('switch a function to one of its stored versions (see isola functions)')
+    .argument('<name>', 'function name')
+    .argument('<version>', 'version id'))
+    .action(record(async (name: string, version: string, o: ServerFlags) => (await import('./activate.js')).activateCommand(name, version, o)));
   serverOptions(program.command('rollback')
     .description('switch a function back to the version that was active before the current one')
     .argument('<name>', 'function name'))

@@ -83,7 +83,7 @@ test('deploy --no-activate stores without switching; the streamed (ndjson) answe
   const r = await cli(['deploy', HELLO, '--name', 'hello', '--route', '/hello', '--no-activate']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(seen[0]!.url, '/admin/functions/hello?activate=false');
-  assert.match(r.stdout, /^deployed hello version fedcba9876543210 \(2\.0 KiB\), not active \(active: 0123456789abcdef\)/);
+  assert.equal(r.stdout, 'deployed hello version fedcba9876543210 (2.0 KiB), not active (active: 0123456789abcdef); switch with: isola activate hello fedcba9876543210\n');
 });
 
 test('a deploy refused inside the progress stream is one line with the status and the message', async () => {
@@ -166,16 +166,22 @@ test('functions lists versions with the active one marked; --json gives the summ
   assert.equal(formatFunctions([] as FunctionSummary[]), 'no functions deployed\n');
 });
 
-test('rollback and rm call their endpoints and say what happened', async () => {
+test('activate, rollback and rm call their endpoints and say what happened', async () => {
   seen.length = 0;
   reply = (s, res) => (s.method === 'POST'
     ? json(res, 200, { function: 'hello', active: 'aaaaaaaaaaaaaaaa', version: version('aaaaaaaaaaaaaaaa') })
     : json(res, 200, { function: 'hello', removed: true }));
+  const ac = await cli(['activate', 'hello', 'aaaaaaaaaaaaaaaa']);
+  assert.equal(ac.stdout, 'hello: active version aaaaaaaaaaaaaaaa\n');
   const rb = await cli(['rollback', 'hello']);
   assert.equal(rb.stdout, 'hello: rolled back, active version aaaaaaaaaaaaaaaa\n');
   const rm = await cli(['rm', 'hello']);
   assert.equal(rm.stdout, 'removed hello\n');
-  assert.deepEqual(seen.map((s) => `${s.method} ${s.url}`), ['POST /admin/functions/hello/rollback', 'DELETE /admin/functions/hello']);
+  assert.deepEqual(seen.map((s) => `${s.method} ${s.url} ${s.body.toString()}`), [
+    'POST /admin/functions/hello/activate {"version":"aaaaaaaaaaaaaaaa"}',
+    'POST /admin/functions/hello/rollback ',
+    'DELETE /admin/functions/hello ',
+  ]);
 });
 
 test('bad deploy flags fail before anything is sent, with the usage hint', async () => {

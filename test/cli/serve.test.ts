@@ -1,5 +1,5 @@
 // `isola serve` as a user runs it: started empty in a folder, functions deployed, listed, redeployed,
-// rolled back and removed through the CLI, and requests answered over HTTP in between; a folder with
+// rolled back, activated and removed through the CLI, and requests answered over HTTP in between; a folder with
 // an isola.toml; bad flags, a bad manifest and a busy port as one line; SIGTERM drains in-flight work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,6 +63,17 @@ test('started empty: deploy, list, redeploy, rollback and rm through the CLI whi
     const rb = await cli('rollback', 'hello');
     assert.equal(rb.stdout, `hello: rolled back, active version ${v1}\n`);
     assert.equal((await get(`${s.url}/hello`)).body, 'hello from isola\n');
+
+    // Stored without switching, then switched by hand.
+    const d3 = await cli('deploy', CGI('nohdr'), '--name', 'hello', '--route', '/hello', '--no-activate');
+    const v3 = /version ([0-9a-f]{16})/.exec(d3.stdout)![1]!;
+    assert.match(d3.stdout, new RegExp(`not active \\(active: ${v1}\\); switch with: isola activate hello ${v3}\n$`));
+    assert.equal((await get(`${s.url}/hello`)).body, 'hello from isola\n');
+    assert.equal((await cli('activate', 'hello', v3)).stdout, `hello: active version ${v3}\n`);
+    assert.notEqual((await get(`${s.url}/hello`)).body, 'hello from isola\n');
+    assert.equal((await cli('activate', 'hello', v1)).status, 0);
+    assert.equal((await get(`${s.url}/hello`)).body, 'hello from isola\n');
+    assertFails(await cli('activate', 'hello', 'ffffffffffffffff'), /^error: http:\/\/127\.0\.0\.1:\d+: 404 /, { status: 1 });
 
     // A failed deploy changes nothing.
     assertFails(await cli('deploy', fromRoot('package.json'), '--name', 'hello', '--route', '/hello'), /^error: http:\/\/127\.0\.0\.1:\d+: 400 /);
