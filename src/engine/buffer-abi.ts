@@ -23,7 +23,11 @@ function checkSignature(instance: Instance, name: string, params: string, option
   return true;
 }
 
-export function processBuffer(instance: Instance, input: Uint8Array, exportName = 'process_data'): Uint8Array {
+/**
+ * `copy: false` returns a view of the guest's memory instead of a copy: for a caller that discards the
+ * instance right after (a cell sending the output on), it saves an allocation and a copy per call.
+ */
+export function processBuffer(instance: Instance, input: Uint8Array, exportName = 'process_data', copy = true): Uint8Array {
   const memory = instance.memory;
   if (!memory) throw bufferError('the buffer ABI needs the module to export its memory (as `memory`)');
   checkSignature(instance, exportName, 'i32');
@@ -49,5 +53,6 @@ export function processBuffer(instance: Instance, input: Uint8Array, exportName 
   if (outLength > available) {
     throw bufferError(`${exportName} returned a length of ${outLength} bytes, but only ${available} bytes of memory follow the buffer`);
   }
-  return new Uint8Array(memory.buffer, ptr, outLength).slice();
+  const out = new Uint8Array(memory.buffer, ptr, outLength);
+  return copy ? out.slice() : out;
 }

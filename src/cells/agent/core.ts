@@ -40,7 +40,11 @@ export class AgentCore {
   private readonly engine: Engine;
   private readonly modules = new Map<ModuleHandle, CompiledModule>();
 
-  constructor(private readonly config: AgentConfig, private readonly cancelFlag?: Int32Array) {
+  /**
+   * `cancelFlag`: the worker's shared flag (see Limits.cancelFlag). `outputViews`: buffer output may be a
+   * view of the dropped instance's memory (the protocol copies it out anyway); inline cells hand out copies.
+   */
+  constructor(private readonly config: AgentConfig, private readonly cancelFlag?: Int32Array, private readonly outputViews = false) {
     // Without artifacts the engine never needs the signing key, so it must not look for a home directory.
     this.engine = new Engine({ cacheDir: config.cacheDir, keyDir: config.artifacts === false ? NO_KEY_DIR : undefined });
   }
@@ -88,7 +92,7 @@ export class AgentCore {
   private runBuffer(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {
     const { instance, wasi } = this.instantiate(compiled, req, limits);
     try {
-      let output = processBuffer(instance, req.input ?? EMPTY, req.export ?? 'process_data');
+      let output = processBuffer(instance, req.input ?? EMPTY, req.export ?? 'process_data', !this.outputViews);
       const max = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
       const truncated = output.length > max;
       if (truncated) output = output.subarray(0, max);

@@ -16,9 +16,10 @@ export class AgentServer {
   private readonly core: AgentCore;
 
   constructor(private readonly config: AgentConfig, sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array) {
-    this.core = new AgentCore(config, cancelFlag);
+    this.core = new AgentCore(config, cancelFlag, true); // output is copied into frames: views of guest memory suffice
     this.writer = new FrameWriter(sink);
-    this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload));
+    // Reused assembly buffers: every payload is consumed before the frame after next (invocations run synchronously).
+    this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), undefined, true);
   }
 
   /** Tells the host the agent is up (READY with request id 0). */
@@ -34,7 +35,8 @@ export class AgentServer {
       case FrameType.LOAD:
         this.answer(id, () => {
           const m = decodeLoad(payload);
-          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(m.bytes, m.compile)));
+          // A copy: the engine keeps the original bytes (backtraces, variants), the frame buffer is reused.
+          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(m.bytes.slice(), m.compile)));
         });
         return;
       case FrameType.INVOKE: {

@@ -60,11 +60,20 @@ export class FrameDecoder {
   private readonly header = new Uint8Array(HEADER_BYTES);
   private readonly headerView = new DataView(this.header.buffer);
   private failed = false;
+  /** Reused assembly buffers (see `reuse`), alternated so a DATA frame survives the frame after it. */
+  private readonly spare: Uint8Array[] = [];
+  private flip = 0;
 
+  /**
+   * `reuse`: frames that span chunks are assembled in two alternating buffers that are kept and reused
+   * (no fresh allocation, so no page faults, per bulk frame). Only for a consumer that is done with a
+   * payload two frames later: the agent, which handles each invocation synchronously.
+   */
   constructor(
     private readonly allowed: ReadonlySet<number>,
     private readonly onFrame: FrameHandler,
     private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+    private readonly reuse = false,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -137,10 +146,17 @@ export class FrameDecoder {
   private consumeBuffered(): void {
     const need = this.needed();
     if (this.buffered < need) return;
-    const all = this.chunks.length === 1 ? this.chunks[0]! : concat(this.chunks, this.buffered);
+    const all = this.chunks.length === 1 ? this.chunks[0]! : concat(this.chunks, this.buffered, this.reuse ? this.assembly(this.buffered) : null);
     this.chunks = [];
     this.buffered = 0;
     this.consume(all);
+  }
+
+  private assembly(n: number): Uint8Array {
+    const i = (this.flip ^= 1);
+    let b = this.spare[i];
+    if (b === undefined || b.length < n) this.spare[i] = b = new Uint8Array(Math.max(n, 64 * 1024));
+    return b;
   }
 
   private check(length: number, type: number): number {
@@ -151,8 +167,8 @@ export class FrameDecoder {
   }
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
+function concat(chunks: Uint8Array[], total: number, into: Uint8Array | null): Uint8Array {
+  const out = into === null ? new Uint8Array(total) : into.subarray(0, total);
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);

@@ -1,0 +1,146 @@
+// The second wall's costs (issue 4): spawning a ready process cell, a no-op invocation round trip
+// through warm worker and process cells, buffer-ABI throughput through a process cell, and the
+// memory of an idle warm process cell. Baselines are measured in the same run.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Engine, processBuffer, spawnCell, type SpawnedCell } from '../src/index.js';
+import { median, nowNs } from './stats.js';
+import { fmtNs, fmtRatio, type Benchmark, type Row } from './table.js';
+import { watToWasm } from './wat.js';
+
+const NOOP_WAT = '(module (func (export "noop")))';
+// The buffer ABI, identity: what goes in comes out (a copy guest, so only transport is measured).
+const COPY_WAT = `(module
+  (memory (export "memory") 40)
+  (func (export "get_buffer_ptr") (result i32) (i32.const 0))
+  (func (export "process_data") (param i32) (result i32) (local.get 0)))`;
+const MIB = 1024 * 1024;
+
+function nodeE0(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`node -e 0 exited ${code}`))));
+  });
+}
+
+export const cellSpawnBench: Benchmark = async ({ quick }) => {
+  const runs = quick ? 5 : 15;
+  const cell: number[] = [];
+  const node: number[] = [];
+  let jailed = '';
+  for (let i = -1; i < runs; i++) {
+    let t = nowNs();
+    const c = await spawnCell({ isolation: 'process' });
+    const spawnNs = nowNs() - t;
+    jailed = c.isolation === 'process' ? 'jailed process' : `fell back to ${c.isolation}`;
+    c.kill();
+    t = nowNs();
+    await nodeE0();
+    const nodeNs = nowNs() - t;
+    if (i >= 0) { // the first round warms disk caches
+      cell.push(spawnNs);
+      node.push(nodeNs);
+    }
+  }
+  const a = median(cell);
+  const b = median(node);
+  return [{
+    metric: `spawn a ready process cell, p50 (${jailed})`, isola: fmtNs(a), baseline: `${fmtNs(b)} node -e 0`,
+    ratio: fmtRatio(a / b), target: '<= 100 ms', ok: a <= 100e6,
+  }];
+};
+
+/** p50 of sequential round trips of `call`, after a warm-up. */
+async function p50(n: number, call: () => Promise<unknown> | unknown): Promise<number> {
+  for (let i = 0; i < Math.min(500, n); i++) await call();
+  const samples = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const t = nowNs();
+    await call();
+    samples[i] = nowNs() - t;
+  }
+  return median(samples);
+}
+
+export const cellInvokeBench: Benchmark = async ({ quick }) => {
+  const n = quick ? 1000 : 5000;
+  const bytes = await watToWasm(NOOP_WAT);
+  // Baseline: the same work in this thread, no wall: a fresh (metered) instance and the call.
+  const compiled = new Engine({ cacheDir: null }).compile(bytes, { fuel: true });
+  const direct = await p50(n, () => compiled.instantiate().invoke('noop'));
+  const rows: Row[] = [];
+  for (const [isolation, targetUs] of [['worker', 50], ['process', 100]] as const) {
+    const cell: SpawnedCell = await spawnCell({ isolation });
+    try {
+      const module = await cell.load({ bytes });
+      const req = { module, kind: 'invoke' as const, export: 'noop' };
+      const t = await p50(n, () => cell.invoke(req));
+      rows.push({
+        metric: `no-op invocation round trip, warm ${cell.isolation} cell, p50`, isola: fmtNs(t), baseline: `${fmtNs(direct)} in-thread`,
+        ratio: fmtRatio(t / direct), target: `<= ${targetUs} µs`, ok: t <= targetUs * 1e3,
+      });
+    } finally {
+      cell.kill();
+    }
+  }
+  return rows;
+};
+
+export const cellBufferBench: Benchmark = async ({ quick }) => {
+  const rounds = quick ? 50 : 200;
+  const bytes = await watToWasm(COPY_WAT);
+  const input = new Uint8Array(MIB).map((_, i) => i * 31);
+  const compiled = new Engine({ cacheDir: null }).compile(bytes, { fuel: true });
+  const inThread = (): void => {
+    processBuffer(compiled.instantiate(), input);
+  };
+  const cell = await spawnCell({ isolation: 'process' });
+  try {
+    const module = await cell.load({ bytes });
+    const req = { module, kind: 'buffer' as const, input };
+    const check = await cell.invoke(req);
+    if (check.output?.length !== MIB || check.output[12345] !== input[12345]) throw new Error('the copy guest returned other bytes');
+    const rate = async (call: () => unknown): Promise<number> => {
+      for (let i = 0; i < 10; i++) await call();
+      const t = nowNs();
+      for (let i = 0; i < rounds; i++) await call();
+      return (rounds * MIB) / ((nowNs() - t) / 1e9) / 1e6; // MB/s of payload in (and the same out)
+    };
+    const viaCell = await rate(() => cell.invoke(req));
+    const direct = await rate(inThread);
+    return [{
+      metric: `buffer ABI through a ${cell.isolation} cell, 1 MiB in + 1 MiB out`, isola: `${viaCell.toFixed(0)} MB/s`,
+      baseline: `${direct.toFixed(0)} MB/s in-thread`, ratio: fmtRatio(direct / viaCell), target: '>= 500 MB/s', ok: viaCell >= 500,
+    }];
+  } finally {
+    cell.kill();
+  }
+};
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]);
+}
+
+export const cellRssBench: Benchmark = async () => {
+  const bytes = await watToWasm(NOOP_WAT);
+  const cell = await spawnCell({ isolation: 'process' });
+  const idle = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    const module = await cell.load({ bytes });
+    for (let i = 0; i < 100; i++) await cell.invoke({ module, kind: 'invoke', export: 'noop' });
+    await new Promise((r) => setTimeout(r, 500));
+    const pid = cell.agentPid ?? cell.pid;
+    if (pid === undefined || idle.pid === undefined) throw new Error('no pid');
+    const a = rssKiB(pid);
+    const b = rssKiB(idle.pid);
+    return [{
+      metric: `idle warm ${cell.isolation} cell, RSS of the agent`, isola: `${(a / 1024).toFixed(1)} MiB`,
+      baseline: `${(b / 1024).toFixed(1)} MiB idle node`, ratio: fmtRatio(a / b), target: 'report', ok: true,
+    }];
+  } finally {
+    cell.kill();
+    idle.kill();
+  }
+};
