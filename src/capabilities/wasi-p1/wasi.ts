@@ -46,7 +46,11 @@ export interface WasiOptions {
 }
 
 const utf8 = new TextEncoder();
-const cstring = (s: string): Uint8Array => utf8.encode(s + '\0');
+/**
+ * Buffer.from, not TextEncoder: small strings come from Node's shared pool (~7x faster for the ~20
+ * CGI variables of every server request). The bytes are only ever copied into guest memory.
+ */
+const cstring = (s: string): Uint8Array => Buffer.from(s + '\0', 'utf8');
 
 const STDIN_RIGHTS = R.FD_READ | R.FD_FDSTAT_SET_FLAGS | R.FD_FILESTAT_GET | R.POLL_FD_READWRITE;
 const STDOUT_RIGHTS = R.FD_WRITE | R.FD_FDSTAT_SET_FLAGS | R.FD_FILESTAT_GET | R.POLL_FD_READWRITE |
