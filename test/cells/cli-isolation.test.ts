@@ -19,7 +19,8 @@ for (const c of CASES) {
     for (const wall of ['inline', 'worker', 'process']) {
       const r = isola(['run', '--isolation', wall, ...c.args], { input: c.input });
       assert.equal(r.stdout, plain.stdout, `${wall} stdout`);
-      assert.equal(r.stderr, plain.stderr, `${wall} stderr`);
+      // Where no jail can be built, `process` falls back to a worker and says so in one line: not a difference.
+      assert.equal(r.stderr.replace(/^isola: process cells need a jail.*\n/m, ''), plain.stderr, `${wall} stderr`);
       assert.equal(r.status, plain.status, `${wall} status`);
     }
   });
