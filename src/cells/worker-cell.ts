@@ -32,6 +32,7 @@ export class WorkerCell extends RemoteCell {
       workerData: { config, cancel: shared },
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
       stdout: false, stderr: false, env: {}, // the guest's WASI env comes from invocations, never from here
+      execArgv: [], // not the host's Node flags (--input-type, --inspect, … can break or slow a worker)
     });
     this.worker.on('message', (m: Uint8Array) => this.receive(m));
     this.worker.on('error', (e: Error & { code?: string }) => {
