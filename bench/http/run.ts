@@ -2,7 +2,7 @@
 // bare node:http hello and Cloudflare's workerd serving the same Wasm hello, all measured in this
 // run on this machine with wrk on loopback; then isola again while a second function is redeployed
 // every second. Prints one table and writes it into docs/benchmarks.md. Not a test.
-//   npm run bench:http [-- --seconds 5 --connections 32 --isolation process]
+//   npm run bench:http [-- --quick] [-- --seconds 5 --connections 32 --isolation process]
 import { cpus, loadavg } from 'node:os';
 import { fromRoot } from '../../test/helpers/root.js';
 import { failedRow, formatTable, type Row } from '../table.js';
@@ -18,10 +18,12 @@ function option(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
-const SECONDS = Number(option('seconds', '5'));
+// --quick: shorter phases (same rows), as `npm run bench -- --quick`.
+const QUICK = process.argv.includes('--quick');
+const SECONDS = Number(option('seconds', QUICK ? '2' : '5'));
 const CONNECTIONS = Number(option('connections', '32'));
 const ISOLATION = option('isolation', 'process');
-const WARMUP_SECONDS = 3;
+const WARMUP_SECONDS = QUICK ? 1 : 3;
 const ISOLATIONS = ['inline', 'worker', 'process'];
 const TARGET_VS_NODE = 0.8;
 const TARGET_VS_WORKERD = 1.0;
@@ -127,7 +129,7 @@ for (const [other, r] of byIsolation) {
 }
 
 const table = formatTable(rows);
-const footer = `ratio = isola req/s ÷ baseline req/s (higher is better); p50 / p99 latency from wrk --latency; `
+const footer = `${QUICK ? 'quick run; ' : ''}ratio = isola req/s ÷ baseline req/s (higher is better); p50 / p99 latency from wrk --latency; `
   + `${SECONDS} s per phase after a ${WARMUP_SECONDS} s warm-up, wrk -t1 -c${CONNECTIONS} on loopback; `
   + `node ${process.version}, ${cpus().length} CPUs, load ${loadBefore} before the run, ${((Date.now() - started) / 1000).toFixed(0)} s`;
 console.log(table);
