@@ -18,7 +18,9 @@ export function bwrapArgs(input: BwrapInput): string[] {
   const args = [
     ...NAMESPACES.map((n) => n.bwrap), '--unshare-cgroup-try',
     '--uid', String(JAIL_UID), '--gid', String(JAIL_UID), '--hostname', 'isola-cell',
-    '--cap-drop', 'ALL', '--die-with-parent', '--new-session',
+    // --as-pid-1: node itself is PID 1 (it can start no children to reap), so the jail's /proc shows one
+    // process and not bwrap's command line, which names host paths.
+    '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--as-pid-1',
     '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
   ];
   for (const m of input.mounts) args.push(m.readOnly ? '--ro-bind' : '--bind', m.src, m.dest);
