@@ -176,3 +176,15 @@ test('jail: open files are capped', { skip }, async () => {
   assert.equal(r.out?.ok, false, JSON.stringify(r.out));
   assert.match(r.out.error!, /EMFILE/);
 });
+
+test('jail (with Node permissions): no native addons, workers or process.binding', { skip }, async () => {
+  for (const [what, body, code] of [
+    ['addon', `process.dlopen({ exports: {} }, process.execPath); return 'loaded'`, /ERR_DLOPEN_DISABLED|ERR_ACCESS_DENIED/],
+    ['worker', `new (require('worker_threads').Worker)('0', { eval: true }); return 'started'`, /ERR_ACCESS_DENIED/],
+    ['process.binding', `return typeof process.binding('fs')`, /ERR_ACCESS_DENIED/],
+  ] as const) {
+    const r = await runJailed(body);
+    assert.equal(r.out?.ok, false, `${what}: ${JSON.stringify(r.out)} ${r.stderr}`);
+    assert.match(r.out.error!, code, what);
+  }
+});
