@@ -2,10 +2,11 @@
  * The `process` driver: the agent (one bundled file) in a child process, inside the jail that
  * src/cells/jail/ plans. The protocol runs over the child's fd 3 (a socketpair); extra pipes carry the
  * bytes the jail needs (the seccomp program). A guest that runs longer than 50 ms gets a lower CPU
- * priority until it ends, so one spinning guest cannot starve the others on a small machine.
+ * priority until it ends (and the cell's next invocation starts lowered), so one spinning guest cannot
+ * starve the others on a small machine.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
@@ -26,6 +27,9 @@ export class ProcessCell extends RemoteCell {
   private stderrTail = '';
   private slowTimer: NodeJS.Timeout | null = null;
   private lowered = false;
+  private dispatchedAt = 0;
+  /** The previous invocation ran longer than SLOW_INVOCATION_MS. */
+  private slowLast = false;
   private agent: number | undefined;
   private readonly jailed: boolean;
 
@@ -86,16 +90,28 @@ export class ProcessCell extends RemoteCell {
   }
 
   protected override dispatched(): void {
+    this.dispatchedAt = performance.now();
+    // A cell whose last invocation ran long is lowered at once: its first 50 ms would otherwise take a core
+    // from everyone on every request of a function that always spins.
+    if (this.slowLast) {
+      this.lower();
+      return;
+    }
     this.slowTimer = setTimeout(() => {
       this.slowTimer = null;
-      this.lowered = this.renice(LOW_PRIORITY);
+      this.lower();
     }, SLOW_INVOCATION_MS);
     this.slowTimer.unref?.();
   }
 
   protected override settled(): void {
     this.clearSlowTimer();
+    this.slowLast = performance.now() - this.dispatchedAt > SLOW_INVOCATION_MS;
     if (this.lowered) this.lowered = !this.renice(0);
+  }
+
+  private lower(): void {
+    if (!this.lowered) this.lowered = this.renice(LOW_PRIORITY);
   }
 
   private clearSlowTimer(): void {
@@ -103,16 +119,28 @@ export class ProcessCell extends RemoteCell {
     this.slowTimer = null;
   }
 
-  /** Restoring needs CAP_SYS_NICE (or RLIMIT_NICE); without it the cell stays lowered, which is safe. */
+  /**
+   * The thread's nice value, and its autogroup's: the jail starts a new session, and where the kernel groups
+   * tasks by session (sched_autogroup) a nice value only counts inside its own group, so the group's is what
+   * lowers the cell against other cells and the host. Restoring needs CAP_SYS_NICE (or RLIMIT_NICE); without
+   * it the cell stays lowered, which is safe.
+   */
   private renice(priority: number): boolean {
     const pid = this.agentPid;
     if (pid === undefined || this.state === 'dead') return false;
+    let ok = false;
     try {
       setPriority(pid, priority);
-      return true;
+      ok = true;
     } catch {
-      return false;
+      /* not permitted */
     }
+    try {
+      writeFileSync(`/proc/${pid}/autogroup`, String(priority));
+    } catch {
+      /* no autogroups here, or not permitted */
+    }
+    return ok;
   }
 }
 

@@ -60,11 +60,21 @@ describe('faults', () => {
     const { cell, m } = await victim('process');
     const nice = () => Number(readFileSync(`/proc/${cell.agentPid!}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
     assert.equal(nice(), 0);
+    // Where the kernel groups tasks by session (the jail starts one), the group's nice is what counts.
+    const autogroup = (): number | null => {
+      try {
+        return Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${cell.agentPid!}/autogroup`, 'utf8'))![1]);
+      } catch {
+        return null;
+      }
+    };
     const spin = cell.invoke({ module: m, kind: 'invoke', export: 'spin', limits: { timeoutMs: 400 } });
     await sleep(250);
     assert.equal(nice(), 10);
+    assert.ok(autogroup() === null || autogroup() === 10, `autogroup nice ${autogroup()}`);
     await assert.rejects(spin, isCode('TIMEOUT'));
     assert.equal(nice(), 0);
+    assert.ok(autogroup() === null || autogroup() === 0);
     cell.kill();
   });
 
