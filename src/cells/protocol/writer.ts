@@ -79,7 +79,7 @@ export function joinParts(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1 && parts[0]!.byteOffset === 0 && parts[0]!.byteLength === parts[0]!.buffer.byteLength) return parts[0]!;
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
+  const out = Buffer.allocUnsafeSlow(n); // every byte is written below; its own ArrayBuffer, so transferable
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
