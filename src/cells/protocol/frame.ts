@@ -167,9 +167,15 @@ export class FrameDecoder {
   }
 }
 
+/** A plain Uint8Array (not a Buffer) over fresh, uninitialised memory of its own. */
+export function uninitialised(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
 function concat(chunks: Uint8Array[], total: number, into: Uint8Array | null): Uint8Array {
   // Uninitialised is fine (every byte is written below) and much cheaper than zeroed fresh pages for bulk frames.
-  const out = into === null ? Buffer.allocUnsafeSlow(total) : into.subarray(0, total);
+  const out = into === null ? uninitialised(total) : into.subarray(0, total);
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);

@@ -4,7 +4,7 @@
  */
 import type { InvokeRequest, InvokeResult } from '../types.js';
 import { ByteWriter } from './codec.js';
-import { FrameType, HEADER_BYTES, writeHeader } from './frame.js';
+import { FrameType, HEADER_BYTES, uninitialised, writeHeader } from './frame.js';
 import { DATA_INPUT, DATA_OUTPUT, DATA_STDERR, encodeInvoke, encodeLoad, encodeResult, type LoadMessage } from './messages.js';
 
 /** Receives whole frames; the parts of one call belong together (send them in one go if you can). */
@@ -79,7 +79,7 @@ export function joinParts(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1 && parts[0]!.byteOffset === 0 && parts[0]!.byteLength === parts[0]!.buffer.byteLength) return parts[0]!;
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = Buffer.allocUnsafeSlow(n); // every byte is written below; its own ArrayBuffer, so transferable
+  const out = uninitialised(n); // every byte is written below; its own ArrayBuffer, so transferable
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
