@@ -112,8 +112,15 @@ export class VersionStore {
   }
 
   state(name: string): FunctionState {
-    const raw = JSON.parse(readFileSync(join(this.fnDir(name), 'state.json'), 'utf8')) as FunctionState;
-    return { active: raw.active ?? null, history: Array.isArray(raw.history) ? raw.history : [] };
+    const path = join(this.fnDir(name), 'state.json');
+    let raw: Partial<FunctionState>;
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<FunctionState>;
+    } catch (e) {
+      throw new IsolaError('IO', `unreadable state of function ${name} (${path}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const ids = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    return { active: typeof raw.active === 'string' ? raw.active : null, history: ids(raw.history) };
   }
 
   writeState(name: string, state: FunctionState): void {

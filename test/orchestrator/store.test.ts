@@ -73,6 +73,20 @@ test('a function without a state file is not listed; crash leftovers are swept; 
   }
 });
 
+test('a damaged state file is one clear IO error, not a stack trace', () => {
+  const dir = tempDir('store');
+  try {
+    const store = new VersionStore(dir.path);
+    store.writeState('f', { active: null, history: [] });
+    writeFileSync(join(dir.path, 'functions', 'f', 'state.json'), '{"active": ');
+    assert.throws(() => store.state('f'), { code: 'IO', message: /^unreadable state of function f \(.*state\.json\): / });
+    writeFileSync(join(dir.path, 'functions', 'f', 'state.json'), '{"active": 3, "history": ["a", 4]}');
+    assert.deepEqual(store.state('f'), { active: null, history: ['a'] });
+  } finally {
+    dir.remove();
+  }
+});
+
 test('history is bounded', () => {
   const dir = tempDir('store');
   try {
