@@ -180,3 +180,25 @@ test('a cell killed mid-request fails that request alone (crash, 500); the funct
     dir.remove();
   }
 });
+
+test('every wall (inline, worker, process) serves the same responses with a fresh instance per request', { timeout: 60_000 }, async () => {
+  const dir = tempDir('walls');
+  const o = await openOrchestrator({ dataDir: dir.path });
+  try {
+    for (const isolation of ['inline', 'worker', 'process'] as const) {
+      await o.deploy(spec(`counter-${isolation}`, { isolation }), cgi('counter'));
+      await o.deploy(spec(`status-${isolation}`, { isolation }), cgi('status'));
+    }
+    for (const isolation of ['inline', 'worker', 'process'] as const) {
+      const counts = await Promise.all(Array.from({ length: 6 }, () => o.handle(`counter-${isolation}`, request(), never).then((r) => text(r.body))));
+      assert.deepEqual(new Set(counts), new Set(['1\n']), isolation);
+      const r = await o.handle(`status-${isolation}`, request(), never);
+      assert.equal(r.status, 201, isolation);
+      assert.deepEqual(r.headers, [['location', '/items/42'], ['x-custom', 'kept'], ['content-type', 'application/json']], isolation);
+      assert.equal(text(r.body), '{"id":42}\n', isolation);
+    }
+  } finally {
+    await o.close(2000);
+    dir.remove();
+  }
+});
