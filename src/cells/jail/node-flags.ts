@@ -1,7 +1,12 @@
 /**
  * Node's own permission model inside the jail (a third, in-process fence): reads of the agent bundle and
  * the preopens only, writes to read-write preopens only, no child processes, workers, addons or
- * node:wasi (none of --allow-child-process, --allow-worker, --allow-addons, --allow-wasi is given).
+ * node:wasi (none of --allow-child-process, --allow-worker, --allow-addons, --allow-wasi is given; from
+ * Node 25 on, no --allow-net either: the protocol channel is an inherited socketpair, not a connection).
+ *
+ * A fence, not a wall: Node documents that it does not hold against malicious code, and it has gaps (on
+ * Node 20.20, three unrelated read grants make `readdirSync('/')` pass). The kernel's walls are the ones
+ * the attack tests rely on; each attack also runs with this model switched off.
  */
 import type { Mount } from './mounts.js';
 
