@@ -81,6 +81,7 @@ export class CellPool implements CellPoolApi {
   private acquire(signal: AbortSignal | undefined): Promise<Slot> {
     if (this.closed) return Promise.reject(cellClosed('the pool is closed'));
     if (signal?.aborted) return Promise.reject(cancelled());
+    this.retireAged();
     const idle = this.slots.find((s) => !s.busy && s.cell.alive);
     if (idle !== undefined) {
       idle.busy = true;
@@ -160,6 +161,16 @@ export class CellPool implements CellPoolApi {
       cell?.kill();
       if (this.slots.length + this.starting === 0) for (const w of this.waiters.splice(0)) this.settleWaiter(w, e);
       throw e;
+    }
+  }
+
+  /** Idle cells past their age are closed before they take new work (busy ones go when they finish). */
+  private retireAged(): void {
+    const now = Date.now();
+    for (const slot of this.slots.filter((s) => !s.busy && now - s.cell.spawnedAt >= this.maxAgeMs)) {
+      this.remove(slot);
+      this.counts.recycled++;
+      void slot.cell.close();
     }
   }
 
