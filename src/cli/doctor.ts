@@ -5,9 +5,8 @@
 import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { jailSupport, type Wall } from '../cells/jail/index.js';
+import type { Recorder } from './program.js';
 import { writeStdout } from './stdout.js';
-
-type Recorder = <A extends unknown[]>(action: (...a: A) => Promise<number>) => (...a: A) => Promise<void>;
 
 export function doctorCommand(program: Command, record: Recorder): void {
   program.command('doctor')
