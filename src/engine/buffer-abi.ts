@@ -23,11 +23,22 @@ function checkSignature(instance: Instance, name: string, params: string, option
   return true;
 }
 
+/** One buffer-ABI call, opened: the input goes into `target`, then `run(length)` calls the export. */
+export interface BufferCall {
+  /** The guest's buffer: get_buffer_ptr() onward, as long as get_buffer_size() (or memory) allows. */
+  readonly target: Uint8Array;
+  /**
+   * Calls EXPORT(length) and returns the output. `copy: false` returns a view of the guest's memory
+   * instead of a copy: for a caller that discards the instance right after (a cell sending the output on).
+   */
+  run(length: number, copy?: boolean): Uint8Array;
+}
+
 /**
- * `copy: false` returns a view of the guest's memory instead of a copy: for a caller that discards the
- * instance right after (a cell sending the output on), it saves an allocation and a copy per call.
+ * Checks the ABI and asks the guest where its buffer is. Split from processBuffer for a caller that
+ * writes the input itself as it arrives (a cell streaming a data frame straight into guest memory).
  */
-export function processBuffer(instance: Instance, input: Uint8Array, exportName = 'process_data', copy = true): Uint8Array {
+export function openBuffer(instance: Instance, exportName = 'process_data'): BufferCall {
   const memory = instance.memory;
   if (!memory) throw bufferError('the buffer ABI needs the module to export its memory (as `memory`)');
   checkSignature(instance, exportName, 'i32');
@@ -41,18 +52,33 @@ export function processBuffer(instance: Instance, input: Uint8Array, exportName 
     const declared = (instance.getFunction('get_buffer_size')() as number) >>> 0;
     capacity = Math.min(capacity, declared);
   }
-  if (input.length > capacity) {
-    throw bufferError(`input of ${input.length} bytes does not fit the guest buffer of ${capacity} bytes`);
+  return {
+    target: new Uint8Array(memory.buffer, ptr, capacity),
+    run(length: number, copy = true): Uint8Array {
+      const outLength = process(length) as number;
+      if (typeof outLength !== 'number' || outLength < 0) {
+        throw bufferError(`${exportName} returned ${String(outLength)}, not a length`);
+      }
+      const available = memory.buffer.byteLength - ptr; // memory may have grown (never shrinks)
+      if (outLength > available) {
+        throw bufferError(`${exportName} returned a length of ${outLength} bytes, but only ${available} bytes of memory follow the buffer`);
+      }
+      const out = new Uint8Array(memory.buffer, ptr, outLength);
+      return copy ? out.slice() : out;
+    },
+  };
+}
+
+export function checkInputFits(call: Pick<BufferCall, 'target'>, length: number): void {
+  if (length > call.target.length) {
+    throw bufferError(`input of ${length} bytes does not fit the guest buffer of ${call.target.length} bytes`);
   }
-  new Uint8Array(memory.buffer, ptr, input.length).set(input);
-  const outLength = process(input.length) as number;
-  if (typeof outLength !== 'number' || outLength < 0) {
-    throw bufferError(`${exportName} returned ${String(outLength)}, not a length`);
-  }
-  const available = memory.buffer.byteLength - ptr; // memory may have grown (never shrinks)
-  if (outLength > available) {
-    throw bufferError(`${exportName} returned a length of ${outLength} bytes, but only ${available} bytes of memory follow the buffer`);
-  }
-  const out = new Uint8Array(memory.buffer, ptr, outLength);
-  return copy ? out.slice() : out;
+}
+
+/** `copy: false`: see BufferCall.run. */
+export function processBuffer(instance: Instance, input: Uint8Array, exportName = 'process_data', copy = true): Uint8Array {
+  const call = openBuffer(instance, exportName);
+  checkInputFits(call, input.length);
+  call.target.set(input);
+  return call.run(input.length, copy);
 }

@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import { IsolaError } from '../../src/errors.js';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
 import type { Isolation } from '../../src/cells/types.js';
-import { bytes, COUNTER, fixture, text } from './guests.js';
+import { bytes, COPY, COUNTER, fixture, text } from './guests.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isola-cells-'));
 writeFileSync(join(dir, 'a.txt'), 'hello');
@@ -46,6 +46,19 @@ for (const isolation of ['inline', 'worker', 'process'] as Isolation[]) {
       const capped = await cell.invoke({ module: m, kind: 'buffer', input: bytes('hello'), maxOutputBytes: 2 });
       assert.equal(text(capped.output), 'ol');
       assert.equal(capped.outputTruncated, true);
+    });
+
+    test('carries a large buffer input and output exactly, and refuses input larger than the guest buffer', async () => {
+      await ready;
+      const m = await cell.load({ bytes: COPY });
+      const input = new Uint8Array(1 << 20).map((_, i) => (i * 131) >>> 3);
+      const r = await cell.invoke({ module: m, kind: 'buffer', input });
+      assert.equal(r.output!.length, input.length);
+      assert.ok(Buffer.from(r.output!).equals(Buffer.from(input)));
+      await assert.rejects(cell.invoke({ module: m, kind: 'buffer', input: new Uint8Array(2555905) }),
+        { code: 'BUFFER', message: 'input of 2555905 bytes does not fit the guest buffer of 2555904 bytes' });
+      const again = await cell.invoke({ module: m, kind: 'buffer', input: input.subarray(0, 70_000) });
+      assert.ok(Buffer.from(again.output!).equals(Buffer.from(input.subarray(0, 70_000))));
     });
 
     test('runs a WASI command with argv, env, stdin, exit code and a granted preopen', async () => {

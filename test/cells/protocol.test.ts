@@ -6,6 +6,7 @@ import { IsolaError } from '../../src/errors.js';
 import {
   CELL_TO_HOST, DataStage, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, decodeError, decodeEvalResult, decodeInvoke,
   decodeLoad, decodeResult, encodeError, encodeEvalResult, encodeFrame, joinParts, DATA_INPUT, DATA_OUTPUT, DATA_STDERR,
+  dataFrameSlot, type DirectSink,
 } from '../../src/cells/protocol/index.js';
 import type { InvokeRequest, InvokeResult } from '../../src/cells/types.js';
 
@@ -30,17 +31,16 @@ const REQ: InvokeRequest = {
   input: new Uint8Array([1, 2, 3, 0, 255]), maxOutputBytes: 1024, maxStderrBytes: 64, limits: { fuel: 2n ** 63n + 5n, timeoutMs: 1500 },
 };
 
-test('an invoke (with its input as a data frame) survives encoding and decoding exactly', () => {
+test('an invoke (with its input as a data frame after it) survives encoding and decoding exactly', () => {
   const bytes = written((w) => w.invoke(7, REQ));
   const { dec, got } = collect(HOST_TO_CELL);
   dec.push(bytes);
-  assert.deepEqual(got.map((g) => [g.type, g.id]), [[FrameType.DATA, 7], [FrameType.INVOKE, 7]]);
-  const stage = new DataStage();
-  stage.put(7, got[0]!.payload);
-  const { req, hasInput } = decodeInvoke(got[1]!.payload);
+  assert.deepEqual(got.map((g) => [g.type, g.id]), [[FrameType.INVOKE, 7], [FrameType.DATA, 7]]);
+  const { req, hasInput } = decodeInvoke(got[0]!.payload);
   assert.equal(hasInput, true);
-  req.input = stage.take(7, DATA_INPUT, true);
-  stage.clear(7);
+  const { slot, bytes: input } = dataFrameSlot(got[1]!.payload);
+  assert.equal(slot, DATA_INPUT);
+  req.input = input;
   assert.deepEqual({ ...req, env: { ...req.env } }, { ...REQ, limits: { fuel: 2n ** 63n + 5n, timeoutMs: 1500 } });
 });
 
@@ -202,5 +202,52 @@ test('fuzz: random bytes and mutated valid frames end in frames or a CELL_PROTOC
       assert.ok(e instanceof IsolaError && e.code === 'CELL_PROTOCOL' && e.message.startsWith('cell-protocol-error: '), String(e));
     }
     assert.ok(dec.pending <= bytes.length);
+  }
+});
+
+test('a direct sink receives a bulk payload straight into its target, split anywhere, and frames after it still decode', () => {
+  const input = new Uint8Array(5000).map((_, i) => (i * 7) & 255);
+  const bytes = joinParts([written((w) => w.invoke(4, { module: 'm', kind: 'buffer', input })), encodeFrame(FrameType.SHUTDOWN, 0)]);
+  let directs = 0;
+  for (const cut of [30, 60, 61, 62, 1000, bytes.length - 10]) {
+    const target = new Uint8Array(8000);
+    const seen: string[] = [];
+    const sink: DirectSink = {
+      target: (type, id, length, first) => {
+        seen.push(`target ${type} ${id} ${length} ${first}`);
+        return type === FrameType.DATA ? target : null;
+      },
+      done: (type, id, first, got) => {
+        seen.push(`done ${type} ${id} ${first}`);
+        assert.deepEqual(got, input);
+        assert.equal(got.buffer, target.buffer, 'written into the target, not a copy of it');
+      },
+    };
+    const frames: number[] = [];
+    const dec = new FrameDecoder(HOST_TO_CELL, (type) => frames.push(type), undefined, false, sink);
+    dec.push(bytes.subarray(0, cut));
+    dec.push(bytes.subarray(cut));
+    assert.equal(dec.pending, 0);
+    const directly = seen.includes(`done ${FrameType.DATA} 4 0`);
+    if (directly) directs++;
+    // Direct delivery needs the DATA header and its slot byte in the first part; otherwise the frame is decoded as usual.
+    assert.deepEqual(frames, directly ? [FrameType.INVOKE, FrameType.SHUTDOWN] : [FrameType.INVOKE, FrameType.DATA, FrameType.SHUTDOWN], `cut ${cut}`);
+  }
+  assert.ok(directs >= 3, `direct delivery used in ${directs} of 6 splits`);
+});
+
+test('a direct sink that declines, or offers too little room, leaves the frame to the usual path', () => {
+  const input = new Uint8Array(3000).fill(9);
+  const bytes = written((w) => w.invoke(1, { module: 'm', kind: 'buffer', input }));
+  for (const offer of [null, new Uint8Array(10)]) {
+    const frames: Array<[number, number]> = [];
+    const dec = new FrameDecoder(HOST_TO_CELL, (type, _id, payload) => frames.push([type, payload.length]), undefined, false, {
+      target: () => offer,
+      done: () => assert.fail('not direct'),
+    });
+    dec.push(bytes.subarray(0, 100));
+    dec.push(bytes.subarray(100));
+    assert.deepEqual(frames.map((f) => f[0]), [FrameType.INVOKE, FrameType.DATA]);
+    assert.equal(frames[1]![1], 3001);
   }
 });

@@ -9,7 +9,7 @@ import { Engine } from '../../engine/index.js';
 import type { CompiledModule } from '../../engine/compiled-module.js';
 import type { Instance } from '../../engine/instance.js';
 import type { CompileOptions, Limits } from '../../engine/limits.js';
-import { processBuffer } from '../../engine/buffer-abi.js';
+import { checkInputFits, openBuffer, type BufferCall } from '../../engine/buffer-abi.js';
 import { isArtifact } from '../../engine/artifact-magic.js';
 import { invokeAsText } from '../../engine/invoke-text.js';
 import { importsWasi } from '../../wasm/inspect.js';
@@ -29,6 +29,13 @@ export interface AgentConfig {
   eval?: boolean;
   /** Whether signed artifacts may be loaded: false in process cells (the signing key stays on the host). */
   artifacts?: boolean;
+}
+
+/** See AgentCore.openBuffer. */
+export interface OpenedBuffer {
+  readonly target: Uint8Array;
+  finish(length: number): InvokeResult;
+  abandon(): void;
 }
 
 export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
@@ -60,20 +67,59 @@ export class AgentCore {
   }
 
   invoke(req: InvokeRequest): InvokeResult {
+    const { compiled, limits, started } = this.begin(req);
+    switch (req.kind) {
+      case 'invoke': return this.callExport(compiled, req, limits, started);
+      case 'buffer': return this.runBuffer(req);
+      case 'wasi': return this.runCommand(compiled, req, limits, started);
+      default: throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
+    }
+  }
+
+  /**
+   * A buffer invocation opened before its input is there: instantiated, the ABI checked, the guest's buffer
+   * exposed as `target`; the caller writes the input into it (a process cell: straight from the socket)
+   * and calls `finish(length)`, or `abandon()`.
+   */
+  openBuffer(req: InvokeRequest): OpenedBuffer {
+    const { compiled, limits, started } = this.begin(req);
+    const { instance, wasi } = this.instantiate(compiled, req, limits);
+    let call: BufferCall;
+    try {
+      call = openBuffer(instance, req.export ?? 'process_data');
+    } catch (e) {
+      wasi?.close();
+      throw e;
+    }
+    return {
+      target: call.target,
+      finish: (length) => {
+        try {
+          let output = call.run(length, !this.outputViews);
+          const max = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+          const truncated = output.length > max;
+          if (truncated) output = output.subarray(0, max);
+          const res: InvokeResult = { output, fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
+          if (truncated) res.outputTruncated = true;
+          return res;
+        } finally {
+          wasi?.close();
+        }
+      },
+      abandon: () => wasi?.close(),
+    };
+  }
+
+  /** The module, and this invocation's limits (the worker's cancel flag reset: an earlier cancel must not stop it). */
+  private begin(req: InvokeRequest): { compiled: CompiledModule; limits: Limits; started: number } {
     const compiled = this.modules.get(req.module);
     if (compiled === undefined) throw new IsolaError('NOT_FOUND', `module ${req.module} is not loaded in this cell`);
     const limits: Limits = req.limits === undefined ? {} : { fuel: req.limits.fuel, timeoutMs: req.limits.timeoutMs };
     if (this.cancelFlag !== undefined) {
-      Atomics.store(this.cancelFlag, 0, 0); // a cancel of an earlier invocation must not stop this one
+      Atomics.store(this.cancelFlag, 0, 0);
       limits.cancelFlag = this.cancelFlag;
     }
-    const started = performance.now();
-    switch (req.kind) {
-      case 'invoke': return this.callExport(compiled, req, limits, started);
-      case 'buffer': return this.runBuffer(compiled, req, limits, started);
-      case 'wasi': return this.runCommand(compiled, req, limits, started);
-      default: throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
-    }
+    return { compiled, limits, started: performance.now() };
   }
 
   private callExport(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {
@@ -89,19 +135,17 @@ export class AgentCore {
     }
   }
 
-  private runBuffer(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {
-    const { instance, wasi } = this.instantiate(compiled, req, limits);
+  private runBuffer(req: InvokeRequest): InvokeResult {
+    const opened = this.openBuffer(req);
+    const input = req.input ?? EMPTY;
     try {
-      let output = processBuffer(instance, req.input ?? EMPTY, req.export ?? 'process_data', !this.outputViews);
-      const max = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-      const truncated = output.length > max;
-      if (truncated) output = output.subarray(0, max);
-      const res: InvokeResult = { output, fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
-      if (truncated) res.outputTruncated = true;
-      return res;
-    } finally {
-      wasi?.close();
+      checkInputFits(opened, input.length);
+    } catch (e) {
+      opened.abandon();
+      throw e;
     }
+    opened.target.set(input);
+    return opened.finish(input.length);
   }
 
   private runCommand(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {

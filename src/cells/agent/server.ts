@@ -4,22 +4,31 @@
  */
 import { createRequire } from 'node:module';
 import {
-  DATA_INPUT, DataStage, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, bytesText, decodeInvoke, decodeLoad,
-  encodeError, encodeEvalResult, protocolError, textBytes, type FrameSink,
+  DATA_INPUT, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, bytesText, dataFrameSlot, decodeInvoke, decodeLoad,
+  encodeError, encodeEvalResult, protocolError, textBytes, type DirectSink, type FrameSink,
 } from '../protocol/index.js';
-import { AgentCore, type AgentConfig } from './core.js';
+import type { InvokeRequest } from '../types.js';
+import { AgentCore, type AgentConfig, type OpenedBuffer } from './core.js';
+
+/** An invoke whose input (the next frame, a DATA frame of the same request) has not arrived yet. */
+interface Waiting {
+  id: number;
+  req: InvokeRequest;
+  opened: OpenedBuffer | null;
+}
 
 export class AgentServer {
   readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
-  private readonly stage = new DataStage();
   private readonly core: AgentCore;
+  private waiting: Waiting | null = null;
 
   constructor(private readonly config: AgentConfig, sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array) {
     this.core = new AgentCore(config, cancelFlag, true); // output is copied into frames: views of guest memory suffice
     this.writer = new FrameWriter(sink);
     // Reused assembly buffers: every payload is consumed before the frame after next (invocations run synchronously).
-    this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), undefined, true);
+    // A buffer invocation's input goes straight into the guest's buffer as it arrives (see direct).
+    this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), undefined, true, this.direct);
   }
 
   /** Tells the host the agent is up (READY with request id 0). */
@@ -27,11 +36,46 @@ export class AgentServer {
     this.writer.frame(FrameType.READY, 0);
   }
 
+  /**
+   * The input of a waiting buffer invocation: instantiate now and let the decoder copy the bytes into the
+   * guest's buffer while they arrive (the copy's page faults overlap the transfer). Anything unusual (an
+   * instantiation error, input larger than the buffer) declines, and the ordinary path reports it.
+   */
+  private readonly direct: DirectSink = {
+    target: (type, id, length, first) => {
+      const w = this.waiting;
+      if (type !== FrameType.DATA || first !== DATA_INPUT || w === null || w.id !== id || w.req.kind !== 'buffer') return null;
+      try {
+        const opened = this.core.openBuffer(w.req);
+        if (opened.target.length < length) {
+          opened.abandon();
+          return null;
+        }
+        w.opened = opened;
+        return opened.target;
+      } catch {
+        return null;
+      }
+    },
+    done: (_type, id, _first, bytes) => {
+      const w = this.waiting!;
+      this.waiting = null;
+      this.answer(id, () => this.writer.result(id, w.opened!.finish(bytes.length)));
+    },
+  };
+
   private onFrame(type: FrameType, id: number, payload: Uint8Array): void {
+    const w = this.waiting;
+    if (w !== null && (type !== FrameType.DATA || id !== w.id)) throw protocolError(`request ${w.id} is still waiting for its input`);
     switch (type) {
-      case FrameType.DATA:
-        this.stage.put(id, payload);
+      case FrameType.DATA: {
+        const { slot, bytes } = dataFrameSlot(payload);
+        if (w === null || slot !== DATA_INPUT) throw protocolError(`data frame (slot ${slot}) for request ${id}, which expects none`);
+        this.waiting = null;
+        w.req.input = bytes;
+        this.answer(id, () => this.writer.result(id, this.core.invoke(w.req)));
         return;
+      }
       case FrameType.LOAD:
         this.answer(id, () => {
           const m = decodeLoad(payload);
@@ -41,10 +85,8 @@ export class AgentServer {
         return;
       case FrameType.INVOKE: {
         const { req, hasInput } = decodeInvoke(payload);
-        const input = this.stage.take(id, DATA_INPUT, hasInput);
-        this.stage.clear(id);
-        if (input !== undefined) req.input = input;
-        this.answer(id, () => this.writer.result(id, this.core.invoke(req)));
+        if (hasInput) this.waiting = { id, req, opened: null };
+        else this.answer(id, () => this.writer.result(id, this.core.invoke(req)));
         return;
       }
       case FrameType.CANCEL:

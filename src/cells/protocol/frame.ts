@@ -49,6 +49,26 @@ export function writeHeader(out: Uint8Array, type: FrameType, requestId: number,
 export type FrameHandler = (type: FrameType, requestId: number, payload: Uint8Array) => void;
 
 /**
+ * Where a frame's payload may go instead of a buffer: asked once a frame's header and first payload byte
+ * have arrived but the rest has not. `target` returns memory for the payload after its first byte (at
+ * least `length` bytes, e.g. a guest's buffer) or null to decode the frame as usual; `done` gets the
+ * filled part once the frame is complete. Lets bulk data go straight into guest memory as it arrives.
+ */
+export interface DirectSink {
+  target(type: FrameType, requestId: number, length: number, first: number): Uint8Array | null;
+  done(type: FrameType, requestId: number, first: number, bytes: Uint8Array): void;
+}
+
+interface DirectFrame {
+  type: FrameType;
+  id: number;
+  first: number;
+  target: Uint8Array;
+  filled: number;
+  need: number;
+}
+
+/**
  * Streaming decoder. Checks the declared length against the maximum and the type against the allowed
  * set as soon as the 9-byte header is in, BEFORE buffering a byte of payload; buffers the payload
  * chunk by chunk (so a lying length costs only what was really sent). Throws IsolaError('CELL_PROTOCOL').
@@ -63,6 +83,7 @@ export class FrameDecoder {
   /** Reused assembly buffers (see `reuse`), alternated so a DATA frame survives the frame after it. */
   private readonly spare: Uint8Array[] = [];
   private flip = 0;
+  private direct: DirectFrame | null = null;
 
   /**
    * `reuse`: frames that span chunks are assembled in two alternating buffers that are kept and reused
@@ -74,6 +95,7 @@ export class FrameDecoder {
     private readonly onFrame: FrameHandler,
     private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
     private readonly reuse = false,
+    private readonly sink: DirectSink | null = null,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -84,17 +106,29 @@ export class FrameDecoder {
       this.failed = true;
       this.chunks = [];
       this.buffered = 0;
+      this.direct = null;
       throw e;
     }
   }
 
   /** Bytes held for an incomplete frame (0 at a frame boundary). */
   get pending(): number {
-    return this.buffered;
+    return this.buffered + (this.direct === null ? 0 : HEADER_BYTES + 1 + this.direct.filled);
   }
 
   private consume(chunk: Uint8Array): void {
     let data = chunk;
+    const d = this.direct;
+    if (d !== null) {
+      // The rest of a frame whose payload goes straight to its target.
+      const n = Math.min(d.need - d.filled, data.length);
+      d.target.set(data.subarray(0, n), d.filled);
+      d.filled += n;
+      if (d.filled < d.need) return;
+      this.direct = null;
+      this.sink!.done(d.type, d.id, d.first, d.target.subarray(0, d.need));
+      data = data.subarray(n);
+    }
     if (this.buffered > 0) {
       // Finish the frame in progress first.
       const need = this.needed();
@@ -115,7 +149,10 @@ export class FrameDecoder {
     while (data.length - off >= HEADER_BYTES) {
       const v = new DataView(data.buffer, data.byteOffset + off, HEADER_BYTES);
       const total = this.check(v.getUint32(0, true), v.getUint8(4)) + 4;
-      if (data.length - off < total) break;
+      if (data.length - off < total) {
+        if (this.sink !== null && data.length - off > HEADER_BYTES && this.startDirect(data, off, total)) return;
+        break;
+      }
       this.onFrame(v.getUint8(4) as FrameType, v.getUint32(5, true), data.subarray(off + HEADER_BYTES, off + total));
       off += total;
     }
@@ -150,6 +187,20 @@ export class FrameDecoder {
     this.chunks = [];
     this.buffered = 0;
     this.consume(all);
+  }
+
+  /** An incomplete frame at `off` (header and first payload byte present): send its payload to the sink's target? */
+  private startDirect(data: Uint8Array, off: number, total: number): boolean {
+    const type = data[off + 4]! as FrameType;
+    const id = new DataView(data.buffer, data.byteOffset + off + 5, 4).getUint32(0, true);
+    const first = data[off + HEADER_BYTES]!;
+    const need = total - HEADER_BYTES - 1;
+    const target = this.sink!.target(type, id, need, first);
+    if (target === null || target.length < need) return false;
+    const have = data.subarray(off + HEADER_BYTES + 1);
+    target.set(have, 0);
+    this.direct = { type, id, first, target, filled: have.length, need };
+    return true;
   }
 
   private assembly(n: number): Uint8Array {

@@ -2,7 +2,7 @@
 export { ByteReader, ByteWriter, protocolError } from './codec.js';
 export {
   FrameType, FrameDecoder, encodeFrame, writeHeader, HEADER_BYTES, DEFAULT_MAX_FRAME_BYTES, HOST_TO_CELL, CELL_TO_HOST,
-  TYPE_NAMES, type FrameHandler,
+  TYPE_NAMES, type FrameHandler, type DirectSink,
 } from './frame.js';
 export {
   encodeLoad, decodeLoad, encodeInvoke, decodeInvoke, encodeResult, decodeResult, encodeError, decodeError,

@@ -32,10 +32,11 @@ export class FrameWriter {
     this.flush();
   }
 
+  /** The invoke, then its input as a data frame: the cell prepares the instance first and streams the input into it. */
   invoke(requestId: number, req: InvokeRequest): void {
-    if (req.input !== undefined) this.data(requestId, DATA_INPUT, req.input);
     encodeInvoke(this.begin(), req);
     this.end(FrameType.INVOKE, requestId);
+    if (req.input !== undefined) this.data(requestId, DATA_INPUT, req.input);
     this.flush();
   }
 
