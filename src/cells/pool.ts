@@ -27,6 +27,8 @@ export class CellPool implements CellPoolApi {
   private readonly slots: Slot[] = [];
   private readonly waiters: Waiter[] = [];
   private starting = 0;
+  /** Spawns under way: close() waits for them, so no cell is still loading (and writing a cache) after it. */
+  private readonly growing = new Set<Promise<void>>();
   private closed = false;
   private readonly counts = { spawned: 0, crashed: 0, recycled: 0 };
   private readonly maxCells: number;
@@ -71,7 +73,8 @@ export class CellPool implements CellPoolApi {
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
     });
-    await Promise.race([Promise.all(cells.map((c) => c.close())), grace]);
+    const spawns = [...this.growing].map((p) => p.catch(() => {}));
+    await Promise.race([Promise.all([...cells.map((c) => c.close()), ...spawns]), grace]);
     clearTimeout(timer);
     for (const c of cells) c.kill(); // no-op for those that closed
   }
@@ -135,7 +138,17 @@ export class CellPool implements CellPoolApi {
   }
 
   /** Spawns one cell and loads the module into it. Rejects (and fails the waiters if no cell is left) on error. */
-  private async grow(): Promise<void> {
+  private grow(): Promise<void> {
+    const p = this.spawnOne();
+    this.growing.add(p);
+    const forget = (): void => {
+      this.growing.delete(p);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  private async spawnOne(): Promise<void> {
     this.starting++;
     let cell: SpawnedCell | undefined;
     try {
@@ -144,7 +157,7 @@ export class CellPool implements CellPoolApi {
       this.starting--;
       this.counts.spawned++;
       if (this.closed) {
-        void cell.close();
+        await cell.close();
         return;
       }
       const slot: Slot = { cell, handle, busy: false };
