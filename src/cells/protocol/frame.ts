@@ -7,14 +7,14 @@ import { protocolError } from './codec.js';
 export const FrameType = {
   LOAD: 1, // host → cell: [u32 metaLen][meta JSON][module bytes]
   READY: 2, // cell → host: module handle (UTF-8); requestId 0 = the agent is up
-  INVOKE: 3, // host → cell: binary InvokeRequest (bulk input in a DATA frame just before)
+  INVOKE: 3, // host → cell: binary InvokeRequest (bulk input in the DATA frame right after it)
   RESULT: 4, // cell → host: binary InvokeResult (output and stderr in DATA frames just before)
   ERROR: 5, // cell → host: JSON {code, message, detail}
   CANCEL: 6, // host → cell: stop requestId
   SHUTDOWN: 7, // host → cell: finish and exit
   CAP_CALL: 8, // cell → host: capability call (reserved for the broker)
   CAP_REPLY: 9, // host → cell: its reply (reserved)
-  DATA: 10, // both: [u8 slot][bytes] for the next INVOKE/RESULT of the same requestId
+  DATA: 10, // both: [u8 slot][bytes]: input after its INVOKE, output/stderr before their RESULT
   EVAL: 11, // host → cell, tests only: JavaScript source
   EVAL_RESULT: 12, // cell → host, tests only: JSON {ok, value} | {ok: false, error}
 } as const;

@@ -42,7 +42,7 @@ const enum F {
   EXPORT = 1, ARGS = 2, ENV = 4, PREOPENS = 8, FUEL = 16, TIMEOUT = 32, MAX_OUT = 64, MAX_ERR = 128, INPUT = 256,
 }
 
-/** Everything but `input`, which travels in a DATA frame (slot DATA_INPUT) right before. */
+/** Everything but `input`, which travels in a DATA frame (slot DATA_INPUT) right after (so the cell can stream it into an instance). */
 export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
   const kind = KINDS.indexOf(req.kind);
   if (kind < 0) throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
@@ -176,8 +176,9 @@ export function dataFrameSlot(payload: Uint8Array): { slot: number; bytes: Uint8
 }
 
 /**
- * Holds DATA frames until the INVOKE/RESULT frame of the same request takes them. Frames on one
- * stream are ordered, so at most one request's data is staged at a time.
+ * Holds DATA frames until the RESULT frame of the same request takes them (the host's side; the agent
+ * receives input after its INVOKE instead). Frames on one stream are ordered, so at most one request's
+ * data is staged at a time.
  */
 export class DataStage {
   private id = -1;
