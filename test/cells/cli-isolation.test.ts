@@ -11,6 +11,8 @@ const CASES: Array<{ name: string; args: string[]; input?: string }> = [
   { name: 'WASI argv, env and a preopen', args: ['--env', 'A=1', '--dir-ro', 'test/fixtures/wasi::/fx', 'test/fixtures/wasi/env.wasm', 'x'] },
   { name: 'fuel exhausted', args: ['--fuel', '1000', '--invoke', 'sha256_bench', 'examples/kernels.wasm', '1000'] },
   { name: 'bad argument', args: ['--invoke', 'is_thirteen', 'examples/is-thirteen.wasm', '4294967296'] },
+  { name: 'trap with backtrace', args: ['--backtrace', '--invoke', 'run', 'examples/trap.wasm', '100000000'] },
+  { name: 'timeout', args: ['--timeout', '100ms', '--invoke', 'sha256_bench', 'examples/kernels.wasm', '100000000'] },
 ];
 
 for (const c of CASES) {
