@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { joinParts } from './protocol/index.js';
+import { defaultCacheDir } from '../engine/cache-dir.js';
 import type { AgentConfig } from './agent/core.js';
 import { workerAgentEntry } from './agent-entry.js';
 import { exitDescription } from './cell-errors.js';
@@ -24,7 +25,8 @@ export class WorkerCell extends RemoteCell {
     const shared = new SharedArrayBuffer(4);
     this.cancelFlag = new Int32Array(shared);
     const config: AgentConfig = {
-      preopens: options.preopens ?? [], cacheDir: options.cacheDir,
+      // Resolved here: the worker has no environment (ISOLA_CACHE_DIR, HOME) to find the default by itself.
+      preopens: options.preopens ?? [], cacheDir: options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir,
       noPathChecks: options.unsafeTestHooks?.noPathChecks, eval: options.unsafeTestHooks?.eval,
     };
     const heapMb = Math.max(32, Math.floor((options.memoryLimitBytes ?? DEFAULT_MEMORY) / (1024 * 1024)));
