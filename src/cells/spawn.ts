@@ -26,6 +26,7 @@ export const DEFAULT_MAX_OPEN_FILES = 256;
 const START_TIMEOUT_MS = 15_000;
 
 export async function spawnCell(options: CellSpawnOptions): Promise<SpawnedCell> {
+  checkOptions(options);
   switch (options.isolation) {
     case 'inline':
       return new InlineCell(options);
@@ -56,6 +57,17 @@ async function spawnProcessCell(options: CellSpawnOptions): Promise<SpawnedCell>
     cacheDir: null, artifacts: false, noPathChecks: options.unsafeTestHooks?.noPathChecks, eval: options.unsafeTestHooks?.eval,
   };
   return started(new ProcessCell(options, launch, config));
+}
+
+function checkOptions(o: CellSpawnOptions): void {
+  const m = o.memoryLimitBytes;
+  if (m !== undefined && !(Number.isSafeInteger(m) && m >= 32 * 2 ** 20)) {
+    throw new IsolaError('USAGE', `invalid cell memory limit ${String(m)} (a whole number of bytes, at least 32 MiB)`);
+  }
+  const g = o.killGraceMs;
+  if (g !== undefined && !(Number.isFinite(g) && g >= 0)) throw new IsolaError('USAGE', `invalid killGraceMs ${String(g)} (a number of milliseconds >= 0)`);
+  const f = o.maxOpenFiles;
+  if (f !== undefined && !(Number.isInteger(f) && f >= 32)) throw new IsolaError('USAGE', `invalid maxOpenFiles ${String(f)} (a whole number >= 32)`);
 }
 
 /** Waits for the agent's hello; a cell that dies or stays silent fails the spawn with what it said. */

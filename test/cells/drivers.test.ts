@@ -122,3 +122,10 @@ test('a cell with the eval hook runs JavaScript inside it (the attack tests\' do
     }
   }
 });
+
+test('bad spawn options are one-line USAGE errors', async () => {
+  await assert.rejects(spawnCell({ isolation: 'vm' as Isolation }), { code: 'USAGE', message: 'unknown isolation "vm" (expected inline, worker or process)' });
+  await assert.rejects(spawnCell({ isolation: 'worker', memoryLimitBytes: Number.NaN }), { code: 'USAGE', message: /^invalid cell memory limit NaN/ });
+  await assert.rejects(spawnCell({ isolation: 'worker', killGraceMs: -1 }), { code: 'USAGE', message: /^invalid killGraceMs -1/ });
+  await assert.rejects(spawnCell({ isolation: 'process', maxOpenFiles: 3 }), { code: 'USAGE', message: /^invalid maxOpenFiles 3/ });
+});
