@@ -43,7 +43,11 @@ export class ProcessCell extends RemoteCell {
     }
     this.child = spawn(launch.command, [...launch.args, JSON.stringify(config)], { stdio, env: launch.env });
     this.pid = this.child.pid;
-    for (const [fd, bytes] of launch.fdData) (this.child.stdio[fd] as Writable).end(bytes);
+    for (const [fd, bytes] of launch.fdData) {
+      const pipe = this.child.stdio[fd] as Writable;
+      pipe.on('error', () => {}); // a child that dies before reading it: its exit says so
+      pipe.end(bytes);
+    }
     this.channel = this.child.stdio[3] as Socket;
     this.channel.setNoDelay?.(true);
     this.channel.on('data', (chunk: Buffer) => this.receive(chunk));
