@@ -7,7 +7,7 @@
 import { IsolaError } from '../errors.js';
 import {
   CELL_TO_HOST, DATA_OUTPUT, DATA_STDERR, DataStage, FrameDecoder, FrameType, FrameWriter, bytesText, decodeError,
-  decodeEvalResult, decodeResult, protocolError, textBytes, type FrameSink,
+  decodeEvalResult, decodeResult, plainView, protocolError, textBytes, type FrameSink,
 } from './protocol/index.js';
 import { cancelled, cellClosed, cellCrashed } from './cell-errors.js';
 import { checkInvocationPreopens } from './preopens.js';
@@ -289,8 +289,8 @@ export abstract class RemoteCell implements Cell, FrameSink {
         const output = this.stage.take(id, DATA_OUTPUT, hasOutput);
         const stderr = this.stage.take(id, DATA_STDERR, hasStderr);
         this.stage.clear(id);
-        if (output !== undefined) res.output = output;
-        if (stderr !== undefined) res.stderr = stderr;
+        if (output !== undefined) res.output = plainView(output);
+        if (stderr !== undefined) res.stderr = plainView(stderr);
         this.finish(job, res, true);
         return;
       }

@@ -14,7 +14,7 @@ interface Got { type: number; id: number; payload: Uint8Array }
 
 function collect(allowed: ReadonlySet<number>, max?: number): { dec: FrameDecoder; got: Got[] } {
   const got: Got[] = [];
-  const dec = new FrameDecoder(allowed, (type, id, payload) => got.push({ type, id, payload: payload.slice() }), max);
+  const dec = new FrameDecoder(allowed, (type, id, payload) => got.push({ type, id, payload: payload.slice() }), { maxFrameBytes: max });
   return { dec, got };
 }
 
@@ -190,7 +190,7 @@ test('fuzz: random bytes and mutated valid frames end in frames or a CELL_PROTOC
         stage.clear(id);
       } else if (type === FrameType.ERROR) decodeError(payload);
       else if (type === FrameType.EVAL_RESULT) decodeEvalResult(payload);
-    }, 1024 * 1024);
+    }, { maxFrameBytes: 1024 * 1024 });
     try {
       let at = 0;
       while (at < bytes.length) {
@@ -224,7 +224,7 @@ test('a direct sink receives a bulk payload straight into its target, split anyw
       },
     };
     const frames: number[] = [];
-    const dec = new FrameDecoder(HOST_TO_CELL, (type) => frames.push(type), undefined, false, sink);
+    const dec = new FrameDecoder(HOST_TO_CELL, (type) => frames.push(type), { direct: sink });
     dec.push(bytes.subarray(0, cut));
     dec.push(bytes.subarray(cut));
     assert.equal(dec.pending, 0);
@@ -241,13 +241,29 @@ test('a direct sink that declines, or offers too little room, leaves the frame t
   const bytes = written((w) => w.invoke(1, { module: 'm', kind: 'buffer', input }));
   for (const offer of [null, new Uint8Array(10)]) {
     const frames: Array<[number, number]> = [];
-    const dec = new FrameDecoder(HOST_TO_CELL, (type, _id, payload) => frames.push([type, payload.length]), undefined, false, {
+    const dec = new FrameDecoder(HOST_TO_CELL, (type, _id, payload) => frames.push([type, payload.length]), { direct: {
       target: () => offer,
       done: () => assert.fail('not direct'),
-    });
+    } });
     dec.push(bytes.subarray(0, 100));
     dec.push(bytes.subarray(100));
     assert.deepEqual(frames.map((f) => f[0]), [FrameType.INVOKE, FrameType.DATA]);
     assert.equal(frames[1]![1], 3001);
   }
+});
+
+test('with volatile chunks the decoder keeps copies: a caller reusing its read buffer corrupts nothing', () => {
+  const input = new Uint8Array(4000).map((_, i) => i & 255);
+  const bytes = joinParts([written((w) => w.invoke(2, { module: 'm', kind: 'wasi', args: ['a'], input })), encodeFrame(FrameType.SHUTDOWN, 0)]);
+  const got: Array<[number, Uint8Array]> = [];
+  const dec = new FrameDecoder(HOST_TO_CELL, (type, _id, payload) => got.push([type, payload.slice()]), { volatileChunks: true, reuse: true });
+  const shared = new Uint8Array(700); // one read buffer, overwritten by every read
+  for (let at = 0; at < bytes.length; at += shared.length) {
+    const n = Math.min(shared.length, bytes.length - at);
+    shared.set(bytes.subarray(at, at + n));
+    dec.push(shared.subarray(0, n));
+    shared.fill(0xee);
+  }
+  assert.deepEqual(got.map((g) => g[0]), [FrameType.INVOKE, FrameType.DATA, FrameType.SHUTDOWN]);
+  assert.deepEqual(dataFrameSlot(got[1]![1]).bytes, input);
 });

@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import {
-  DATA_INPUT, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, bytesText, dataFrameSlot, decodeInvoke, decodeLoad,
+  DATA_INPUT, FrameDecoder, copyBytes, FrameType, FrameWriter, HOST_TO_CELL, bytesText, dataFrameSlot, decodeInvoke, decodeLoad,
   encodeError, encodeEvalResult, protocolError, textBytes, type DirectSink, type FrameSink,
 } from '../protocol/index.js';
 import type { InvokeRequest } from '../types.js';
@@ -23,12 +23,13 @@ export class AgentServer {
   private readonly core: AgentCore;
   private waiting: Waiting | null = null;
 
-  constructor(private readonly config: AgentConfig, sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array) {
+  /** `volatileChunks`: the transport reuses the memory of the chunks it pushes (process cells read into one buffer). */
+  constructor(private readonly config: AgentConfig, sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array, volatileChunks = false) {
     this.core = new AgentCore(config, cancelFlag, true); // output is copied into frames: views of guest memory suffice
     this.writer = new FrameWriter(sink);
     // Reused assembly buffers: every payload is consumed before the frame after next (invocations run synchronously).
     // A buffer invocation's input goes straight into the guest's buffer as it arrives (see direct).
-    this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), undefined, true, this.direct);
+    this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), { reuse: true, direct: this.direct, volatileChunks });
   }
 
   /** Tells the host the agent is up (READY with request id 0). */
@@ -80,7 +81,7 @@ export class AgentServer {
         this.answer(id, () => {
           const m = decodeLoad(payload);
           // A copy: the engine keeps the original bytes (backtraces, variants), the frame buffer is reused.
-          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(m.bytes.slice(), m.compile)));
+          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(copyBytes(m.bytes), m.compile)));
         });
         return;
       case FrameType.INVOKE: {

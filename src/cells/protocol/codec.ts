@@ -7,6 +7,18 @@ import { IsolaError } from '../../errors.js';
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * A copy in memory of its own. Not `.slice()`: chunks from a socket are Buffers, whose slice() is a view.
+ */
+export function copyBytes(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c;
+}
+
+/** The same bytes as a plain Uint8Array (a Buffer from a socket would otherwise reach callers as a Buffer). */
+export const plainView = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
 export function protocolError(message: string): IsolaError {
   return new IsolaError('CELL_PROTOCOL', `cell-protocol-error: ${message}`);
 }

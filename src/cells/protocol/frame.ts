@@ -2,7 +2,7 @@
  * The frame: `[u32 length][u8 type][u32 requestId][payload]`, little-endian, where `length` counts the
  * bytes after itself (5 + payload). One framed stream per cell, in both directions.
  */
-import { protocolError } from './codec.js';
+import { copyBytes, protocolError } from './codec.js';
 
 export const FrameType = {
   LOAD: 1, // host → cell: [u32 metaLen][meta JSON][module bytes]
@@ -59,6 +59,21 @@ export interface DirectSink {
   done(type: FrameType, requestId: number, first: number, bytes: Uint8Array): void;
 }
 
+export interface DecoderOptions {
+  /** Cap on one frame, header included. Default DEFAULT_MAX_FRAME_BYTES. */
+  maxFrameBytes?: number;
+  /**
+   * Frames that span chunks are assembled in two alternating buffers that are kept and reused (no fresh
+   * allocation, so no page faults, per bulk frame). Only for a consumer that is done with a payload two
+   * frames later: the agent, which handles each invocation synchronously.
+   */
+  reuse?: boolean;
+  /** See DirectSink. */
+  direct?: DirectSink;
+  /** The caller reuses a chunk's memory after push() returns (a socket's `onread` buffer): copy what is kept. */
+  volatileChunks?: boolean;
+}
+
 interface DirectFrame {
   type: FrameType;
   id: number;
@@ -85,18 +100,22 @@ export class FrameDecoder {
   private flip = 0;
   private direct: DirectFrame | null = null;
 
-  /**
-   * `reuse`: frames that span chunks are assembled in two alternating buffers that are kept and reused
-   * (no fresh allocation, so no page faults, per bulk frame). Only for a consumer that is done with a
-   * payload two frames later: the agent, which handles each invocation synchronously.
-   */
-  constructor(
-    private readonly allowed: ReadonlySet<number>,
-    private readonly onFrame: FrameHandler,
-    private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
-    private readonly reuse = false,
-    private readonly sink: DirectSink | null = null,
-  ) {}
+  private readonly maxFrameBytes: number;
+  private readonly reuse: boolean;
+  private readonly sink: DirectSink | null;
+  private readonly volatile: boolean;
+
+  constructor(private readonly allowed: ReadonlySet<number>, private readonly onFrame: FrameHandler, options: DecoderOptions = {}) {
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.reuse = options.reuse === true;
+    this.sink = options.direct ?? null;
+    this.volatile = options.volatileChunks === true;
+  }
+
+  /** A chunk's bytes kept beyond this push: a copy if the caller reuses its chunks. */
+  private keep(bytes: Uint8Array): Uint8Array {
+    return this.volatile ? copyBytes(bytes) : bytes;
+  }
 
   push(chunk: Uint8Array): void {
     if (this.failed) throw protocolError('stream used after an error');
@@ -133,13 +152,13 @@ export class FrameDecoder {
       // Finish the frame in progress first.
       const need = this.needed();
       if (need === -1 || this.buffered + data.length < need) {
-        this.chunks.push(data);
+        this.chunks.push(this.keep(data));
         this.buffered += data.length;
         if (need === -1 && this.buffered >= HEADER_BYTES) this.consumeBuffered();
         return;
       }
       const take = need - this.buffered;
-      this.chunks.push(data.subarray(0, take));
+      this.chunks.push(this.keep(data.subarray(0, take)));
       this.buffered += take;
       data = data.subarray(take);
       this.consumeBuffered();
@@ -157,7 +176,7 @@ export class FrameDecoder {
       off += total;
     }
     if (off < data.length) {
-      this.chunks.push(data.subarray(off));
+      this.chunks.push(this.keep(data.subarray(off)));
       this.buffered += data.length - off;
     }
   }

@@ -1,8 +1,8 @@
 /** The host↔cell protocol: frames, their typed payloads, and the streaming decoder. */
-export { ByteReader, ByteWriter, protocolError } from './codec.js';
+export { ByteReader, ByteWriter, copyBytes, plainView, protocolError } from './codec.js';
 export {
   FrameType, FrameDecoder, encodeFrame, writeHeader, HEADER_BYTES, DEFAULT_MAX_FRAME_BYTES, HOST_TO_CELL, CELL_TO_HOST,
-  TYPE_NAMES, type FrameHandler, type DirectSink,
+  TYPE_NAMES, type FrameHandler, type DirectSink, type DecoderOptions,
 } from './frame.js';
 export {
   encodeLoad, decodeLoad, encodeInvoke, decodeInvoke, encodeResult, decodeResult, encodeError, decodeError,
