@@ -1,9 +1,11 @@
 /**
  * The `process` driver: the agent (one bundled file) in a child process, inside the jail that
  * src/cells/jail/ plans. The protocol runs over the child's fd 3 (a socketpair); extra pipes carry the
- * bytes the jail needs (the seccomp program). A guest that runs longer than 50 ms gets a lower CPU
- * priority until it ends (and the cell's next invocation starts lowered), so one spinning guest cannot
- * starve the others on a small machine.
+ * bytes the jail needs (the seccomp program). A guest that keeps a core busy (more than 60% of one, over
+ * 50 ms windows after its first 50 ms) gets a lower CPU priority until it ends (and the cell's next
+ * invocation starts lowered), so one spinning guest cannot starve the others on a small machine. CPU time,
+ * not wall time, decides: on a loaded machine a short invocation can wait longer than 50 ms for a core, and
+ * lowering it for that would starve it further.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,8 @@ import { RemoteCell } from './remote-cell.js';
 import type { CellSpawnOptions } from './types.js';
 
 const SLOW_INVOCATION_MS = 50;
+/** Clock ticks (1/100 s on Linux) of CPU a guest must use within one SLOW_INVOCATION_MS window to count as spinning. */
+const BUSY_TICKS = 3;
 const LOW_PRIORITY = 10;
 const STDERR_TAIL = 4096;
 
@@ -27,8 +31,11 @@ export class ProcessCell extends RemoteCell {
   private stderrTail = '';
   private slowTimer: NodeJS.Timeout | null = null;
   private lowered = false;
-  private dispatchedAt = 0;
-  /** The previous invocation ran longer than SLOW_INVOCATION_MS. */
+  /** CPU ticks of the agent when the current window began (-1: not sampled yet). */
+  private windowTicks = -1;
+  /** The current invocation has kept a core busy. */
+  private spinning = false;
+  /** The previous invocation kept a core busy. */
   private slowLast = false;
   private agent: number | undefined;
   private readonly jailed: boolean;
@@ -94,24 +101,49 @@ export class ProcessCell extends RemoteCell {
   }
 
   protected override dispatched(): void {
-    this.dispatchedAt = performance.now();
-    // A cell whose last invocation ran long is lowered at once: its first 50 ms would otherwise take a core
+    // A cell whose last invocation spun is lowered at once: its first 50 ms would otherwise take a core
     // from everyone on every request of a function that always spins.
-    if (this.slowLast) {
-      this.lower();
-      return;
-    }
+    this.spinning = false;
+    this.windowTicks = -1;
+    if (this.slowLast) this.lower();
+    this.armSlowTimer();
+  }
+
+  /** Every SLOW_INVOCATION_MS while an invocation runs: sample the agent's CPU time; lower it once it spins. */
+  private armSlowTimer(): void {
     this.slowTimer = setTimeout(() => {
       this.slowTimer = null;
-      this.lower();
+      const ticks = this.cpuTicks();
+      if (ticks < 0) return;
+      if (this.windowTicks >= 0 && ticks - this.windowTicks >= BUSY_TICKS) {
+        this.spinning = true;
+        this.lower();
+        return;
+      }
+      this.windowTicks = ticks;
+      this.armSlowTimer();
     }, SLOW_INVOCATION_MS);
     this.slowTimer.unref?.();
   }
 
   protected override settled(): void {
     this.clearSlowTimer();
-    this.slowLast = performance.now() - this.dispatchedAt > SLOW_INVOCATION_MS;
+    this.slowLast = this.spinning;
     if (this.lowered) this.lowered = !this.renice(0);
+  }
+
+  /** utime + stime of the agent in clock ticks, from /proc/PID/stat; -1 if it cannot be read. */
+  private cpuTicks(): number {
+    const pid = this.agentPid;
+    if (pid === undefined) return -1;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      // Fields after the command name (which may hold spaces, hence the last ')'): utime is the 12th, stime the 13th.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(f[11]) + Number(f[12]);
+    } catch {
+      return -1;
+    }
   }
 
   private lower(): void {
