@@ -8,18 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${ISOLA_FIXTURES_OUT:-}
 
-CC=${CC:-}
-if [[ -z "$CC" ]]; then
-  for candidate in clang-14 clang; do
-    if command -v "$candidate" >/dev/null; then CC=$candidate; break; fi
-  done
-fi
-[[ -n "$CC" ]] || { echo "build-cgi-fixtures: no clang found (set CC)" >&2; exit 1; }
-
-SYSROOT_FLAGS=()
-if [[ -n "${WASI_SYSROOT:-}" ]]; then SYSROOT_FLAGS=(--sysroot="$WASI_SYSROOT"); fi
-CFLAGS=(--target=wasm32-wasi "${SYSROOT_FLAGS[@]}" -O2 -g0 -Wall -Wextra -Werror
-        -Wno-unused-parameter -Wl,--strip-debug)
+source scripts/wasi-cc.sh
 
 build() { # build SRC DEST_DIR
   local name; name=$(basename "$1" .c)
