@@ -7,6 +7,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { IsolaError, type IsolaErrorCode } from '../errors.js';
 import type { FunctionSummary, VersionInfo } from '../orchestrator/types.js';
+import { functionNameProblem } from '../orchestrator/function-name.js';
 
 export interface DeployOptions {
   activate?: boolean;
@@ -50,7 +51,7 @@ export class AdminClient {
       // The server wants ASCII in this header: JSON.stringify then \uXXXX for the rest.
       'x-isola-manifest': JSON.stringify(manifest).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
     };
-    const res = await this.send('PUT', `/admin/functions/${encodeURIComponent(name)}${query}`, headers, bytes, opts.onUpload);
+    const res = await this.send('PUT', `${functionPath(name)}${query}`, headers, bytes, opts.onUpload);
     if (!/ndjson/.test(String(res.headers['content-type']))) return this.json<DeployResult>(await readAnswer(res));
     return deployStream(res, opts.onPhase, this.server.origin);
   }
@@ -60,19 +61,19 @@ export class AdminClient {
   }
 
   get(name: string): Promise<FunctionSummary> {
-    return this.call('GET', `/admin/functions/${encodeURIComponent(name)}`);
+    return this.call('GET', functionPath(name));
   }
 
   activate(name: string, version: string): Promise<{ function: string; active: string }> {
-    return this.call('POST', `/admin/functions/${encodeURIComponent(name)}/activate`, { version });
+    return this.call('POST', `${functionPath(name)}/activate`, { version });
   }
 
   rollback(name: string): Promise<RollbackResult> {
-    return this.call('POST', `/admin/functions/${encodeURIComponent(name)}/rollback`);
+    return this.call('POST', `${functionPath(name)}/rollback`);
   }
 
   remove(name: string): Promise<{ function: string; removed: boolean }> {
-    return this.call('DELETE', `/admin/functions/${encodeURIComponent(name)}`);
+    return this.call('DELETE', functionPath(name));
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -182,3 +183,11 @@ function connectionError(e: NodeJS.ErrnoException, where: string): IsolaError {
   };
   return new IsolaError('IO', `cannot reach the isola server at ${where}: ${why[e.code ?? ''] ?? e.message}`);
 }
+
+/** The admin URL path of a function, after the same name check the server makes (a one-line usage error here, not a 400 about the URL). */
+function functionPath(name: string): string {
+  const problem = functionNameProblem(name);
+  if (problem !== null) throw new IsolaError('USAGE', problem);
+  return `/admin/functions/${name}`;
+}
+

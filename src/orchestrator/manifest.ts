@@ -16,8 +16,9 @@ import { parseDuration, parseSize } from '../engine/units.js';
 import type { Isolation } from '../cells/types.js';
 import type { FunctionLimits, FunctionSpec } from './types.js';
 import { checkRoute } from './routes.js';
+import { functionNameProblem } from './function-name.js';
 
-export const FUNCTION_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export { FUNCTION_NAME } from './function-name.js';
 
 export const DEFAULT_LIMITS: FunctionLimits = {
   maxMemoryBytes: 128 * 1024 ** 2,
@@ -225,9 +226,8 @@ function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
 
 /** Throws IsolaError('MANIFEST') unless `name` is a valid function name. */
 export function checkFunctionName(name: string, where = 'function'): void {
-  if (!FUNCTION_NAME.test(name)) {
-    throw new IsolaError('MANIFEST', `${where}: bad function name ${shown(name)} (expected lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters)`);
-  }
+  const problem = functionNameProblem(name);
+  if (problem !== null) throw new IsolaError('MANIFEST', `${where}: ${problem}`);
 }
 
 /** Validates one function entry (the keys of `[function.NAME]`, as a parsed object). */

@@ -198,6 +198,10 @@ test('bad deploy flags fail before anything is sent, with the usage hint', async
     [[...base, '--env', 'UNSET_IN_THIS_SHELL_1234'], /^error: --env UNSET_IN_THIS_SHELL_1234: not set/, { status: 2, usage: true }],
     [['deploy', HELLO, '--route', '/hello'], "required option '--name <name>' not specified", { status: 2, usage: true }],
     [['deploy', '/nonexistent.wasm', '--name', 'x', '--route', '/x'], 'cannot read /nonexistent.wasm: no such file', { status: 1 }],
+    // names are checked by the client with the server's rule, before a URL is made of them
+    [['deploy', HELLO, '--name', 'Bad/../Name', '--route', '/hello'], /^error: bad function name "Bad\/\.\.\/Name" \(expected lower-case/, { status: 2, usage: true }],
+    [['rm', 'x%2fy'], /^error: bad function name "x%2fy"/, { status: 2, usage: true }],
+    [['rollback', ''], /^error: bad function name ""/, { status: 2, usage: true }],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(args)));
   results.forEach((r, i) => assertFails(r, cases[i]![1], cases[i]![2]));
