@@ -21,7 +21,8 @@ import type { CellSpawnOptions } from './types.js';
 const SLOW_INVOCATION_MS = 50;
 /** Clock ticks (1/100 s on Linux) of CPU a guest must use within one SLOW_INVOCATION_MS window to count as spinning. */
 const BUSY_TICKS = 3;
-const LOW_PRIORITY = 10;
+/** Nice value of a spinning cell (and of its autogroup): the lowest, so it takes ~1.5% of a core from a nice-0 neighbour. */
+export const LOW_PRIORITY = 19;
 const STDERR_TAIL = 4096;
 
 export class ProcessCell extends RemoteCell {

@@ -8,6 +8,7 @@ import { IsolaError } from '../../src/errors.js';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
 import type { Isolation } from '../../src/cells/types.js';
 import { COUNTER, cpuTicks, processAlive, sleep } from './guests.js';
+import { LOW_PRIORITY } from '../../src/cells/process-cell.js';
 
 const isCode = (code: string, message?: RegExp) => (e: unknown) =>
   e instanceof IsolaError && e.code === code && (message === undefined || message.test(e.message));
@@ -70,8 +71,8 @@ describe('faults', () => {
     };
     const spin = cell.invoke({ module: m, kind: 'invoke', export: 'spin', limits: { timeoutMs: 400 } });
     await sleep(250);
-    assert.equal(nice(), 10);
-    assert.ok(autogroup() === null || autogroup() === 10, `autogroup nice ${autogroup()}`);
+    assert.equal(nice(), LOW_PRIORITY);
+    assert.ok(autogroup() === null || autogroup() === LOW_PRIORITY, `autogroup nice ${autogroup()}`);
     await assert.rejects(spin, isCode('TIMEOUT'));
     assert.equal(nice(), 0);
     assert.ok(autogroup() === null || autogroup() === 0);
