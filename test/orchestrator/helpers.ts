@@ -10,6 +10,7 @@ import { IsolaError } from '../../src/errors.js';
 import { DEFAULT_LIMITS } from '../../src/orchestrator/manifest.js';
 import type { FunctionSpec, HttpRequestDescriptor } from '../../src/orchestrator/types.js';
 import { fromRoot } from '../helpers/root.js';
+import { setMaxListeners } from 'node:events';
 
 export const cgi = (name: string): Uint8Array => readFileSync(fromRoot('test/fixtures/cgi', `${name}.wasm`));
 
@@ -37,6 +38,13 @@ export function request(over: Partial<HttpRequestDescriptor> = {}): HttpRequestD
     ...over,
   };
 }
+
+/**
+ * A signal that never aborts, shared by every request of a test. Many requests wait on it at once (each
+ * adds and removes its listener), so Node's leak warning at 11 listeners is switched off for it alone.
+ */
+export const never: AbortSignal = new AbortController().signal;
+setMaxListeners(0, never);
 
 export const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 

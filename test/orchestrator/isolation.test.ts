@@ -9,9 +9,8 @@ import { errorResponse } from '../../src/orchestrator/http-status.js';
 import { openOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import type { InvocationRecord } from '../../src/orchestrator/types.js';
 import { fromRoot } from '../helpers/root.js';
-import { cgi, request, spec, tempDir, text } from './helpers.js';
+import { cgi, request, spec, tempDir, text, never } from './helpers.js';
 
-const never = new AbortController().signal;
 
 test('hot swap under load on process cells: no request dropped or failed', { timeout: 60_000 }, async () => {
   const dir = tempDir('swap-process');

@@ -8,9 +8,8 @@ import { IsolaError } from '../../src/errors.js';
 import { openOrchestrator, type Orchestrator } from '../../src/orchestrator/orchestrator.js';
 import type { InvocationRecord } from '../../src/orchestrator/types.js';
 import { wat } from '../engine/wat.js';
-import { cgi, request, spec, tempDir, text } from './helpers.js';
+import { cgi, request, spec, tempDir, text, never } from './helpers.js';
 
-const never = new AbortController().signal;
 
 async function body(o: Orchestrator, name: string): Promise<string> {
   return text((await o.handle(name, request(), never)).body);

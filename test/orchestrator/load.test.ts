@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { IsolaError } from '../../src/errors.js';
 import { openOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import type { InvocationRecord } from '../../src/orchestrator/types.js';
-import { cgi, fakePools, request, spec, tempDir, text } from './helpers.js';
+import { cgi, fakePools, request, spec, tempDir, text, never } from './helpers.js';
 
-const never = new AbortController().signal;
 
 test('admission: maxConcurrency run, maxQueue wait, the rest are refused at once with OVERLOADED', async () => {
   const dir = tempDir('admission');
