@@ -16,6 +16,7 @@ import type { AgentConfig } from './agent/core.js';
 import { exitDescription } from './cell-errors.js';
 import type { JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
+import { writeParts } from './protocol/writer.js';
 import type { CellSpawnOptions } from './types.js';
 
 const SLOW_INVOCATION_MS = 50;
@@ -82,15 +83,7 @@ export class ProcessCell extends RemoteCell {
   }
 
   send(parts: Uint8Array[]): void {
-    const ch = this.channel;
-    if (ch.destroyed) return;
-    if (parts.length === 1) {
-      ch.write(parts[0]!);
-      return;
-    }
-    ch.cork();
-    for (const p of parts) ch.write(p);
-    ch.uncork();
+    if (!this.channel.destroyed) writeParts(this.channel, parts);
   }
 
   protected terminate(): void {

@@ -5,6 +5,7 @@
  */
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { AgentServer } from './server.js';
+import { writeParts } from '../protocol/writer.js';
 import type { AgentConfig } from './core.js';
 
 const config = JSON.parse(process.argv[process.argv.length - 1]!) as AgentConfig;
@@ -21,15 +22,7 @@ const onread: OnReadOpts = {
 // `onread` works for a Socket made from an fd as for net.connect (Node's types list it only for the latter).
 const channel = new Socket({ fd: 3, readable: true, writable: true, onread } as SocketConstructorOpts);
 const agent = new AgentServer(config, {
-  send(parts) {
-    if (parts.length === 1) {
-      channel.write(parts[0]!);
-      return;
-    }
-    channel.cork();
-    for (const p of parts) channel.write(p);
-    channel.uncork();
-  },
+  send: (parts) => writeParts(channel, parts),
 }, () => channel.end(() => process.exit(0)), undefined, true);
 
 function received(chunk: Uint8Array): void {

@@ -9,4 +9,4 @@ export {
   encodeEvalResult, decodeEvalResult, dataFrameSlot, DataStage, DATA_INPUT, DATA_OUTPUT, DATA_STDERR, textBytes, bytesText,
   type LoadMessage,
 } from './messages.js';
-export { FrameWriter, joinParts, type FrameSink } from './writer.js';
+export { FrameWriter, joinParts, writeParts, type FrameSink } from './writer.js';

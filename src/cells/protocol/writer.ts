@@ -12,6 +12,17 @@ export interface FrameSink {
   send(parts: Uint8Array[]): void;
 }
 
+/** The socket side of a FrameSink (both ends of a process cell): one part as is, several corked into one writev. */
+export function writeParts(socket: { write(b: Uint8Array): boolean; cork(): void; uncork(): void }, parts: Uint8Array[]): void {
+  if (parts.length === 1) {
+    socket.write(parts[0]!);
+    return;
+  }
+  socket.cork();
+  for (const p of parts) socket.write(p);
+  socket.uncork();
+}
+
 export class FrameWriter {
   private readonly w = new ByteWriter(1024);
   private readonly parts: Uint8Array[] = [];
