@@ -8,10 +8,12 @@ import { fuelBench } from './fuel.js';
 import { instantiateBench } from './instantiate.js';
 import { instrumentSpeedBench } from './instrument-speed.js';
 import { invokeBench } from './invoke.js';
+import { reuseMemoryBench } from './reuse-memory.js';
 import { failedRow, formatTable, type Benchmark, type Row } from './table.js';
 
 const BENCHMARKS: Array<{ name: string; target: string; run: Benchmark }> = [
   { name: 'fresh instance', target: '<= 1.2x', run: instantiateBench },
+  { name: 'memory reuse', target: '< 1x', run: reuseMemoryBench },
   { name: 'trivial export call', target: '< 1 µs', run: invokeBench },
   { name: 'fuel metering', target: '<= 1.15x', run: fuelBench },
   { name: 'instrumentation speed', target: '>= 50 MB/s', run: instrumentSpeedBench },

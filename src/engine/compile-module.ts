@@ -17,7 +17,7 @@ export interface CompileInput {
   instrumented?: Instrumented;
 }
 
-export const needsRewrite = (o: InstrumentOptions): boolean => o.fuel === true || o.maxMemoryBytes !== undefined;
+export const needsRewrite = (o: InstrumentOptions): boolean => o.fuel === true || o.maxMemoryBytes !== undefined || o.importMemory === true;
 
 export function compileModule(input: CompileInput, services: ModuleServices): CompiledModuleImpl {
   const { options } = input;

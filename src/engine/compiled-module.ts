@@ -4,10 +4,13 @@
 import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
 import { formatSig } from '../wasm/types.js';
+import { capsFrom } from '../wasm/memory-cap.js';
+import { importedMemory, MEMORY_IMPORT_NAME } from '../wasm/memory-import.js';
 import { ExportsTable } from './exports-table.js';
 import type { FuelMeter } from './fuel-meter.js';
 import { InstanceImpl, type Instance } from './instance.js';
 import { checkMaxMemoryBytes, meterSettings, type Limits } from './limits.js';
+import { MemoryPool } from './memory-pool.js';
 import { instrumentation } from './instrumentation.js';
 import { isTrap, trapError, wasmFrames, type WasmFrame } from './traps.js';
 
@@ -49,6 +52,8 @@ export class CompiledModuleImpl implements CompiledModule {
   readonly options: Readonly<InstrumentOptions>;
   readonly exportsTable: ExportsTable;
   private readonly hasStart: boolean;
+  /** Where instances get their memory, when it was rewritten into the import `isola`.`memory`; else null. */
+  readonly memoryPool: MemoryPool | null;
 
   constructor(private readonly parts: CompiledParts, private readonly services: ModuleServices) {
     this.info = parts.info;
@@ -56,6 +61,10 @@ export class CompiledModuleImpl implements CompiledModule {
     this.options = Object.freeze({ ...parts.options });
     this.exportsTable = new ExportsTable(parts.info);
     this.hasStart = parts.info.start !== null;
+    const mem = parts.options.importMemory === true
+      ? importedMemory(parts.info.memories, parts.info.imports, capsFrom(parts.options).memoryPages)
+      : null;
+    this.memoryPool = mem === null ? null : new MemoryPool(mem);
   }
 
   /** What the disk cache stores. */
@@ -68,20 +77,25 @@ export class CompiledModuleImpl implements CompiledModule {
     if (variant !== this) return variant.instantiate(imports, limits);
     let meter: FuelMeter | null = null;
     let all = imports;
+    let isola: Record<string, WebAssembly.ImportValue> | null = null;
     if (this.parts.fuel !== null) {
       const s = meterSettings(limits);
       meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag);
-      all = { ...imports, isola: { ...imports.isola, fuel_check: meter.check } };
-      meter.begin();
+      isola = { ...imports.isola, fuel_check: meter.check };
     }
+    const memory = this.memoryPool?.acquire() ?? null;
+    if (memory !== null) (isola ??= { ...imports.isola })[MEMORY_IMPORT_NAME] = memory;
+    if (isola !== null) all = { ...imports, isola };
+    meter?.begin();
     let raw: WebAssembly.Instance;
     try {
       raw = new WebAssembly.Instance(this.module, all);
     } catch (e) {
+      // The memory is not given back: a data segment or the start function may have written to it.
       throw this.instantiationError(e, meter, imports);
     }
     if (meter !== null) meter.attach(raw.exports[FUEL_GLOBAL] as WebAssembly.Global, this.hasStart);
-    return new InstanceImpl(this, raw, meter);
+    return new InstanceImpl(this, raw, meter, memory);
   }
 
   toArtifact(): Uint8Array {
@@ -92,7 +106,7 @@ export class CompiledModuleImpl implements CompiledModule {
   frames(e: unknown): WasmFrame[] {
     const stack = e instanceof Error ? e.stack : undefined;
     const { original, options, fuel } = this.parts;
-    const map = (f: number, o: number) => (fuel === null && options.maxMemoryBytes === undefined
+    const map = (f: number, o: number) => (fuel === null && options.maxMemoryBytes === undefined && this.memoryPool === null
       ? { funcIndex: f, offset: o }
       : instrumentation().mapLocation(original, options, f, o));
     return wasmFrames(stack, map, this.info.functionNames);

@@ -34,7 +34,9 @@ export class Engine {
   private readonly disk: DiskCache | null;
   private readonly key: SigningKey;
   private readonly services: ModuleServices = {
-    recompile: (original, options) => this.compile(original, { fuel: options.fuel ?? false, maxMemoryBytes: options.maxMemoryBytes }) as CompiledModuleImpl,
+    recompile: (original, options) => this.compile(original, {
+      fuel: options.fuel ?? false, maxMemoryBytes: options.maxMemoryBytes, reuseMemory: options.importMemory ?? false,
+    }) as CompiledModuleImpl,
     toArtifact: (p: CompiledParts) => encodeArtifact({
       cacheKey: p.cacheKey ?? cacheKeyOf(p.original, p.options), options: p.options, fuel: p.fuel, original: p.original, instrumented: p.instrumented,
     }, this.key),
@@ -51,6 +53,7 @@ export class Engine {
     checkMaxMemoryBytes(opts.maxMemoryBytes);
     const options: InstrumentOptions = { fuel: opts.fuel ?? false };
     if (opts.maxMemoryBytes !== undefined) options.maxMemoryBytes = opts.maxMemoryBytes;
+    if (opts.reuseMemory === true) options.importMemory = true;
     const cacheKey = opts.cache ?? true ? cacheKeyOf(bytes, options) : null;
     const hit = cacheKey !== null ? this.memory.get(cacheKey) : undefined;
     if (hit) {

@@ -23,6 +23,13 @@ export interface Instance {
   getFunction(name: string): WasmFunction;
   /** Fuel spent so far by this instance (0 for modules compiled without metering). */
   readonly fuelConsumed: bigint;
+  /**
+   * The instance will not be used again; its memory may go to another instance (modules compiled with
+   * `reuseMemory`). Afterwards `invoke`, `getFunction`, the functions it returned, `exports` and `memory`
+   * throw IsolaError('USAGE'); do not keep exports, memory views or host objects bound to its memory past
+   * it. Idempotent. Without it nothing is reused: the memory is freed by GC, as for any instance.
+   */
+  release(): void;
 }
 
 const FUEL_GLOBAL = '__isola_fuel';
@@ -32,14 +39,34 @@ export class InstanceImpl implements Instance {
   depth = 0;
   private functions: Map<string, WasmFunction> | undefined;
   private guestExports: WebAssembly.Exports | undefined;
+  released = false;
 
+  /** `pooled`: the memory it got from its module's pool (goes back on release), or null. */
   constructor(
     readonly compiled: CompiledModuleImpl,
     readonly raw: WebAssembly.Instance,
     readonly meter: FuelMeter | null,
+    private pooled: WebAssembly.Memory | null = null,
   ) {}
 
+  release(): void {
+    if (this.released) return;
+    // From inside a call (a host import), the guest would go on writing to a memory handed to another instance.
+    if (this.depth > 0) throw new IsolaError('USAGE', 'an instance cannot be released while one of its calls is running');
+    this.released = true;
+    this.functions = undefined;
+    this.guestExports = undefined;
+    const mem = this.pooled;
+    this.pooled = null;
+    if (mem !== null) this.compiled.memoryPool!.release(mem);
+  }
+
+  private checkLive(): void {
+    if (this.released) throw new IsolaError('USAGE', 'instance was released');
+  }
+
   get exports(): WebAssembly.Exports {
+    this.checkLive();
     if (this.guestExports === undefined) {
       const copy: WebAssembly.Exports = {};
       for (const [k, v] of Object.entries(this.raw.exports)) if (k !== FUEL_GLOBAL) copy[k] = v;
@@ -49,6 +76,7 @@ export class InstanceImpl implements Instance {
   }
 
   get memory(): WebAssembly.Memory | undefined {
+    this.checkLive();
     const name = this.compiled.exportsTable.memoryName;
     return name === undefined ? undefined : (this.raw.exports[name] as WebAssembly.Memory);
   }
@@ -58,6 +86,7 @@ export class InstanceImpl implements Instance {
   }
 
   getFunction(name: string): WasmFunction {
+    this.checkLive();
     let f = this.functions?.get(name);
     if (f === undefined) {
       const spec = this.compiled.exportsTable.func(name);
@@ -69,6 +98,7 @@ export class InstanceImpl implements Instance {
   }
 
   invoke(name: string, args: readonly HostValue[] = []): unknown[] {
+    this.checkLive();
     const table = this.compiled.exportsTable;
     const spec = table.func(name);
     if (spec.uncallable) throw new IsolaError('BAD_ARGS', spec.uncallable, { name });
@@ -80,6 +110,7 @@ export class InstanceImpl implements Instance {
 
   /** Called on entry to every wrapped call. */
   enter(): void {
+    this.checkLive();
     if (this.depth++ === 0 && this.meter !== null) this.meter.begin();
   }
 

@@ -24,6 +24,12 @@ export interface CompileOptions {
   fuel?: boolean;
   /** Cap every memory at this many bytes (rounded down to whole 64 KiB pages). */
   maxMemoryBytes?: number;
+  /**
+   * Instances draw their memory from a per-module pool of zeroed memories; call Instance.release() when
+   * done with one. Only modules with one small defined memory (at most 32 initial pages, not shared, not
+   * 64-bit) qualify; for others this is ignored. Default false: a single instantiation gains nothing.
+   */
+  reuseMemory?: boolean;
   /** Use the compile cache (memory and disk). Default true. */
   cache?: boolean;
 }

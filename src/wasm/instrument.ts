@@ -4,9 +4,10 @@
 import { IsolaError } from '../errors.js';
 import { Reader } from './reader.js';
 import { Writer } from './writer.js';
-import { decodeModule, SectionId, type Section, type WasmModule } from './sections.js';
+import { decodeModule, SectionId, type Limits, type Section, type WasmModule } from './sections.js';
 import { FuelRewriter, type BodyMap, type FuelPlan } from './fuel.js';
 import { capMemory, capTable, capsFrom, writeLimits, type Caps } from './memory-cap.js';
+import { importedMemory, MEMORY_IMPORT_MODULE, MEMORY_IMPORT_NAME, type ImportedMemory, type MemoryDecl } from './memory-import.js';
 import { writeShiftedNames } from './names.js';
 import { encodeModule, type NewSection } from './encoder.js';
 
@@ -14,6 +15,12 @@ export interface InstrumentOptions {
   fuel?: boolean;
   maxMemoryBytes?: number;
   maxTableElements?: number;
+  /**
+   * Turn the module's single defined memory into an import `isola`.`memory` with the same (capped)
+   * limits, so the host can supply a recycled one. Ignored for modules that are not eligible
+   * (see importedMemory in memory-import.ts).
+   */
+  importMemory?: boolean;
 }
 
 export interface Instrumented {
@@ -33,6 +40,7 @@ export const FUEL_GLOBAL_EXPORT = '__isola_fuel';
 const EMPTY_FUNC_TYPE = [0x60, 0x00, 0x00];
 const FUEL_GLOBAL_DEF = [0x7e, 0x01, 0x42, 0x00, 0x0b]; // mut i64 = i64.const 0
 const KIND_FUNC = 0x00;
+const KIND_MEMORY = 0x02;
 const KIND_GLOBAL = 0x03;
 const BRANCH_HINT_SECTION = 'metadata.code.branch_hint';
 
@@ -59,6 +67,7 @@ class ModuleRewriter {
     private readonly m: WasmModule,
     private readonly caps: Caps,
     fuel: boolean,
+    private readonly memImport: ImportedMemory | null,
     private readonly maps?: BodyMap[],
   ) {
     this.bytes = m.bytes;
@@ -131,11 +140,11 @@ class ModuleRewriter {
   private writeImports(s: Section | undefined): boolean {
     const { m, caps, w } = this;
     const capping = caps.memoryPages !== null || caps.tableElements !== null;
-    if (!this.fuel && !capping) return false;
+    if (!this.fuel && !capping && this.memImport === null) return false;
     let lastFuncImport = -1;
     m.imports.forEach((imp, i) => imp.kind === 'func' && (lastFuncImport = i));
     w.section(SectionId.Import, () => {
-      w.u32(m.imports.length + (this.fuel ? 1 : 0));
+      w.u32(m.imports.length + (this.fuel ? 1 : 0) + (this.memImport !== null ? 1 : 0));
       let memIndex = 0;
       let tableIndex = 0;
       m.imports.forEach((imp, i) => {
@@ -155,8 +164,18 @@ class ModuleRewriter {
         if (this.fuel && i === lastFuncImport) this.writeFuelImport();
       });
       if (this.fuel && lastFuncImport < 0) this.writeFuelImport();
+      // Last, after every imported memory (there are none): the defined memory keeps index 0.
+      if (this.memImport !== null) this.writeMemoryImport(this.memImport);
     });
     return true;
+  }
+
+  private writeMemoryImport(mem: ImportedMemory): void {
+    const w = this.w;
+    w.name(MEMORY_IMPORT_MODULE);
+    w.name(MEMORY_IMPORT_NAME);
+    w.u8(KIND_MEMORY);
+    writeLimits(w, { min: mem.initialPages, max: mem.maximumPages, shared: false, is64: false, start: 0, end: 0 });
   }
 
   private writeTables(s: Section): boolean {
@@ -181,6 +200,7 @@ class ModuleRewriter {
 
   private writeMemories(s: Section): boolean {
     const { m, caps, w } = this;
+    if (this.memImport !== null) return true; // the only memory is imported now: the section goes
     if (caps.memoryPages === null) return false;
     w.section(SectionId.Memory, () => {
       w.u32(m.memories.length);
@@ -278,13 +298,15 @@ class ModuleRewriter {
     this.w.u32(this.plan.fuelGlobal);
   }
 
-  /** Sections fuel metering needs that the module lacks. */
+  /** Sections fuel metering or the memory import needs that the module lacks. */
   private missingSections(): NewSection[] {
-    if (!this.fuel) return [];
     const m = this.m;
     const add: NewSection[] = [];
+    if ((this.fuel || this.memImport !== null) && !m.section(SectionId.Import)) {
+      add.push({ id: SectionId.Import, write: () => this.writeImports(undefined) });
+    }
+    if (!this.fuel) return add;
     if (!m.section(SectionId.Type)) add.push({ id: SectionId.Type, write: () => this.writeTypes(undefined) });
-    if (!m.section(SectionId.Import)) add.push({ id: SectionId.Import, write: () => this.writeImports(undefined) });
     if (!m.section(SectionId.Global)) {
       add.push({ id: SectionId.Global, write: () => this.vectorSection(SectionId.Global, undefined, 1, () => this.w.bytes(Uint8Array.from(FUEL_GLOBAL_DEF))) });
     }
@@ -306,8 +328,9 @@ function rewrite(bytes: Uint8Array, opts: InstrumentOptions, maps?: BodyMap[]): 
   if (fuel && m.exports.some((e) => e.name === FUEL_GLOBAL_EXPORT)) {
     throw new IsolaError('INVALID', `the module already exports "${FUEL_GLOBAL_EXPORT}"; it cannot be metered`);
   }
-  const nothingToDo = !fuel && caps.memoryPages === null && caps.tableElements === null && !maps;
-  const out = nothingToDo ? bytes : new ModuleRewriter(m, caps, fuel, maps).run();
+  const memImport = opts.importMemory === true ? importedMemory(memoryDecls(m), m.imports, caps.memoryPages) : null;
+  const nothingToDo = !fuel && caps.memoryPages === null && caps.tableElements === null && memImport === null && !maps;
+  const out = nothingToDo ? bytes : new ModuleRewriter(m, caps, fuel, memImport, maps).run();
   return {
     m,
     out: {
@@ -317,6 +340,15 @@ function rewrite(bytes: Uint8Array, opts: InstrumentOptions, maps?: BodyMap[]): 
         : null,
     },
   };
+}
+
+/** The decoder's memories (imported first, then defined) in the shape importedMemory reads. */
+function memoryDecls(m: WasmModule): MemoryDecl[] {
+  const decl = (l: Limits, imported: boolean): MemoryDecl => ({ imported, initialPages: l.min, maximumPages: l.max, shared: l.shared, memory64: l.is64 });
+  const out: MemoryDecl[] = [];
+  for (const imp of m.imports) if (imp.memory) out.push(decl(imp.memory, true));
+  for (const l of m.memories) out.push(decl(l, false));
+  return out;
 }
 
 export function instrument(bytes: Uint8Array, opts: InstrumentOptions): Instrumented {
@@ -334,7 +366,7 @@ interface LocationTable {
 let lastTable: LocationTable | null = null; // backtraces ask for several frames of the same module
 
 function locationTable(original: Uint8Array, opts: InstrumentOptions): LocationTable {
-  const optsKey = JSON.stringify([opts.fuel === true, opts.maxMemoryBytes, opts.maxTableElements]);
+  const optsKey = JSON.stringify([opts.fuel === true, opts.maxMemoryBytes, opts.maxTableElements, opts.importMemory === true]);
   if (lastTable && lastTable.original === original && lastTable.optsKey === optsKey) return lastTable;
   const maps: BodyMap[] = [];
   const { m, out } = rewrite(original, opts, maps);

@@ -40,7 +40,8 @@ export function startWasiReactor(compiled: CompiledModule, options: WasiOptions,
 /**
  * Runs a WASI command's `_start` (a reactor's `_initialize` if it has no `_start`) and
  * returns the exit code: 0 when it returns, the proc_exit code otherwise. Traps, fuel and
- * timeouts propagate as the engine's IsolaError.
+ * timeouts propagate as the engine's IsolaError. The instance is released at the end (its memory
+ * may go to the next instance): `observe` may read its fuel afterwards, not its memory.
  */
 export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, limits?: Limits, observe?: (instance: Instance) => void): number {
   const { wasi, instance } = instantiateWasi(compiled, options, limits);
@@ -57,5 +58,7 @@ export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, l
     throw e;
   } finally {
     wasi.close();
+    // After close: stdout/stderr captures hold copies, and nothing else keeps a view of guest memory.
+    instance.release();
   }
 }

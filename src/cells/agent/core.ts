@@ -60,7 +60,8 @@ export class AgentCore {
     if (this.config.artifacts === false && isArtifact(bytes)) {
       throw new IsolaError('ARTIFACT', 'a process cell loads module bytes, not artifacts (their signing key stays on the host)');
     }
-    const options: CompileOptions = { fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes };
+    // reuseMemory: every invocation gets a fresh instance, drawing a recycled zeroed memory (released below).
+    const options: CompileOptions = { fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes, reuseMemory: true };
     const handle = createHash('sha256').update(bytes).update(JSON.stringify(options)).digest('hex').slice(0, 32);
     if (!this.modules.has(handle)) this.modules.set(handle, this.engine.load(bytes, options));
     return handle;
@@ -85,10 +86,14 @@ export class AgentCore {
     const { compiled, limits, started } = this.begin(req);
     const { instance, wasi } = this.instantiate(compiled, req, limits);
     let call: BufferCall;
+    const done = (release: boolean) => {
+      wasi?.close();
+      if (release) instance.release();
+    };
     try {
       call = openBuffer(instance, req.export ?? 'process_data');
     } catch (e) {
-      wasi?.close();
+      done(true);
       throw e;
     }
     return {
@@ -103,10 +108,14 @@ export class AgentCore {
           if (truncated) res.outputTruncated = true;
           return res;
         } finally {
-          wasi?.close();
+          // With outputViews the output is a view of guest memory that process and worker cells send on,
+          // possibly after this returns: that memory must not go to another instance, so no release
+          // (GC frees it). Copied output leaves nothing behind that points into it.
+          done(!this.outputViews);
         }
       },
-      abandon: () => wasi?.close(),
+      // The guest never ran, and the caller writes to `target` no more once it abandons.
+      abandon: () => done(true),
     };
   }
 
@@ -132,6 +141,7 @@ export class AgentCore {
       return res;
     } finally {
       wasi?.close();
+      instance.release(); // the values are numbers or text, the captures copies
     }
   }
 
@@ -152,6 +162,7 @@ export class AgentCore {
     const stdout = new OutputCapture(req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
     const stderr = new OutputCapture(req.maxStderrBytes ?? DEFAULT_MAX_STDERR);
     let instance: Instance | undefined;
+    // runWasiCommand releases the instance; only its fuel is read afterwards.
     const exitCode = runWasiCommand(compiled, this.wasiOptions(req, req.args ?? ['guest'], stdout, stderr), limits, (i) => {
       instance = i;
     });
