@@ -9,6 +9,17 @@ export function cellCrashed(how: string, detail: Record<string, unknown> = {}): 
   return new IsolaError('CELL_CRASHED', `cell crashed (${how})`, detail);
 }
 
+/**
+ * The same failure for an invocation that was still waiting behind another in the cell when it died: it
+ * never ran, so a pool may run it elsewhere (detail.notStarted).
+ */
+export function notStarted(err: IsolaError): IsolaError {
+  return new IsolaError(err.code, err.message, { ...err.detail, notStarted: true });
+}
+
+export const wasNotStarted = (e: unknown): boolean =>
+  e instanceof IsolaError && (e.detail as { notStarted?: unknown } | undefined)?.notStarted === true;
+
 export function exitDescription(code: number | null, signal: string | null): string {
   return signal !== null ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`;
 }

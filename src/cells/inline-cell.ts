@@ -17,6 +17,8 @@ export class InlineCell implements Cell {
   readonly spawnedAt = Date.now();
   invocations = 0;
   pending = 0;
+  readonly maxPending = 1;
+  readonly busyMs = 0;
   private open = true;
   private readonly core: AgentCore;
   private tail: Promise<unknown> = Promise.resolve();

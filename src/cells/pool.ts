@@ -1,17 +1,21 @@
 /**
  * CellPool: warm cells for one isolation key. Each cell loads the module once; every invocation gets a
- * fresh instance inside a cell that is not busy with another. Cells are recycled after N invocations
- * or M ms, the number of cells is bounded, and a cell that dies is replaced; its in-flight invocation
- * fails alone. Waiting is unbounded here: admission (how long a caller may queue) is the orchestrator's.
+ * fresh instance inside a cell. An invocation goes to an idle cell; failing that, behind a young
+ * invocation in a cell that pipelines (a process cell takes a few at once, which saves a wake-up of each
+ * side per request); failing that, it waits for a cell, and one is spawned if below the bound. Cells are
+ * recycled after N invocations or M ms, and a cell that dies is replaced; the invocation it was running
+ * fails alone, and those queued behind it in the cell are run again elsewhere (they never started).
+ * Waiting is unbounded here: admission (how long a caller may queue) is the orchestrator's.
  */
-import { cancelled, cellClosed } from './cell-errors.js';
+import { cancelled, cellClosed, wasNotStarted } from './cell-errors.js';
 import { spawnCell, type SpawnedCell } from './spawn.js';
 import type { CellPoolApi, InvokeRequest, InvokeResult, ModuleHandle, PoolOptions, PoolStats } from './types.js';
 
 interface Slot {
   cell: SpawnedCell;
   handle: ModuleHandle;
-  busy: boolean;
+  /** Invocations handed to this cell and not yet settled. */
+  taken: number;
 }
 
 interface Waiter {
@@ -22,6 +26,13 @@ interface Waiter {
 }
 
 const DEFAULT_CLOSE_GRACE_MS = 10_000;
+/**
+ * Queue behind a cell's running invocation only while it has run less than this: a tiny guest is done long
+ * before a wake-up round trip, a slow one is left alone (its neighbours go to other cells).
+ */
+const PIPELINE_BEHIND_MS = 2;
+/** Runs of one invocation whose cell died while it waited behind another (it never started). */
+const MAX_ATTEMPTS = 3;
 
 export class CellPool implements CellPoolApi {
   private readonly slots: Slot[] = [];
@@ -44,11 +55,15 @@ export class CellPool implements CellPoolApi {
   }
 
   async invoke(req: Omit<InvokeRequest, 'module'>, signal?: AbortSignal): Promise<InvokeResult> {
-    const slot = await this.acquire(signal);
-    try {
-      return await slot.cell.invoke({ ...req, module: slot.handle }, signal);
-    } finally {
-      this.release(slot);
+    for (let attempt = 1; ; attempt++) {
+      const slot = await this.acquire(signal);
+      try {
+        return await slot.cell.invoke({ ...req, module: slot.handle }, signal);
+      } catch (e) {
+        if (!wasNotStarted(e) || attempt >= MAX_ATTEMPTS || this.closed) throw e;
+      } finally {
+        this.release(slot);
+      }
     }
   }
 
@@ -59,7 +74,7 @@ export class CellPool implements CellPoolApi {
   }
 
   stats(): PoolStats {
-    const busy = this.slots.filter((s) => s.busy).length;
+    const busy = this.slots.filter((s) => s.taken > 0).length;
     return {
       cells: this.slots.length + this.starting, idle: this.slots.length - busy, busy, queued: this.waiters.length, ...this.counts,
     };
@@ -85,10 +100,10 @@ export class CellPool implements CellPoolApi {
     if (this.closed) return Promise.reject(cellClosed('the pool is closed'));
     if (signal?.aborted) return Promise.reject(cancelled());
     this.retireAged();
-    const idle = this.slots.find((s) => !s.busy && s.cell.alive);
-    if (idle !== undefined) {
-      idle.busy = true;
-      return Promise.resolve(idle);
+    const slot = this.pick();
+    if (slot !== undefined) {
+      slot.taken++;
+      return Promise.resolve(slot);
     }
     return new Promise<Slot>((resolve, reject) => {
       const w: Waiter = { resolve, reject, signal, onAbort: undefined };
@@ -107,8 +122,20 @@ export class CellPool implements CellPoolApi {
     });
   }
 
+  /** An idle cell; else the least loaded one that pipelines, has room and is running something young. */
+  private pick(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (!s.cell.alive) continue;
+      if (s.taken === 0) return s;
+      if (s.taken >= s.cell.maxPending || s.cell.busyMs >= PIPELINE_BEHIND_MS) continue;
+      if (best === undefined || s.taken < best.taken) best = s;
+    }
+    return best;
+  }
+
   private release(slot: Slot): void {
-    slot.busy = false;
+    slot.taken--;
     if (!this.slots.includes(slot)) return; // died meanwhile (already counted and replaced)
     const cell = slot.cell;
     const worn = cell.invocations >= this.maxInvocations || Date.now() - cell.spawnedAt >= this.maxAgeMs;
@@ -116,19 +143,21 @@ export class CellPool implements CellPoolApi {
       this.remove(slot);
       if (!cell.alive) this.counts.crashed++; // died with this invocation (e.g. killed after a cancel)
       else if (worn) this.counts.recycled++;
-      void cell.close();
+      void cell.close(); // lets what it still holds finish
       this.replenish();
       return;
     }
-    this.hand(slot);
+    this.handOut();
   }
 
-  /** Gives an idle slot to the first waiter, if any. */
-  private hand(slot: Slot): void {
-    const w = this.waiters.shift();
-    if (w === undefined) return;
-    slot.busy = true;
-    this.settleWaiter(w, slot, true);
+  /** Gives waiters the cells that can take them now. */
+  private handOut(): void {
+    while (this.waiters.length > 0) {
+      const slot = this.pick();
+      if (slot === undefined) return;
+      slot.taken++;
+      this.settleWaiter(this.waiters.shift()!, slot, true);
+    }
   }
 
   private settleWaiter(w: Waiter, outcome: Slot | unknown, ok = false): void {
@@ -160,7 +189,7 @@ export class CellPool implements CellPoolApi {
         await cell.close();
         return;
       }
-      const slot: Slot = { cell, handle, busy: false };
+      const slot: Slot = { cell, handle, taken: 0 };
       this.slots.push(slot);
       cell.onExit(() => {
         if (!this.slots.includes(slot)) return;
@@ -168,7 +197,7 @@ export class CellPool implements CellPoolApi {
         this.counts.crashed++;
         this.replenish();
       });
-      this.hand(slot);
+      this.handOut();
     } catch (e) {
       this.starting--;
       cell?.kill();
@@ -180,7 +209,7 @@ export class CellPool implements CellPoolApi {
   /** Idle cells past their age are closed before they take new work (busy ones go when they finish). */
   private retireAged(): void {
     const now = Date.now();
-    for (const slot of this.slots.filter((s) => !s.busy && now - s.cell.spawnedAt >= this.maxAgeMs)) {
+    for (const slot of this.slots.filter((s) => s.taken === 0 && now - s.cell.spawnedAt >= this.maxAgeMs)) {
       this.remove(slot);
       this.counts.recycled++;
       void slot.cell.close();
@@ -195,7 +224,7 @@ export class CellPool implements CellPoolApi {
   /** Keeps minWarm cells, and enough to serve whoever waits. */
   private replenish(): void {
     if (this.closed) return;
-    const want = Math.min(this.maxCells, Math.max(this.minWarm, this.slots.filter((s) => s.busy).length + this.waiters.length));
+    const want = Math.min(this.maxCells, Math.max(this.minWarm, this.slots.filter((s) => s.taken > 0).length + this.waiters.length));
     while (this.slots.length + this.starting < want) this.grow().catch(() => {});
   }
 }

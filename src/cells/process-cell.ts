@@ -25,6 +25,14 @@ const BUSY_TICKS = 3;
 /** Nice value of a spinning cell (and of its autogroup): the lowest, so it takes ~1.5% of a core from a nice-0 neighbour. */
 export const LOW_PRIORITY = 19;
 const STDERR_TAIL = 4096;
+/**
+ * Invocations a process cell may hold at once (see RemoteCell): every request otherwise costs a socket write
+ * and a wake-up of a sleeping process on each side, which on a small (virtual) machine costs more than a
+ * tiny guest's whole run. The pool queues behind a running invocation only while it is young.
+ */
+export const PROCESS_PIPELINE_DEPTH = 4;
+/** After the launcher exits, how long to wait for its sockets to drain (results already sent) before reporting. */
+const DRAIN_AFTER_EXIT_MS = 250;
 
 export class ProcessCell extends RemoteCell {
   readonly pid: number | undefined;
@@ -41,9 +49,16 @@ export class ProcessCell extends RemoteCell {
   private slowLast = false;
   private agent: number | undefined;
   private readonly jailed: boolean;
+  /** Frames written since the last flush wait for this tick's end (one writev for all of them). */
+  private corked = false;
+  private readonly flush = (): void => {
+    this.corked = false;
+    if (!this.channel.destroyed) this.channel.uncork();
+  };
 
   constructor(options: CellSpawnOptions, launch: JailLaunch, config: AgentConfig) {
     super('process', options);
+    this.pipelineDepth = PROCESS_PIPELINE_DEPTH;
     this.jailed = launch.kind !== 'none';
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe'];
     for (const fd of launch.fdData.keys()) {
@@ -65,11 +80,24 @@ export class ProcessCell extends RemoteCell {
       this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-STDERR_TAIL);
     });
     this.child.on('error', (e) => this.exited(`could not start: ${e.message}`));
-    this.child.on('exit', (code, signal) => {
+    // Reported on 'close' (the channel drained: every answer the cell sent before dying has been read, so
+    // only the invocation it was really running fails with the crash), or shortly after 'exit' if something
+    // else still holds the channel open.
+    let reported = false;
+    const report = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (reported) return;
+      reported = true;
       this.clearSlowTimer();
       launch.cleanup();
       const how = this.jailed ? jailedExit(code, signal) : exitDescription(code, signal);
       this.exited(how, { exitCode: code, signal, stderr: this.stderrTail });
+    };
+    this.child.on('close', report);
+    this.child.on('exit', (code, signal) => {
+      setTimeout(() => {
+        this.channel.destroy();
+        report(code, signal);
+      }, DRAIN_AFTER_EXIT_MS).unref();
     });
   }
 
@@ -83,7 +111,13 @@ export class ProcessCell extends RemoteCell {
   }
 
   send(parts: Uint8Array[]): void {
-    if (!this.channel.destroyed) writeParts(this.channel, parts);
+    if (this.channel.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.channel.cork();
+      setImmediate(this.flush);
+    }
+    writeParts(this.channel, parts);
   }
 
   protected terminate(): void {

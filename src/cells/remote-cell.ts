@@ -1,15 +1,20 @@
 /**
  * The host side of a cell reached through frames (worker and process drivers): request ids, the
- * invocation queue (one invocation in the cell at a time), cancellation, the hang watchdog, and the
- * rule that every frame from the cell is untrusted — a malformed one kills the cell and fails its
- * invocations with CELL_PROTOCOL. Drivers supply the transport: send, terminate, and how to cancel.
+ * invocation queue, cancellation, the hang watchdog, and the rule that every frame from the cell is
+ * untrusted — a malformed one kills the cell and fails its invocations with CELL_PROTOCOL. Drivers
+ * supply the transport: send, terminate, and how to cancel.
+ *
+ * Pipelining: a driver may let up to `pipelineDepth` invocations be in the cell at once. The agent runs
+ * them one at a time, in order, and answers in order, so the first unanswered one (the head) is the only
+ * one that can be running; the watchdog and cancellation act on the head. When a cell dies, those behind
+ * the head never started: they fail with `notStarted` in their detail, so a pool may run them elsewhere.
  */
 import { IsolaError } from '../errors.js';
 import {
   CELL_TO_HOST, DATA_OUTPUT, DATA_STDERR, DataStage, FrameDecoder, FrameType, FrameWriter, bytesText, decodeError,
   decodeEvalResult, decodeResult, plainView, protocolError, textBytes, type FrameSink,
 } from './protocol/index.js';
-import { cancelled, cellClosed, cellCrashed } from './cell-errors.js';
+import { cancelled, cellClosed, cellCrashed, notStarted } from './cell-errors.js';
 import { checkInvocationPreopens } from './preopens.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, Isolation, LoadRequest, ModuleHandle } from './types.js';
 
@@ -20,6 +25,8 @@ interface Job {
   resolve(r: InvokeResult): void;
   reject(e: unknown): void;
   onAbort: (() => void) | undefined;
+  /** Settled already (cancelled while behind the head): its answer, when it comes, is dropped. */
+  done: boolean;
 }
 
 interface Call {
@@ -43,7 +50,10 @@ export abstract class RemoteCell implements Cell, FrameSink {
   private readonly decoder: FrameDecoder;
   private readonly stage = new DataStage();
   private readonly queue: Job[] = [];
-  private running: Job | null = null;
+  /** Sent to the cell, unanswered, in order; [0] is the head (running, or about to). */
+  private readonly inflight: Job[] = [];
+  /** When the current head became the head (performance.now()). */
+  private headSince = 0;
   private readonly calls = new Map<number, Call>();
   private nextRequestId = 1;
   private readonly listeners: Array<(reason: Error) => void> = [];
@@ -73,13 +83,24 @@ export abstract class RemoteCell implements Cell, FrameSink {
   /** Hooks around a running invocation (process cells lower their CPU priority while a guest runs long). */
   protected dispatched(): void {}
   protected settled(): void {}
+  /** Invocations the cell may hold at once (1: the next is sent when the previous is answered). */
+  protected pipelineDepth = 1;
 
   get alive(): boolean {
     return this.state === 'alive';
   }
 
   get pending(): number {
-    return this.queue.length + (this.running === null ? 0 : 1);
+    return this.queue.length + this.inflight.length;
+  }
+
+  get maxPending(): number {
+    return this.pipelineDepth;
+  }
+
+  /** How long the running invocation has been running, in ms (0 when idle). */
+  get busyMs(): number {
+    return this.inflight.length === 0 ? 0 : performance.now() - this.headSince;
   }
 
   /** Resolves when the agent said hello; rejects if the cell died first. */
@@ -112,7 +133,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
       return Promise.reject(e);
     }
     return new Promise<InvokeResult>((resolve, reject) => {
-      const job: Job = { id: 0, req, signal, resolve, reject, onAbort: undefined };
+      const job: Job = { id: 0, req, signal, resolve, reject, onAbort: undefined, done: false };
       if (signal !== undefined) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -129,7 +150,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
     if (this.state === 'alive' || this.state === 'starting') {
       this.state = 'closing';
       for (const job of this.queue.splice(0)) this.settle(job, cellClosed('the cell is closing'));
-      if (this.running === null) this.shutdown();
+      if (this.inflight.length === 0) this.shutdown();
     }
     return done;
   }
@@ -177,18 +198,26 @@ export abstract class RemoteCell implements Cell, FrameSink {
     });
   }
 
+  /** Sends queued invocations while the cell has room for them. */
   private pump(): void {
-    if (this.running !== null || this.state !== 'alive') return;
-    const job = this.queue.shift();
-    if (job === undefined) return;
-    job.id = this.nextRequestId++;
-    this.running = job;
-    try {
-      this.writer.invoke(job.id, job.req);
-    } catch (e) {
-      this.finish(job, e);
-      return;
+    while (this.state === 'alive' && this.inflight.length < this.pipelineDepth && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      job.id = this.nextRequestId++;
+      try {
+        this.writer.invoke(job.id, job.req);
+      } catch (e) {
+        this.settle(job, e); // never reached the cell
+        continue;
+      }
+      this.inflight.push(job);
+      if (this.inflight.length === 1) this.headStarted();
     }
+  }
+
+  /** inflight[0] has just become the head: the cell is running it now. */
+  private headStarted(): void {
+    const job = this.inflight[0]!;
+    this.headSince = performance.now();
     const timeoutMs = job.req.limits?.timeoutMs;
     if (timeoutMs !== undefined) this.arm(timeoutMs + this.killGraceMs, () => this.terminate()); // hung past its timeout
     this.dispatched();
@@ -212,20 +241,28 @@ export abstract class RemoteCell implements Cell, FrameSink {
       this.settle(job, cancelled());
       return;
     }
-    if (this.running !== job) return;
+    const at = this.inflight.indexOf(job);
+    if (at < 0 || job.done) return;
+    if (at > 0) {
+      // Behind the head: it has not started, but it is in the cell. Answer the caller now; the cell's
+      // answer is dropped when it comes (the guest's own limits bound what it costs).
+      this.settle(job, cancelled());
+      return;
+    }
     this.interruptGuest();
     this.writer.frame(FrameType.CANCEL, job.id);
     // A guest in a tight loop may not see it (a process cell reads frames only between invocations): kill.
+    // The job stays the head, so that the cell's death fails only it and leaves those behind it notStarted.
     this.arm(this.killGraceMs, () => {
-      this.finish(job, cancelled());
+      this.settle(job, cancelled());
       this.terminate();
     });
   }
 
-  /** The running job ended (answered, failed to send, or given up on). */
+  /** The head ended (answered, or given up on); the next one, if any, is running now. */
   private finish(job: Job, outcome: InvokeResult | unknown, ok = false): void {
-    if (this.running !== job) return;
-    this.running = null;
+    if (this.inflight[0] !== job) return;
+    this.inflight.shift();
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -233,11 +270,16 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.invocations++;
     this.settled();
     this.settle(job, outcome, ok);
-    if (this.state === 'alive') this.pump();
-    else if (this.state === 'closing' && this.queue.length === 0) this.shutdown();
+    if (this.state === 'alive' || this.state === 'closing') {
+      if (this.inflight.length > 0) this.headStarted();
+      if (this.state === 'alive') this.pump();
+      else if (this.inflight.length === 0 && this.queue.length === 0) this.shutdown();
+    }
   }
 
   private settle(job: Job, outcome: unknown, ok = false): void {
+    if (job.done) return;
+    job.done = true;
     if (job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
     if (ok) job.resolve(outcome as InvokeResult);
     else job.reject(outcome);
@@ -255,14 +297,14 @@ export abstract class RemoteCell implements Cell, FrameSink {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.readyReject(err); // no-op once ready
-    const running = this.running;
-    this.running = null;
-    if (running !== null) {
+    const [head, ...behind] = this.inflight.splice(0);
+    if (head !== undefined) {
       this.invocations++;
       this.settled();
-      this.settle(running, err);
+      this.settle(head, err);
     }
-    for (const job of this.queue.splice(0)) this.settle(job, err);
+    // Never started (the cell runs its invocations in order): say so, so that a pool may retry them.
+    for (const job of [...behind, ...this.queue.splice(0)]) this.settle(job, notStarted(err));
     for (const c of this.calls.values()) c.reject(err);
     this.calls.clear();
     if (!this.hostEnded) for (const l of this.listeners) l(err);
@@ -283,8 +325,8 @@ export abstract class RemoteCell implements Cell, FrameSink {
         this.reply(id, 'load').resolve(bytesText(payload));
         return;
       case FrameType.RESULT: {
-        const job = this.running;
-        if (job === null || job.id !== id) throw protocolError(`result for request ${id}, which is not running`);
+        const job = this.inflight[0];
+        if (job === undefined || job.id !== id) throw protocolError(`result for request ${id}, which is not running`);
         const { res, hasOutput, hasStderr } = decodeResult(payload);
         const output = this.stage.take(id, DATA_OUTPUT, hasOutput);
         const stderr = this.stage.take(id, DATA_STDERR, hasStderr);
@@ -297,7 +339,8 @@ export abstract class RemoteCell implements Cell, FrameSink {
       case FrameType.ERROR: {
         const err = decodeError(payload);
         this.stage.clear(id);
-        if (this.running !== null && this.running.id === id) this.finish(this.running, err);
+        const head = this.inflight[0];
+        if (head !== undefined && head.id === id) this.finish(head, err);
         else this.reply(id, 'load').reject(err);
         return;
       }

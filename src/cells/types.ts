@@ -99,6 +99,10 @@ export interface Cell {
   readonly invocations: number;
   /** Invocations queued or running. */
   readonly pending: number;
+  /** Invocations the cell takes at once; more wait in its queue (process cells pipeline a few). */
+  readonly maxPending: number;
+  /** How long its current invocation has been running, in ms (0 when idle). */
+  readonly busyMs: number;
   readonly spawnedAt: number;
   load(req: LoadRequest): Promise<ModuleHandle>;
   /** Aborting the signal cancels: a queued invocation is dropped; a running one is stopped (or its cell killed after killGraceMs). */
@@ -137,8 +141,9 @@ export interface PoolStats {
 
 /**
  * A pool of warm cells for one isolation key (a function version, a tenant). `invoke` picks an idle cell,
- * spawns one if below maxCells, else waits (the orchestrator bounds waiting; the pool does not reject).
- * A crashed cell fails only its own in-flight invocation and is replaced.
+ * else queues behind a young invocation in a cell that pipelines, else spawns one if below maxCells, else
+ * waits (the orchestrator bounds waiting; the pool does not reject). A crashed cell fails only the
+ * invocation it was running and is replaced; those queued behind it in the cell run elsewhere.
  */
 export interface CellPoolApi {
   invoke(req: Omit<InvokeRequest, 'module'>, signal?: AbortSignal): Promise<InvokeResult>;
