@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IsolaError } from '../../src/errors.js';
-import { cgiEnvironment, remainderAfterRoute } from '../../src/orchestrator/executors/cgi-env.js';
+import { cgiEnvironment, headerNameCacheSize, HTTP_NAME_CACHE_MAX, remainderAfterRoute } from '../../src/orchestrator/executors/cgi-env.js';
 import { MAX_HEADER_BLOCK, parseCgiOutput } from '../../src/orchestrator/executors/cgi-response.js';
 import { request, spec, text } from './helpers.js';
 
@@ -101,4 +101,46 @@ test('remainderAfterRoute', () => {
   assert.equal(remainderAfterRoute('/a/...', '/a/b/c'), '/b/c');
   assert.equal(remainderAfterRoute('/a/:x/...', '/a/1/%2e'), '/%2e');
   assert.equal(remainderAfterRoute('/a/b', '/a/b'), '');
+});
+
+test('CGI variables keep their order: granted env, HTTP_* in header order, X_PARAM_*, then the CGI names', () => {
+  const headers: Record<string, string> = Object.create(null);
+  Object.assign(headers, { 'x-b': '2', host: 'h', 'content-type': 'text/plain', 'x-a': '1' });
+  const env = cgiEnvironment(request({ headers, params: { id: '7' }, route: '/x/:id' }), spec('x', { env: { Z: 'z', QUERY_STRING: 'forged', A: 'a' } }));
+  assert.deepEqual(Object.keys(env), [
+    'Z', 'QUERY_STRING', 'A', 'HTTP_X_B', 'HTTP_HOST', 'HTTP_X_A', 'X_PARAM_ID',
+    'GATEWAY_INTERFACE', 'SERVER_SOFTWARE', 'SERVER_PROTOCOL', 'SERVER_NAME', 'SERVER_PORT', 'REQUEST_METHOD',
+    'SCRIPT_NAME', 'PATH_INFO', 'PATH_TRANSLATED', 'REMOTE_ADDR', 'REMOTE_HOST', 'CONTENT_LENGTH',
+    'X_FULL_URL', 'X_MATCHED_ROUTE', 'X_RAW_PATH_INFO', 'CONTENT_TYPE',
+  ]);
+  assert.equal(env.QUERY_STRING, '');
+  assert.equal(Object.getPrototypeOf(env), Object.prototype);
+});
+
+test('a granted env var named __proto__ is a variable like any other, not a prototype', () => {
+  const granted = JSON.parse('{"__proto__": "x", "B": "b"}') as Record<string, string>;
+  const env = cgiEnvironment(request(), spec('x', { env: granted }));
+  assert.equal(Object.getPrototypeOf(env), Object.prototype);
+  assert.ok(Object.hasOwn(env, '__proto__'));
+  assert.deepEqual(Object.keys(env).slice(0, 2), ['__proto__', 'B']);
+  assert.equal(Object.getOwnPropertyDescriptor(env, '__proto__')!.value, 'x');
+});
+
+test('header names: a flood of unusual names is still translated and filtered right (the name cache is bounded)', () => {
+  for (let round = 0; round < 3; round++) {
+    const headers: Record<string, string> = Object.create(null);
+    for (let i = 0; i < 700; i++) headers[`x-r${round}-${i}`] = String(i);
+    Object.assign(headers, {
+      'x_under': 'u', 'proxy-new': 'p', [`proxy-r${round}`]: 'p', authorization: 'secret', 'x-custom-thing': 'c', 'ünï': 'u', 'Upper': 'u',
+    });
+    const env = cgiEnvironment(request({ headers }), spec('x'));
+    assert.equal(env[`HTTP_X_R${round}_0`], '0');
+    assert.equal(env[`HTTP_X_R${round}_699`], '699');
+    assert.equal(env.HTTP_X_CUSTOM_THING, 'c');
+    const http = Object.keys(env).filter((k) => k.startsWith('HTTP_'));
+    assert.equal(http.length, 701, `round ${round}`);
+    assert.ok(!http.some((k) => /PROXY|AUTHORIZATION|UNDER|UPPER|Ü/i.test(k)), http.join(' '));
+    assert.ok(headerNameCacheSize() <= HTTP_NAME_CACHE_MAX, `cache holds ${headerNameCacheSize()} names`);
+  }
+  assert.equal(headerNameCacheSize(), HTTP_NAME_CACHE_MAX);
 });

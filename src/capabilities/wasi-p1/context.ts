@@ -3,6 +3,24 @@ import { FdTable } from './fd-table.js';
 import { FileTimes } from './filestat.js';
 import { GuestMemory } from './memory-view.js';
 
+/**
+ * argv or environ as the guest receives them: the strings NUL-terminated and joined, encoded to
+ * UTF-8 only when the guest first asks (most server guests never read argv; one encoding of the
+ * joined text is far cheaper than one per variable). No string holds a NUL of its own.
+ */
+export class StringList {
+  private encoded: Uint8Array | null = null;
+  constructor(
+    readonly count: number,
+    /** Every string followed by a NUL. */
+    private readonly joined: string,
+  ) {}
+
+  bytes(): Uint8Array {
+    return (this.encoded ??= Buffer.from(this.joined, 'utf8'));
+  }
+}
+
 export class WasiContext {
   readonly mem = new GuestMemory();
   readonly fds = new FdTable();
@@ -13,15 +31,22 @@ export class WasiContext {
    */
   sleepDeadline = Infinity;
   timeoutMs = 0;
-  /** TESTS ONLY: see WasiOptions.unsafeNoPathChecks. */
-  unsafeNoPathChecks = false;
+  /** Set by proc_exit. */
+  exitCode: number | null = null;
   constructor(
-    /** NUL-terminated argv strings. */
-    readonly args: Uint8Array[],
-    /** NUL-terminated "KEY=VALUE" strings. */
-    readonly env: Uint8Array[],
+    readonly args: StringList,
+    /** "KEY=VALUE" strings. */
+    readonly env: StringList,
+    /** TESTS ONLY: see WasiOptions.unsafeNoPathChecks. Fixed for the guest's life. */
+    readonly unsafeNoPathChecks = false,
   ) {}
 }
 
 /** Import function signature: WASI arguments in, errno out. */
 export type WasiFn = (...args: any[]) => number; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * An import's implementation, shared by every guest of the process: the guest's context, then the
+ * WASI arguments. wasi.ts binds one per guest (WasiP1.imports).
+ */
+export type WasiImpl = (ctx: WasiContext, ...args: any[]) => number; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -12,7 +12,7 @@ import { E, fail } from './errno.js';
 import { FDFLAGS, FT, type DirSnapshotEntry, type FdEntry } from './fd-table.js';
 import { filetypeOf } from './filestat.js';
 import { R, rightsFromGuest } from './rights.js';
-import type { WasiContext, WasiFn } from './context.js';
+import type { WasiContext, WasiImpl } from './context.js';
 
 /** POSIX's SSIZE_MAX for our u32 size_t: a single read/write never reports more. */
 const MAX_IO = 0x7fffffff;
@@ -95,268 +95,294 @@ function takeSnapshot(e: FdEntry): DirSnapshotEntry[] {
   return list;
 }
 
-export function fdCalls(ctx: WasiContext): Record<string, WasiFn> {
-  const { fds, mem } = ctx;
-  const header = new Uint8Array(24);
-  const headerView = new DataView(header.buffer);
+/** fd_readdir's scratch for one dirent header (filled and copied out within one call). */
+const header = new Uint8Array(24);
+const headerView = new DataView(header.buffer);
 
-  return {
-    fd_write(fd: number, iovs: number, iovsLen: number, nwrittenPtr: number): number {
-      const e = ioEntry(ctx, fd, R.FD_WRITE);
-      mem.check(nwrittenPtr, 4);
-      const base = mem.iovecs(iovs, iovsLen);
-      const n = iovsLen >>> 0;
-      let total = 0;
-      const out = e.output;
-      if (out !== null) {
-        const dv = mem.dv;
-        for (let k = 0; k < n; k++) {
-          const ptr = dv.getUint32(base + k * 8, true);
-          let len = dv.getUint32(base + k * 8 + 4, true);
-          mem.check(ptr, len);
-          if (len > MAX_IO - total) len = MAX_IO - total;
-          out.write(mem.u8, ptr, len);
-          total += len;
-        }
-      } else if (e.kind === 'file') {
-        const pos = writePosition(e);
-        total = writeFileIovs(ctx, e, base, n, pos);
-        e.position = pos + total;
-      } else {
-        return E.BADF;
+/** The implementations, shared by every guest: each takes its guest's context first (see wasi.ts). */
+export const fdCalls = {
+  fd_write(ctx: WasiContext, fd: number, iovs: number, iovsLen: number, nwrittenPtr: number): number {
+    const { mem } = ctx;
+    const e = ioEntry(ctx, fd, R.FD_WRITE);
+    mem.check(nwrittenPtr, 4);
+    const base = mem.iovecs(iovs, iovsLen);
+    const n = iovsLen >>> 0;
+    let total = 0;
+    const out = e.output;
+    if (out !== null) {
+      const dv = mem.dv;
+      for (let k = 0; k < n; k++) {
+        const ptr = dv.getUint32(base + k * 8, true);
+        let len = dv.getUint32(base + k * 8 + 4, true);
+        mem.check(ptr, len);
+        if (len > MAX_IO - total) len = MAX_IO - total;
+        out.write(mem.u8, ptr, len);
+        total += len;
       }
-      mem.dv.setUint32(nwrittenPtr >>> 0, total, true);
-      return E.SUCCESS;
-    },
+    } else if (e.kind === 'file') {
+      const pos = writePosition(e);
+      total = writeFileIovs(ctx, e, base, n, pos);
+      e.position = pos + total;
+    } else {
+      return E.BADF;
+    }
+    mem.dv.setUint32(nwrittenPtr >>> 0, total, true);
+    return E.SUCCESS;
+  },
 
-    fd_read(fd: number, iovs: number, iovsLen: number, nreadPtr: number): number {
-      const e = ioEntry(ctx, fd, R.FD_READ);
-      mem.check(nreadPtr, 4);
-      const base = mem.iovecs(iovs, iovsLen);
-      const n = iovsLen >>> 0;
-      let total = 0;
-      const input = e.input;
-      if (input !== null) {
-        for (let k = 0; k < n; k++) {
-          const ptr = mem.dv.getUint32(base + k * 8, true);
-          const len = Math.min(mem.dv.getUint32(base + k * 8 + 4, true), MAX_IO - total);
-          mem.check(ptr, len);
-          if (len === 0) continue;
-          const r = input.read(mem.u8, ptr, len);
-          total += r;
-          if (r < len) break; // short read: do not block for more
-        }
-      } else if (e.kind === 'file') {
-        total = readFileIovs(ctx, e, base, n, e.position);
-        e.position += total;
-      } else {
-        return E.BADF;
+  fd_read(ctx: WasiContext, fd: number, iovs: number, iovsLen: number, nreadPtr: number): number {
+    const { mem } = ctx;
+    const e = ioEntry(ctx, fd, R.FD_READ);
+    mem.check(nreadPtr, 4);
+    const base = mem.iovecs(iovs, iovsLen);
+    const n = iovsLen >>> 0;
+    let total = 0;
+    const input = e.input;
+    if (input !== null) {
+      for (let k = 0; k < n; k++) {
+        const ptr = mem.dv.getUint32(base + k * 8, true);
+        const len = Math.min(mem.dv.getUint32(base + k * 8 + 4, true), MAX_IO - total);
+        mem.check(ptr, len);
+        if (len === 0) continue;
+        const r = input.read(mem.u8, ptr, len);
+        total += r;
+        if (r < len) break; // short read: do not block for more
       }
-      mem.setU32(nreadPtr, total);
-      return E.SUCCESS;
-    },
+    } else if (e.kind === 'file') {
+      total = readFileIovs(ctx, e, base, n, e.position);
+      e.position += total;
+    } else {
+      return E.BADF;
+    }
+    mem.setU32(nreadPtr, total);
+    return E.SUCCESS;
+  },
 
-    fd_pread(fd: number, iovs: number, iovsLen: number, offset: bigint, nreadPtr: number): number {
-      const e = ioEntry(ctx, fd, R.FD_READ);
-      if (e.kind !== 'file') return E.SPIPE;
-      if ((e.rightsBase & R.FD_SEEK) === 0) return E.NOTCAPABLE;
-      mem.check(nreadPtr, 4);
-      const base = mem.iovecs(iovs, iovsLen);
-      const total = readFileIovs(ctx, e, base, iovsLen >>> 0, toSafeOffset(offset));
-      mem.setU32(nreadPtr, total);
-      return E.SUCCESS;
-    },
+  fd_pread(ctx: WasiContext, fd: number, iovs: number, iovsLen: number, offset: bigint, nreadPtr: number): number {
+    const { mem } = ctx;
+    const e = ioEntry(ctx, fd, R.FD_READ);
+    if (e.kind !== 'file') return E.SPIPE;
+    if ((e.rightsBase & R.FD_SEEK) === 0) return E.NOTCAPABLE;
+    mem.check(nreadPtr, 4);
+    const base = mem.iovecs(iovs, iovsLen);
+    const total = readFileIovs(ctx, e, base, iovsLen >>> 0, toSafeOffset(offset));
+    mem.setU32(nreadPtr, total);
+    return E.SUCCESS;
+  },
 
-    fd_pwrite(fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number): number {
-      const e = ioEntry(ctx, fd, R.FD_WRITE);
-      if (e.kind !== 'file') return E.SPIPE;
-      if ((e.rightsBase & R.FD_SEEK) === 0) return E.NOTCAPABLE;
-      mem.check(nwrittenPtr, 4);
-      const base = mem.iovecs(iovs, iovsLen);
-      const total = writeFileIovs(ctx, e, base, iovsLen >>> 0, toSafeOffset(offset));
-      mem.setU32(nwrittenPtr, total);
-      return E.SUCCESS;
-    },
+  fd_pwrite(ctx: WasiContext, fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number): number {
+    const { mem } = ctx;
+    const e = ioEntry(ctx, fd, R.FD_WRITE);
+    if (e.kind !== 'file') return E.SPIPE;
+    if ((e.rightsBase & R.FD_SEEK) === 0) return E.NOTCAPABLE;
+    mem.check(nwrittenPtr, 4);
+    const base = mem.iovecs(iovs, iovsLen);
+    const total = writeFileIovs(ctx, e, base, iovsLen >>> 0, toSafeOffset(offset));
+    mem.setU32(nwrittenPtr, total);
+    return E.SUCCESS;
+  },
 
-    fd_seek(fd: number, offset: bigint, whence: number, newOffsetPtr: number): number {
-      const e = fds.lookup(fd);
-      // wasmtime's answers: a directory is not a seekable descriptor (EBADF), a stream is a pipe.
-      if (e === undefined || e.kind === 'dir') return E.BADF;
-      if (e.kind !== 'file') return E.SPIPE;
-      const tellOnly = whence === 1 && offset === 0n;
-      if ((e.rightsBase & (tellOnly ? R.FD_TELL | R.FD_SEEK : R.FD_SEEK)) === 0) return E.NOTCAPABLE;
-      mem.check(newOffsetPtr, 8);
-      const off = BigInt.asIntN(64, offset);
-      let base: bigint;
-      if (whence === 0) base = 0n;
-      else if (whence === 1) base = BigInt(e.position);
-      else if (whence === 2) base = BigInt(fstatSync(e.hostFd).size);
-      else return E.INVAL;
-      const next = base + off;
-      if (next < 0n) return E.INVAL;
-      if (next > BigInt(Number.MAX_SAFE_INTEGER)) return E.OVERFLOW;
-      e.position = Number(next);
-      mem.setU64(newOffsetPtr, next);
-      return E.SUCCESS;
-    },
+  fd_seek(ctx: WasiContext, fd: number, offset: bigint, whence: number, newOffsetPtr: number): number {
+    const { fds, mem } = ctx;
+    const e = fds.lookup(fd);
+    // wasmtime's answers: a directory is not a seekable descriptor (EBADF), a stream is a pipe.
+    if (e === undefined || e.kind === 'dir') return E.BADF;
+    if (e.kind !== 'file') return E.SPIPE;
+    const tellOnly = whence === 1 && offset === 0n;
+    if ((e.rightsBase & (tellOnly ? R.FD_TELL | R.FD_SEEK : R.FD_SEEK)) === 0) return E.NOTCAPABLE;
+    mem.check(newOffsetPtr, 8);
+    const off = BigInt.asIntN(64, offset);
+    let base: bigint;
+    if (whence === 0) base = 0n;
+    else if (whence === 1) base = BigInt(e.position);
+    else if (whence === 2) base = BigInt(fstatSync(e.hostFd).size);
+    else return E.INVAL;
+    const next = base + off;
+    if (next < 0n) return E.INVAL;
+    if (next > BigInt(Number.MAX_SAFE_INTEGER)) return E.OVERFLOW;
+    e.position = Number(next);
+    mem.setU64(newOffsetPtr, next);
+    return E.SUCCESS;
+  },
 
-    fd_tell(fd: number, offsetPtr: number): number {
-      const e = fds.lookup(fd);
-      if (e === undefined || e.kind === 'dir') return E.BADF;
-      if (e.kind !== 'file') return E.SPIPE;
-      if ((e.rightsBase & R.FD_TELL) === 0) return E.NOTCAPABLE;
-      mem.setU64(offsetPtr, e.position);
-      return E.SUCCESS;
-    },
+  fd_tell(ctx: WasiContext, fd: number, offsetPtr: number): number {
+    const { fds, mem } = ctx;
+    const e = fds.lookup(fd);
+    if (e === undefined || e.kind === 'dir') return E.BADF;
+    if (e.kind !== 'file') return E.SPIPE;
+    if ((e.rightsBase & R.FD_TELL) === 0) return E.NOTCAPABLE;
+    mem.setU64(offsetPtr, e.position);
+    return E.SUCCESS;
+  },
 
-    fd_close(fd: number): number {
-      fds.close(fd);
-      return E.SUCCESS;
-    },
+  fd_close(ctx: WasiContext, fd: number): number {
+    const { fds } = ctx;
+    fds.close(fd);
+    return E.SUCCESS;
+  },
 
-    fd_renumber(from: number, to: number): number {
-      fds.renumber(from, to);
-      return E.SUCCESS;
-    },
+  fd_renumber(ctx: WasiContext, from: number, to: number): number {
+    const { fds } = ctx;
+    fds.renumber(from, to);
+    return E.SUCCESS;
+  },
 
-    fd_advise(fd: number, _offset: bigint, _len: bigint, advice: number): number {
-      const e = fds.get(fd, R.FD_ADVISE);
-      if (e.kind === 'dir') return E.ISDIR;
-      if (e.kind !== 'file') return E.SPIPE;
-      if ((advice >>> 0) > 5) return E.INVAL;
-      return E.SUCCESS; // advice is only a hint; Node exposes no posix_fadvise
-    },
+  fd_advise(ctx: WasiContext, fd: number, _offset: bigint, _len: bigint, advice: number): number {
+    const { fds } = ctx;
+    const e = fds.get(fd, R.FD_ADVISE);
+    if (e.kind === 'dir') return E.ISDIR;
+    if (e.kind !== 'file') return E.SPIPE;
+    if ((advice >>> 0) > 5) return E.INVAL;
+    return E.SUCCESS; // advice is only a hint; Node exposes no posix_fadvise
+  },
 
-    fd_allocate(fd: number, offset: bigint, len: bigint): number {
-      const e = fds.get(fd, R.FD_ALLOCATE);
-      if (e.kind === 'dir') return E.ISDIR;
-      if (e.kind !== 'file') return E.SPIPE;
-      const end = BigInt.asUintN(64, offset) + BigInt.asUintN(64, len);
-      if (end > BigInt(Number.MAX_SAFE_INTEGER)) return E.FBIG;
-      if (Number(end) > fstatSync(e.hostFd).size) ftruncateSync(e.hostFd, Number(end));
-      return E.SUCCESS;
-    },
+  fd_allocate(ctx: WasiContext, fd: number, offset: bigint, len: bigint): number {
+    const { fds } = ctx;
+    const e = fds.get(fd, R.FD_ALLOCATE);
+    if (e.kind === 'dir') return E.ISDIR;
+    if (e.kind !== 'file') return E.SPIPE;
+    const end = BigInt.asUintN(64, offset) + BigInt.asUintN(64, len);
+    if (end > BigInt(Number.MAX_SAFE_INTEGER)) return E.FBIG;
+    if (Number(end) > fstatSync(e.hostFd).size) ftruncateSync(e.hostFd, Number(end));
+    return E.SUCCESS;
+  },
 
-    fd_datasync(fd: number): number {
-      const e = fds.get(fd, R.FD_DATASYNC);
-      if (e.kind === 'file') fdatasyncSync(e.hostFd);
-      return E.SUCCESS;
-    },
+  fd_datasync(ctx: WasiContext, fd: number): number {
+    const { fds } = ctx;
+    const e = fds.get(fd, R.FD_DATASYNC);
+    if (e.kind === 'file') fdatasyncSync(e.hostFd);
+    return E.SUCCESS;
+  },
 
-    fd_sync(fd: number): number {
-      const e = fds.get(fd, R.FD_SYNC);
-      if (e.kind === 'file') fsyncSync(e.hostFd);
-      return E.SUCCESS;
-    },
+  fd_sync(ctx: WasiContext, fd: number): number {
+    const { fds } = ctx;
+    const e = fds.get(fd, R.FD_SYNC);
+    if (e.kind === 'file') fsyncSync(e.hostFd);
+    return E.SUCCESS;
+  },
 
-    fd_fdstat_get(fd: number, ptr: number): number {
-      const e = fds.get(fd, 0);
-      mem.check(ptr, 24);
-      const p = ptr >>> 0;
-      mem.u8.fill(0, p, p + 24);
-      mem.dv.setUint8(p, e.kind === 'stream' ? (e.input ?? e.output)!.filetype : e.filetype);
-      mem.dv.setUint16(p + 2, e.fdflags, true);
-      mem.dv.setBigUint64(p + 8, BigInt(e.rightsBase), true);
-      mem.dv.setBigUint64(p + 16, BigInt(e.rightsInheriting), true);
-      return E.SUCCESS;
-    },
+  fd_fdstat_get(ctx: WasiContext, fd: number, ptr: number): number {
+    const { fds, mem } = ctx;
+    const e = fds.get(fd, 0);
+    mem.check(ptr, 24);
+    const p = ptr >>> 0;
+    // Every byte written field by field (padding as zeros): libc asks this of stdout on every start
+    // (isatty), so no fill() and no BigInt; rights are non-negative integers below 2^53.
+    const dv = mem.dv;
+    dv.setUint8(p, e.kind === 'stream' ? (e.input ?? e.output)!.filetype : e.filetype);
+    dv.setUint8(p + 1, 0);
+    dv.setUint16(p + 2, e.fdflags, true);
+    dv.setUint32(p + 4, 0, true);
+    dv.setUint32(p + 8, e.rightsBase % 0x1_0000_0000, true);
+    dv.setUint32(p + 12, Math.floor(e.rightsBase / 0x1_0000_0000), true);
+    dv.setUint32(p + 16, e.rightsInheriting % 0x1_0000_0000, true);
+    dv.setUint32(p + 20, Math.floor(e.rightsInheriting / 0x1_0000_0000), true);
+    return E.SUCCESS;
+  },
 
-    fd_fdstat_set_flags(fd: number, flags: number): number {
-      const e = fds.get(fd, R.FD_FDSTAT_SET_FLAGS);
-      if ((flags >>> 0) > 31) return E.INVAL;
-      e.fdflags = flags;
-      return E.SUCCESS;
-    },
+  fd_fdstat_set_flags(ctx: WasiContext, fd: number, flags: number): number {
+    const { fds } = ctx;
+    const e = fds.get(fd, R.FD_FDSTAT_SET_FLAGS);
+    if ((flags >>> 0) > 31) return E.INVAL;
+    e.fdflags = flags;
+    return E.SUCCESS;
+  },
 
-    fd_fdstat_set_rights(fd: number, base: bigint, inheriting: bigint): number {
-      const e = fds.get(fd, 0);
-      const b = rightsFromGuest(base);
-      const i = rightsFromGuest(inheriting);
-      // Rights only ever shrink.
-      if ((b & ~e.rightsBase) !== 0 || (i & ~e.rightsInheriting) !== 0) return E.NOTCAPABLE;
-      e.rightsBase = b;
-      e.rightsInheriting = i;
-      return E.SUCCESS;
-    },
+  fd_fdstat_set_rights(ctx: WasiContext, fd: number, base: bigint, inheriting: bigint): number {
+    const { fds } = ctx;
+    const e = fds.get(fd, 0);
+    const b = rightsFromGuest(base);
+    const i = rightsFromGuest(inheriting);
+    // Rights only ever shrink.
+    if ((b & ~e.rightsBase) !== 0 || (i & ~e.rightsInheriting) !== 0) return E.NOTCAPABLE;
+    e.rightsBase = b;
+    e.rightsInheriting = i;
+    return E.SUCCESS;
+  },
 
-    fd_filestat_get(fd: number, ptr: number): number {
-      const e = fds.get(fd, R.FD_FILESTAT_GET);
-      if (e.kind === 'file') ctx.times.write(mem, ptr, fstatSync(e.hostFd, { bigint: true }));
-      else if (e.kind === 'dir') ctx.times.write(mem, ptr, statSync(e.hostPath, { bigint: true }));
-      else {
-        // Streams report only their type: no host device numbers or times leak through.
-        mem.check(ptr, 64);
-        mem.u8.fill(0, ptr >>> 0, (ptr >>> 0) + 64);
-        mem.dv.setUint8((ptr >>> 0) + 16, (e.input ?? e.output)!.filetype);
-      }
-      return E.SUCCESS;
-    },
+  fd_filestat_get(ctx: WasiContext, fd: number, ptr: number): number {
+    const { fds, mem } = ctx;
+    const e = fds.get(fd, R.FD_FILESTAT_GET);
+    if (e.kind === 'file') ctx.times.write(mem, ptr, fstatSync(e.hostFd, { bigint: true }));
+    else if (e.kind === 'dir') ctx.times.write(mem, ptr, statSync(e.hostPath, { bigint: true }));
+    else {
+      // Streams report only their type: no host device numbers or times leak through.
+      mem.check(ptr, 64);
+      mem.u8.fill(0, ptr >>> 0, (ptr >>> 0) + 64);
+      mem.dv.setUint8((ptr >>> 0) + 16, (e.input ?? e.output)!.filetype);
+    }
+    return E.SUCCESS;
+  },
 
-    fd_filestat_set_size(fd: number, size: bigint): number {
-      const e = fds.get(fd, R.FD_FILESTAT_SET_SIZE);
-      if (e.kind === 'dir') return E.ISDIR;
-      if (e.kind !== 'file') return E.INVAL;
-      ftruncateSync(e.hostFd, toSafeOffset(size));
-      return E.SUCCESS;
-    },
+  fd_filestat_set_size(ctx: WasiContext, fd: number, size: bigint): number {
+    const { fds } = ctx;
+    const e = fds.get(fd, R.FD_FILESTAT_SET_SIZE);
+    if (e.kind === 'dir') return E.ISDIR;
+    if (e.kind !== 'file') return E.INVAL;
+    ftruncateSync(e.hostFd, toSafeOffset(size));
+    return E.SUCCESS;
+  },
 
-    fd_filestat_set_times(fd: number, atim: bigint, mtim: bigint, flags: number): number {
-      const e = fds.get(fd, R.FD_FILESTAT_SET_TIMES);
-      if (e.kind === 'file') ctx.times.set({ fd: e.hostFd }, atim, mtim, flags);
-      else if (e.kind === 'dir') {
-        if (e.readOnly) return E.PERM;
-        ctx.times.set({ path: e.hostPath, follow: true }, atim, mtim, flags);
-      } else return E.BADF;
-      return E.SUCCESS;
-    },
+  fd_filestat_set_times(ctx: WasiContext, fd: number, atim: bigint, mtim: bigint, flags: number): number {
+    const { fds } = ctx;
+    const e = fds.get(fd, R.FD_FILESTAT_SET_TIMES);
+    if (e.kind === 'file') ctx.times.set({ fd: e.hostFd }, atim, mtim, flags);
+    else if (e.kind === 'dir') {
+      if (e.readOnly) return E.PERM;
+      ctx.times.set({ path: e.hostPath, follow: true }, atim, mtim, flags);
+    } else return E.BADF;
+    return E.SUCCESS;
+  },
 
-    fd_prestat_get(fd: number, ptr: number): number {
-      const e = fds.lookup(fd);
-      if (e === undefined || e.preopenName === null) return E.BADF;
-      mem.check(ptr, 8);
-      mem.dv.setUint32(ptr >>> 0, 0, true); // tag DIR + padding
-      mem.dv.setUint32((ptr >>> 0) + 4, e.preopenName.length, true);
-      return E.SUCCESS;
-    },
+  fd_prestat_get(ctx: WasiContext, fd: number, ptr: number): number {
+    const { fds, mem } = ctx;
+    const e = fds.lookup(fd);
+    if (e === undefined || e.preopenName === null) return E.BADF;
+    mem.check(ptr, 8);
+    mem.dv.setUint32(ptr >>> 0, 0, true); // tag DIR + padding
+    mem.dv.setUint32((ptr >>> 0) + 4, e.preopenName.length, true);
+    return E.SUCCESS;
+  },
 
-    fd_prestat_dir_name(fd: number, ptr: number, len: number): number {
-      const e = fds.lookup(fd);
-      if (e === undefined || e.preopenName === null) return E.BADF;
-      if ((len >>> 0) < e.preopenName.length) return E.NAMETOOLONG;
-      mem.write(ptr, e.preopenName);
-      return E.SUCCESS;
-    },
+  fd_prestat_dir_name(ctx: WasiContext, fd: number, ptr: number, len: number): number {
+    const { fds, mem } = ctx;
+    const e = fds.lookup(fd);
+    if (e === undefined || e.preopenName === null) return E.BADF;
+    if ((len >>> 0) < e.preopenName.length) return E.NAMETOOLONG;
+    mem.write(ptr, e.preopenName);
+    return E.SUCCESS;
+  },
 
-    fd_readdir(fd: number, buf: number, bufLen: number, cookie: bigint, bufusedPtr: number): number {
-      const e = fds.lookup(fd);
-      if (e === undefined) return E.BADF;
-      if (e.kind !== 'dir') return E.NOTDIR;
-      if ((e.rightsBase & R.FD_READDIR) === 0) return E.NOTCAPABLE;
-      mem.check(buf, bufLen);
-      mem.check(bufusedPtr, 4);
-      const c = BigInt.asUintN(64, cookie);
-      if (c === 0n || e.snapshot === null) e.snapshot = takeSnapshot(e);
-      const list = e.snapshot;
-      const cap = bufLen >>> 0;
-      let used = 0;
-      const out = mem.u8;
-      const start = (buf >>> 0);
-      for (let k = c > BigInt(list.length) ? list.length : Number(c); k < list.length && used < cap; k++) {
-        const d = list[k]!;
-        headerView.setBigUint64(0, BigInt(k + 1), true);
-        headerView.setBigUint64(8, BigInt.asUintN(64, d.ino), true);
-        headerView.setUint32(16, d.name.length, true);
-        headerView.setUint32(20, d.type, true); // d_type u8 + 3 bytes of zero padding
-        // The last entry may be cut short: the guest sees bufused == buf_len and asks again.
-        const h = Math.min(24, cap - used);
-        out.set(header.subarray(0, h), start + used);
-        used += h;
-        const nm = Math.min(d.name.length, cap - used);
-        out.set(d.name.subarray(0, nm), start + used);
-        used += nm;
-      }
-      mem.dv.setUint32(bufusedPtr >>> 0, used, true);
-      return E.SUCCESS;
-    },
-  };
-}
+  fd_readdir(ctx: WasiContext, fd: number, buf: number, bufLen: number, cookie: bigint, bufusedPtr: number): number {
+    const { fds, mem } = ctx;
+    const e = fds.lookup(fd);
+    if (e === undefined) return E.BADF;
+    if (e.kind !== 'dir') return E.NOTDIR;
+    if ((e.rightsBase & R.FD_READDIR) === 0) return E.NOTCAPABLE;
+    mem.check(buf, bufLen);
+    mem.check(bufusedPtr, 4);
+    const c = BigInt.asUintN(64, cookie);
+    if (c === 0n || e.snapshot === null) e.snapshot = takeSnapshot(e);
+    const list = e.snapshot;
+    const cap = bufLen >>> 0;
+    let used = 0;
+    const out = mem.u8;
+    const start = (buf >>> 0);
+    for (let k = c > BigInt(list.length) ? list.length : Number(c); k < list.length && used < cap; k++) {
+      const d = list[k]!;
+      headerView.setBigUint64(0, BigInt(k + 1), true);
+      headerView.setBigUint64(8, BigInt.asUintN(64, d.ino), true);
+      headerView.setUint32(16, d.name.length, true);
+      headerView.setUint32(20, d.type, true); // d_type u8 + 3 bytes of zero padding
+      // The last entry may be cut short: the guest sees bufused == buf_len and asks again.
+      const h = Math.min(24, cap - used);
+      out.set(header.subarray(0, h), start + used);
+      used += h;
+      const nm = Math.min(d.name.length, cap - used);
+      out.set(d.name.subarray(0, nm), start + used);
+      used += nm;
+    }
+    mem.dv.setUint32(bufusedPtr >>> 0, used, true);
+    return E.SUCCESS;
+  },
+} satisfies Record<string, WasiImpl>;

@@ -38,14 +38,15 @@ interface ExactTimes {
 export type TimesTarget = { fd: number } | { path: string; follow: boolean };
 
 export class FileTimes {
-  private exact = new Map<string, ExactTimes>();
+  /** Made on the first set-times call (most guests never make one). */
+  private exact: Map<string, ExactTimes> | null = null;
 
   /** Writes a WASI filestat for `st` at ptr (EFAULT checked). */
   write(mem: GuestMemory, ptr: number, st: BigIntStats): void {
     mem.check(ptr, 64);
     let atim = st.atimeNs;
     let mtim = st.mtimeNs;
-    const x = this.exact.get(`${st.dev}:${st.ino}`);
+    const x = this.exact?.get(`${st.dev}:${st.ino}`);
     if (x !== undefined) {
       if (x.hostAtim === atim) atim = x.atim;
       if (x.hostMtim === mtim) mtim = x.mtim;
@@ -70,7 +71,7 @@ export class FileTimes {
     if ((flags & FST.MTIM) && (flags & FST.MTIM_NOW)) fail(E.INVAL);
     const before = statTarget(target);
     const now = BigInt(Date.now()) * 1_000_000n;
-    const prev = this.exact.get(`${before.dev}:${before.ino}`);
+    const prev = this.exact?.get(`${before.dev}:${before.ino}`);
     const current = (host: bigint, exact: bigint | undefined, hostAtSet: bigint | undefined): bigint =>
       exact !== undefined && hostAtSet === host ? exact : host;
     const a = flags & FST.ATIM ? BigInt.asUintN(64, atim) : flags & FST.ATIM_NOW ? now : current(before.atimeNs, prev?.atim, prev?.hostAtim);
@@ -81,7 +82,7 @@ export class FileTimes {
     else if (target.follow) utimesSync(target.path, as, ms);
     else lutimesSync(target.path, as, ms);
     const after = statTarget(target);
-    this.exact.set(`${after.dev}:${after.ino}`, { atim: a, mtim: m, hostAtim: after.atimeNs, hostMtim: after.mtimeNs });
+    (this.exact ??= new Map()).set(`${after.dev}:${after.ino}`, { atim: a, mtim: m, hostAtim: after.atimeNs, hostMtim: after.mtimeNs });
   }
 }
 

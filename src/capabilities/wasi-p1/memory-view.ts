@@ -9,13 +9,16 @@
 import { E, fail } from './errno.js';
 
 const EMPTY = new ArrayBuffer(0);
+// Shared by every unbound GuestMemory (zero length: nothing can be read or written through them).
+const EMPTY_U8 = new Uint8Array(EMPTY);
+const EMPTY_DV = new DataView(EMPTY);
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 export class GuestMemory {
   private memory: WebAssembly.Memory | null = null;
   private buffer: ArrayBuffer = EMPTY;
-  u8: Uint8Array = new Uint8Array(EMPTY);
-  dv: DataView = new DataView(EMPTY);
+  u8: Uint8Array = EMPTY_U8;
+  dv: DataView = EMPTY_DV;
 
   bind(memory: WebAssembly.Memory): void {
     this.memory = memory;

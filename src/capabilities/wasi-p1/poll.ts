@@ -12,7 +12,8 @@ import { E } from './errno.js';
 import { CLOCK, now } from './clock.js';
 import { R } from './rights.js';
 import { sleepMs } from './sleep.js';
-import type { WasiContext, WasiFn } from './context.js';
+import type { FdTable } from './fd-table.js';
+import type { WasiContext, WasiImpl } from './context.js';
 
 const SUB_SIZE = 48;
 const EVENT_SIZE = 32;
@@ -26,83 +27,81 @@ interface Ready {
   nbytes: bigint;
 }
 
-export function pollCalls(ctx: WasiContext): Record<string, WasiFn> {
-  const { mem, fds } = ctx;
-
-  function fdEvent(userdata: bigint, type: number, fd: number): Ready {
-    const e = fds.lookup(fd);
-    if (e === undefined) return { userdata, error: E.BADF, type, nbytes: 0n };
-    if ((e.rightsBase & R.POLL_FD_READWRITE) === 0 && e.kind !== 'file') {
-      return { userdata, error: E.NOTCAPABLE, type, nbytes: 0n };
-    }
-    let nbytes = 0n;
-    if (type === EVENTTYPE.FD_READ) {
-      if (e.kind === 'file') nbytes = BigInt(Math.max(0, fstatSync(e.hostFd).size - e.position));
-      else if (e.input !== null) nbytes = BigInt(e.input.available());
-    }
-    return { userdata, error: E.SUCCESS, type, nbytes };
+function fdEvent(fds: FdTable, userdata: bigint, type: number, fd: number): Ready {
+  const e = fds.lookup(fd);
+  if (e === undefined) return { userdata, error: E.BADF, type, nbytes: 0n };
+  if ((e.rightsBase & R.POLL_FD_READWRITE) === 0 && e.kind !== 'file') {
+    return { userdata, error: E.NOTCAPABLE, type, nbytes: 0n };
   }
-
-  return {
-    poll_oneoff(inPtr: number, outPtr: number, nsubs: number, neventsPtr: number): number {
-      const n = nsubs >>> 0;
-      if (n === 0) return E.INVAL;
-      mem.check(inPtr, n * SUB_SIZE);
-      mem.check(outPtr, n * EVENT_SIZE);
-      mem.check(neventsPtr, 4);
-      const dv = mem.dv;
-      const ready: Ready[] = [];
-      const clocks: Array<{ userdata: bigint; deadline: bigint }> = [];
-      const start = now(CLOCK.MONOTONIC);
-      for (let i = 0; i < n; i++) {
-        const p = (inPtr >>> 0) + i * SUB_SIZE;
-        const userdata = dv.getBigUint64(p, true);
-        const tag = dv.getUint8(p + 8);
-        if (tag === EVENTTYPE.CLOCK) {
-          const id = dv.getUint32(p + 16, true);
-          const timeout = dv.getBigUint64(p + 24, true);
-          const flags = dv.getUint16(p + 40, true);
-          if (id > CLOCK.THREAD_CPUTIME) {
-            ready.push({ userdata, error: E.INVAL, type: tag, nbytes: 0n });
-            continue;
-          }
-          // Everything is converted to a deadline on the monotonic clock.
-          const deadline = flags & SUBCLOCKFLAGS_ABSTIME ? start + (timeout - now(id)) : start + timeout;
-          clocks.push({ userdata, deadline });
-        } else if (tag === EVENTTYPE.FD_READ || tag === EVENTTYPE.FD_WRITE) {
-          ready.push(fdEvent(userdata, tag, dv.getUint32(p + 16, true)));
-        } else {
-          return E.INVAL;
-        }
-      }
-      if (ready.length === 0 && clocks.length > 0) {
-        let earliest = clocks[0]!.deadline;
-        for (const c of clocks) if (c.deadline < earliest) earliest = c.deadline;
-        // Sleep in slices so a long sleep wakes within a millisecond of its deadline.
-        for (let left = earliest - now(CLOCK.MONOTONIC); left > 0n; left = earliest - now(CLOCK.MONOTONIC)) {
-          const allowed = ctx.sleepDeadline - performance.now();
-          if (Number(left) / 1e6 > allowed) {
-            sleepMs(allowed);
-            throw new IsolaError('TIMEOUT', `timed out after ${formatDuration(ctx.timeoutMs)}`, { timeoutMs: ctx.timeoutMs });
-          }
-          sleepMs(Number(left) / 1e6);
-        }
-      }
-      const t = now(CLOCK.MONOTONIC);
-      for (const c of clocks) {
-        if (c.deadline <= t) ready.push({ userdata: c.userdata, error: E.SUCCESS, type: EVENTTYPE.CLOCK, nbytes: 0n });
-      }
-      const base = outPtr >>> 0;
-      mem.u8.fill(0, base, base + ready.length * EVENT_SIZE);
-      ready.forEach((ev, k) => {
-        const q = base + k * EVENT_SIZE;
-        dv.setBigUint64(q, ev.userdata, true);
-        dv.setUint16(q + 8, ev.error, true);
-        dv.setUint8(q + 10, ev.type);
-        dv.setBigUint64(q + 16, ev.nbytes, true);
-      });
-      dv.setUint32(neventsPtr >>> 0, ready.length, true);
-      return E.SUCCESS;
-    },
-  };
+  let nbytes = 0n;
+  if (type === EVENTTYPE.FD_READ) {
+    if (e.kind === 'file') nbytes = BigInt(Math.max(0, fstatSync(e.hostFd).size - e.position));
+    else if (e.input !== null) nbytes = BigInt(e.input.available());
+  }
+  return { userdata, error: E.SUCCESS, type, nbytes };
 }
+
+/** The implementation, shared by every guest: it takes its guest's context first (see wasi.ts). */
+export const pollCalls = {
+  poll_oneoff(ctx: WasiContext, inPtr: number, outPtr: number, nsubs: number, neventsPtr: number): number {
+    const { mem, fds } = ctx;
+    const n = nsubs >>> 0;
+    if (n === 0) return E.INVAL;
+    mem.check(inPtr, n * SUB_SIZE);
+    mem.check(outPtr, n * EVENT_SIZE);
+    mem.check(neventsPtr, 4);
+    const dv = mem.dv;
+    const ready: Ready[] = [];
+    const clocks: Array<{ userdata: bigint; deadline: bigint }> = [];
+    const start = now(CLOCK.MONOTONIC);
+    for (let i = 0; i < n; i++) {
+      const p = (inPtr >>> 0) + i * SUB_SIZE;
+      const userdata = dv.getBigUint64(p, true);
+      const tag = dv.getUint8(p + 8);
+      if (tag === EVENTTYPE.CLOCK) {
+        const id = dv.getUint32(p + 16, true);
+        const timeout = dv.getBigUint64(p + 24, true);
+        const flags = dv.getUint16(p + 40, true);
+        if (id > CLOCK.THREAD_CPUTIME) {
+          ready.push({ userdata, error: E.INVAL, type: tag, nbytes: 0n });
+          continue;
+        }
+        // Everything is converted to a deadline on the monotonic clock.
+        const deadline = flags & SUBCLOCKFLAGS_ABSTIME ? start + (timeout - now(id)) : start + timeout;
+        clocks.push({ userdata, deadline });
+      } else if (tag === EVENTTYPE.FD_READ || tag === EVENTTYPE.FD_WRITE) {
+        ready.push(fdEvent(fds, userdata, tag, dv.getUint32(p + 16, true)));
+      } else {
+        return E.INVAL;
+      }
+    }
+    if (ready.length === 0 && clocks.length > 0) {
+      let earliest = clocks[0]!.deadline;
+      for (const c of clocks) if (c.deadline < earliest) earliest = c.deadline;
+      // Sleep in slices so a long sleep wakes within a millisecond of its deadline.
+      for (let left = earliest - now(CLOCK.MONOTONIC); left > 0n; left = earliest - now(CLOCK.MONOTONIC)) {
+        const allowed = ctx.sleepDeadline - performance.now();
+        if (Number(left) / 1e6 > allowed) {
+          sleepMs(allowed);
+          throw new IsolaError('TIMEOUT', `timed out after ${formatDuration(ctx.timeoutMs)}`, { timeoutMs: ctx.timeoutMs });
+        }
+        sleepMs(Number(left) / 1e6);
+      }
+    }
+    const t = now(CLOCK.MONOTONIC);
+    for (const c of clocks) {
+      if (c.deadline <= t) ready.push({ userdata: c.userdata, error: E.SUCCESS, type: EVENTTYPE.CLOCK, nbytes: 0n });
+    }
+    const base = outPtr >>> 0;
+    mem.u8.fill(0, base, base + ready.length * EVENT_SIZE);
+    ready.forEach((ev, k) => {
+      const q = base + k * EVENT_SIZE;
+      dv.setBigUint64(q, ev.userdata, true);
+      dv.setUint16(q + 8, ev.error, true);
+      dv.setUint8(q + 10, ev.type);
+      dv.setBigUint64(q + 16, ev.nbytes, true);
+    });
+    dv.setUint32(neventsPtr >>> 0, ready.length, true);
+    return E.SUCCESS;
+  },
+} satisfies Record<string, WasiImpl>;

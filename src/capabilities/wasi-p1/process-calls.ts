@@ -4,7 +4,7 @@
  */
 import { E } from './errno.js';
 import { now, resolution } from './clock.js';
-import type { WasiContext, WasiFn } from './context.js';
+import type { StringList, WasiContext, WasiImpl } from './context.js';
 
 /** Thrown by proc_exit; runWasiCommand turns it into the exit code. */
 export class WasiExit extends Error {
@@ -16,75 +16,77 @@ export class WasiExit extends Error {
   }
 }
 
-function sizesGet(ctx: WasiContext, list: Uint8Array[], countPtr: number, sizePtr: number): number {
-  let size = 0;
-  for (const s of list) size += s.length;
+function sizesGet(ctx: WasiContext, list: StringList, countPtr: number, sizePtr: number): number {
+  const size = list.bytes().length;
   ctx.mem.check(countPtr, 4);
   ctx.mem.check(sizePtr, 4);
-  ctx.mem.setU32(countPtr, list.length);
+  ctx.mem.setU32(countPtr, list.count);
   ctx.mem.setU32(sizePtr, size);
   return E.SUCCESS;
 }
 
-function listGet(ctx: WasiContext, list: Uint8Array[], ptrsPtr: number, bufPtr: number): number {
+/** The strings go to bufPtr as they are stored (each NUL-terminated), their addresses to ptrsPtr. */
+function listGet(ctx: WasiContext, list: StringList, ptrsPtr: number, bufPtr: number): number {
   const { mem } = ctx;
-  let size = 0;
-  for (const s of list) size += s.length;
-  mem.check(ptrsPtr, list.length * 4);
-  mem.check(bufPtr, size);
-  let at = bufPtr >>> 0;
-  for (let i = 0; i < list.length; i++) {
-    mem.dv.setUint32((ptrsPtr >>> 0) + i * 4, at, true);
-    mem.u8.set(list[i]!, at);
-    at += list[i]!.length;
+  const bytes = list.bytes();
+  const count = list.count;
+  mem.check(ptrsPtr, count * 4);
+  mem.check(bufPtr, bytes.length);
+  const buf = bufPtr >>> 0;
+  const ptrs = ptrsPtr >>> 0;
+  mem.u8.set(bytes, buf);
+  const dv = mem.dv;
+  // No string holds a NUL (WasiP1 refuses them), so the NULs are exactly the ends.
+  for (let i = 0, at = 0; i < count; i++) {
+    dv.setUint32(ptrs + i * 4, buf + at, true);
+    at = bytes.indexOf(0, at) + 1;
   }
   return E.SUCCESS;
 }
 
 const RANDOM_CHUNK = 65536; // getRandomValues' per-call limit
 
-export function processCalls(ctx: WasiContext, onExit: (code: number) => void): Record<string, WasiFn> {
-  const { mem, fds } = ctx;
-  const notSocket = (fd: number): number => (fds.lookup(fd) === undefined ? E.BADF : E.NOTSOCK);
-  return {
-    args_sizes_get: (countPtr: number, sizePtr: number) => sizesGet(ctx, ctx.args, countPtr, sizePtr),
-    args_get: (argv: number, buf: number) => listGet(ctx, ctx.args, argv, buf),
-    environ_sizes_get: (countPtr: number, sizePtr: number) => sizesGet(ctx, ctx.env, countPtr, sizePtr),
-    environ_get: (environ: number, buf: number) => listGet(ctx, ctx.env, environ, buf),
+const notSocket = (ctx: WasiContext, fd: number): number => (ctx.fds.lookup(fd) === undefined ? E.BADF : E.NOTSOCK);
 
-    clock_res_get(id: number, out: number): number {
-      const r = resolution(id);
-      mem.setU64(out, r);
-      return E.SUCCESS;
-    },
-    clock_time_get(id: number, _precision: bigint, out: number): number {
-      const t = now(id);
-      mem.setU64(out, t);
-      return E.SUCCESS;
-    },
+/** The implementations, shared by every guest: each takes its guest's context first (see wasi.ts). */
+export const processCalls = {
+  args_sizes_get: (ctx: WasiContext, countPtr: number, sizePtr: number): number => sizesGet(ctx, ctx.args, countPtr, sizePtr),
+  args_get: (ctx: WasiContext, argv: number, buf: number): number => listGet(ctx, ctx.args, argv, buf),
+  environ_sizes_get: (ctx: WasiContext, countPtr: number, sizePtr: number): number => sizesGet(ctx, ctx.env, countPtr, sizePtr),
+  environ_get: (ctx: WasiContext, environ: number, buf: number): number => listGet(ctx, ctx.env, environ, buf),
 
-    random_get(buf: number, len: number): number {
-      mem.check(buf, len);
-      const start = buf >>> 0;
-      const end = start + (len >>> 0);
-      for (let p = start; p < end; p += RANDOM_CHUNK) {
-        globalThis.crypto.getRandomValues(mem.u8.subarray(p, Math.min(end, p + RANDOM_CHUNK)));
-      }
-      return E.SUCCESS;
-    },
+  clock_res_get(ctx: WasiContext, id: number, out: number): number {
+    const r = resolution(id);
+    ctx.mem.setU64(out, r);
+    return E.SUCCESS;
+  },
+  clock_time_get(ctx: WasiContext, id: number, _precision: bigint, out: number): number {
+    const t = now(id);
+    ctx.mem.setU64(out, t);
+    return E.SUCCESS;
+  },
 
-    proc_exit(code: number): number {
-      onExit(code >>> 0);
-      throw new WasiExit(code >>> 0);
-    },
-    // Raising signals is not something a sandboxed guest gets to do (wasmtime: ENOTSUP).
-    proc_raise: () => E.NOTSUP,
-    sched_yield: () => E.SUCCESS,
+  random_get(ctx: WasiContext, buf: number, len: number): number {
+    const { mem } = ctx;
+    mem.check(buf, len);
+    const start = buf >>> 0;
+    const end = start + (len >>> 0);
+    for (let p = start; p < end; p += RANDOM_CHUNK) {
+      globalThis.crypto.getRandomValues(mem.u8.subarray(p, Math.min(end, p + RANDOM_CHUNK)));
+    }
+    return E.SUCCESS;
+  },
 
-    sock_accept: (fd: number) => notSocket(fd),
-    sock_recv: (fd: number) => notSocket(fd),
-    sock_send: (fd: number) => notSocket(fd),
-    sock_shutdown: (fd: number) => notSocket(fd),
-  };
-}
+  proc_exit(ctx: WasiContext, code: number): number {
+    ctx.exitCode = code >>> 0;
+    throw new WasiExit(code >>> 0);
+  },
+  // Raising signals is not something a sandboxed guest gets to do (wasmtime: ENOTSUP).
+  proc_raise: (_ctx: WasiContext): number => E.NOTSUP,
+  sched_yield: (_ctx: WasiContext): number => E.SUCCESS,
 
+  sock_accept: (ctx: WasiContext, fd: number): number => notSocket(ctx, fd),
+  sock_recv: (ctx: WasiContext, fd: number): number => notSocket(ctx, fd),
+  sock_send: (ctx: WasiContext, fd: number): number => notSocket(ctx, fd),
+  sock_shutdown: (ctx: WasiContext, fd: number): number => notSocket(ctx, fd),
+} satisfies Record<string, WasiImpl>;

@@ -24,18 +24,27 @@ const FILETYPE_UNKNOWN = 0;
 const FILETYPE_CHARACTER_DEVICE = 2;
 const FILETYPE_REGULAR_FILE = 4;
 
-/** A capped in-memory output buffer for embedders (stdout/stderr). */
+/**
+ * The first buffer's smallest size; it then doubles as needed, never past maxBytes. 64 bytes is V8's
+ * limit for a typed array kept on the JS heap (no separate backing store): a CGI hello fits in it.
+ */
+const FIRST_CAPACITY = 64;
+
+/**
+ * A capped in-memory output buffer for embedders (stdout/stderr). Nothing is allocated until the
+ * first write (a server makes two per request, and stderr mostly stays empty); the first buffer is
+ * sized to that write (64 bytes, doubled until it fits) and grows by doubling.
+ */
 export class OutputCapture implements OutputSink {
   readonly filetype = FILETYPE_UNKNOWN;
   readonly maxBytes: number;
-  private buf: Uint8Array;
+  private buf: Uint8Array | null = null;
   private length = 0;
   private dropped = false;
 
   constructor(maxBytes: number) {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError('OutputCapture: maxBytes must be a non-negative integer');
     this.maxBytes = maxBytes;
-    this.buf = new Uint8Array(Math.min(maxBytes, 4096));
   }
 
   /**
@@ -52,26 +61,31 @@ export class OutputCapture implements OutputSink {
     }
     if (n === 0) return;
     const need = this.length + n;
-    if (need > this.buf.length) {
-      let cap = this.buf.length * 2 || 64;
-      while (cap < need) cap *= 2;
-      const grown = new Uint8Array(Math.min(cap, this.maxBytes));
-      grown.set(this.buf.subarray(0, this.length));
-      this.buf = grown;
-    }
+    let b = this.buf;
+    if (b === null || need > b.length) b = this.grow(need);
     if (n < 16) {
       // Tiny writes (a char, a line end) are cheaper as a loop than a set() of a subarray.
-      const b = this.buf;
       let j = this.length;
       for (let i = off, end = off + n; i < end; i++) b[j++] = u8[i]!;
     } else {
-      this.buf.set(u8.subarray(off, off + n), this.length);
+      b.set(u8.subarray(off, off + n), this.length);
     }
     this.length = need;
   }
 
+  /** A buffer of at least `need` bytes (need <= maxBytes) holding what was captured so far. */
+  private grow(need: number): Uint8Array {
+    const old = this.buf;
+    let cap = old === null ? FIRST_CAPACITY : old.length * 2;
+    while (cap < need) cap *= 2;
+    const grown = new Uint8Array(Math.min(cap, this.maxBytes));
+    if (old !== null && this.length > 0) grown.set(old.subarray(0, this.length));
+    this.buf = grown;
+    return grown;
+  }
+
   get bytes(): Uint8Array {
-    return this.buf.subarray(0, this.length);
+    return this.buf === null ? new Uint8Array(0) : this.buf.subarray(0, this.length);
   }
   get truncated(): boolean {
     return this.dropped;
