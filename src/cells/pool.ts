@@ -122,16 +122,21 @@ export class CellPool implements CellPoolApi {
     });
   }
 
-  /** An idle cell; else the least loaded one that pipelines, has room and is running something young. */
+  /**
+   * A cell that is awake (running something young) and has room; else an idle one. Queueing behind a
+   * young invocation beats waking a sleeping cell: a wake-up costs the host more than a tiny guest's run.
+   */
   private pick(): Slot | undefined {
-    let best: Slot | undefined;
+    let idle: Slot | undefined;
     for (const s of this.slots) {
       if (!s.cell.alive) continue;
-      if (s.taken === 0) return s;
-      if (s.taken >= s.cell.maxPending || s.cell.busyMs >= PIPELINE_BEHIND_MS) continue;
-      if (best === undefined || s.taken < best.taken) best = s;
+      if (s.taken === 0) {
+        idle ??= s;
+        continue;
+      }
+      if (s.taken < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS) return s;
     }
-    return best;
+    return idle;
   }
 
   private release(slot: Slot): void {

@@ -44,6 +44,34 @@ test('an invoke (with its input as a data frame after it) survives encoding and 
   assert.deepEqual({ ...req, env: { ...req.env } }, { ...REQ, limits: { fuel: 2n ** 63n + 5n, timeoutMs: 1500 } });
 });
 
+test('the environment travels as one block: empty names and values, "=" and non-ASCII survive; NUL is refused', () => {
+  const env = { '': 'empty name', EMPTY: '', 'K=EY': 'v=al', 'ÜNÏ': 'cödé ✓', __proto__x: 'p' };
+  const bytes = written((w) => w.invoke(3, { module: 'm', kind: 'wasi', env }));
+  const { dec, got } = collect(HOST_TO_CELL);
+  dec.push(bytes);
+  assert.deepEqual({ ...decodeInvoke(got[0]!.payload).req.env }, env);
+  assert.throws(() => written((w) => w.invoke(4, { module: 'm', kind: 'wasi', env: { A: 'x\0B=y' } })),
+    (e: unknown) => e instanceof IsolaError && e.code === 'USAGE' && /NUL/.test(e.message));
+  assert.throws(() => written((w) => w.invoke(4, { module: 'm', kind: 'wasi', env: { 'A\0B': 'y' } })), /NUL/);
+});
+
+test('an environment block that does not hold the variables it declares is a protocol error', () => {
+  const bytes = written((w) => w.invoke(5, { module: 'm', kind: 'wasi', env: { A: '1', B: '2' } }));
+  const { dec, got } = collect(HOST_TO_CELL);
+  dec.push(bytes);
+  const payload = got[0]!.payload;
+  // The count sits right before the block's length: kind (1) + flags (4) + module ("m": 4 + 1).
+  const lie = (n: number): Uint8Array => {
+    const p = payload.slice();
+    new DataView(p.buffer).setUint32(10, n, true);
+    return p;
+  };
+  assert.equal(Object.keys(decodeInvoke(lie(2)).req.env!).length, 2);
+  for (const n of [1, 3, 0xffffffff]) {
+    assert.throws(() => decodeInvoke(lie(n)), (e: unknown) => e instanceof IsolaError && e.code === 'CELL_PROTOCOL', `count ${n}`);
+  }
+});
+
 test('a minimal invoke carries no optional fields', () => {
   const bytes = written((w) => w.invoke(1, { module: 'm', kind: 'invoke' }));
   const { dec, got } = collect(HOST_TO_CELL);

@@ -63,11 +63,7 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
     w.u32(req.args.length);
     for (const a of req.args) w.str(String(a));
   }
-  if (req.env !== undefined) {
-    const entries = Object.entries(req.env);
-    w.u32(entries.length);
-    for (const [k, v] of entries) w.str(k).str(v);
-  }
+  if (req.env !== undefined) writeEnv(w, req.env);
   if (req.preopens !== undefined) {
     w.u32(req.preopens.length);
     for (const p of req.preopens) w.str(p.hostPath).str(p.guestPath).u8(p.readOnly === true ? 1 : 0);
@@ -96,12 +92,7 @@ export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInpu
     for (let i = 0; i < n; i++) args[i] = r.str();
     req.args = args;
   }
-  if (flags & F.ENV) {
-    const n = r.count(8);
-    const env: Record<string, string> = Object.create(null) as Record<string, string>;
-    for (let i = 0; i < n; i++) env[r.str()] = r.str();
-    req.env = env;
-  }
+  if (flags & F.ENV) req.env = readEnv(r);
   if (flags & F.PREOPENS) {
     const n = r.count(9);
     const preopens: Preopen[] = [];
@@ -120,6 +111,32 @@ export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInpu
   if (flags & F.MAX_ERR) req.maxStderrBytes = r.f64();
   r.end();
   return { req, hasInput: (flags & F.INPUT) !== 0 };
+}
+
+/**
+ * The environment as a count and one block, `name\0value\0` per variable: one UTF-8 encode and one decode
+ * instead of two per variable (a CGI request carries ~30; per-string work was ~20 µs of each request).
+ * Names and values cannot hold NUL (WASI could not pass them either), so the split is unambiguous.
+ */
+function writeEnv(w: ByteWriter, env: Record<string, string>): void {
+  let block = '';
+  let n = 0;
+  for (const name in env) {
+    const value = env[name]!;
+    if (name.includes('\0') || value.includes('\0')) throw new IsolaError('USAGE', `environment variable ${JSON.stringify(name)} holds a NUL character`);
+    block += `${name}\0${value}\0`;
+    n++;
+  }
+  w.u32(n).str(block);
+}
+
+function readEnv(r: ByteReader): Record<string, string> {
+  const n = r.count(2); // each variable takes at least its two NULs
+  const parts = r.str().split('\0');
+  if (parts.length !== 2 * n + 1 || parts[2 * n] !== '') throw protocolError(`invoke frame's environment does not hold ${n} variables`);
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < 2 * n; i += 2) env[parts[i]!] = parts[i + 1]!;
+  return env;
 }
 
 // ---- result ----------------------------------------------------------------------------------
