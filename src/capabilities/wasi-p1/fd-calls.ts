@@ -77,6 +77,19 @@ function readFileIovs(ctx: WasiContext, e: FdEntry, base: number, n: number, pos
   return total;
 }
 
+/** fd_pread / fd_pwrite: a file opened with the seek right, at `offset`, the file position untouched. */
+function positionedIo(ctx: WasiContext, fd: number, right: number, io: typeof readFileIovs,
+  iovs: number, iovsLen: number, offset: bigint, donePtr: number): number {
+  const { mem } = ctx;
+  const e = ioEntry(ctx, fd, right);
+  if (e.kind !== 'file') return E.SPIPE;
+  if ((e.rightsBase & R.FD_SEEK) === 0) return E.NOTCAPABLE;
+  mem.check(donePtr, 4);
+  const base = mem.iovecs(iovs, iovsLen);
+  mem.setU32(donePtr, io(ctx, e, base, iovsLen >>> 0, toSafeOffset(offset)));
+  return E.SUCCESS;
+}
+
 function takeSnapshot(e: FdEntry): DirSnapshotEntry[] {
   const dot = statSync(e.hostPath, { bigint: true });
   const dotdot = statSync(e.hostPath + '/..', { bigint: true });
@@ -159,27 +172,11 @@ export const fdCalls = {
   },
 
   fd_pread(ctx: WasiContext, fd: number, iovs: number, iovsLen: number, offset: bigint, nreadPtr: number): number {
-    const { mem } = ctx;
-    const e = ioEntry(ctx, fd, R.FD_READ);
-    if (e.kind !== 'file') return E.SPIPE;
-    if ((e.rightsBase & R.FD_SEEK) === 0) return E.NOTCAPABLE;
-    mem.check(nreadPtr, 4);
-    const base = mem.iovecs(iovs, iovsLen);
-    const total = readFileIovs(ctx, e, base, iovsLen >>> 0, toSafeOffset(offset));
-    mem.setU32(nreadPtr, total);
-    return E.SUCCESS;
+    return positionedIo(ctx, fd, R.FD_READ, readFileIovs, iovs, iovsLen, offset, nreadPtr);
   },
 
   fd_pwrite(ctx: WasiContext, fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number): number {
-    const { mem } = ctx;
-    const e = ioEntry(ctx, fd, R.FD_WRITE);
-    if (e.kind !== 'file') return E.SPIPE;
-    if ((e.rightsBase & R.FD_SEEK) === 0) return E.NOTCAPABLE;
-    mem.check(nwrittenPtr, 4);
-    const base = mem.iovecs(iovs, iovsLen);
-    const total = writeFileIovs(ctx, e, base, iovsLen >>> 0, toSafeOffset(offset));
-    mem.setU32(nwrittenPtr, total);
-    return E.SUCCESS;
+    return positionedIo(ctx, fd, R.FD_WRITE, writeFileIovs, iovs, iovsLen, offset, nwrittenPtr);
   },
 
   fd_seek(ctx: WasiContext, fd: number, offset: bigint, whence: number, newOffsetPtr: number): number {
