@@ -43,8 +43,11 @@ function syncIfAsked(e: FdEntry): void {
   if (e.fdflags & (FDFLAGS.SYNC | FDFLAGS.DSYNC | FDFLAGS.RSYNC)) fdatasyncSync(e.hostFd);
 }
 
-/** Writes iovecs to a file at `pos`; returns bytes written (stops at a short write). */
-function writeFileIovs(ctx: WasiContext, e: FdEntry, base: number, n: number, pos: number): number {
+/** readSync or writeSync: moves `len` bytes between guest memory at `off` and the file at `pos`. */
+type FileIo = (fd: number, buf: Uint8Array, off: number, len: number, pos: number) => number;
+
+/** Moves iovecs between guest memory and a file at `pos` with `io`; returns the bytes moved (stops at a short transfer). */
+function fileIovs(ctx: WasiContext, e: FdEntry, base: number, n: number, pos: number, io: FileIo): number {
   const { mem } = ctx;
   let total = 0;
   for (let k = 0; k < n; k++) {
@@ -53,28 +56,21 @@ function writeFileIovs(ctx: WasiContext, e: FdEntry, base: number, n: number, po
     mem.check(ptr, len);
     if (len > MAX_IO - total) len = MAX_IO - total;
     if (len === 0) continue;
-    const w = writeSync(e.hostFd, mem.u8, ptr, len, pos + total);
-    total += w;
-    if (w < len || total >= MAX_IO) break;
+    const moved = io(e.hostFd, mem.u8, ptr, len, pos + total);
+    total += moved;
+    if (moved < len || total >= MAX_IO) break;
   }
+  return total;
+}
+
+function writeFileIovs(ctx: WasiContext, e: FdEntry, base: number, n: number, pos: number): number {
+  const total = fileIovs(ctx, e, base, n, pos, writeSync);
   syncIfAsked(e);
   return total;
 }
 
 function readFileIovs(ctx: WasiContext, e: FdEntry, base: number, n: number, pos: number): number {
-  const { mem } = ctx;
-  let total = 0;
-  for (let k = 0; k < n; k++) {
-    const ptr = mem.dv.getUint32(base + k * 8, true);
-    let len = mem.dv.getUint32(base + k * 8 + 4, true);
-    mem.check(ptr, len);
-    if (len > MAX_IO - total) len = MAX_IO - total;
-    if (len === 0) continue;
-    const r = readSync(e.hostFd, mem.u8, ptr, len, pos + total);
-    total += r;
-    if (r < len || total >= MAX_IO) break;
-  }
-  return total;
+  return fileIovs(ctx, e, base, n, pos, readSync);
 }
 
 /** fd_pread / fd_pwrite: a file opened with the seek right, at `offset`, the file position untouched. */
