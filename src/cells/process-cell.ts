@@ -16,7 +16,6 @@ import type { AgentConfig } from './agent/core.js';
 import { exitDescription } from './cell-errors.js';
 import type { JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
-import { writeParts } from './protocol/writer.js';
 import type { CellSpawnOptions } from './types.js';
 
 const SLOW_INVOCATION_MS = 50;
@@ -117,7 +116,7 @@ export class ProcessCell extends RemoteCell {
       this.channel.cork();
       setImmediate(this.flush);
     }
-    writeParts(this.channel, parts);
+    for (const part of parts) this.channel.write(part); // corked: they leave together at the flush
   }
 
   protected terminate(): void {

@@ -12,7 +12,7 @@ export interface FrameSink {
   send(parts: Uint8Array[]): void;
 }
 
-/** The socket side of a FrameSink (both ends of a process cell): one part as is, several corked into one writev. */
+/** The socket side of a FrameSink (the agent of a process cell): one part as is, several corked into one writev. */
 export function writeParts(socket: { write(b: Uint8Array): boolean; cork(): void; uncork(): void }, parts: Uint8Array[]): void {
   if (parts.length === 1) {
     socket.write(parts[0]!);
