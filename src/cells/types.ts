@@ -6,7 +6,7 @@
  * Layering: cells use engine + capabilities; the orchestrator uses cells. Cells decide no policy.
  */
 import type { CompileOptions, Limits } from '../engine/limits.js';
-import type { Preopen } from '../capabilities/wasi-p1/index.js';
+import type { EnvironBlock, Preopen } from '../capabilities/wasi-p1/index.js';
 
 export type Isolation = 'inline' | 'worker' | 'process';
 
@@ -57,6 +57,11 @@ export interface InvokeRequest {
   args?: string[];
   input?: Uint8Array;
   env?: Record<string, string>;
+  /**
+   * The environment already encoded (NAME=VALUE strings, each NUL-ended), instead of `env`: what a cell's agent
+   * decodes from an invoke frame, handed to the WASI layer without a string per variable.
+   */
+  environ?: EnvironBlock;
   /** wasi: the preopens for this invocation; each must be one of the cell's preopens (same guestPath, not less read-only). */
   preopens?: Preopen[];
   /** Cap on stdout (wasi) or the buffer output. Default 16 MiB. Beyond it output is truncated and flagged. */

@@ -25,6 +25,15 @@ function written(fill: (w: FrameWriter) => void): Uint8Array {
   return joinParts(parts);
 }
 
+/** The decoded environment block as an object (the agent never does this: the bytes go to WASI as they are). */
+function envOf(req: InvokeRequest): Record<string, string> | undefined {
+  if (req.environ === undefined) return undefined;
+  const strings = new TextDecoder().decode(req.environ.bytes).split('\0');
+  assert.equal(strings.pop(), '', 'the block ends with a NUL');
+  assert.equal(strings.length, req.environ.count);
+  return Object.fromEntries(strings.map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]));
+}
+
 const REQ: InvokeRequest = {
   module: 'abc123', kind: 'wasi', export: 'run', args: ['prog', '-x', 'ünïcödé', ''],
   env: { A: '1', 'B C': 'x=y' }, preopens: [{ hostPath: '/h', guestPath: '/g', readOnly: true }, { hostPath: '/a', guestPath: '/b' }],
@@ -41,15 +50,20 @@ test('an invoke (with its input as a data frame after it) survives encoding and 
   const { slot, bytes: input } = dataFrameSlot(got[1]!.payload);
   assert.equal(slot, DATA_INPUT);
   req.input = input;
-  assert.deepEqual({ ...req, env: { ...req.env } }, { ...REQ, limits: { fuel: 2n ** 63n + 5n, timeoutMs: 1500 } });
+  const { environ: _, ...rest } = req;
+  assert.deepEqual({ ...rest, env: envOf(req) }, { ...REQ, limits: { fuel: 2n ** 63n + 5n, timeoutMs: 1500 } });
 });
 
-test('the environment travels as one block: empty names and values, "=" and non-ASCII survive; NUL is refused', () => {
-  const env = { '': 'empty name', EMPTY: '', 'K=EY': 'v=al', 'ÜNÏ': 'cödé ✓', __proto__x: 'p' };
+test('the environment travels as one NAME=VALUE block: empty names and values, "=" in values and non-ASCII survive; NUL and "=" in a name are refused', () => {
+  const env = { '': 'empty name', EMPTY: '', KEY: 'v=al=', 'ÜNÏ': 'cödé ✓', __proto__x: 'p' };
   const bytes = written((w) => w.invoke(3, { module: 'm', kind: 'wasi', env }));
   const { dec, got } = collect(HOST_TO_CELL);
   dec.push(bytes);
-  assert.deepEqual({ ...decodeInvoke(got[0]!.payload).req.env }, env);
+  const { req } = decodeInvoke(got[0]!.payload);
+  assert.equal(req.env, undefined);
+  assert.deepEqual(envOf(req), env);
+  assert.throws(() => written((w) => w.invoke(4, { module: 'm', kind: 'wasi', env: { 'K=EY': 'v' } })),
+    (e: unknown) => e instanceof IsolaError && e.code === 'USAGE' && /'='/.test(e.message));
   assert.throws(() => written((w) => w.invoke(4, { module: 'm', kind: 'wasi', env: { A: 'x\0B=y' } })),
     (e: unknown) => e instanceof IsolaError && e.code === 'USAGE' && /NUL/.test(e.message));
   assert.throws(() => written((w) => w.invoke(4, { module: 'm', kind: 'wasi', env: { 'A\0B': 'y' } })), /NUL/);
@@ -66,7 +80,7 @@ test('an environment block that does not hold the variables it declares is a pro
     new DataView(p.buffer).setUint32(10, n, true);
     return p;
   };
-  assert.equal(Object.keys(decodeInvoke(lie(2)).req.env!).length, 2);
+  assert.deepEqual(envOf(decodeInvoke(lie(2)).req), { A: '1', B: '2' });
   for (const n of [1, 3, 0xffffffff]) {
     assert.throws(() => decodeInvoke(lie(n)), (e: unknown) => e instanceof IsolaError && e.code === 'CELL_PROTOCOL', `count ${n}`);
   }

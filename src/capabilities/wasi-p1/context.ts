@@ -9,16 +9,29 @@ import { GuestMemory } from './memory-view.js';
  * joined text is far cheaper than one per variable). No string holds a NUL of its own.
  */
 export class StringList {
-  private encoded: Uint8Array | null = null;
+  private bytesOf: Uint8Array | null = null;
   constructor(
     readonly count: number,
     /** Every string followed by a NUL. */
     private readonly joined: string,
   ) {}
 
-  bytes(): Uint8Array {
-    return (this.encoded ??= Buffer.from(this.joined, 'utf8'));
+  /** A list that arrived encoded (checked by the caller: `count` NUL-ended strings). */
+  static encoded(count: number, bytes: Uint8Array): StringList {
+    const list = new StringList(count, '');
+    list.bytesOf = bytes;
+    return list;
   }
+
+  bytes(): Uint8Array {
+    return (this.bytesOf ??= Buffer.from(this.joined, 'utf8'));
+  }
+}
+
+/** An environment already encoded: `count` strings `NAME=VALUE`, each ended by a NUL, back to back. */
+export interface EnvironBlock {
+  count: number;
+  bytes: Uint8Array;
 }
 
 export class WasiContext {

@@ -1,3 +1,3 @@
 /** isola's wasi_snapshot_preview1 capability (see docs/contracts.md). */
-export { WasiP1, OutputCapture, WasiExit, type WasiOptions, type Preopen } from './wasi.js';
+export { WasiP1, OutputCapture, WasiExit, type WasiOptions, type Preopen, type EnvironBlock } from './wasi.js';
 export { runWasiCommand, startWasiReactor, instantiateWasi } from './run.js';

@@ -4,7 +4,7 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { IsolaError } from '../../errors.js';
-import { StringList, WasiContext, type WasiFn, type WasiImpl } from './context.js';
+import { StringList, WasiContext, type EnvironBlock, type WasiFn, type WasiImpl } from './context.js';
 import { errnoOf } from './errno.js';
 import { fdCalls } from './fd-calls.js';
 import { FdEntry, FT } from './fd-table.js';
@@ -30,6 +30,11 @@ export interface WasiOptions {
   args?: string[];
   /** The guest's whole environment (nothing is inherited). */
   env?: Record<string, string>;
+  /**
+   * The environment already encoded, instead of `env`: `count` strings `NAME=VALUE` each ended by a NUL, back
+   * to back (what a process cell's agent receives from the host: handed on without decoding a string).
+   */
+  environ?: EnvironBlock;
   preopens?: Preopen[];
   /** Host fd, buffer, 'inherit' (host fd 0), or null/undefined: immediate EOF. */
   stdin?: number | Uint8Array | 'inherit' | null;
@@ -169,12 +174,32 @@ function environList(env: Record<string, string> | undefined): StringList {
   return new StringList(count, joined);
 }
 
+/** Checks an encoded environment: exactly `count` NUL-ended strings, each holding a '=' (see WasiOptions.environ). */
+function environBlock(block: EnvironBlock): StringList {
+  const { count, bytes } = block;
+  let strings = 0;
+  let named = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0x3d) named = true;
+    else if (b === 0) {
+      if (!named) break;
+      strings++;
+      named = false;
+    }
+  }
+  if (strings !== count || (bytes.length > 0 && bytes[bytes.length - 1] !== 0)) {
+    throw new IsolaError('USAGE', `invalid encoded environment: expected ${count} NAME=VALUE strings, each ended by a NUL`);
+  }
+  return StringList.encoded(count, bytes);
+}
+
 export class WasiP1 {
   readonly imports: { wasi_snapshot_preview1: Record<string, WasiFn> };
   private readonly ctx: WasiContext;
 
   constructor(opts: WasiOptions = {}) {
-    const env = environList(opts.env);
+    const env = opts.environ !== undefined ? environBlock(opts.environ) : environList(opts.env);
     const args = stringList(opts.args ?? [], 'arguments');
     const ctx = (this.ctx = new WasiContext(args, env, opts.unsafeNoPathChecks === true));
 
@@ -249,4 +274,4 @@ export class WasiP1 {
   }
 }
 
-export { OutputCapture, WasiExit };
+export { OutputCapture, WasiExit, type EnvironBlock };

@@ -186,6 +186,7 @@ export class AgentCore {
       args, env: req.env ?? {}, preopens: this.grantedPreopens(req.preopens ?? []),
       stdin: req.kind === 'wasi' ? req.input ?? null : null, stdout, stderr,
     };
+    if (req.environ !== undefined) opts.environ = req.environ;
     if (this.config.noPathChecks === true) opts.unsafeNoPathChecks = true;
     return opts;
   }
