@@ -1,8 +1,9 @@
 /**
  * CellPool: warm cells for one isolation key. Each cell loads the module once; every invocation gets a
- * fresh instance inside a cell. An invocation goes to an idle cell; failing that, behind a young
- * invocation in a cell that pipelines (a process cell takes a few at once, which saves a wake-up of each
- * side per request); failing that, it waits for a cell, and one is spawned if below the bound. Cells are
+ * fresh instance inside a cell. An invocation goes behind a young invocation in a cell that pipelines (a
+ * process cell takes a few at once: it is awake, and a wake-up of each side per request is saved); failing
+ * that, to an idle cell; failing that, it waits, and a cell is spawned (below the bound) when no cell is
+ * moving or the waiting lasts. Cells are
  * recycled after N invocations or M ms, and a cell that dies is replaced; the invocation it was running
  * fails alone, and those queued behind it in the cell are run again elsewhere (they never started).
  * Waiting is unbounded here: admission (how long a caller may queue) is the orchestrator's.
@@ -19,6 +20,8 @@ interface Slot {
 }
 
 interface Waiter {
+  /** performance.now() when it began to wait. */
+  since: number;
   resolve(slot: Slot): void;
   reject(e: unknown): void;
   signal: AbortSignal | undefined;
@@ -26,6 +29,12 @@ interface Waiter {
 }
 
 const DEFAULT_CLOSE_GRACE_MS = 10_000;
+/**
+ * Invocations before a cell is recycled: a backstop against slow growth in the agent (each invocation's
+ * instance and memory are fresh anyway). A respawn costs ~60 ms of CPU and a cold JIT, so at 10k/s the
+ * old 10,000 cost a spawn a second.
+ */
+const DEFAULT_MAX_INVOCATIONS = 100_000;
 /**
  * Queue behind a cell's running invocation only while it has run less than this: a tiny guest is done long
  * before a wake-up round trip, a slow one is left alone (its neighbours go to other cells).
@@ -38,6 +47,8 @@ export class CellPool implements CellPoolApi {
   private readonly slots: Slot[] = [];
   private readonly waiters: Waiter[] = [];
   private starting = 0;
+  /** Looks again at the waiters after PIPELINE_BEHIND_MS (see considerGrowth). */
+  private growthTimer: NodeJS.Timeout | null = null;
   /** Spawns under way: close() waits for them, so no cell is still loading (and writing a cache) after it. */
   private readonly growing = new Set<Promise<void>>();
   private closed = false;
@@ -50,7 +61,7 @@ export class CellPool implements CellPoolApi {
   constructor(private readonly options: PoolOptions) {
     this.maxCells = Math.max(1, options.maxCells ?? 4);
     this.minWarm = Math.min(this.maxCells, Math.max(0, options.minWarm ?? 1));
-    this.maxInvocations = options.maxInvocationsPerCell ?? 10_000;
+    this.maxInvocations = options.maxInvocationsPerCell ?? DEFAULT_MAX_INVOCATIONS;
     this.maxAgeMs = options.maxCellAgeMs ?? 10 * 60_000;
   }
 
@@ -82,6 +93,7 @@ export class CellPool implements CellPoolApi {
 
   async close(graceMs = DEFAULT_CLOSE_GRACE_MS): Promise<void> {
     this.closed = true;
+    if (this.growthTimer !== null) clearTimeout(this.growthTimer);
     for (const w of this.waiters.splice(0)) this.settleWaiter(w, cellClosed('the pool is closing'));
     const cells = this.slots.splice(0).map((s) => s.cell);
     let timer: NodeJS.Timeout | undefined;
@@ -106,7 +118,7 @@ export class CellPool implements CellPoolApi {
       return Promise.resolve(slot);
     }
     return new Promise<Slot>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, signal, onAbort: undefined };
+      const w: Waiter = { since: performance.now(), resolve, reject, signal, onAbort: undefined };
       if (signal !== undefined) {
         w.onAbort = () => {
           const i = this.waiters.indexOf(w);
@@ -116,10 +128,32 @@ export class CellPool implements CellPoolApi {
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
       this.waiters.push(w);
-      if (this.slots.length + this.starting < this.maxCells && this.starting < this.waiters.length) {
-        this.grow().catch(() => {}); // failures reach the waiters
-      }
+      this.considerGrowth();
     });
+  }
+
+  /**
+   * A new cell for those who wait, when it helps: at once if no cell is moving (none alive, or each stuck on
+   * an invocation past PIPELINE_BEHIND_MS); otherwise only once someone has waited that long. Full cells that
+   * move free a place within a short guest's run, and a spawn costs tens of ms of CPU: growing for every
+   * burst spread the load over many sleeping cells, each woken per request (more cells only help when
+   * the cores or the guests' waits can use them, which is when waiting lasts).
+   */
+  private considerGrowth(): void {
+    if (this.closed || this.waiters.length === 0) return;
+    if (this.slots.length + this.starting >= this.maxCells || this.starting >= this.waiters.length) return;
+    const now = performance.now();
+    const moving = this.slots.some((s) => s.cell.alive && s.cell.busyMs < PIPELINE_BEHIND_MS);
+    if (!moving || now - this.waiters[0]!.since >= PIPELINE_BEHIND_MS) {
+      this.grow().catch(() => {}); // failures reach the waiters
+      return;
+    }
+    if (this.growthTimer !== null) return;
+    this.growthTimer = setTimeout(() => {
+      this.growthTimer = null;
+      this.considerGrowth();
+    }, PIPELINE_BEHIND_MS);
+    this.growthTimer.unref?.();
   }
 
   /**

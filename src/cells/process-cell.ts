@@ -29,7 +29,7 @@ const STDERR_TAIL = 4096;
  * and a wake-up of a sleeping process on each side, which on a small (virtual) machine costs more than a
  * tiny guest's whole run. The pool queues behind a running invocation only while it is young.
  */
-export const PROCESS_PIPELINE_DEPTH = 4;
+export const PROCESS_PIPELINE_DEPTH = 8;
 /** After the launcher exits, how long to wait for its sockets to drain (results already sent) before reporting. */
 const DRAIN_AFTER_EXIT_MS = 250;
 

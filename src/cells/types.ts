@@ -128,7 +128,7 @@ export interface PoolOptions {
   maxCells?: number;
   /** Cells kept ready even when idle. Default 1. */
   minWarm?: number;
-  /** Recycle a cell after this many invocations. Default 10_000. */
+  /** Recycle a cell after this many invocations. Default 100_000. */
   maxInvocationsPerCell?: number;
   /** Recycle a cell after this age. Default 10 minutes. */
   maxCellAgeMs?: number;

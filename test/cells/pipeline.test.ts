@@ -90,4 +90,29 @@ describe('a pool of process cells', () => {
       await pool.close();
     }
   });
+
+  test('a burst beyond a moving cell waits for it rather than spawning; a cell stuck on a long invocation grows the pool at once', async () => {
+    const pool = new CellPool({ spawn: { isolation: 'process' }, module: { bytes: COUNTER }, maxCells: 4, minWarm: 1 });
+    try {
+      await pool.warm();
+      const burst = Array.from({ length: 3 * PROCESS_PIPELINE_DEPTH }, () => pool.invoke({ kind: 'invoke', export: 'bump' }));
+      // The decision is taken as they queue: the warm cell has just started its first, so no spawn yet.
+      assert.equal(pool.stats().cells, 1, 'no cell spawned for a burst the one cell is working through');
+      for (const r of await Promise.all(burst)) assert.deepEqual(r.values, ['1']);
+    } finally {
+      await pool.close();
+    }
+    const stuck = new CellPool({ spawn: { isolation: 'process' }, module: { bytes: COUNTER }, maxCells: 2, minWarm: 1 });
+    try {
+      await stuck.warm();
+      const slow = stuck.invoke({ kind: 'invoke', export: 'spin', limits: { timeoutMs: 3000 } });
+      await sleep(50);
+      const quick = stuck.invoke({ kind: 'invoke', export: 'bump' });
+      assert.equal(stuck.stats().cells, 2, 'a spawn starts at once');
+      assert.deepEqual((await quick).values, ['1']);
+      await assert.rejects(slow, isCode('TIMEOUT'));
+    } finally {
+      await stuck.close();
+    }
+  });
 });
