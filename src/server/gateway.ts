@@ -2,7 +2,9 @@
  * One function request: body within the function's limit, the HttpRequestDescriptor, orchestrator.handle(),
  * and the guest's response written back (hop-by-hop and malformed guest headers dropped).
  */
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { HttpRequestDescriptor, HttpResponseDescriptor, OrchestratorApi } from '../orchestrator/types.js';
 import { isIsolaError } from '../errors.js';
@@ -62,6 +64,25 @@ function writeGuestResponse(res: ServerResponse, out: HttpResponseDescriptor, lo
   res.end(out.body);
 }
 
+const CONNECTION_ABORT = Symbol('isola.connectionAbort');
+
+/**
+ * The signal that cancels what a connection's requests run: aborted when the connection closes (the client
+ * went away, or a timeout destroyed it). One per connection, not per request: an AbortSignal costs a few
+ * µs to make, and every layer that listens removes its listener when its part ends, so a finished request
+ * leaves nothing on it for the next one on the same keep-alive connection.
+ */
+function connectionSignal(socket: Socket): AbortSignal {
+  const s = socket as Socket & { [CONNECTION_ABORT]?: AbortController };
+  let controller = s[CONNECTION_ABORT];
+  if (controller === undefined) {
+    const c = (controller = s[CONNECTION_ABORT] = new AbortController());
+    setMaxListeners(0, c.signal); // pipelined requests share it
+    socket.once('close', () => c.abort());
+  }
+  return controller.signal;
+}
+
 /** Returns the version that answered ('' if none ran). */
 export async function handleFunctionRequest(
   ctx: GatewayContext,
@@ -71,11 +92,7 @@ export async function handleFunctionRequest(
   match: RouteMatch,
   requestId: string,
 ): Promise<string> {
-  const abort = new AbortController();
-  const onClose = (): void => {
-    if (!res.writableFinished) abort.abort();
-  };
-  res.on('close', onClose);
+  const signal = connectionSignal(req.socket);
   ctx.versionOf.set(requestId, '');
   try {
     const body = await readBody(req, maxBodyOf(ctx.orchestrator, match.name));
@@ -94,8 +111,8 @@ export async function handleFunctionRequest(
       serverPort: ctx.serverPort,
       scheme: 'http',
     };
-    const out = await ctx.orchestrator.handle(match.name, descriptor, abort.signal);
-    if (!abort.signal.aborted) writeGuestResponse(res, out, ctx.logger, requestId);
+    const out = await ctx.orchestrator.handle(match.name, descriptor, signal);
+    if (!signal.aborted) writeGuestResponse(res, out, ctx.logger, requestId);
   } catch (e) {
     const status = httpStatusFor(e, 'request');
     const reason = publicReason(e);
@@ -104,8 +121,6 @@ export async function handleFunctionRequest(
     const headers: Record<string, string> = { 'x-isola-error': reason };
     if (status === 503) headers['retry-after'] = '1';
     if (!res.destroyed) sendText(res, status, undefined, headers);
-  } finally {
-    res.off('close', onClose);
   }
   const version = ctx.versionOf.get(requestId) ?? '';
   ctx.versionOf.delete(requestId);

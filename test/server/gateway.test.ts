@@ -1,6 +1,7 @@
 // Function requests through the gateway, over real HTTP, against the fake orchestrator.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { raw, startFake, type FakeServer } from './support.js';
 
 let s: FakeServer;
@@ -14,6 +15,7 @@ before(async () => {
   await s.add('slow', '/slow', 'throw:TIMEOUT');
   await s.add('teapot', '/teapot', 'status:418');
   await s.add('small', '/small', 'echo', { 'max-body': 10 });
+  await s.add('long', '/long', 'slow:10000');
 });
 after(() => s.stop());
 
@@ -23,7 +25,7 @@ type Json = Record<string, any>;
 test('health answers 200 with JSON', async () => {
   const r = await get('/.well-known/isola/health');
   assert.equal(r.status, 200);
-  assert.deepEqual(await r.json(), { status: 'ok', functions: 8 });
+  assert.deepEqual(await r.json(), { status: 'ok', functions: 9 });
   assert.equal((await get('/.well-known/isola/other')).status, 404);
 });
 
@@ -125,4 +127,25 @@ test('error answers to bodiless requests keep the connection alive', async () =>
   const req = 'GET /no/such HTTP/1.1\r\nhost: x\r\n\r\n';
   const reply = await raw(s.srv.url, [req, 100, req, 100, 'GET /no/such HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n']);
   assert.equal(reply.text.match(/HTTP\/1\.1 404/g)?.length, 3, reply.text);
+});
+
+test('a client that goes away cancels what its request runs, also after earlier requests on the same keep-alive connection', async () => {
+  const { port } = new URL(s.srv.url);
+  const sock = connect(Number(port), '127.0.0.1');
+  await new Promise((resolve) => sock.once('connect', resolve));
+  let got = '';
+  sock.on('data', (d) => (got += d.toString()));
+  sock.on('error', () => {});
+  for (let i = 0; i < 5; i++) sock.write('GET /echo/x HTTP/1.1\r\nhost: t\r\n\r\n');
+  const deadline = Date.now() + 5000;
+  while ((got.match(/HTTP\/1\.1 200/g) ?? []).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal((got.match(/HTTP\/1\.1 200/g) ?? []).length, 5, 'five answers on one connection');
+  sock.write('GET /long HTTP/1.1\r\nhost: t\r\n\r\n');
+  while (s.fake.inflight === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(s.fake.inflight, 1, 'the long request is running');
+  const left = Date.now();
+  sock.destroy();
+  while (s.fake.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(s.fake.inflight, 0, 'cancelled when the client left');
+  assert.ok(Date.now() - left < 2000, `cancelled at once, not after the guest's 10 s (${Date.now() - left} ms)`);
 });
