@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IsolaError } from '../../src/errors.js';
 import {
-  CELL_TO_HOST, DataStage, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, decodeError, decodeEvalResult, decodeInvoke,
+  ByteReader, ByteWriter, CELL_TO_HOST, DataStage, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, decodeError, decodeEvalResult, decodeInvoke,
   decodeLoad, decodeResult, encodeError, encodeEvalResult, encodeFrame, joinParts, DATA_INPUT, DATA_OUTPUT, DATA_STDERR,
   dataFrameSlot, type DirectSink,
 } from '../../src/cells/protocol/index.js';
@@ -308,4 +308,22 @@ test('with volatile chunks the decoder keeps copies: a caller reusing its read b
   }
   assert.deepEqual(got.map((g) => g[0]), [FrameType.INVOKE, FrameType.DATA, FrameType.SHUTDOWN]);
   assert.deepEqual(dataFrameSlot(got[1]![1]).bytes, input);
+});
+
+test('frames taken from a writer share a slab but never each other\'s bytes; large ones and joined ones get their own buffer', () => {
+  const w = new ByteWriter(16);
+  const a = w.reset().str('first frame').take();
+  const b = w.reset().str('second, longer frame').take();
+  assert.equal(a.buffer, b.buffer, 'small frames are views of one slab');
+  assert.ok(a.byteLength < a.buffer.byteLength);
+  assert.equal(new ByteReader(a, 't').str(), 'first frame', 'the writer was reused; the first frame is intact');
+  assert.equal(new ByteReader(b, 't').str(), 'second, longer frame');
+  const big = w.reset().raw(new Uint8Array(40_000).fill(7)).take();
+  assert.equal(big.byteOffset, 0);
+  assert.equal(big.byteLength, big.buffer.byteLength, 'a large frame has a buffer of its own');
+  const joined = joinParts([a]);
+  assert.notEqual(joined.buffer, a.buffer, 'a slab view is copied before anyone could transfer the slab');
+  assert.deepEqual(joined, a);
+  for (let i = 0; i < 10_000; i++) w.reset().u32(i).take(); // fills and replaces slabs
+  assert.equal(new ByteReader(a, 't').str(), 'first frame');
 });

@@ -23,10 +23,15 @@ export function protocolError(message: string): IsolaError {
   return new IsolaError('CELL_PROTOCOL', `cell-protocol-error: ${message}`);
 }
 
+/** Size of the slabs that small frames are copied into (see ByteWriter.alloc). */
+const SLAB_BYTES = 64 * 1024;
+
 export class ByteWriter {
   private buf: Uint8Array;
   private view: DataView;
   length = 0;
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
 
   constructor(initial = 256) {
     this.buf = new Uint8Array(initial);
@@ -114,9 +119,28 @@ export class ByteWriter {
     this.view.setUint32(at, v, true);
   }
 
-  /** A copy of what was written (the caller may transfer or keep it; the writer is reused). */
+  /** A copy of what was written (the caller may keep it; the writer is reused). See alloc(). */
   take(): Uint8Array {
-    return this.buf.slice(0, this.length);
+    const out = this.alloc(this.length);
+    out.set(this.buf.subarray(0, this.length));
+    return out;
+  }
+
+  /**
+   * `n` fresh zeroed bytes that stay the caller's: a view of a shared slab for small sizes (one ArrayBuffer per
+   * SLAB_BYTES instead of one per frame; a slab is only ever filled forward, so no view is written twice), a
+   * buffer of its own for large ones. A view never spans its whole ArrayBuffer, so joinParts copies it
+   * rather than transferring the slab.
+   */
+  alloc(n: number): Uint8Array {
+    if (n > SLAB_BYTES / 4) return new Uint8Array(n);
+    if (this.slabUsed + n > this.slab.length) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + n);
+    this.slabUsed += n;
+    return out;
   }
 }
 

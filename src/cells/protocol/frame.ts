@@ -39,11 +39,18 @@ export function encodeFrame(type: FrameType, requestId: number, payload?: Uint8A
   return out;
 }
 
+/** Little-endian, byte by byte: no DataView per header (one per frame showed in the host's profile). */
 export function writeHeader(out: Uint8Array, type: FrameType, requestId: number, payloadLength: number): void {
-  const v = new DataView(out.buffer, out.byteOffset, HEADER_BYTES);
-  v.setUint32(0, payloadLength + 5, true);
-  v.setUint8(4, type);
-  v.setUint32(5, requestId >>> 0, true);
+  putU32(out, 0, payloadLength + 5);
+  out[4] = type;
+  putU32(out, 5, requestId);
+}
+
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = (v >>> 24) & 0xff;
 }
 
 export type FrameHandler = (type: FrameType, requestId: number, payload: Uint8Array) => void;

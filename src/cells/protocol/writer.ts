@@ -30,7 +30,7 @@ export class FrameWriter {
   constructor(private readonly sink: FrameSink) {}
 
   frame(type: FrameType, requestId: number, payload?: Uint8Array): void {
-    const header = new Uint8Array(HEADER_BYTES);
+    const header = this.w.alloc(HEADER_BYTES);
     writeHeader(header, type, requestId, payload?.length ?? 0);
     this.parts.push(header);
     if (payload !== undefined && payload.length) this.parts.push(payload);
@@ -61,7 +61,7 @@ export class FrameWriter {
 
   /** A data frame: its 10-byte head, then the bytes as they are (no copy for sockets). */
   private data(requestId: number, slot: number, bytes: Uint8Array): void {
-    const head = new Uint8Array(HEADER_BYTES + 1);
+    const head = this.w.alloc(HEADER_BYTES + 1);
     writeHeader(head, FrameType.DATA, requestId, bytes.length + 1);
     head[HEADER_BYTES] = slot;
     this.parts.push(head);
