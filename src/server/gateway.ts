@@ -74,13 +74,13 @@ const CONNECTION_ABORT = Symbol('isola.connectionAbort');
  */
 function connectionSignal(socket: Socket): AbortSignal {
   const s = socket as Socket & { [CONNECTION_ABORT]?: AbortController };
-  let controller = s[CONNECTION_ABORT];
-  if (controller === undefined) {
-    const c = (controller = s[CONNECTION_ABORT] = new AbortController());
-    setMaxListeners(0, c.signal); // pipelined requests share it
-    socket.once('close', () => c.abort());
-  }
-  return controller.signal;
+  const existing = s[CONNECTION_ABORT];
+  if (existing !== undefined) return existing.signal;
+  const c = new AbortController();
+  s[CONNECTION_ABORT] = c;
+  setMaxListeners(0, c.signal); // pipelined requests share it
+  socket.once('close', () => c.abort());
+  return c.signal;
 }
 
 /** Returns the version that answered ('' if none ran). */

@@ -67,6 +67,10 @@ test('the environment travels as one NAME=VALUE block: empty names and values, "
   assert.throws(() => written((w) => w.invoke(4, { module: 'm', kind: 'wasi', env: { A: 'x\0B=y' } })),
     (e: unknown) => e instanceof IsolaError && e.code === 'USAGE' && /NUL/.test(e.message));
   assert.throws(() => written((w) => w.invoke(4, { module: 'm', kind: 'wasi', env: { 'A\0B': 'y' } })), /NUL/);
+  // A caller's own encoded block is checked on the host: a bad one is the caller's error, not one that kills the cell.
+  const environ = { count: 2, bytes: new TextEncoder().encode('A=1\0') };
+  assert.throws(() => written((w) => w.invoke(4, { module: 'm', kind: 'wasi', environ })),
+    (e: unknown) => e instanceof IsolaError && e.code === 'USAGE' && /encoded environment/.test(e.message));
 });
 
 test('an environment block that does not hold the variables it declares is a protocol error', () => {

@@ -28,12 +28,6 @@ export class StringList {
   }
 }
 
-/** An environment already encoded: `count` strings `NAME=VALUE`, each ended by a NUL, back to back. */
-export interface EnvironBlock {
-  count: number;
-  bytes: Uint8Array;
-}
-
 export class WasiContext {
   readonly mem = new GuestMemory();
   readonly fds = new FdTable();

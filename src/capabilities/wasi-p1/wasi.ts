@@ -4,7 +4,8 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { IsolaError } from '../../errors.js';
-import { StringList, WasiContext, type EnvironBlock, type WasiFn, type WasiImpl } from './context.js';
+import { StringList, WasiContext, type WasiFn, type WasiImpl } from './context.js';
+import { checkedEnviron, joinEnviron, type EnvironBlock } from './environ.js';
 import { errnoOf } from './errno.js';
 import { fdCalls } from './fd-calls.js';
 import { FdEntry, FT } from './fd-table.js';
@@ -159,38 +160,14 @@ function stringList(strings: readonly string[], what: string): StringList {
 }
 
 function environList(env: Record<string, string> | undefined): StringList {
-  let joined = '';
-  let count = 0;
-  if (env !== undefined) {
-    for (const k of Object.keys(env)) {
-      const v = env[k]!;
-      if (k.includes('=') || k.includes('\0') || v.includes('\0')) {
-        throw new IsolaError('USAGE', `invalid environment variable name or value: ${JSON.stringify(k)}`);
-      }
-      joined += k + '=' + v + '\0';
-      count++;
-    }
-  }
+  if (env === undefined) return new StringList(0, '');
+  const { count, joined } = joinEnviron(env);
   return new StringList(count, joined);
 }
 
-/** Checks an encoded environment: exactly `count` NUL-ended strings, each holding a '=' (see WasiOptions.environ). */
+/** An encoded environment (see WasiOptions.environ), checked. */
 function environBlock(block: EnvironBlock): StringList {
-  const { count, bytes } = block;
-  let strings = 0;
-  let named = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (b === 0x3d) named = true;
-    else if (b === 0) {
-      if (!named) break;
-      strings++;
-      named = false;
-    }
-  }
-  if (strings !== count || (bytes.length > 0 && bytes[bytes.length - 1] !== 0)) {
-    throw new IsolaError('USAGE', `invalid encoded environment: expected ${count} NAME=VALUE strings, each ended by a NUL`);
-  }
+  const { count, bytes } = checkedEnviron(block);
   return StringList.encoded(count, bytes);
 }
 

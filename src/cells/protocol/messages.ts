@@ -4,7 +4,7 @@
  */
 import { IsolaError, type IsolaErrorCode } from '../../errors.js';
 import type { CompileOptions } from '../../engine/limits.js';
-import type { EnvironBlock, Preopen } from '../../capabilities/wasi-p1/index.js';
+import { checkedEnviron, environStrings, joinEnviron, type EnvironBlock, type Preopen } from '../../capabilities/wasi-p1/index.js';
 import type { InvocationKind, InvokeRequest, InvokeResult } from '../types.js';
 import { ByteReader, ByteWriter, protocolError } from './codec.js';
 
@@ -63,7 +63,7 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
     w.u32(req.args.length);
     for (const a of req.args) w.str(String(a));
   }
-  if (req.environ !== undefined) w.u32(req.environ.count).bytes(req.environ.bytes);
+  if (req.environ !== undefined) writeEnviron(w, req.environ);
   else if (req.env !== undefined) writeEnv(w, req.env);
   if (req.preopens !== undefined) {
     w.u32(req.preopens.length);
@@ -121,26 +121,21 @@ export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInpu
  * no NUL (WASI could not pass them either).
  */
 function writeEnv(w: ByteWriter, env: Record<string, string>): void {
-  let block = '';
-  let n = 0;
-  for (const name in env) {
-    const value = env[name]!;
-    if (name.includes('=') || name.includes('\0') || value.includes('\0')) {
-      throw new IsolaError('USAGE', `invalid environment variable ${JSON.stringify(name)}: a name cannot hold '=' or NUL, a value no NUL`);
-    }
-    block += `${name}=${value}\0`;
-    n++;
-  }
-  w.u32(n).str(block);
+  const { count, joined } = joinEnviron(env);
+  w.u32(count).str(joined);
 }
 
-/** A copy (the frame's buffer is reused); the WASI layer checks it holds `count` NAME=VALUE strings. */
+/** A caller's encoded environment, checked here: a bad one is the caller's USAGE error, not a protocol error that kills the cell. */
+function writeEnviron(w: ByteWriter, block: EnvironBlock): void {
+  const { count, bytes } = checkedEnviron(block);
+  w.u32(count).bytes(bytes);
+}
+
+/** A copy (the frame's buffer is reused), holding exactly the NAME=VALUE strings it declares. */
 function readEnv(r: ByteReader): EnvironBlock {
   const count = r.count(2); // each variable takes at least its '=' and its NUL
   const bytes = r.bytes().slice();
-  let nuls = 0;
-  for (let i = bytes.indexOf(0); i >= 0; i = bytes.indexOf(0, i + 1)) nuls++;
-  if (nuls !== count || (count > 0 && bytes[bytes.length - 1] !== 0)) throw protocolError(`invoke frame's environment does not hold ${count} variables`);
+  if (environStrings(bytes) !== count) throw protocolError(`invoke frame's environment does not hold ${count} variables`);
   return { count, bytes };
 }
 
