@@ -56,10 +56,19 @@ test('a process cell that dies fails the invocation it ran; those behind it are 
 });
 
 describe('a pool of process cells', () => {
-  test('runs elsewhere what was queued behind an invocation whose cell died', async () => {
-    const pool = new CellPool({ spawn: { isolation: 'process' }, module: { bytes: COUNTER }, maxCells: 2, minWarm: 1 });
+  /** A warm pool of process cells running COUNTER, closed after `run` whatever happens. */
+  async function withPool(sizes: { maxCells: number; minWarm: number }, run: (pool: CellPool) => Promise<void>): Promise<void> {
+    const pool = new CellPool({ spawn: { isolation: 'process' }, module: { bytes: COUNTER }, ...sizes });
     try {
       await pool.warm();
+      await run(pool);
+    } finally {
+      await pool.close();
+    }
+  }
+
+  test('runs elsewhere what was queued behind an invocation whose cell died', async () => {
+    await withPool({ maxCells: 2, minWarm: 1 }, async (pool) => {
       // Both start in the same tick: the second queues behind the (still young) first in the one warm cell.
       const crashing = pool.invoke({ kind: 'invoke', export: 'spin', limits: { timeoutMs: 60_000 } });
       const behind = pool.invoke({ kind: 'invoke', export: 'bump' });
@@ -71,50 +80,36 @@ describe('a pool of process cells', () => {
       await assert.rejects(crashing, isCode('CELL_CRASHED'));
       assert.deepEqual((await behind).values, ['1'], 'rerun in a new cell');
       assert.equal(pool.stats().crashed, 1);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   test('does not queue behind an invocation that has been running for a while', async () => {
-    const pool = new CellPool({ spawn: { isolation: 'process' }, module: { bytes: COUNTER }, maxCells: 2, minWarm: 2 });
-    try {
-      await pool.warm();
+    await withPool({ maxCells: 2, minWarm: 2 }, async (pool) => {
       const slow = pool.invoke({ kind: 'invoke', export: 'spin', limits: { timeoutMs: 1500 } });
       await sleep(50);
       const t0 = performance.now();
       assert.deepEqual((await pool.invoke({ kind: 'invoke', export: 'bump' })).values, ['1']);
       assert.ok(performance.now() - t0 < 500, `answered by the other cell, not after the spinner (${Math.round(performance.now() - t0)} ms)`);
       await assert.rejects(slow, isCode('TIMEOUT'));
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   test('a burst beyond a moving cell waits for it rather than spawning; a cell stuck on a long invocation grows the pool at once', async () => {
-    const pool = new CellPool({ spawn: { isolation: 'process' }, module: { bytes: COUNTER }, maxCells: 4, minWarm: 1 });
-    try {
-      await pool.warm();
+    await withPool({ maxCells: 4, minWarm: 1 }, async (pool) => {
       // One more than the cell holds: the last waits. The decision is taken as it queues (a spawn would show in
       // stats at once), and the one cell is moving, so nothing is spawned then.
       const burst = Array.from({ length: PROCESS_PIPELINE_DEPTH + 1 }, () => pool.invoke({ kind: 'invoke', export: 'bump' }));
       const cellsAtOnce = pool.stats().cells;
       for (const r of await Promise.all(burst)) assert.deepEqual(r.values, ['1']);
       assert.equal(cellsAtOnce, 1, 'no cell spawned for a burst the one cell is working through');
-    } finally {
-      await pool.close();
-    }
-    const stuck = new CellPool({ spawn: { isolation: 'process' }, module: { bytes: COUNTER }, maxCells: 2, minWarm: 1 });
-    try {
-      await stuck.warm();
+    });
+    await withPool({ maxCells: 2, minWarm: 1 }, async (stuck) => {
       const slow = stuck.invoke({ kind: 'invoke', export: 'spin', limits: { timeoutMs: 3000 } });
       await sleep(50);
       const quick = stuck.invoke({ kind: 'invoke', export: 'bump' });
       assert.equal(stuck.stats().cells, 2, 'a spawn starts at once');
       assert.deepEqual((await quick).values, ['1']);
       await assert.rejects(slow, isCode('TIMEOUT'));
-    } finally {
-      await stuck.close();
-    }
+    });
   });
 });

@@ -59,10 +59,7 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
   if (req.input !== undefined) flags |= F.INPUT;
   w.u8(kind).u32(flags).str(req.module);
   if (req.export !== undefined) w.str(req.export);
-  if (req.args !== undefined) {
-    w.u32(req.args.length);
-    for (const a of req.args) w.str(String(a));
-  }
+  if (req.args !== undefined) writeStrings(w, req.args);
   if (req.environ !== undefined) writeEnviron(w, req.environ);
   else if (req.env !== undefined) writeEnv(w, req.env);
   if (req.preopens !== undefined) {
@@ -87,12 +84,7 @@ export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInpu
   const flags = r.u32();
   const req: InvokeRequest = { kind, module: r.str() };
   if (flags & F.EXPORT) req.export = r.str();
-  if (flags & F.ARGS) {
-    const n = r.count(4);
-    const args: string[] = new Array(n);
-    for (let i = 0; i < n; i++) args[i] = r.str();
-    req.args = args;
-  }
+  if (flags & F.ARGS) req.args = readStrings(r);
   if (flags & F.ENV) req.environ = readEnv(r);
   if (flags & F.PREOPENS) {
     const n = r.count(9);
@@ -155,10 +147,7 @@ export function encodeResult(w: ByteWriter, res: InvokeResult): void {
   if (res.exitCode !== undefined) flags |= R.EXIT;
   w.u8(flags).u64(res.fuelConsumed).f64(res.durationUs);
   if (res.exitCode !== undefined) w.i32(res.exitCode);
-  if (res.values !== undefined) {
-    w.u32(res.values.length);
-    for (const v of res.values) w.str(v);
-  }
+  if (res.values !== undefined) writeStrings(w, res.values);
 }
 
 export function decodeResult(payload: Uint8Array): { res: InvokeResult; hasOutput: boolean; hasStderr: boolean } {
@@ -166,15 +155,23 @@ export function decodeResult(payload: Uint8Array): { res: InvokeResult; hasOutpu
   const flags = r.u8();
   const res: InvokeResult = { fuelConsumed: r.u64(), durationUs: r.f64() };
   if (flags & R.EXIT) res.exitCode = r.i32();
-  if (flags & R.VALUES) {
-    const n = r.count(4);
-    const values: string[] = new Array(n);
-    for (let i = 0; i < n; i++) values[i] = r.str();
-    res.values = values;
-  }
+  if (flags & R.VALUES) res.values = readStrings(r);
   if (flags & R.TRUNCATED) res.outputTruncated = true;
   r.end();
   return { res, hasOutput: (flags & R.OUTPUT) !== 0, hasStderr: (flags & R.STDERR) !== 0 };
+}
+
+/** A list of strings: u32 count, then each as str (String() of each: a JavaScript caller may pass numbers as args). */
+function writeStrings(w: ByteWriter, strings: readonly string[]): void {
+  w.u32(strings.length);
+  for (const s of strings) w.str(String(s));
+}
+
+function readStrings(r: ByteReader): string[] {
+  const n = r.count(4); // each takes at least its u32 length
+  const out: string[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = r.str();
+  return out;
 }
 
 // ---- data ------------------------------------------------------------------------------------
