@@ -1,8 +1,10 @@
 /**
  * Node's own permission model inside the jail (a third, in-process fence): reads of the agent bundle and
  * the preopens only, writes to read-write preopens only, no child processes, workers, addons or
- * node:wasi (none of --allow-child-process, --allow-worker, --allow-addons, --allow-wasi is given; from
- * Node 25 on, no --allow-net either: the protocol channel is an inherited socketpair, not a connection).
+ * node:wasi (none of --allow-child-process, --allow-worker, --allow-addons, --allow-wasi is given).
+ * Node 25 added a network fence that also covers wrapping an inherited descriptor in a net.Socket, which is
+ * how the agent reaches its protocol channel (fd 3): there `--allow-net` is given. Nothing is lost by it:
+ * Node 20–24 had no network fence at all, and the jail's empty network namespace is the wall that holds.
  *
  * A fence, not a wall: Node documents that it does not hold against malicious code, and it has gaps (on
  * Node 20.20, three unrelated read grants make `readdirSync('/')` pass). The kernel's walls are the ones
@@ -32,6 +34,9 @@ const allow = (kind: 'read' | 'write', paths: string[]): string[] => paths.map((
 const quiet = (): string[] =>
   process.allowedNodeEnvironmentFlags.has('--disable-warning') ? ['--disable-warning=ExperimentalWarning'] : [];
 
+/** The protocol channel needs it where Node fences the network (25+); before that the flag does not exist. */
+const netGrant = (): string[] => (process.allowedNodeEnvironmentFlags.has('--allow-net') ? ['--allow-net'] : []);
+
 export interface NodeFlagsInput {
   agent: Mount[];
   preopens: Mount[];
@@ -48,7 +53,7 @@ export function jailNodeFlags(input: NodeFlagsInput): string[] {
   const perm = permissionFlag();
   if (perm !== null && !input.noNodePermissions) {
     const writable = input.preopens.filter((m) => !m.readOnly).map((m) => m.dest);
-    flags.push(perm, ...quiet(),
+    flags.push(perm, ...quiet(), ...netGrant(),
       ...allow('read', [...input.agent.map((m) => m.dest), ...input.preopens.map((m) => m.dest), FD_PATHS]),
       ...allow('write', writable.length > 0 ? [...writable, FD_PATHS] : []));
   }
