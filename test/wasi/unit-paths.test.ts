@@ -214,11 +214,29 @@ test('a directory fd stays the directory it opened, even if its path is swapped 
     const [t, tn] = g.str('../..');
     assert.equal(g.w.path_symlink!(t, tn, PRE, a, an), 0);
     assert.equal(g.readFile(d.fd, 'secret.txt'), E.NOENT);
-    assert.equal(g.path('path_filestat_get', d.fd, 'secret.txt', 0, g.alloc(64)), E.NOENT);
+    const [s, sn] = g.str('secret.txt');
+    assert.equal(g.w.path_filestat_get!(d.fd, 0, s, sn, g.alloc(64)), E.NOENT);
     assert.equal(g.path('path_unlink_file', d.fd, 'secret.txt'), E.NOENT);
     assert.equal(g.path('path_create_directory', d.fd, 'made'), 0);
     assert.equal(existsSync(join(sb.box, 'a', 'moved', 'made')), true);
     assert.equal(existsSync(join(sb.dir, 'made')), false);
     assert.equal(readFileSync(sb.secret, 'utf8'), 'SECRET');
+  } finally { sb.done(); }
+});
+
+test('lookupflags with bits other than symlink_follow are EINVAL in every call that takes them', () => {
+  const { sb, g } = setup();
+  try {
+    const [p, n] = g.str('inside.txt');
+    const [q, qn] = g.str('linked.txt');
+    for (const flags of [2, 0x80000000, 0xffffffff, FOLLOW | 4]) {
+      assert.equal(g.open(PRE, 'inside.txt', { follow: false, oflags: 0 }).errno, 0, 'control: a plain open succeeds');
+      assert.equal(g.w.path_open!(PRE, flags, p, n, 0, RIGHTS.FD_READ, 0n, 0, g.alloc(4)), E.INVAL, `path_open ${flags}`);
+      assert.equal(g.w.path_filestat_get!(PRE, flags, p, n, g.alloc(64)), E.INVAL, `path_filestat_get ${flags}`);
+      assert.equal(g.w.path_filestat_set_times!(PRE, flags, p, n, 0n, 0n, 0), E.INVAL, `path_filestat_set_times ${flags}`);
+      assert.equal(g.w.path_link!(PRE, flags, p, n, PRE, q, qn), E.INVAL, `path_link ${flags}`);
+      assert.equal(existsSync(join(sb.box, 'linked.txt')), false);
+    }
+    assert.equal(g.w.path_filestat_get!(PRE, FOLLOW, p, n, g.alloc(64)), 0, 'control: symlink_follow alone is fine');
   } finally { sb.done(); }
 });

@@ -18,6 +18,12 @@ import type { WasiContext, WasiImpl } from './context.js';
 
 const OFLAGS = { CREAT: 1, DIRECTORY: 2, EXCL: 4, TRUNC: 8 } as const;
 const LOOKUP_SYMLINK_FOLLOW = 1;
+
+/** lookupflags: bit 0 is symlink_follow; any other bit is EINVAL, as wasmtime refuses unknown flag bits. */
+function follows(flags: number): boolean {
+  if ((flags >>> 0) > LOOKUP_SYMLINK_FOLLOW) return fail(E.INVAL);
+  return (flags & LOOKUP_SYMLINK_FOLLOW) !== 0;
+}
 const WRITE_RIGHTS = R.FD_WRITE | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE;
 
 /** A directory descriptor holding `rights`; EPERM first if it is read-only and `mutating`. */
@@ -89,6 +95,7 @@ export const pathCalls = {
     if (dir === undefined) return E.BADF;
     if (dir.kind !== 'dir') return E.NOTDIR;
     if ((oflags >>> 0) > 15 || (fdflags >>> 0) > 31) return E.INVAL;
+    const follow = follows(dirflags);
     const requested = rightsFromGuest(rightsBase);
     const requestedInheriting = rightsFromGuest(rightsInheriting);
     const creat = (oflags & OFLAGS.CREAT) !== 0;
@@ -100,7 +107,7 @@ export const pathCalls = {
     const path = mem.path(pathPtr, pathLen);
     // O_CREAT|O_EXCL never follows the final symlink (POSIX): an existing link is EEXIST.
     const exclusive = creat && (oflags & OFLAGS.EXCL) !== 0;
-    const r = resolve(dir.hostPath, path, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0 && !exclusive);
+    const r = resolve(dir.hostPath, path, follow && !exclusive);
     const st = r.name === null ? statSync(r.hostPath) : r.lstat !== undefined ? r.lstat : lstatOrNull(r.hostPath);
 
     let entry: FdEntry;
@@ -178,8 +185,9 @@ export const pathCalls = {
     const { mem } = ctx;
     const resolve = ctx.unsafeNoPathChecks ? resolveUnchecked : resolveBeneath;
     const dir = dirEntry(ctx, fd, R.PATH_FILESTAT_GET, false);
+    const follow = follows(flags);
     mem.check(out, 64);
-    const r = resolve(dir.hostPath, mem.path(pathPtr, pathLen), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    const r = resolve(dir.hostPath, mem.path(pathPtr, pathLen), follow);
     if (r.lstat === null) return E.NOENT;
     const st = lstatSync(r.hostPath, { bigint: true });
     if (r.trailingSlash && !st.isDirectory()) return E.NOTDIR;
@@ -192,7 +200,7 @@ export const pathCalls = {
     const { mem } = ctx;
     const resolve = ctx.unsafeNoPathChecks ? resolveUnchecked : resolveBeneath;
     const dir = dirEntry(ctx, fd, R.PATH_FILESTAT_SET_TIMES, true);
-    const follow = (flags & LOOKUP_SYMLINK_FOLLOW) !== 0;
+    const follow = follows(flags);
     const r = resolve(dir.hostPath, mem.path(pathPtr, pathLen), follow);
     if (r.lstat === null) return E.NOENT;
     // After resolution the final component is a real entry beneath the directory:
@@ -209,9 +217,10 @@ export const pathCalls = {
     // A hard link out of a read-only directory would make its file writable elsewhere.
     const from = dirEntry(ctx, oldFd, R.PATH_LINK_SOURCE, true);
     const to = dirEntry(ctx, newFd, R.PATH_LINK_TARGET, true);
+    const followSource = follows(oldFlags);
     const oldPath = mem.path(oldPtr, oldLen);
     const newPath = mem.path(newPtr, newLen);
-    const src = (oldFlags & LOOKUP_SYMLINK_FOLLOW) !== 0
+    const src = followSource
       ? resolve(from.hostPath, oldPath, true)
       : entryOf(from, oldPath, unchecked);
     const srcSt = src.name === null ? statSync(src.hostPath) : src.lstat !== undefined ? src.lstat : lstatOrNull(src.hostPath);
