@@ -10,11 +10,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
 import { cliArgs, spawnIsola } from './helpers.js';
 import type { GuestRun } from './helpers.js';
 import { CLI } from '../helpers/root.js';
 import { makeSandbox } from './sandbox.js';
+
+/**
+ * Waits until the host has seen the swapper put both a directory and a symlink at `d`: proof that it is
+ * swapping (a swapper that failed to start would make the attack prove nothing).
+ */
+async function seesSwapping(box: string, ms = 15_000): Promise<boolean> {
+  const seen = { dir: false, link: false };
+  for (const end = Date.now() + ms; Date.now() < end && !(seen.dir && seen.link);) {
+    for (let i = 0; i < 1000; i++) {
+      try {
+        const st = lstatSync(join(box, 'd'));
+        if (st.isDirectory()) seen.dir = true;
+        if (st.isSymbolicLink()) seen.link = true;
+      } catch { /* between renames */ }
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return seen.dir && seen.link;
+}
 
 async function race(mode: 'read' | 'steal'): Promise<void> {
   const sb = makeSandbox();
@@ -22,9 +42,11 @@ async function race(mode: 'read' | 'steal'): Promise<void> {
   const swapRun: GuestRun = { guest: 'race', args: ['swap', '100000000'], dirs };
   const swapper = spawn(process.execPath, [CLI, ...cliArgs(swapRun)], { stdio: 'ignore' });
   try {
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(await seesSwapping(sb.box), 'the swapper never swapped d between a directory and a symlink');
     const attacker = spawnIsola(cliArgs({ guest: 'race', args: [mode, '50000'], dirs }));
     assert.equal(attacker.code, 0, attacker.stderr);
+    assert.match(attacker.stdout, mode === 'read' ? /^opened: 0$/m : /^moved: 0$/m);
+    assert.ok(await seesSwapping(sb.box), 'the swapper stopped before the attack ended');
     sb.assertNoLeak(attacker.stdout);
     assert.ok(existsSync(sb.secretPath), 'the secret was moved out of its directory');
   } finally {
