@@ -39,6 +39,11 @@ test('hot swap under load: every request answered 200 while versions switch', { 
     assert.ok(swaps >= 3, `only ${swaps} swaps happened`);
     assert.ok(result.ok > 50, `only ${result.ok} requests answered`);
     assert.equal(result.other + result.errors, 0, `${result.other} non-2xx and ${result.errors} failed requests among ${result.ok} during ${swaps} swaps`);
+    // Both versions answered: hello's greeting, and counter's request number (one line of digits).
+    const bodies = [...result.bodies.keys()];
+    assert.ok(bodies.includes('hello from isola\n'), `the first version never answered: ${bodies.slice(0, 5).join(' | ')}`);
+    assert.ok(bodies.some((b) => /^\d+\n$/.test(b)), `the second version never answered: ${bodies.slice(0, 5).join(' | ')}`);
+    assert.ok(bodies.every((b) => b === 'hello from isola\n' || /^\d+\n$/.test(b)), `an answer from neither version: ${bodies.join(' | ')}`);
     const summary = srv.orchestrator.get('swap')!;
     assert.equal(summary.versions.length, 2, 'content-addressed: two modules, two versions');
   } finally {

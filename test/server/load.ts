@@ -7,26 +7,35 @@ export interface LoadResult {
   other: number;
   errors: number;
   rps: number;
+  /** How many 2xx answers carried each body (its first 64 bytes): which versions of a function answered. */
+  bodies: Map<string, number>;
 }
 
 export async function load(url: string, connections: number, durationMs: number, pauseAfterNon2xxMs = 0): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const until = Date.now() + durationMs;
-  const r: LoadResult = { ok: 0, other: 0, errors: 0, rps: 0 };
-  const one = (): Promise<number> =>
+  const r: LoadResult = { ok: 0, other: 0, errors: 0, rps: 0, bodies: new Map() };
+  const one = (): Promise<{ status: number; body: string }> =>
     new Promise((resolve) => {
       request(url, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
-      }).on('error', () => resolve(0)).end();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (body.length < 64) body = (body + chunk).slice(0, 64);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', () => resolve({ status: 0, body: '' }));
+      }).on('error', () => resolve({ status: 0, body: '' })).end();
     });
   const started = Date.now();
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (Date.now() < until) {
-        const status = await one();
-        if (status >= 200 && status < 300) r.ok++;
+        const { status, body } = await one();
+        if (status >= 200 && status < 300) {
+          r.ok++;
+          r.bodies.set(body, (r.bodies.get(body) ?? 0) + 1);
+        }
         else if (status === 0) r.errors++;
         else {
           r.other++;
