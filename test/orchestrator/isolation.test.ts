@@ -2,7 +2,7 @@
 // output flood) failing alone while a neighbour keeps answering, and grants (env, files) as given.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolaError } from '../../src/errors.js';
 import { errorResponse } from '../../src/orchestrator/http-status.js';
@@ -10,15 +10,46 @@ import { openOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import type { InvocationRecord } from '../../src/orchestrator/types.js';
 import { fromRoot } from '../helpers/root.js';
 import { cgi, request, spec, tempDir, text, never } from './helpers.js';
+import { jailSupport } from '../../src/cells/jail/index.js';
+
+/** Direct children of this process (cells are spawned from here: bwrap, or node for an unjailed cell). */
+function children(): Set<number> {
+  const out = new Set<number>();
+  for (const task of readdirSync('/proc/self/task')) {
+    for (const pid of readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/)) if (pid) out.add(Number(pid));
+  }
+  return out;
+}
+
+/** The jail's launcher execs bwrap (or unshare); an unjailed fallback cell is a worker thread, no child at all. */
+const jailedCmd = (pid: number): boolean => {
+  try {
+    return /(^|\/)(bwrap|unshare)\0/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+  } catch {
+    return false;
+  }
+};
+
+/** Tests of jailed cells are skipped, saying why, where no jail can be built (they would test fallback workers). */
+const NEEDS_JAIL = jailSupport().process ? false : `this host cannot build the jail: ${jailSupport().reasons.join('; ')}`;
+
+/** Asserts that deploying made jailed process cells, not fallback workers: new children, each bwrap/unshare. */
+function expectJailedCells(before: Set<number>, what: string): void {
+  const fresh = [...children()].filter((p) => !before.has(p));
+  assert.ok(fresh.length > 0, `${what}: no cell process appeared (fell back to worker threads?)`);
+  assert.ok(fresh.every(jailedCmd), `${what}: a new cell process is not jailed: ${fresh.map((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').replaceAll('\0', ' ').slice(0, 80)).join(' | ')}`);
+}
 
 
-test('hot swap under load on process cells: no request dropped or failed', { timeout: 60_000 }, async () => {
+test('hot swap under load on process cells: no request dropped or failed', { timeout: 60_000, skip: NEEDS_JAIL }, async () => {
   const dir = tempDir('swap-process');
   const o = await openOrchestrator({ dataDir: dir.path });
   try {
     const limits = { maxConcurrency: 4, maxQueue: 256 };
+    const before = children();
     const a = await o.deploy(spec('app', { isolation: 'process', limits }), cgi('hello'));
     const b = await o.deploy(spec('app', { isolation: 'process', limits }), cgi('counter'));
+    expectJailedCells(before, 'app');
     const seen = new Map<string, number>();
     const errors: string[] = [];
     let done = false;
@@ -47,14 +78,16 @@ test('hot swap under load on process cells: no request dropped or failed', { tim
   }
 });
 
-test('a spinning, trapping, memory-bombing or flooding function fails alone; its neighbour keeps answering', { timeout: 60_000 }, async () => {
+test('a spinning, trapping, memory-bombing or flooding function fails alone; its neighbour keeps answering', { timeout: 60_000, skip: NEEDS_JAIL }, async () => {
   const dir = tempDir('hostile');
   const records: InvocationRecord[] = [];
   const o = await openOrchestrator({ dataDir: dir.path, defaultIsolation: 'process', onInvocation: (r) => records.push(r) });
   try {
     const hostile = { isolation: 'process' as const, limits: { timeoutMs: 400, maxMemoryBytes: 16 * 1024 ** 2, maxResponseBytes: 64 * 1024, maxConcurrency: 2 } };
+    const before = children();
     await o.deploy(spec('hello', { isolation: 'process' }), cgi('hello'));
     for (const f of ['spin', 'trap', 'oom', 'bigout']) await o.deploy(spec(f, hostile), cgi(f));
+    expectJailedCells(before, 'the hostile functions');
     await o.deploy(spec('fuel', { ...hostile, limits: { ...hostile.limits, fuel: 100_000 } }), cgi('spin'));
     const attacks = ['spin', 'spin', 'trap', 'oom', 'bigout', 'fuel'].map((f) => o.handle(f, request(), never).then(
       () => assert.fail(`${f} should fail`),
@@ -87,7 +120,7 @@ test('a spinning, trapping, memory-bombing or flooding function fails alone; its
   }
 });
 
-test('grants: the guest sees only CGI variables and its env; files read-only or read-write as granted, nothing else', { timeout: 60_000 }, async () => {
+test('grants: the guest sees only CGI variables and its env; files read-only or read-write as granted, nothing else', { timeout: 60_000, skip: NEEDS_JAIL }, async () => {
   const dir = tempDir('grants');
   const o = await openOrchestrator({ dataDir: join(dir.path, 'data') });
   try {
@@ -97,10 +130,12 @@ test('grants: the guest sees only CGI variables and its env; files read-only or 
     mkdirSync(rw);
     writeFileSync(join(ro, 'input.txt'), 'read me');
     const files = (guest: string, readOnly: boolean, hostPath: string) => [{ hostPath, guestPath: guest, readOnly }];
+    const before = children();
     await o.deploy(spec('env', { isolation: 'process', env: { GREETING: 'hi' } }), cgi('env'));
     await o.deploy(spec('reader', { isolation: 'process', files: files('/data', true, ro) }), cgi('files'));
     await o.deploy(spec('writer', { isolation: 'process', files: files('/out', false, rw), env: { FILES_DIR: '/out' } }), cgi('files'));
     await o.deploy(spec('denied', { isolation: 'process', files: files('/data', true, ro) }), cgi('files'));
+    expectJailedCells(before, 'the granted functions');
 
     const env = text((await o.handle('env', request({ headers: { authorization: 'Bearer s3cret', 'x-a': '1' } }), never)).body).trim().split('\n');
     assert.equal(env[0], 'argv[0]=env');
@@ -142,29 +177,17 @@ test('a body above max-body is TOO_LARGE (413); a guest exiting non-zero is BAD_
   }
 });
 
-/** Direct children of this process (cells are spawned from here: bwrap, or node for an unjailed cell). */
-function children(): Set<number> {
-  const out = new Set<number>();
-  for (const task of readdirSync('/proc/self/task')) {
-    for (const pid of readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/)) if (pid) out.add(Number(pid));
-  }
-  return out;
-}
-
 test('a cell killed mid-request fails that request alone (crash, 500); the function and its neighbour carry on', {
-  timeout: 60_000, skip: existsSync('/proc/self/task') ? false : 'needs /proc',
-}, async (t) => {
+  timeout: 60_000, skip: NEEDS_JAIL,
+}, async () => {
   const dir = tempDir('crash');
   const records: InvocationRecord[] = [];
   const o = await openOrchestrator({ dataDir: dir.path, onInvocation: (r) => records.push(r) });
   try {
     const before = children();
     await o.deploy(spec('victim', { isolation: 'process', limits: { timeoutMs: 1500, maxConcurrency: 1 } }), cgi('spin'));
+    expectJailedCells(before, 'victim');
     const victimCells = [...children()].filter((p) => !before.has(p));
-    if (victimCells.length === 0) {
-      t.skip('no cell process to kill (process cells fell back to worker threads on this host)');
-      return;
-    }
     await o.deploy(spec('hello', { isolation: 'process' }), cgi('hello'));
     const running = o.handle('victim', request(), never);
     await new Promise((r) => setTimeout(r, 300));
