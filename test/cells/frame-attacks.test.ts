@@ -3,11 +3,11 @@
 // request's output caps, an oversized control frame. Each is refused from its header: the cell is killed
 // with CELL_PROTOCOL, only its own invocation fails, and the host's memory does not grow.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { IsolaError } from '../../src/errors.js';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
 import { FrameType } from '../../src/cells/protocol/index.js';
-import { COUNTER, processAlive, sleep } from './guests.js';
+import { COUNTER, processAlive, sleep, witnessCell } from './guests.js';
 
 const MIB = 1024 * 1024;
 
@@ -51,17 +51,8 @@ async function rssGrowth(work: Promise<unknown>): Promise<number> {
 const isProtocol = (message: RegExp) => (e: unknown) => e instanceof IsolaError && e.code === 'CELL_PROTOCOL' && message.test(e.message);
 
 describe('frame attacks on the host', () => {
-  let witness: SpawnedCell;
-  let witnessModule: string;
-  before(async () => {
-    witness = await spawnCell({ isolation: 'process' });
-    witnessModule = await witness.load({ bytes: COUNTER });
-  });
-  after(() => witness.kill());
-
-  async function witnessAnswers(): Promise<void> {
-    assert.deepEqual((await witness.invoke({ module: witnessModule, kind: 'invoke', export: 'add', args: ['2', '2'] })).values, ['4']);
-  }
+  const witness = witnessCell();
+  const witnessAnswers = (): Promise<void> => witness.answers();
 
   /** A fresh process cell with the eval door: the module loaded as request 1, so the next two requests are 2 and 3. */
   async function victim(): Promise<{ cell: SpawnedCell; m: string }> {

@@ -1,5 +1,8 @@
 // Guests and helpers shared by the cell tests.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, before } from 'node:test';
+import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
 import { wat } from '../engine/wat.js';
 import { fromRoot } from '../helpers/root.js';
 
@@ -71,4 +74,23 @@ export function printer(writes: Array<[1 | 2, string]>, then: 'spin' | 'sleep' |
     (memory (export "memory") 1)
     ${data.join('\n')}
     (func (export "_start") ${calls.join('\n')} ${end}))`);
+}
+
+/**
+ * A process cell beside a suite's victims (call inside its describe): `answers()` checks that it never noticed
+ * what happened to them.
+ */
+export function witnessCell(): { answers(): Promise<void> } {
+  let cell: SpawnedCell;
+  let module: string;
+  before(async () => {
+    cell = await spawnCell({ isolation: 'process' });
+    module = await cell.load({ bytes: COUNTER });
+  });
+  after(() => cell.kill());
+  return {
+    async answers() {
+      assert.deepEqual((await cell.invoke({ module, kind: 'invoke', export: 'add', args: ['2', '2'] })).values, ['4']);
+    },
+  };
 }
