@@ -155,6 +155,30 @@ describe('process cell output when the cell dies', () => {
     }
   });
 
+  test('a guest stuck in a host call past its timeout is killed with its cell after the grace: its output comes first, or rides on the failure', async () => {
+    // The eval door makes the agent's sleeps endless, so poll_oneoff no longer ends at the timeout: only the host's watchdog can.
+    const stuck = async (): Promise<{ c: SpawnedCell; module: string }> => {
+      const c = await spawnCell({ isolation: 'process', killGraceMs: 200, unsafeTestHooks: { eval: true } });
+      await c.unsafeEval('const wait = Atomics.wait; Atomics.wait = (a, i, v) => wait(a, i, v); 1');
+      return { c, module: await c.load({ bytes: SLEEPS }) };
+    };
+    const [a, b] = await Promise.all([stuck(), stuck()]);
+    try {
+      const req: InvokeRequest = { module: a.module, kind: 'wasi', limits: { timeoutMs: 300 } };
+      const { settled, firstChunk } = watch(a.c, req);
+      const kept = b.c.invoke({ ...req, module: b.module });
+      await chunkWithin(firstChunk, 2000);
+      assert.deepEqual((await settled).events, ['out:sleeping\n', 'rejected:CELL_CRASHED']);
+      await assert.rejects(kept, failsWith('CELL_CRASHED', (e) => {
+        assert.equal(e.message, 'cell crashed (signal SIGKILL)');
+        assert.equal(text(e.detail.stdout as Uint8Array), 'sleeping\n');
+      }));
+    } finally {
+      a.c.kill();
+      b.c.kill();
+    }
+  });
+
   test('without callbacks the output rides on the failure: a crash, and a cancel the sleeping guest cannot see (killed after the grace)', async () => {
     const crashed = await spawnCell({ isolation: 'process' });
     const cancelledCell = await spawnCell({ isolation: 'process', killGraceMs: 200 });
