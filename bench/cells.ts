@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Engine, processBuffer, spawnCell, type SpawnedCell } from '../src/index.js';
+import { helloCgi } from './http/hello-cgi.js';
 import { median, nowNs } from './stats.js';
 import { fmtNs, fmtRatio, type Benchmark, type Row } from './table.js';
 import { watToWasm } from './wat.js';
@@ -84,6 +85,58 @@ export const cellInvokeBench: Benchmark = async ({ quick }) => {
     }
   }
   return rows;
+};
+
+/** What the server's CGI executor hands a cell per request (a curl-like GET): ~20 variables. */
+const CGI_ENV: Record<string, string> = {
+  GATEWAY_INTERFACE: 'CGI/1.1', SERVER_SOFTWARE: 'isola', SERVER_PROTOCOL: 'HTTP/1.1', SERVER_NAME: '127.0.0.1',
+  SERVER_PORT: '8080', REQUEST_METHOD: 'GET', SCRIPT_NAME: '/hello', PATH_INFO: '', QUERY_STRING: '',
+  REMOTE_ADDR: '127.0.0.1', REMOTE_HOST: '127.0.0.1', CONTENT_LENGTH: '0', X_MATCHED_ROUTE: '/hello',
+  X_FULL_URL: 'http://127.0.0.1:8080/hello', X_RAW_PATH_INFO: '', HTTP_HOST: '127.0.0.1:8080',
+  HTTP_USER_AGENT: 'wrk', HTTP_ACCEPT: '*/*', HTTP_CONNECTION: 'keep-alive', X_REQUEST_ID: 'bench',
+};
+
+/**
+ * The server's hot path: the CGI hello (a WASI command writing its response to stdout) through a warm
+ * process cell, awaited one by one, and 8 at a time (what the pool pipelines into one cell).
+ */
+export const cellCgiBench: Benchmark = async ({ quick }) => {
+  const n = quick ? 2000 : 10000;
+  const cell = await spawnCell({ isolation: 'process' });
+  try {
+    const module = await cell.load({ bytes: await helloCgi(), compile: { fuel: true } });
+    const req = {
+      module, kind: 'wasi' as const, args: ['hello'], env: CGI_ENV, input: new Uint8Array(0),
+      maxOutputBytes: 1024 * 1024, limits: { fuel: 10_000_000, timeoutMs: 5000 },
+    };
+    const check = await cell.invoke(req);
+    if (!new TextDecoder().decode(check.output).endsWith('hello\n')) throw new Error('the CGI hello printed something else');
+    const t = await p50(n, () => cell.invoke(req));
+    const depth = 8;
+    const pipelined = async (): Promise<number> => {
+      const start = nowNs();
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next++ < n) await cell.invoke(req);
+      };
+      await Promise.all(Array.from({ length: depth }, lane));
+      return n / ((nowNs() - start) / 1e9);
+    };
+    await pipelined(); // warm-up
+    const rate = await pipelined();
+    return [
+      {
+        metric: `CGI hello round trip, warm ${cell.isolation} cell, p50`, isola: fmtNs(t), baseline: '', ratio: '',
+        target: 'report', ok: true,
+      },
+      {
+        metric: `CGI hello through one ${cell.isolation} cell, ${depth} in flight`, isola: `${rate.toFixed(0)} /s`, baseline: '', ratio: '',
+        target: 'report', ok: true,
+      },
+    ];
+  } finally {
+    cell.kill();
+  }
 };
 
 export const cellBufferBench: Benchmark = async ({ quick }) => {

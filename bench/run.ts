@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick]`: runs every benchmark and prints one table of
 // isola against its baseline, measured in the same run (see bench/README.md).
 import { cpus, loadavg } from 'node:os';
-import { cellBufferBench, cellInvokeBench, cellRssBench, cellSpawnBench } from './cells.js';
+import { cellBufferBench, cellCgiBench, cellInvokeBench, cellRssBench, cellSpawnBench } from './cells.js';
 import { cliStartupBench } from './cli-startup.js';
 import { fdWriteBench } from './fd-write.js';
 import { fuelBench } from './fuel.js';
@@ -21,6 +21,7 @@ const BENCHMARKS: Array<{ name: string; target: string; run: Benchmark }> = [
   { name: 'fd_write to OutputCapture', target: '< 1 µs/call', run: fdWriteBench },
   { name: 'cell spawn', target: '<= 100 ms', run: cellSpawnBench },
   { name: 'cell invoke round trip', target: '<= 50/100 µs', run: cellInvokeBench },
+  { name: 'cell CGI hello', target: 'report', run: cellCgiBench },
   { name: 'cell buffer throughput', target: '>= 500 MB/s', run: cellBufferBench },
   { name: 'cell idle RSS', target: 'report', run: cellRssBench },
 ];

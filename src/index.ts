@@ -17,15 +17,15 @@ export {
 
 // src/capabilities/wasi-p1: WASI preview 1 with capability security
 export {
-  WasiP1, OutputCapture, WasiExit, runWasiCommand, startWasiReactor, instantiateWasi,
-  type WasiOptions, type Preopen,
+  WasiP1, OutputCapture, OutputForward, WasiExit, runWasiCommand, startWasiReactor, instantiateWasi,
+  type WasiOptions, type Preopen, type OutputSink,
 } from './capabilities/wasi-p1/index.js';
 
 // src/cells: the second wall (inline, worker and jailed process cells) and pools of them
 export {
   spawnCell, CellPool,
   type SpawnedCell, type Isolation, type CellSpawnOptions, type LoadRequest, type ModuleHandle, type InvocationKind,
-  type InvokeRequest, type InvokeResult, type Cell, type PoolOptions, type PoolStats, type CellPoolApi,
+  type InvokeRequest, type InvokeResult, type OutputCallback, type Cell, type PoolOptions, type PoolStats, type CellPoolApi,
 } from './cells/index.js';
 
 // src/orchestrator: functions, versions, hot swap, admission, the CGI executor; isola.toml

@@ -2,10 +2,15 @@
  * The `inline` driver: the agent's core in this very thread. No wall beyond the Wasm sandbox, no
  * protocol; for trusted code, unit tests, and the fast default of `isola run`. A running guest cannot
  * be interrupted here except by its own timeout; cancellation drops invocations that have not started.
+ * A stream with a callback gets each write as it happens (from inside the guest's call).
  */
 import { IsolaError } from '../errors.js';
+import { OutputCapture, OutputForward } from '../capabilities/wasi-p1/index.js';
 import { AgentCore } from './agent/core.js';
+import type { GuestOutput } from './agent/guest-output.js';
+import { StreamCallback, callbackFailure, withPartialOutput } from './caller-output.js';
 import { cancelled, cellClosed } from './cell-errors.js';
+import type { OutputCaps } from './output-caps.js';
 import { checkInvocationPreopens } from './preopens.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, LoadRequest, ModuleHandle } from './types.js';
 
@@ -44,7 +49,7 @@ export class InlineCell implements Cell {
       if (!this.open) throw cellClosed('the cell was closed');
       if (signal?.aborted) throw cancelled();
       checkInvocationPreopens(this.options.preopens ?? [], req.preopens);
-      return this.core.invoke(req);
+      return runInline(this.core, req);
     }).finally(() => {
       this.pending--;
       this.invocations++;
@@ -71,4 +76,38 @@ export class InlineCell implements Cell {
   kill(): void {
     this.open = false;
   }
+}
+
+/** One invocation here: each stream to its callback as written, or captured into the result (or onto the error). */
+function runInline(core: AgentCore, req: InvokeRequest): InvokeResult {
+  const callbacks = [req.onStdout, req.onStderr].map((f) => (f === undefined ? null : new StreamCallback(f)));
+  const captures: Array<OutputCapture | null> = [null, null];
+  const stream = (i: number, cap: number): OutputCapture | OutputForward => {
+    const cb = callbacks[i];
+    if (cb === null || cb === undefined) return (captures[i] = new OutputCapture(cap));
+    return new OutputForward(cap, (u8, off, len) => cb.deliver(u8.slice(off, off + len)));
+  };
+  const output = (caps: OutputCaps): GuestOutput => {
+    const stdout = stream(0, caps.stdout);
+    const stderr = stream(1, caps.stderr);
+    return {
+      stdout, stderr,
+      done(res) {
+        if (captures[0] !== null) res.output = captures[0].bytes;
+        if (stdout.truncated) res.outputTruncated = true;
+        if (captures[1] !== null) res.stderr = captures[1].bytes;
+      },
+    };
+  };
+  let res: InvokeResult | undefined;
+  let error: unknown;
+  try {
+    res = core.invoke(req, output);
+  } catch (e) {
+    error = withPartialOutput(e, captures[0]?.bytes, captures[1]?.bytes);
+  }
+  const failed = callbackFailure(callbacks);
+  if (failed !== null) throw failed.failure;
+  if (res === undefined) throw error;
+  return res;
 }

@@ -216,7 +216,8 @@ function jailedExit(code: number | null, signal: string | null): string {
   return exitDescription(code, signal);
 }
 
-function deepestDescendant(pid: number): number | undefined {
+/** The deepest descendant of `pid`, following first children (a jailed agent below its launcher; tests find one below the CLI). */
+export function deepestDescendant(pid: number): number | undefined {
   let current = pid;
   for (let depth = 0; depth < 8; depth++) {
     let children: string;

@@ -8,19 +8,29 @@
  * them one at a time, in order, and answers in order, so the first unanswered one (the head) is the only
  * one that can be running; the watchdog and cancellation act on the head. When a cell dies, those behind
  * the head never started: they fail with `notStarted` in their detail, so a pool may run them elsewhere.
+ *
+ * Output: the cell sends the head's stdout and stderr in data frames while it runs (see agent/output-batch.ts);
+ * each goes to the caller's callback or is kept for the result or the error (CallerOutput). A frame for a
+ * request that is not running, a control frame above MAX_CONTROL_FRAME_BYTES or data beyond the head's caps
+ * is refused from its header, before its payload is buffered.
  */
 import { IsolaError } from '../errors.js';
 import {
-  CELL_TO_HOST, DATA_OUTPUT, DATA_STDERR, DataStage, FrameDecoder, FrameType, FrameWriter, bytesText, decodeError,
-  decodeEvalResult, decodeResult, plainView, protocolError, textBytes, type FrameSink,
+  CELL_TO_HOST, DATA_INPUT, DATA_STDERR, FrameDecoder, FrameType, FrameWriter, HEADER_BYTES, MAX_CONTROL_FRAME_BYTES, TYPE_NAMES,
+  bytesText, dataFrameSlot, decodeError, decodeEvalResult, decodeResult, protocolError, textBytes, type FrameSink,
 } from './protocol/index.js';
+import { CallerOutput } from './caller-output.js';
 import { cancelled, cellClosed, cellCrashed, notStarted } from './cell-errors.js';
+import { outputCaps } from './output-caps.js';
 import { checkInvocationPreopens } from './preopens.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, Isolation, LoadRequest, ModuleHandle } from './types.js';
 
 interface Job {
   id: number;
   req: InvokeRequest;
+  output: CallerOutput;
+  /** Why it fails if its cell dies now (cancelled, then killed because it did not stop). */
+  failWith: IsolaError | null;
   signal: AbortSignal | undefined;
   resolve(r: InvokeResult): void;
   reject(e: unknown): void;
@@ -48,7 +58,6 @@ export abstract class RemoteCell implements Cell, FrameSink {
   protected readonly killGraceMs: number;
   private readonly writer = new FrameWriter(this);
   private readonly decoder: FrameDecoder;
-  private readonly stage = new DataStage();
   private readonly queue: Job[] = [];
   /** Sent to the cell, unanswered, in order; [0] is the head (running, or about to). */
   private readonly inflight: Job[] = [];
@@ -66,7 +75,9 @@ export abstract class RemoteCell implements Cell, FrameSink {
 
   constructor(readonly isolation: Isolation, protected readonly options: CellSpawnOptions) {
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-    this.decoder = new FrameDecoder(CELL_TO_HOST, (type, id, payload) => this.onFrame(type, id, payload));
+    this.decoder = new FrameDecoder(CELL_TO_HOST, (type, id, payload) => this.onFrame(type, id, payload), {
+      admit: (type, id, length) => this.admit(type, id, length),
+    });
     this.readyPromise = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -127,13 +138,15 @@ export abstract class RemoteCell implements Cell, FrameSink {
   invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult> {
     if (this.state !== 'alive') return Promise.reject(cellClosed(this.state === 'closing' ? 'the cell is closing' : 'the cell is not running'));
     if (signal?.aborted) return Promise.reject(cancelled());
+    let output: CallerOutput;
     try {
       checkInvocationPreopens(this.options.preopens ?? [], req.preopens);
+      output = new CallerOutput(req, outputCaps(req));
     } catch (e) {
       return Promise.reject(e);
     }
     return new Promise<InvokeResult>((resolve, reject) => {
-      const job: Job = { id: 0, req, signal, resolve, reject, onAbort: undefined, done: false };
+      const job: Job = { id: 0, req, output, failWith: null, signal, resolve, reject, onAbort: undefined, done: false };
       if (signal !== undefined) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -252,9 +265,10 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.interruptGuest();
     this.writer.frame(FrameType.CANCEL, job.id);
     // A guest in a tight loop may not see it (a process cell reads frames only between invocations): kill.
-    // The job stays the head, so that the cell's death fails only it and leaves those behind it notStarted.
+    // The job stays the head, so that the cell's death fails only it (CANCELLED, after the output the cell
+    // sent before it died) and leaves those behind it notStarted.
     this.arm(this.killGraceMs, () => {
-      this.settle(job, cancelled());
+      job.failWith = cancelled();
       this.terminate();
     });
   }
@@ -280,6 +294,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
   private settle(job: Job, outcome: unknown, ok = false): void {
     if (job.done) return;
     job.done = true;
+    job.output.close();
     if (job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
     if (ok) job.resolve(outcome as InvokeResult);
     else job.reject(outcome);
@@ -301,7 +316,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
     if (head !== undefined) {
       this.invocations++;
       this.settled();
-      this.settle(head, err);
+      this.settle(head, head.output.failed(head.failWith ?? err));
     }
     // Never started (the cell runs its invocations in order): say so, so that a pool may retry them.
     for (const job of [...behind, ...this.queue.splice(0)]) this.settle(job, notStarted(err));
@@ -312,9 +327,13 @@ export abstract class RemoteCell implements Cell, FrameSink {
 
   private onFrame(type: FrameType, id: number, payload: Uint8Array): void {
     switch (type) {
-      case FrameType.DATA:
-        this.stage.put(id, payload);
+      case FrameType.DATA: {
+        const head = this.runningHead(id);
+        const { slot, bytes } = dataFrameSlot(payload);
+        if (slot === DATA_INPUT) throw protocolError(`input data frame from the cell for request ${id}`);
+        head.output.chunk(slot === DATA_STDERR, bytes, id);
         return;
+      }
       case FrameType.READY:
         if (id === 0) {
           if (this.state !== 'starting') throw protocolError('a second hello');
@@ -325,22 +344,17 @@ export abstract class RemoteCell implements Cell, FrameSink {
         this.reply(id, 'load').resolve(bytesText(payload));
         return;
       case FrameType.RESULT: {
-        const job = this.inflight[0];
-        if (job === undefined || job.id !== id) throw protocolError(`result for request ${id}, which is not running`);
+        const job = this.runningHead(id, 'result');
         const { res, hasOutput, hasStderr } = decodeResult(payload);
-        const output = this.stage.take(id, DATA_OUTPUT, hasOutput);
-        const stderr = this.stage.take(id, DATA_STDERR, hasStderr);
-        this.stage.clear(id);
-        if (output !== undefined) res.output = plainView(output);
-        if (stderr !== undefined) res.stderr = plainView(stderr);
-        this.finish(job, res, true);
+        const failedCallback = job.output.callbackFailure;
+        if (failedCallback !== null) this.finish(job, failedCallback.failure);
+        else this.finish(job, job.output.result(res, hasOutput, hasStderr), true);
         return;
       }
       case FrameType.ERROR: {
         const err = decodeError(payload);
-        this.stage.clear(id);
         const head = this.inflight[0];
-        if (head !== undefined && head.id === id) this.finish(head, err);
+        if (head !== undefined && head.id === id) this.finish(head, head.output.failed(err));
         else this.reply(id, 'load').reject(err);
         return;
       }
@@ -354,6 +368,27 @@ export abstract class RemoteCell implements Cell, FrameSink {
       default:
         throw protocolError(`the host cannot serve frame type ${type} (no capability broker yet)`);
     }
+  }
+
+  /** Called with each frame's header, before its payload is buffered (see FrameAdmit). */
+  private admit(type: FrameType, id: number, payloadLength: number): void {
+    if (type !== FrameType.DATA) {
+      if (payloadLength + HEADER_BYTES > MAX_CONTROL_FRAME_BYTES) {
+        throw protocolError(`${TYPE_NAMES[type]} frame of ${payloadLength + HEADER_BYTES} bytes exceeds the maximum of ${MAX_CONTROL_FRAME_BYTES}`);
+      }
+      return;
+    }
+    const head = this.runningHead(id);
+    if (payloadLength - 1 > head.output.room) {
+      throw protocolError(`data frame of ${payloadLength - 1} bytes for request ${id} exceeds what its output caps leave (${head.output.room})`);
+    }
+  }
+
+  /** The head, which must be request `id`: the only invocation the cell can be running, so the only one it may send data or a result for. */
+  private runningHead(id: number, what = 'data frame'): Job {
+    const head = this.inflight[0];
+    if (head === undefined || head.id !== id) throw protocolError(`${what} for request ${id}, which is not running`);
+    return head;
   }
 
   private reply(id: number, kind: Call['kind']): Call {

@@ -70,15 +70,29 @@ export interface InvokeRequest {
   maxStderrBytes?: number;
   /** fuel and timeoutMs apply per invocation (a fresh instance each time); maxMemoryBytes belongs in LoadRequest.compile. */
   limits?: Limits;
+  /**
+   * The guest's stdout as it is written (wasi, and an `invoke` of a WASI reactor; a `buffer` invocation's output is
+   * its return value, never streamed): each chunk is the caller's own copy, in order, capped by maxOutputBytes
+   * (`outputTruncated` still flags the cut). Given, stdout is not kept in InvokeResult.output; every chunk comes
+   * before the invocation settles, failed or not. A worker or process cell sends short guests' output with their
+   * result and a running guest's within a few milliseconds. A callback that throws gets no more chunks and its
+   * exception fails the invocation.
+   */
+  onStdout?: OutputCallback;
+  /** The guest's stderr as it is written, as onStdout (capped by maxStderrBytes; not kept in InvokeResult.stderr). */
+  onStderr?: OutputCallback;
 }
+
+/** Receives one chunk of a guest's stdout or stderr (see InvokeRequest.onStdout). */
+export type OutputCallback = (chunk: Uint8Array) => void;
 
 export interface InvokeResult {
   /** invoke: each result formatted as `isola run --invoke` prints it. */
   values?: string[];
-  /** buffer: the output; wasi: stdout. */
+  /** buffer: the output; wasi (and an invoked WASI reactor): stdout, unless onStdout took it. */
   output?: Uint8Array;
   outputTruncated?: boolean;
-  /** wasi: stderr (capped). */
+  /** wasi (and an invoked WASI reactor): stderr (capped), unless onStderr took it. */
   stderr?: Uint8Array;
   /** wasi: the exit code (proc_exit or 0 after _start returned). */
   exitCode?: number;
@@ -91,7 +105,9 @@ export interface InvokeResult {
  * One cell. Invocations are queued and run one at a time per cell (a guest runs on the cell's only
  * thread). Failures reject with IsolaError: the guest's own (TRAP, FUEL, TIMEOUT, BAD_ARGS, NO_EXPORT,
  * LINK, BUFFER…), or the cell's: CELL_CRASHED ("cell crashed (signal SIGKILL)"), CELL_PROTOCOL
- * ("cell-protocol-error: …"), CELL_CLOSED, CANCELLED.
+ * ("cell-protocol-error: …"), CELL_CLOSED, CANCELLED. A failure's detail holds what the guest wrote before it
+ * (`stdout`, `stderr`: Uint8Array, when not empty and not taken by a callback) and, when the guest itself failed
+ * (a trap, running out of fuel or time, a cancel it saw), the fuel it spent (`fuelConsumed`: bigint).
  */
 export interface Cell {
   readonly id: number;

@@ -1,6 +1,7 @@
 /**
  * `isola run --isolation inline|worker|process`: the same three modes as `isola run`, run in one cell
- * of that wall. The guest's stdout and stderr are captured in the cell and written here afterwards;
+ * of that wall. The guest's stdout and stderr reach the terminal as the guest writes them (streamed out of
+ * the cell), so what it printed before a trap, a timeout or the cell's death is shown before the error;
  * stdin is read whole up front (a cell gets bytes, never isola's descriptors).
  */
 import { IsolaError } from '../errors.js';
@@ -30,7 +31,10 @@ export interface CellRun {
 export async function runInCell(r: CellRun): Promise<number> {
   const isolation = r.isolation as Isolation;
   if (!ISOLATIONS.includes(isolation)) throw new IsolaError('USAGE', `--isolation '${r.isolation}': expected inline, worker or process`);
-  const base = { env: r.grants.env, preopens: r.grants.preopens, maxOutputBytes: MAX_OUTPUT, limits: { fuel: r.limits.fuel, timeoutMs: r.limits.timeoutMs } };
+  const base = {
+    env: r.grants.env, preopens: r.grants.preopens, maxOutputBytes: MAX_OUTPUT, limits: { fuel: r.limits.fuel, timeoutMs: r.limits.timeoutMs },
+    onStdout: (chunk: Uint8Array) => writeStdout(chunk), onStderr: (chunk: Uint8Array) => process.stderr.write(chunk),
+  };
   let req: Omit<InvokeRequest, 'module'>;
   if (r.invoke !== undefined) req = { ...base, kind: 'invoke', export: r.invoke, args: r.args };
   else if (r.buffer !== undefined) req = { ...base, kind: 'buffer', export: r.buffer, input: readStdin() };
@@ -48,8 +52,7 @@ export async function runInCell(r: CellRun): Promise<number> {
   } finally {
     await cell.close();
   }
-  if (res.output?.length) writeStdout(res.output);
-  if (res.stderr?.length) process.stderr.write(res.stderr);
+  if (res.output?.length) writeStdout(res.output); // --buffer: its output is the return value
   if (res.outputTruncated) process.stderr.write(`isola: the guest's output was cut at ${MAX_OUTPUT} bytes\n`);
   if (res.values?.length) writeStdout(`${res.values.join('\n')}\n`);
   return res.exitCode ?? 0;

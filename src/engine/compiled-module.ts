@@ -80,7 +80,7 @@ export class CompiledModuleImpl implements CompiledModule {
     let isola: Record<string, WebAssembly.ImportValue> | null = null;
     if (this.parts.fuel !== null) {
       const s = meterSettings(limits);
-      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag);
+      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag, s.tick);
       isola = { ...imports.isola, fuel_check: meter.check };
     }
     const memory = this.memoryPool?.acquire() ?? null;

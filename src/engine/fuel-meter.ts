@@ -3,9 +3,9 @@
  * import that the fuel instrumentation calls whenever `__isola_fuel` (fuel left in the current
  * slice) drops below zero.
  *
- * Slices: with a timeout the slice is at most SLICE units, so the clock is read every ~1 ms of
- * guest work and an infinite loop is interrupted; without one, the slice is the whole remaining
- * budget and fuel_check is (almost) never called. Consumption = given - left, summed over slices.
+ * Slices: with a timeout (or a cancel flag, or a tick) the slice is at most SLICE units, so the clock
+ * is read every ~1 ms of guest work and an infinite loop is interrupted; without one, the slice is the
+ * whole remaining budget and fuel_check is (almost) never called. Consumption = given - left, summed over slices.
  */
 import { IsolaError } from '../errors.js';
 import { formatDuration } from './units.js';
@@ -35,6 +35,7 @@ export class FuelMeter {
     private readonly budgetText: string,
     private readonly timeoutMs: number, // 0 = none
     private readonly cancelFlag: Int32Array | null = null,
+    private readonly tick: (() => void) | null = null,
   ) {}
 
   /** The import. An arrow function so it can be handed to V8 as is. */
@@ -54,6 +55,7 @@ export class FuelMeter {
     if (this.consumed > this.budget) this.stop(this.fuelError());
     if (this.deadline !== 0 && performance.now() > this.deadline) this.stop(this.timeoutError());
     if (this.cancelFlag !== null && Atomics.load(this.cancelFlag, 0) !== 0) this.stop(cancelledError());
+    this.tick?.();
     this.refill();
   };
 
@@ -79,7 +81,7 @@ export class FuelMeter {
 
   private refill(): void {
     const remaining = this.budget - this.consumed;
-    let slice = this.timeoutMs !== 0 || this.cancelFlag !== null ? Math.min(SLICE, remaining) : Math.min(UNLIMITED_SLICE, remaining);
+    let slice = this.timeoutMs !== 0 || this.cancelFlag !== null || this.tick !== null ? Math.min(SLICE, remaining) : Math.min(UNLIMITED_SLICE, remaining);
     if (slice < 0) slice = 0; // overspent: the next check ends it
     this.global!.value = BigInt(slice);
     this.given = slice;

@@ -14,6 +14,13 @@ export interface Limits {
    * every SLICE units (as with a timeout). Worker cells use it; a SharedArrayBuffer lets the host flip it.
    */
   cancelFlag?: Int32Array;
+  /**
+   * Called at every fuel check while the guest runs: with a tick the meter checks at least every SLICE units
+   * (about a millisecond of guest work), as with a timeout. Needs a fuel-metered module (without metering it
+   * is never called; it does not make the engine compile a metered variant). Cells send held-back output from
+   * it while a guest spins. Must not throw.
+   */
+  tick?: () => void;
 }
 
 export interface CompileOptions {
@@ -40,6 +47,7 @@ export interface MeterSettings {
   budgetText: string;
   timeoutMs: number; // 0 = none
   cancelFlag: Int32Array | null;
+  tick: (() => void) | null;
 }
 
 export function meterSettings(limits: Limits): MeterSettings {
@@ -53,7 +61,7 @@ export function meterSettings(limits: Limits): MeterSettings {
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
     throw new IsolaError('USAGE', `invalid timeout ${String(timeoutMs)}ms (must be greater than 0)`);
   }
-  return { budget, budgetText: fuel === undefined ? '' : String(fuel), timeoutMs: timeoutMs ?? 0, cancelFlag: limits.cancelFlag ?? null };
+  return { budget, budgetText: fuel === undefined ? '' : String(fuel), timeoutMs: timeoutMs ?? 0, cancelFlag: limits.cancelFlag ?? null, tick: limits.tick ?? null };
 }
 
 export function checkMaxMemoryBytes(bytes: number | undefined): void {

@@ -372,10 +372,12 @@ export class Orchestrator implements OrchestratorApi {
       this.report(name, live, requestId, startedAt, t0, 'ok', resp.status, fuel);
       return resp;
     } catch (e) {
-      // A failed invocation reports no fuel; one that ran out spent exactly its budget.
+      // A guest that failed (trap, timeout, cancel) reports what it spent until then; one that ran out spent its
+      // budget; a crash or a refusal before it ran reports what is known (nothing: 0).
       const budget = live.info.spec.limits.fuel;
       const outcome = outcomeFor(e);
-      const spent = outcome === 'fuel' && budget !== undefined ? BigInt(budget) : fuel;
+      const failedAfter = e instanceof IsolaError && typeof e.detail.fuelConsumed === 'bigint' ? e.detail.fuelConsumed : fuel;
+      const spent = outcome === 'fuel' && budget !== undefined ? BigInt(budget) : failedAfter;
       this.report(name, live, requestId, startedAt, t0, outcome, httpStatusFor(e), spent, outcomeDetailFor(e));
       throw e;
     } finally {

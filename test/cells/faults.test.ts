@@ -3,29 +3,20 @@
 // reaches a running guest: a worker's loop stops; a process cell that cannot stop is killed.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { IsolaError } from '../../src/errors.js';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
 import type { Isolation } from '../../src/cells/types.js';
-import { COUNTER, cpuTicks, processAlive, sleep } from './guests.js';
+import { COUNTER, cpuTicks, processAlive, sleep, witnessCell } from './guests.js';
 import { LOW_PRIORITY } from '../../src/cells/process-cell.js';
 
 const isCode = (code: string, message?: RegExp) => (e: unknown) =>
   e instanceof IsolaError && e.code === code && (message === undefined || message.test(e.message));
 
 describe('faults', () => {
-  let witness: SpawnedCell;
-  let witnessModule: string;
-  before(async () => {
-    witness = await spawnCell({ isolation: 'process' });
-    witnessModule = await witness.load({ bytes: COUNTER });
-  });
-  after(() => witness.kill());
-
   /** The other cell never notices. */
-  async function witnessAnswers(): Promise<void> {
-    assert.deepEqual((await witness.invoke({ module: witnessModule, kind: 'invoke', export: 'add', args: ['2', '2'] })).values, ['4']);
-  }
+  const witness = witnessCell();
+  const witnessAnswers = (): Promise<void> => witness.answers();
 
   async function victim(isolation: Isolation, extra: object = {}): Promise<{ cell: SpawnedCell; m: string; exits: Error[] }> {
     const cell = await spawnCell({ isolation, unsafeTestHooks: { eval: true }, killGraceMs: 300, ...extra });

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IsolaError } from '../../src/errors.js';
 import {
-  ByteReader, ByteWriter, CELL_TO_HOST, DataStage, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, decodeError, decodeEvalResult, decodeInvoke,
-  decodeLoad, decodeResult, encodeError, encodeEvalResult, encodeFrame, joinParts, DATA_INPUT, DATA_OUTPUT, DATA_STDERR,
+  ByteReader, ByteWriter, CELL_TO_HOST, FrameDecoder, FrameType, FrameWriter, HOST_TO_CELL, MAX_CONTROL_FRAME_BYTES, decodeError, decodeEvalResult,
+  decodeInvoke, decodeLoad, decodeResult, encodeError, encodeEvalResult, encodeFrame, joinParts, DATA_INPUT, DATA_OUTPUT, DATA_STDERR,
   dataFrameSlot, type DirectSink,
 } from '../../src/cells/protocol/index.js';
+import { CallerOutput } from '../../src/cells/caller-output.js';
 import type { InvokeRequest, InvokeResult } from '../../src/cells/types.js';
 
 interface Got { type: number; id: number; payload: Uint8Array }
@@ -106,13 +107,81 @@ test('a result with values, output, stderr and exit code round-trips', () => {
   const { dec, got } = collect(CELL_TO_HOST);
   dec.push(written((w) => w.result(3, res)));
   assert.deepEqual(got.map((g) => g.type), [FrameType.DATA, FrameType.DATA, FrameType.RESULT]);
-  const stage = new DataStage();
-  stage.put(3, got[0]!.payload);
-  stage.put(3, got[1]!.payload);
+  const out = new CallerOutput({ module: 'm', kind: 'wasi' }, { stdout: 3, stderr: 1 });
+  for (const g of got.slice(0, 2)) {
+    const { slot, bytes } = dataFrameSlot(g.payload);
+    out.chunk(slot === DATA_STDERR, bytes, 3);
+  }
   const { res: back, hasOutput, hasStderr } = decodeResult(got[2]!.payload);
-  back.output = stage.take(3, DATA_OUTPUT, hasOutput);
-  back.stderr = stage.take(3, DATA_STDERR, hasStderr);
-  assert.deepEqual(back, res);
+  assert.deepEqual(out.result(back, hasOutput, hasStderr), res);
+});
+
+/** The host's side of data frames sent while a guest runs. */
+function chunks(out: CallerOutput, frames: Array<[number, string]>): void {
+  for (const [slot, text] of frames) out.chunk(slot === DATA_STDERR, new TextEncoder().encode(text), 9);
+}
+const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
+
+test('streamed output: chunks join in order per stream; a result that streamed nothing has empty output and stderr', () => {
+  const out = new CallerOutput({ module: 'm', kind: 'wasi' }, { stdout: 100, stderr: 100 });
+  chunks(out, [[DATA_OUTPUT, 'a'], [DATA_STDERR, 'x'], [DATA_OUTPUT, 'bc'], [DATA_STDERR, 'yz']]);
+  const res = out.result({ fuelConsumed: 0n, durationUs: 0 }, true, true);
+  assert.deepEqual([text(res.output), text(res.stderr)], ['abc', 'xyz']);
+  const none = new CallerOutput({ module: 'm', kind: 'wasi' }, { stdout: 100, stderr: 100 }).result({ fuelConsumed: 0n, durationUs: 0 }, true, true);
+  assert.deepEqual([none.output?.length, none.stderr?.length], [0, 0]);
+});
+
+test('streamed output goes to the callbacks (copies), not into the result; a failure carries what was kept', () => {
+  const seen: string[] = [];
+  const out = new CallerOutput({ module: 'm', kind: 'wasi', onStderr: (c) => seen.push(text(c)!) }, { stdout: 100, stderr: 100 });
+  chunks(out, [[DATA_OUTPUT, 'kept'], [DATA_STDERR, 'e1'], [DATA_STDERR, 'e2']]);
+  assert.deepEqual(seen, ['e1', 'e2']);
+  const err = out.failed(new IsolaError('TRAP', 'wasm trap: unreachable', { kind: 'unreachable' })) as IsolaError;
+  assert.equal(err.code, 'TRAP');
+  assert.deepEqual([text(err.detail.stdout as Uint8Array), err.detail.stderr, err.detail.kind], ['kept', undefined, 'unreachable']);
+  const res = out.result({ fuelConsumed: 0n, durationUs: 0 }, true, true);
+  assert.deepEqual([text(res.output), res.stderr], ['kept', undefined]);
+});
+
+test('a cell sending more than the caps allow, or output its result does not have, is a protocol error', () => {
+  const out = new CallerOutput({ module: 'm', kind: 'wasi', maxOutputBytes: 4, maxStderrBytes: 2 }, { stdout: 4, stderr: 2 });
+  assert.equal(out.room, 6);
+  chunks(out, [[DATA_OUTPUT, 'abc'], [DATA_STDERR, 'x']]);
+  assert.equal(out.room, 2);
+  assert.throws(() => chunks(out, [[DATA_OUTPUT, 'de']]), /cell-protocol-error: request 9 sent more output than its cap of maxOutputBytes/);
+  assert.throws(() => chunks(out, [[DATA_STDERR, 'yz']]), /more stderr than its cap of maxStderrBytes/);
+  const lying = new CallerOutput({ module: 'm', kind: 'invoke' }, { stdout: 4, stderr: 2 });
+  chunks(lying, [[DATA_OUTPUT, 'a']]);
+  assert.throws(() => lying.result({ fuelConsumed: 0n, durationUs: 0 }, false, false), /output for a result that has none/);
+});
+
+test('the decoder asks `admit` about each frame from its header, before buffering its payload', () => {
+  const asked: Array<[number, number, number]> = [];
+  const dec = new FrameDecoder(CELL_TO_HOST, () => {}, {
+    admit: (type, id, length) => {
+      asked.push([type, id, length]);
+      if (length > 100) throw new IsolaError('CELL_PROTOCOL', 'cell-protocol-error: too big');
+    },
+  });
+  dec.push(encodeFrame(FrameType.DATA, 5, new Uint8Array([1, 7, 7])));
+  const header = encodeFrame(FrameType.DATA, 6);
+  new DataView(header.buffer).setUint32(0, 5 + 200 * 1024 * 1024, true); // declares 200 MiB
+  assert.throws(() => dec.push(joinParts([header, new Uint8Array(1000)])), /too big/);
+  assert.deepEqual(asked, [[FrameType.DATA, 5, 3], [FrameType.DATA, 6, 200 * 1024 * 1024]]);
+  assert.equal(dec.pending, 0, 'nothing of it was kept');
+});
+
+test('an error or eval result too large for a control frame is cut to fit, keeping its code, the start of its message and small fields', () => {
+  const frames = Array.from({ length: 20 }, (_, i) => ({ funcIndex: i, name: 'f'.repeat(100_000), offset: 1 }));
+  const big = encodeError(new IsolaError('TRAP', `wasm trap: ${'m'.repeat(2_000_000)}`, { kind: 'unreachable', frames, fuelConsumed: 77n }));
+  assert.ok(big.length <= MAX_CONTROL_FRAME_BYTES - 9, `${big.length} bytes`);
+  const err = decodeError(big);
+  assert.equal(err.code, 'TRAP');
+  assert.equal(err.message.length, 4096);
+  assert.deepEqual(err.detail, { detailTruncated: true, kind: 'unreachable', fuelConsumed: 77n });
+  const r = decodeEvalResult(encodeEvalResult(true, 'x'.repeat(2_000_000)));
+  assert.equal(r.ok, false);
+  assert.ok(encodeEvalResult(true, 'x'.repeat(2_000_000)).length < 1000);
 });
 
 test('load, error and eval-result payloads round-trip; errors become IsolaError again', () => {
@@ -120,11 +189,14 @@ test('load, error and eval-result payloads round-trip; errors become IsolaError 
   dec.push(written((w) => w.load(2, { bytes: new Uint8Array([0, 97, 115, 109]), compile: { fuel: true, maxMemoryBytes: 65536 } })));
   assert.deepEqual(decodeLoad(got[0]!.payload), { bytes: new Uint8Array([0, 97, 115, 109]), compile: { fuel: true, maxMemoryBytes: 65536 } });
 
-  const err = decodeError(encodeError(new IsolaError('TRAP', 'unreachable executed', { kind: 'unreachable', fuel: 5n })));
+  const err = decodeError(encodeError(new IsolaError('TRAP', 'unreachable executed', { kind: 'unreachable', fuel: 5n, fuelConsumed: 2n ** 64n - 1n })));
   assert.ok(err instanceof IsolaError);
   assert.equal(err.code, 'TRAP');
   assert.equal(err.message, 'unreachable executed');
-  assert.deepEqual(err.detail, { kind: 'unreachable', fuel: '5' });
+  assert.deepEqual(err.detail, { kind: 'unreachable', fuel: '5', fuelConsumed: 2n ** 64n - 1n });
+  for (const lie of ['"-1"', '"18446744073709551616"', '5', '"1e3"']) {
+    assert.throws(() => decodeError(new TextEncoder().encode(`{"code":"TRAP","message":"x","detail":{"fuelConsumed":${lie}}}`)), /malformed fuelConsumed/, lie);
+  }
   assert.equal(decodeError(encodeError(new TypeError('boom'))).code, 'CELL_CRASHED');
   assert.throws(() => decodeError(new TextEncoder().encode('{"code":"ROOT","message":"x"}')), /cell-protocol-error: error frame with unknown code/);
   assert.deepEqual(decodeEvalResult(encodeEvalResult(true, { a: [1] })), { ok: true, value: { a: [1] } });
@@ -198,16 +270,10 @@ test('truncated, padded or lying payloads are protocol errors, never crashes', (
   assert.throws(() => decodeInvoke(lying), /declares 4294967295 items/);
 });
 
-test('data frames must belong to the message that follows them', () => {
-  const stage = new DataStage();
-  const data = (slot: number) => new Uint8Array([slot, 1, 2]);
-  stage.put(1, data(DATA_INPUT));
-  assert.throws(() => stage.put(2, data(DATA_INPUT)), /while request 1 has data staged/);
-  assert.throws(() => stage.put(1, data(DATA_INPUT)), /second data frame for slot 0/);
-  assert.throws(() => stage.take(2, DATA_INPUT, true), /answered while request 1/);
-  assert.throws(() => stage.take(1, DATA_OUTPUT, true), /lacks its data frame/);
-  assert.throws(() => stage.take(1, DATA_INPUT, false), /unexpected data frame/);
-  assert.throws(() => stage.put(1, new Uint8Array([7])), /unknown slot 7/);
+test('a data frame names a known slot', () => {
+  assert.deepEqual(dataFrameSlot(new Uint8Array([DATA_INPUT, 1, 2])), { slot: DATA_INPUT, bytes: new Uint8Array([1, 2]) });
+  assert.throws(() => dataFrameSlot(new Uint8Array([7])), /unknown slot 7/);
+  assert.throws(() => dataFrameSlot(new Uint8Array(0)), /data frame without a slot/);
 });
 
 test('fuzz: random bytes and mutated valid frames end in frames or a CELL_PROTOCOL error, nothing else', () => {
@@ -226,14 +292,14 @@ test('fuzz: random bytes and mutated valid frames end in frames or a CELL_PROTOC
       bytes = valid.slice();
       for (let k = 0; k < 3; k++) bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256);
     }
-    const stage = new DataStage();
+    const out = new CallerOutput({ module: 'm', kind: 'wasi' }, { stdout: 200, stderr: 200 });
     const dec = new FrameDecoder(CELL_TO_HOST, (type, id, payload) => {
-      if (type === FrameType.DATA) stage.put(id, payload);
-      else if (type === FrameType.RESULT) {
-        const { hasOutput, hasStderr } = decodeResult(payload);
-        stage.take(id, DATA_OUTPUT, hasOutput);
-        stage.take(id, DATA_STDERR, hasStderr);
-        stage.clear(id);
+      if (type === FrameType.DATA) {
+        const { slot, bytes } = dataFrameSlot(payload);
+        out.chunk(slot === DATA_STDERR, bytes, id);
+      } else if (type === FrameType.RESULT) {
+        const { res, hasOutput, hasStderr } = decodeResult(payload);
+        out.result(res, hasOutput, hasStderr);
       } else if (type === FrameType.ERROR) decodeError(payload);
       else if (type === FrameType.EVAL_RESULT) decodeEvalResult(payload);
     }, { maxFrameBytes: 1024 * 1024 });

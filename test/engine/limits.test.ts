@@ -158,3 +158,14 @@ test('an invalid module cannot become valid through instrumentation (e.g. to rea
     assert.throws(() => new Engine({ cacheDir: null }).compile(bytes, options), { code: 'INVALID', message: /Invalid global index: 0/ });
   }
 });
+
+test('a tick is called about every slice of guest work, even with no timeout; an unmetered module has none', () => {
+  let ticks = 0;
+  const n = 20_000_000; // ~100 M units: about a hundred slices of 1 M
+  assert.equal(metered.instantiate({}, { tick: () => ticks++ }).invoke('count', [n])[0], n);
+  assert.ok(ticks >= 20, `${ticks} ticks`);
+  // A tick alone never asks for a metered variant.
+  ticks = 0;
+  assert.equal(engine.compile(LOOPS).instantiate({}, { tick: () => ticks++ }).invoke('count', [n])[0], n);
+  assert.equal(ticks, 0);
+});

@@ -111,6 +111,9 @@ test('a spinning, trapping, memory-bombing or flooding function fails alone; its
       spin: ['timeout', 'TIMEOUT', 504], trap: ['trap', 'unreachable', 500], oom: ['trap', 'unreachable', 500],
       bigout: ['error', 'BAD_RESPONSE', 500], fuel: ['fuel', 'FUEL', 500],
     });
+    // Failed requests report the fuel their guest spent until it failed (it ran: never 0).
+    for (const r of records) assert.ok(BigInt(r.fuel) > 0n, `${r.function} (${r.outcome}) reports fuel ${r.fuel}`);
+    assert.equal(records.find((r) => r.function === 'fuel')!.fuel, '100000');
     // And after all that, each function still works for its next request.
     assert.equal(text((await o.handle('hello', request(), never)).body), 'hello from isola\n');
     await assert.rejects(o.handle('trap', request(), never), { code: 'TRAP' });

@@ -2,6 +2,7 @@
 import { FdTable } from './fd-table.js';
 import { FileTimes } from './filestat.js';
 import { GuestMemory } from './memory-view.js';
+import type { OutputSink } from './stdio.js';
 
 /**
  * argv or environ as the guest receives them: the strings NUL-terminated and joined, encoded to
@@ -40,6 +41,9 @@ export class WasiContext {
   timeoutMs = 0;
   /** Set by proc_exit. */
   exitCode: number | null = null;
+  /** stdout and stderr as given (whatever descriptor the guest moves them to): flushed before the guest blocks. */
+  stdout: OutputSink | null = null;
+  stderr: OutputSink | null = null;
   constructor(
     readonly args: StringList,
     /** "KEY=VALUE" strings. */
@@ -47,6 +51,12 @@ export class WasiContext {
     /** TESTS ONLY: see WasiOptions.unsafeNoPathChecks. Fixed for the guest's life. */
     readonly unsafeNoPathChecks = false,
   ) {}
+
+  /** The guest is about to block: sinks that hold output back send it on (a cell's host sees it while the guest waits). */
+  beforeBlocking(): void {
+    this.stdout?.flush?.();
+    this.stderr?.flush?.();
+  }
 }
 
 /** Import function signature: WASI arguments in, errno out. */

@@ -76,6 +76,7 @@ export const pollCalls = {
       }
     }
     if (ready.length === 0 && clocks.length > 0) {
+      ctx.beforeBlocking();
       let earliest = clocks[0]!.deadline;
       for (const c of clocks) if (c.deadline < earliest) earliest = c.deadline;
       // Sleep in slices so a long sleep wakes within a millisecond of its deadline.

@@ -20,10 +20,12 @@ export function instantiateWasi(compiled: CompiledModule, options: WasiOptions, 
 
 /**
  * For `--invoke` on a reactor: instantiate, bind, run `_initialize` if exported, and hand
- * back the instance for the engine's invoke. Call `wasi.close()` when done with it.
+ * back the instance for the engine's invoke. Call `wasi.close()` when done with it. `observe` sees the
+ * instance before `_initialize` runs.
  */
-export function startWasiReactor(compiled: CompiledModule, options: WasiOptions, limits?: Limits): { wasi: WasiP1; instance: Instance } {
+export function startWasiReactor(compiled: CompiledModule, options: WasiOptions, limits?: Limits, observe?: (instance: Instance) => void): { wasi: WasiP1; instance: Instance } {
   const started = instantiateWasi(compiled, options, limits);
+  observe?.(started.instance); // e.g. to read the fuel _initialize spent when it fails
   if (exports(compiled, '_initialize')) {
     try {
       started.wasi.setTimeout(limits?.timeoutMs);

@@ -1,7 +1,8 @@
 /**
  * The guest's standard streams: where fd 0 reads from and fds 1/2 write to.
  * A host fd (blocking; EAGAIN on a non-blocking TTY/pipe is waited out), an in-memory
- * buffer, a capped OutputCapture, or nothing at all.
+ * buffer, a capped OutputCapture, a capped OutputForward (each write handed on as it happens),
+ * or nothing at all.
  */
 import { readSync, writeSync, fstatSync } from 'node:fs';
 import { sleepMs } from './sleep.js';
@@ -15,9 +16,11 @@ export interface InputSource {
   readonly filetype: number;
 }
 export interface OutputSink {
-  /** Writes all len bytes from u8[off..] (or drops them past a cap). May throw a Node error. */
+  /** Writes all len bytes from u8[off..] (or drops them past a cap). May throw a Node error. u8 is guest memory: copy what you keep. */
   write(u8: Uint8Array, off: number, len: number): void;
   readonly filetype: number;
+  /** The guest is about to block (poll_oneoff sleeping): a sink that holds bytes back sends them on now. */
+  flush?(): void;
 }
 
 const FILETYPE_UNKNOWN = 0;
@@ -97,6 +100,50 @@ export class OutputCapture implements OutputSink {
   clear(): void {
     this.length = 0;
     this.dropped = false;
+  }
+}
+
+/**
+ * A capped output that hands each write on as it happens, for embedders that stream a guest's output
+ * (a cell's agent, a caller's callback): the first `maxBytes` go to `forward`, the rest is dropped and
+ * flagged `truncated` (the guest is told every byte was written, as with OutputCapture). `forward` gets
+ * a view of guest memory, valid only during the call: copy what you keep. `onFlush` is called when the
+ * guest is about to block.
+ */
+export class OutputForward implements OutputSink {
+  readonly filetype = FILETYPE_UNKNOWN;
+  private room: number;
+  private dropped = false;
+
+  constructor(maxBytes: number, private readonly forward: (u8: Uint8Array, off: number, len: number) => void, private readonly onFlush?: () => void) {
+    this.room = 0;
+    this.reopen(maxBytes);
+  }
+
+  /** Starts over with a new cap (an embedder reusing one forward for its next guest). */
+  reopen(maxBytes: number): void {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError('OutputForward: maxBytes must be a non-negative integer');
+    this.room = maxBytes;
+    this.dropped = false;
+  }
+
+  write(u8: Uint8Array, off: number, len: number): void {
+    let n = len;
+    if (n > this.room) {
+      n = this.room;
+      this.dropped = true;
+    }
+    if (n === 0) return;
+    this.room -= n;
+    this.forward(u8, off, n);
+  }
+
+  flush(): void {
+    this.onFlush?.();
+  }
+
+  get truncated(): boolean {
+    return this.dropped;
   }
 }
 

@@ -15,7 +15,7 @@ import { pollCalls } from './poll.js';
 import { processCalls, WasiExit } from './process-calls.js';
 import { DIR_RIGHTS, FILE_RIGHTS, MUTATING_RIGHTS, R } from './rights.js';
 import {
-  BufferInput, HostFdInput, HostFdOutput, NullInput, NullOutput, OutputCapture,
+  BufferInput, HostFdInput, HostFdOutput, NullInput, NullOutput, OutputCapture, OutputForward,
   type InputSource, type OutputSink,
 } from './stdio.js';
 
@@ -39,9 +39,12 @@ export interface WasiOptions {
   preopens?: Preopen[];
   /** Host fd, buffer, 'inherit' (host fd 0), or null/undefined: immediate EOF. */
   stdin?: number | Uint8Array | 'inherit' | null;
-  /** Host fd, 'inherit' (host fd 1/2), a capped OutputCapture, or null/undefined: discarded. */
-  stdout?: number | 'inherit' | OutputCapture | null;
-  stderr?: number | 'inherit' | OutputCapture | null;
+  /**
+   * Host fd, 'inherit' (host fd 1/2), an OutputSink (a capped OutputCapture or OutputForward, or your own), or
+   * null/undefined: discarded. A sink's `flush` is called before the guest blocks in poll_oneoff.
+   */
+  stdout?: number | 'inherit' | OutputSink | null;
+  stderr?: number | 'inherit' | OutputSink | null;
   /**
    * TESTS ONLY — never set by the CLI, a manifest or the server. Skips isola's own path checks (the
    * component-by-component resolution beneath each preopen and the after-open containment check):
@@ -67,7 +70,7 @@ function inputOf(s: WasiOptions['stdin']): InputSource {
 function outputOf(s: WasiOptions['stdout'], inheritFd: number): OutputSink {
   if (s === 'inherit') return new HostFdOutput(inheritFd);
   if (typeof s === 'number') return new HostFdOutput(s);
-  if (s instanceof OutputCapture) return s;
+  if (typeof s === 'object' && s !== null) return s;
   return new NullOutput();
 }
 
@@ -189,6 +192,8 @@ export class WasiP1 {
     ctx.fds.add(stdin);
     ctx.fds.add(stdout);
     ctx.fds.add(stderr);
+    ctx.stdout = stdout.output;
+    ctx.stderr = stderr.output;
 
     try {
       for (const p of opts.preopens ?? []) this.preopen(p);
@@ -251,4 +256,4 @@ export class WasiP1 {
   }
 }
 
-export { OutputCapture, WasiExit, type EnvironBlock };
+export { OutputCapture, OutputForward, WasiExit, type EnvironBlock, type OutputSink };

@@ -14,9 +14,11 @@ import { isArtifact } from '../../engine/artifact-magic.js';
 import { invokeAsText } from '../../engine/invoke-text.js';
 import { importsWasi } from '../../wasm/inspect.js';
 import {
-  OutputCapture, runWasiCommand, startWasiReactor, type Preopen, type WasiOptions, type WasiP1,
+  runWasiCommand, startWasiReactor, type Preopen, type WasiOptions, type WasiP1,
 } from '../../capabilities/wasi-p1/index.js';
+import { outputCaps, type OutputCaps } from '../output-caps.js';
 import type { InvokeRequest, InvokeResult, ModuleHandle } from '../types.js';
+import { capturedOutput, type GuestOutput, type GuestOutputFactory } from './guest-output.js';
 
 export interface AgentConfig {
   /** The cell's preopens as the agent sees them (inside a jail: where they are mounted). */
@@ -38,8 +40,6 @@ export interface OpenedBuffer {
   abandon(): void;
 }
 
-export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
-export const DEFAULT_MAX_STDERR = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 const NO_KEY_DIR = '/nonexistent/isola-cell-has-no-signing-key';
 
@@ -67,12 +67,17 @@ export class AgentCore {
     return handle;
   }
 
-  invoke(req: InvokeRequest): InvokeResult {
-    const { compiled, limits, started } = this.begin(req);
+  /**
+   * Runs one invocation in a fresh instance. A WASI guest's stdout and stderr go where `output` says (captured
+   * into the result by default); a buffer invocation's WASI streams are discarded (its output is the buffer).
+   * A guest's failure carries the fuel it spent in `detail.fuelConsumed`.
+   */
+  invoke(req: InvokeRequest, output: GuestOutputFactory = capturedOutput): InvokeResult {
+    const { compiled, limits, started, caps } = this.begin(req);
     switch (req.kind) {
-      case 'invoke': return this.callExport(compiled, req, limits, started);
+      case 'invoke': return this.callExport(compiled, req, limits, started, () => output(caps));
       case 'buffer': return this.runBuffer(req);
-      case 'wasi': return this.runCommand(compiled, req, limits, started);
+      case 'wasi': return this.runCommand(compiled, req, limits, started, output(caps));
       default: throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
     }
   }
@@ -83,8 +88,8 @@ export class AgentCore {
    * and calls `finish(length)`, or `abandon()`.
    */
   openBuffer(req: InvokeRequest): OpenedBuffer {
-    const { compiled, limits, started } = this.begin(req);
-    const { instance, wasi } = this.instantiate(compiled, req, limits);
+    const { compiled, limits, started, caps } = this.begin(req);
+    const { instance, wasi } = this.instantiate(compiled, req, limits, null);
     let call: BufferCall;
     const done = (release: boolean) => {
       wasi?.close();
@@ -101,12 +106,13 @@ export class AgentCore {
       finish: (length) => {
         try {
           let output = call.run(length, !this.outputViews);
-          const max = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-          const truncated = output.length > max;
-          if (truncated) output = output.subarray(0, max);
+          const truncated = output.length > caps.stdout;
+          if (truncated) output = output.subarray(0, caps.stdout);
           const res: InvokeResult = { output, fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
           if (truncated) res.outputTruncated = true;
           return res;
+        } catch (e) {
+          throw withFuel(e, instance);
         } finally {
           // With outputViews the output is a view of guest memory that process and worker cells send on,
           // possibly after this returns: that memory must not go to another instance, so no release
@@ -119,29 +125,32 @@ export class AgentCore {
     };
   }
 
-  /** The module, and this invocation's limits (the worker's cancel flag reset: an earlier cancel must not stop it). */
-  private begin(req: InvokeRequest): { compiled: CompiledModule; limits: Limits; started: number } {
+  /** The module, this invocation's limits (the worker's cancel flag reset: an earlier cancel must not stop it) and output caps. */
+  private begin(req: InvokeRequest): { compiled: CompiledModule; limits: Limits; started: number; caps: OutputCaps } {
     const compiled = this.modules.get(req.module);
     if (compiled === undefined) throw new IsolaError('NOT_FOUND', `module ${req.module} is not loaded in this cell`);
+    const caps = outputCaps(req);
     const limits: Limits = req.limits === undefined ? {} : { fuel: req.limits.fuel, timeoutMs: req.limits.timeoutMs };
     if (this.cancelFlag !== undefined) {
       Atomics.store(this.cancelFlag, 0, 0);
       limits.cancelFlag = this.cancelFlag;
     }
-    return { compiled, limits, started: performance.now() };
+    return { compiled, limits, started: performance.now(), caps };
   }
 
-  private callExport(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {
+  private callExport(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number, output: () => GuestOutput): InvokeResult {
     if (req.export === undefined) throw new IsolaError('USAGE', "an 'invoke' invocation needs an export name");
-    const { instance, wasi, stdout, stderr } = this.instantiate(compiled, req, limits);
+    const { instance, wasi, streams } = this.instantiate(compiled, req, limits, output);
     try {
       const values = invokeAsText(instance, req.export, req.args ?? []);
       const res: InvokeResult = { values, fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
-      if (stdout !== undefined) addOutput(res, stdout, stderr!);
+      streams?.done(res);
       return res;
+    } catch (e) {
+      throw withFuel(e, instance);
     } finally {
       wasi?.close();
-      instance.release(); // the values are numbers or text, the captures copies
+      instance.release(); // the values are numbers or text; output sinks copy what they keep
     }
   }
 
@@ -158,33 +167,47 @@ export class AgentCore {
     return opened.finish(input.length);
   }
 
-  private runCommand(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number): InvokeResult {
-    const stdout = new OutputCapture(req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
-    const stderr = new OutputCapture(req.maxStderrBytes ?? DEFAULT_MAX_STDERR);
+  private runCommand(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number, output: GuestOutput): InvokeResult {
+    if (output.tick !== undefined) limits.tick = output.tick;
     let instance: Instance | undefined;
+    let exitCode: number;
     // runWasiCommand releases the instance; only its fuel is read afterwards.
-    const exitCode = runWasiCommand(compiled, this.wasiOptions(req, req.args ?? ['guest'], stdout, stderr), limits, (i) => {
-      instance = i;
-    });
+    try {
+      exitCode = runWasiCommand(compiled, this.wasiOptions(req, req.args ?? ['guest'], output), limits, (i) => {
+        instance = i;
+      });
+    } catch (e) {
+      throw withFuel(e, instance);
+    }
     const res: InvokeResult = { exitCode, fuelConsumed: instance!.fuelConsumed, durationUs: micros(started) };
-    addOutput(res, stdout, stderr);
+    output.done(res);
     return res;
   }
 
-  /** A plain instance, or a started WASI reactor (stdout/stderr captured) when the module imports WASI. */
-  private instantiate(compiled: CompiledModule, req: InvokeRequest, limits: Limits):
-    { instance: Instance; wasi?: WasiP1; stdout?: OutputCapture; stderr?: OutputCapture } {
+  /**
+   * A plain instance, or a started WASI reactor when the module imports WASI: its stdout and stderr go to
+   * the `output` made here (none: discarded).
+   */
+  private instantiate(compiled: CompiledModule, req: InvokeRequest, limits: Limits, output: (() => GuestOutput) | null):
+    { instance: Instance; wasi?: WasiP1; streams?: GuestOutput } {
     if (!importsWasi(compiled.info)) return { instance: compiled.instantiate({}, limits) };
-    const stdout = new OutputCapture(req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT);
-    const stderr = new OutputCapture(req.maxStderrBytes ?? DEFAULT_MAX_STDERR);
-    const { instance, wasi } = startWasiReactor(compiled, this.wasiOptions(req, [req.export ?? 'guest'], stdout, stderr), limits);
-    return { instance, wasi, stdout, stderr };
+    const streams = output?.();
+    if (streams?.tick !== undefined) limits.tick = streams.tick;
+    let instance: Instance | undefined;
+    try {
+      const { wasi } = startWasiReactor(compiled, this.wasiOptions(req, [req.export ?? 'guest'], streams ?? null), limits, (i) => {
+        instance = i;
+      });
+      return { instance: instance!, wasi, streams };
+    } catch (e) {
+      throw withFuel(e, instance);
+    }
   }
 
-  private wasiOptions(req: InvokeRequest, args: string[], stdout: OutputCapture, stderr: OutputCapture): WasiOptions {
+  private wasiOptions(req: InvokeRequest, args: string[], output: GuestOutput | null): WasiOptions {
     const opts: WasiOptions & { unsafeNoPathChecks?: boolean } = {
       args, env: req.env ?? {}, preopens: this.grantedPreopens(req.preopens ?? []),
-      stdin: req.kind === 'wasi' ? req.input ?? null : null, stdout, stderr,
+      stdin: req.kind === 'wasi' ? req.input ?? null : null, stdout: output?.stdout ?? null, stderr: output?.stderr ?? null,
     };
     if (req.environ !== undefined) opts.environ = req.environ;
     if (this.config.noPathChecks === true) opts.unsafeNoPathChecks = true;
@@ -206,9 +229,9 @@ function micros(started: number): number {
   return Math.round((performance.now() - started) * 1000);
 }
 
-function addOutput(res: InvokeResult, stdout: OutputCapture, stderr: OutputCapture): void {
-  res.output = stdout.bytes;
-  if (stdout.truncated) res.outputTruncated = true;
-  res.stderr = stderr.bytes;
+/** A guest's failure, with the fuel it spent until then (a trap, running out, a timeout, a cancel). */
+function withFuel(e: unknown, instance: Instance | undefined): unknown {
+  if (e instanceof IsolaError && instance !== undefined) e.detail.fuelConsumed = instance.fuelConsumed;
+  return e;
 }
 

@@ -5,10 +5,11 @@
 import { createRequire } from 'node:module';
 import {
   DATA_INPUT, FrameDecoder, copyBytes, FrameType, FrameWriter, HOST_TO_CELL, bytesText, dataFrameSlot, decodeInvoke, decodeLoad,
-  encodeError, encodeEvalResult, protocolError, textBytes, type DirectSink, type FrameSink,
+  encodeEvalResult, protocolError, textBytes, type DirectSink, type FrameSink,
 } from '../protocol/index.js';
 import type { InvokeRequest } from '../types.js';
 import { AgentCore, type AgentConfig, type OpenedBuffer } from './core.js';
+import { OutputBatch } from './output-batch.js';
 
 /** An invoke whose input (the next frame, a DATA frame of the same request) has not arrived yet. */
 interface Waiting {
@@ -22,11 +23,13 @@ export class AgentServer {
   private readonly writer: FrameWriter;
   private readonly core: AgentCore;
   private waiting: Waiting | null = null;
+  private readonly batch: OutputBatch;
 
   /** `volatileChunks`: the transport reuses the memory of the chunks it pushes (process cells read into one buffer). */
   constructor(private readonly config: AgentConfig, sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array, volatileChunks = false) {
     this.core = new AgentCore(config, cancelFlag, true); // output is copied into frames: views of guest memory suffice
     this.writer = new FrameWriter(sink);
+    this.batch = new OutputBatch(this.writer);
     // Reused assembly buffers: every payload is consumed before the frame after next (invocations run synchronously).
     // A buffer invocation's input goes straight into the guest's buffer as it arrives (see direct).
     this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), { reuse: true, direct: this.direct, volatileChunks });
@@ -74,7 +77,7 @@ export class AgentServer {
         if (w === null || slot !== DATA_INPUT) throw protocolError(`data frame (slot ${slot}) for request ${id}, which expects none`);
         this.waiting = null;
         w.req.input = bytes;
-        this.answer(id, () => this.writer.result(id, this.core.invoke(w.req)));
+        this.run(id, w.req);
         return;
       }
       case FrameType.LOAD:
@@ -87,7 +90,7 @@ export class AgentServer {
       case FrameType.INVOKE: {
         const { req, hasInput } = decodeInvoke(payload);
         if (hasInput) this.waiting = { id, req, opened: null };
-        else this.answer(id, () => this.writer.result(id, this.core.invoke(req)));
+        else this.run(id, req);
         return;
       }
       case FrameType.CANCEL:
@@ -108,7 +111,21 @@ export class AgentServer {
     try {
       work();
     } catch (e) {
-      this.writer.frame(FrameType.ERROR, id, encodeError(e));
+      this.writer.error(id, e);
+    }
+  }
+
+  /** An invocation: its output goes out while it runs, and what is still held leaves with its result or error. */
+  private run(id: number, req: InvokeRequest): void {
+    const batch = this.batch;
+    batch.begin(id);
+    try {
+      const res = this.core.invoke(req, batch.output);
+      batch.drain();
+      this.writer.result(id, res, batch.streamed);
+    } catch (e) {
+      batch.drain();
+      this.writer.error(id, e);
     }
   }
 

@@ -14,7 +14,7 @@ export const FrameType = {
   SHUTDOWN: 7, // host → cell: finish and exit
   CAP_CALL: 8, // cell → host: capability call (reserved for the broker)
   CAP_REPLY: 9, // host → cell: its reply (reserved)
-  DATA: 10, // both: [u8 slot][bytes]: input after its INVOKE, output/stderr before their RESULT
+  DATA: 10, // both: [u8 slot][bytes]: input after its INVOKE; output/stderr while it runs, before its RESULT or ERROR
   EVAL: 11, // host → cell, tests only: JavaScript source
   EVAL_RESULT: 12, // cell → host, tests only: JSON {ok, value} | {ok: false, error}
 } as const;
@@ -29,6 +29,12 @@ export const CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.READY, Frame
 export const HEADER_BYTES = 9;
 /** Default cap on one frame (module bytes and bulk data included). */
 export const DEFAULT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
+/**
+ * Cap on any frame a cell sends but DATA (ready, result, error, eval-result), header included: the agent keeps
+ * its error and eval frames under it, and a host refuses anything larger before buffering it. A cell's DATA
+ * frames are bounded by the output caps of the invocation they belong to instead.
+ */
+export const MAX_CONTROL_FRAME_BYTES = 1024 * 1024;
 
 /** One frame in one fresh buffer (transferable). */
 export function encodeFrame(type: FrameType, requestId: number, payload?: Uint8Array): Uint8Array {
@@ -66,9 +72,17 @@ export interface DirectSink {
   done(type: FrameType, requestId: number, first: number, bytes: Uint8Array): void;
 }
 
+/**
+ * Asked as soon as a frame's header is in, before a byte of its payload is buffered (and possibly again when
+ * the frame is assembled: only check, keep no count here): throw to refuse the frame.
+ */
+export type FrameAdmit = (type: FrameType, requestId: number, payloadLength: number) => void;
+
 export interface DecoderOptions {
   /** Cap on one frame, header included. Default DEFAULT_MAX_FRAME_BYTES. */
   maxFrameBytes?: number;
+  /** See FrameAdmit: a finer check than maxFrameBytes (the host bounds each frame by what the cell may send now). */
+  admit?: FrameAdmit;
   /**
    * Frames that span chunks are assembled in two alternating buffers that are kept and reused (no fresh
    * allocation, so no page faults, per bulk frame). Only for a consumer that is done with a payload two
@@ -108,12 +122,14 @@ export class FrameDecoder {
   private direct: DirectFrame | null = null;
 
   private readonly maxFrameBytes: number;
+  private readonly admit: FrameAdmit | null;
   private readonly reuse: boolean;
   private readonly sink: DirectSink | null;
   private readonly volatile: boolean;
 
   constructor(private readonly allowed: ReadonlySet<number>, private readonly onFrame: FrameHandler, options: DecoderOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.admit = options.admit ?? null;
     this.reuse = options.reuse === true;
     this.sink = options.direct ?? null;
     this.volatile = options.volatileChunks === true;
@@ -174,7 +190,7 @@ export class FrameDecoder {
     let off = 0;
     while (data.length - off >= HEADER_BYTES) {
       const v = new DataView(data.buffer, data.byteOffset + off, HEADER_BYTES);
-      const total = this.check(v.getUint32(0, true), v.getUint8(4)) + 4;
+      const total = this.check(v.getUint32(0, true), v.getUint8(4), v.getUint32(5, true)) + 4;
       if (data.length - off < total) {
         if (this.sink !== null && data.length - off > HEADER_BYTES && this.startDirect(data, off, total)) return;
         break;
@@ -192,7 +208,7 @@ export class FrameDecoder {
   private needed(): number {
     if (this.buffered < HEADER_BYTES) return -1;
     this.fillHeader();
-    return this.check(this.headerView.getUint32(0, true), this.header[4]!) + 4;
+    return this.check(this.headerView.getUint32(0, true), this.header[4]!, this.headerView.getUint32(5, true)) + 4;
   }
 
   private fillHeader(): void {
@@ -236,10 +252,11 @@ export class FrameDecoder {
     return b;
   }
 
-  private check(length: number, type: number): number {
+  private check(length: number, type: number, requestId: number): number {
     if (length < 5) throw protocolError(`frame length ${length} is shorter than its header`);
     if (length + 4 > this.maxFrameBytes) throw protocolError(`frame of ${length + 4} bytes exceeds the maximum of ${this.maxFrameBytes}`);
     if (!this.allowed.has(type)) throw protocolError(`unexpected frame type ${type}${TYPE_NAMES[type] ? ` (${TYPE_NAMES[type]})` : ''}`);
+    this.admit?.(type as FrameType, requestId, length - 5);
     return length;
   }
 }

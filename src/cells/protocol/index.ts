@@ -1,12 +1,12 @@
 /** The host↔cell protocol: frames, their typed payloads, and the streaming decoder. */
 export { ByteReader, ByteWriter, copyBytes, plainView, protocolError } from './codec.js';
 export {
-  FrameType, FrameDecoder, encodeFrame, writeHeader, HEADER_BYTES, DEFAULT_MAX_FRAME_BYTES, HOST_TO_CELL, CELL_TO_HOST,
-  TYPE_NAMES, type FrameHandler, type DirectSink, type DecoderOptions,
+  FrameType, FrameDecoder, encodeFrame, writeHeader, HEADER_BYTES, DEFAULT_MAX_FRAME_BYTES, MAX_CONTROL_FRAME_BYTES, HOST_TO_CELL,
+  CELL_TO_HOST, TYPE_NAMES, type FrameHandler, type FrameAdmit, type DirectSink, type DecoderOptions,
 } from './frame.js';
 export {
   encodeLoad, decodeLoad, encodeInvoke, decodeInvoke, encodeResult, decodeResult, encodeError, decodeError,
-  encodeEvalResult, decodeEvalResult, dataFrameSlot, DataStage, DATA_INPUT, DATA_OUTPUT, DATA_STDERR, textBytes, bytesText,
-  type LoadMessage,
+  encodeEvalResult, decodeEvalResult, dataFrameSlot, DATA_INPUT, DATA_OUTPUT, DATA_STDERR, textBytes, bytesText,
+  type LoadMessage, type OutputSlot,
 } from './messages.js';
 export { FrameWriter, joinParts, writeParts, type FrameSink } from './writer.js';

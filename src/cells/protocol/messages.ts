@@ -7,6 +7,7 @@ import type { CompileOptions } from '../../engine/limits.js';
 import { checkedEnviron, environStrings, joinEnviron, type EnvironBlock, type Preopen } from '../../capabilities/wasi-p1/index.js';
 import type { InvocationKind, InvokeRequest, InvokeResult } from '../types.js';
 import { ByteReader, ByteWriter, protocolError } from './codec.js';
+import { HEADER_BYTES, MAX_CONTROL_FRAME_BYTES } from './frame.js';
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
@@ -137,13 +138,17 @@ const enum R {
   VALUES = 1, OUTPUT = 2, TRUNCATED = 4, STDERR = 8, EXIT = 16,
 }
 
-/** Everything but `output` and `stderr`, which travel in DATA frames (slots DATA_OUTPUT, DATA_STDERR) right before. */
-export function encodeResult(w: ByteWriter, res: InvokeResult): void {
+/**
+ * Everything but `output` and `stderr`, which travel in DATA frames (slots DATA_OUTPUT, DATA_STDERR) before it:
+ * flags OUTPUT and STDERR say the result has them (the bytes of every DATA frame of that slot since the invoke,
+ * none: empty). `streamed`: the guest's stdout and stderr were sent while it ran.
+ */
+export function encodeResult(w: ByteWriter, res: InvokeResult, streamed = false): void {
   let flags = 0;
   if (res.values !== undefined) flags |= R.VALUES;
-  if (res.output !== undefined) flags |= R.OUTPUT;
+  if (res.output !== undefined || streamed) flags |= R.OUTPUT;
   if (res.outputTruncated === true) flags |= R.TRUNCATED;
-  if (res.stderr !== undefined) flags |= R.STDERR;
+  if (res.stderr !== undefined || streamed) flags |= R.STDERR;
   if (res.exitCode !== undefined) flags |= R.EXIT;
   w.u8(flags).u64(res.fuelConsumed).f64(res.durationUs);
   if (res.exitCode !== undefined) w.i32(res.exitCode);
@@ -180,6 +185,7 @@ export const DATA_INPUT = 0;
 export const DATA_OUTPUT = 1;
 export const DATA_STDERR = 2;
 const DATA_SLOTS = 3;
+export type OutputSlot = typeof DATA_OUTPUT | typeof DATA_STDERR;
 
 /** Data frame header: the slot byte; the bytes follow (write them as a separate buffer to avoid a copy). */
 export function dataFrameSlot(payload: Uint8Array): { slot: number; bytes: Uint8Array } {
@@ -187,45 +193,6 @@ export function dataFrameSlot(payload: Uint8Array): { slot: number; bytes: Uint8
   const slot = payload[0]!;
   if (slot >= DATA_SLOTS) throw protocolError(`data frame for unknown slot ${slot}`);
   return { slot, bytes: payload.subarray(1) };
-}
-
-/**
- * Holds DATA frames until the RESULT frame of the same request takes them (the host's side; the agent
- * receives input after its INVOKE instead). Frames on one stream are ordered, so at most one request's
- * data is staged at a time.
- */
-export class DataStage {
-  private id = -1;
-  private readonly slots: Array<Uint8Array | undefined> = [undefined, undefined, undefined];
-
-  put(requestId: number, payload: Uint8Array): void {
-    const { slot, bytes } = dataFrameSlot(payload);
-    if (this.id !== -1 && this.id !== requestId) throw protocolError(`data frame for request ${requestId} while request ${this.id} has data staged`);
-    if (this.slots[slot] !== undefined) throw protocolError(`second data frame for slot ${slot} of request ${requestId}`);
-    this.id = requestId;
-    this.slots[slot] = bytes;
-  }
-
-  /** Takes the staged bytes of one slot for `requestId`; `required`: the message said they are there. */
-  take(requestId: number, slot: number, required: boolean): Uint8Array | undefined {
-    if (this.id !== -1 && this.id !== requestId) throw protocolError(`request ${requestId} answered while request ${this.id} has data staged`);
-    const b = this.slots[slot];
-    if (required && b === undefined) throw protocolError(`request ${requestId} lacks its data frame (slot ${slot})`);
-    if (!required && b !== undefined) throw protocolError(`request ${requestId} has an unexpected data frame (slot ${slot})`);
-    return b;
-  }
-
-  /** After a message consumed its data: nothing may be left over. */
-  clear(requestId: number): void {
-    if (this.id === -1) return;
-    if (this.id !== requestId) throw protocolError(`request ${requestId} answered while request ${this.id} has data staged`);
-    this.id = -1;
-    this.slots[0] = this.slots[1] = this.slots[2] = undefined;
-  }
-
-  get empty(): boolean {
-    return this.id === -1;
-  }
 }
 
 // ---- errors, eval ----------------------------------------------------------------------------
@@ -236,12 +203,30 @@ const CODES = new Set<string>([
   'NOT_FOUND', 'MANIFEST', 'TOO_LARGE', 'CONFLICT',
 ] satisfies IsolaErrorCode[]);
 
-/** An error as (code, message, detail); anything that is not an IsolaError is reported as a bug inside the cell. */
+/** What an error or eval-result frame may hold (the host refuses larger control frames). */
+const MAX_CONTROL_PAYLOAD = MAX_CONTROL_FRAME_BYTES - HEADER_BYTES;
+/** An over-long error keeps this much of its message, and its detail's small fields. */
+const SHORT_MESSAGE = 4096;
+const SMALL_FIELD = 1024;
+
+const jsonBytes = (v: unknown): Uint8Array => utf8.encode(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)));
+
+/**
+ * An error as (code, message, detail); anything that is not an IsolaError is reported as a bug inside the cell.
+ * Bigints (detail.fuelConsumed) travel as decimal strings. Kept under MAX_CONTROL_FRAME_BYTES: an error too
+ * large (a backtrace of long function names) keeps the start of its message and the small fields of its detail.
+ */
 export function encodeError(e: unknown): Uint8Array {
   const err = e instanceof IsolaError
     ? { code: e.code, message: e.message, detail: e.detail }
     : { code: 'INTERNAL', message: `internal error in the cell: ${e instanceof Error ? e.message : String(e)}`, detail: {} };
-  return utf8.encode(JSON.stringify(err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+  const bytes = jsonBytes(err);
+  if (bytes.length <= MAX_CONTROL_PAYLOAD) return bytes;
+  const detail: Record<string, unknown> = { detailTruncated: true };
+  for (const [k, v] of Object.entries(err.detail)) if (jsonBytes(v ?? null).length <= SMALL_FIELD) detail[k] = v;
+  const short = { code: err.code, message: err.message.slice(0, SHORT_MESSAGE), detail };
+  const shortBytes = jsonBytes(short);
+  return shortBytes.length <= MAX_CONTROL_PAYLOAD ? shortBytes : jsonBytes({ ...short, detail: { detailTruncated: true } });
 }
 
 /** The IsolaError a cell reported. Unknown codes (a lying cell) become a protocol error. */
@@ -251,17 +236,22 @@ export function decodeError(payload: Uint8Array): IsolaError {
   const detail = typeof o.detail === 'object' && o.detail !== null && !Array.isArray(o.detail) ? (o.detail as Record<string, unknown>) : {};
   if (o.code === 'INTERNAL') return new IsolaError('CELL_CRASHED', o.message, { internal: true });
   if (typeof o.code !== 'string' || !CODES.has(o.code)) throw protocolError(`error frame with unknown code ${JSON.stringify(o.code)}`);
+  if ('fuelConsumed' in detail) {
+    const fuel = detail.fuelConsumed;
+    if (typeof fuel !== 'string' || !/^\d{1,20}$/.test(fuel) || BigInt(fuel) >= 2n ** 64n) throw protocolError('error frame with a malformed fuelConsumed');
+    detail.fuelConsumed = BigInt(fuel);
+  }
   return new IsolaError(o.code as IsolaErrorCode, o.message, detail);
 }
 
 export function encodeEvalResult(ok: boolean, value: unknown): Uint8Array {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = JSON.stringify(ok ? { ok, value: value === undefined ? null : value } : { ok, error: String(value) });
+    bytes = utf8.encode(JSON.stringify(ok ? { ok, value: value === undefined ? null : value } : { ok, error: String(value) }));
   } catch (e) {
-    text = JSON.stringify({ ok: false, error: `result is not JSON-able: ${String(e)}` });
+    bytes = utf8.encode(JSON.stringify({ ok: false, error: `result is not JSON-able: ${String(e)}` }));
   }
-  return utf8.encode(text);
+  return bytes.length <= MAX_CONTROL_PAYLOAD ? bytes : utf8.encode(JSON.stringify({ ok: false, error: `result of ${bytes.length} bytes is too large for a frame` }));
 }
 
 export function decodeEvalResult(payload: Uint8Array): { ok: true; value: unknown } | { ok: false; error: string } {

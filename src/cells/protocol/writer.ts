@@ -5,7 +5,7 @@
 import type { InvokeRequest, InvokeResult } from '../types.js';
 import { ByteWriter } from './codec.js';
 import { FrameType, HEADER_BYTES, uninitialised, writeHeader } from './frame.js';
-import { DATA_INPUT, DATA_OUTPUT, DATA_STDERR, encodeInvoke, encodeLoad, encodeResult, type LoadMessage } from './messages.js';
+import { DATA_INPUT, DATA_OUTPUT, DATA_STDERR, encodeError, encodeInvoke, encodeLoad, encodeResult, type LoadMessage } from './messages.js';
 
 /** Receives whole frames; the parts of one call belong together (send them in one go if you can). */
 export interface FrameSink {
@@ -23,6 +23,10 @@ export function writeParts(socket: { write(b: Uint8Array): boolean; cork(): void
   socket.uncork();
 }
 
+/**
+ * Frames go out in calls to the sink: each method sends its frame together with the data frames queued
+ * before it (`data`), or `flush` sends those alone.
+ */
 export class FrameWriter {
   private readonly w = new ByteWriter(1024);
   private readonly parts: Uint8Array[] = [];
@@ -51,16 +55,21 @@ export class FrameWriter {
     this.flush();
   }
 
-  result(requestId: number, res: InvokeResult): void {
+  /** `streamed`: the guest's stdout and stderr went out in data frames while it ran (see encodeResult). */
+  result(requestId: number, res: InvokeResult, streamed = false): void {
     if (res.output !== undefined) this.data(requestId, DATA_OUTPUT, res.output);
     if (res.stderr !== undefined) this.data(requestId, DATA_STDERR, res.stderr);
-    encodeResult(this.begin(), res);
+    encodeResult(this.begin(), res, streamed);
     this.end(FrameType.RESULT, requestId);
     this.flush();
   }
 
-  /** A data frame: its 10-byte head, then the bytes as they are (no copy for sockets). */
-  private data(requestId: number, slot: number, bytes: Uint8Array): void {
+  error(requestId: number, e: unknown): void {
+    this.frame(FrameType.ERROR, requestId, encodeError(e));
+  }
+
+  /** Queues a data frame: its 10-byte head, then the bytes as they are (no copy for sockets; keep them unchanged until sent). */
+  data(requestId: number, slot: number, bytes: Uint8Array): void {
     const head = this.w.alloc(HEADER_BYTES + 1);
     writeHeader(head, FrameType.DATA, requestId, bytes.length + 1);
     head[HEADER_BYTES] = slot;
@@ -80,7 +89,9 @@ export class FrameWriter {
     this.parts.push(w.take());
   }
 
-  private flush(): void {
+  /** Sends what is queued. */
+  flush(): void {
+    if (this.parts.length === 0) return;
     const parts = this.parts.splice(0);
     this.sink.send(parts);
   }

@@ -1,0 +1,108 @@
+// A cell whose first wall has fallen (the eval door runs JavaScript in its agent) writes raw frames to make
+// the host buffer memory: a huge data frame for a request the host never sent, data beyond an in-flight
+// request's output caps, an oversized control frame. Each is refused from its header: the cell is killed
+// with CELL_PROTOCOL, only its own invocation fails, and the host's memory does not grow.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { IsolaError } from '../../src/errors.js';
+import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
+import { FrameType } from '../../src/cells/protocol/index.js';
+import { COUNTER, processAlive, sleep, witnessCell } from './guests.js';
+
+const MIB = 1024 * 1024;
+
+/**
+ * Agent-side JavaScript: after `waitMs` (so the host can send an invocation meanwhile), write a frame header
+ * declaring a payload of `declared` bytes (a data frame's first is its slot), then up to `send` bytes of it,
+ * 1 MiB at a time (the socket is non-blocking: EAGAIN is waited out). The host should kill the cell long before.
+ */
+function flood(type: number, requestId: number, slot: number | null, declared: number, send: number, waitMs: number): string {
+  return `(() => {
+    const fs = require('fs');
+    const pause = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    const writeAll = (b) => { for (let off = 0; off < b.length;) { try { off += fs.writeSync(3, b, off); } catch (e) { if (e.code !== 'EAGAIN') throw e; pause(1); } } };
+    pause(${waitMs});
+    const head = Buffer.alloc(9);
+    head.writeUInt32LE(${declared} + 5, 0); head[4] = ${type}; head.writeUInt32LE(${requestId}, 5);
+    writeAll(head);
+    const chunk = Buffer.alloc(${MIB}, 120);
+    ${slot === null ? '' : `chunk[0] = ${slot};`}
+    for (let left = ${send}; left > 0; left -= chunk.length) {
+      writeAll(left < chunk.length ? chunk.subarray(0, left) : chunk);
+      chunk[0] = 120;
+    }
+    return 'the host took it all';
+  })()`;
+}
+
+/** The most the host's RSS grew (sampled every 2 ms) while `work` ran. */
+async function rssGrowth(work: Promise<unknown>): Promise<number> {
+  const base = process.memoryUsage.rss();
+  let peak = base;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 2);
+  try {
+    await work.catch(() => {});
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(peak, process.memoryUsage.rss()) - base;
+}
+
+const isProtocol = (message: RegExp) => (e: unknown) => e instanceof IsolaError && e.code === 'CELL_PROTOCOL' && message.test(e.message);
+
+describe('frame attacks on the host', () => {
+  const witness = witnessCell();
+  const witnessAnswers = (): Promise<void> => witness.answers();
+
+  /** A fresh process cell with the eval door: the module loaded as request 1, so the next two requests are 2 and 3. */
+  async function victim(): Promise<{ cell: SpawnedCell; m: string }> {
+    const cell = await spawnCell({ isolation: 'process', unsafeTestHooks: { eval: true } });
+    return { cell, m: await cell.load({ bytes: COUNTER }) };
+  }
+
+  test('a 200 MiB data frame for a request the host never sent: refused from its header, the running invocation fails alone', async () => {
+    const { cell, m } = await victim();
+    const pid = cell.pid!;
+    // Request 2 is the eval, 3 the invocation the host sends while the eval pauses; the frame names 999.
+    const attack = cell.unsafeEval(flood(FrameType.DATA, 999, 1, 200 * MIB, 200 * MIB, 200));
+    const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop' });
+    const grew = await rssGrowth(Promise.allSettled([attack, inv]));
+    assert.ok(grew < 16 * MIB, `the host's RSS grew ${(grew / MIB).toFixed(0)} MiB`);
+    await assert.rejects(attack, isProtocol(/^cell-protocol-error: data frame for request 999, which is not running$/));
+    await assert.rejects(inv, isProtocol(/request 999, which is not running/));
+    for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(20);
+    assert.equal(processAlive(pid), false, 'the lying cell is killed');
+    await witnessAnswers();
+  });
+
+  test("a data frame beyond the in-flight request's output caps: refused from its header", async () => {
+    const { cell, m } = await victim();
+    const attack = cell.unsafeEval(flood(FrameType.DATA, 3, 1, 200 * MIB, 200 * MIB, 200));
+    const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop', maxOutputBytes: 1000, maxStderrBytes: 100 });
+    const grew = await rssGrowth(Promise.allSettled([attack, inv]));
+    assert.ok(grew < 16 * MIB, `the host's RSS grew ${(grew / MIB).toFixed(0)} MiB`);
+    await assert.rejects(inv, isProtocol(/^cell-protocol-error: data frame of 209715199 bytes for request 3 exceeds what its output caps leave \(1100\)$/));
+    await assert.rejects(attack, isProtocol(/output caps/));
+    await witnessAnswers();
+  });
+
+  test('data within the caps but for a stream over its own cap is refused once it is in', async () => {
+    const { cell, m } = await victim();
+    const attack = cell.unsafeEval(flood(FrameType.DATA, 3, 2, 1 * MIB, 1 * MIB, 200));
+    const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop', maxOutputBytes: 2 * MIB, maxStderrBytes: 100 });
+    await assert.rejects(inv, isProtocol(/request 3 sent more stderr than its cap of maxStderrBytes/));
+    await assert.rejects(attack, isProtocol(/maxStderrBytes/));
+    await witnessAnswers();
+  });
+
+  test('a control frame larger than any the agent sends (a 200 MiB error) is refused from its header', async () => {
+    const { cell, m } = await victim();
+    const attack = cell.unsafeEval(flood(FrameType.ERROR, 3, null, 200 * MIB, 200 * MIB, 200));
+    const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop' });
+    const grew = await rssGrowth(Promise.allSettled([attack, inv]));
+    assert.ok(grew < 16 * MIB, `the host's RSS grew ${(grew / MIB).toFixed(0)} MiB`);
+    await assert.rejects(inv, isProtocol(/^cell-protocol-error: error frame of 209715209 bytes exceeds the maximum of 1048576$/));
+    await assert.rejects(attack, isProtocol(/error frame/));
+    await witnessAnswers();
+  });
+});
