@@ -12,3 +12,9 @@ export function parseListen(text = DEFAULT_LISTEN): { host: string; port: number
   }
   return { host: m[1] || '127.0.0.1', port };
 }
+
+/** Whether a host (or an http://host:port URL) is only reachable from this machine: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(hostOrUrl: string): boolean {
+  const host = /^https?:\/\//.test(hostOrUrl) ? new URL(hostOrUrl).hostname.replace(/^\[|\]$/g, '') : hostOrUrl;
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || /^::ffff:127\./i.test(host);
+}

@@ -1,5 +1,5 @@
 // An in-memory OrchestratorApi for the server's own tests: no Wasm, behaviour chosen per function by the
-// first bytes of the "module" (after the \0asm magic): echo (default), slow:<ms>, throw:<CODE>, status:<n>.
+// first bytes of the "module" (after the \0asm magic): echo (default), slow:<ms>, throw:<CODE>, status:<n>, big:<bytes>, empty.
 import { createHash } from 'node:crypto';
 import { IsolaError, type IsolaErrorCode } from '../../src/errors.js';
 import type {
@@ -120,6 +120,14 @@ export class FakeOrchestrator implements OrchestratorApi {
         const e = new IsolaError(arg as IsolaErrorCode, arg === 'TRAP' ? 'wasm trap: unreachable' : arg === 'IO' ? 'cannot open /secret/host/path' : `failed with ${arg}`);
         record(arg === 'TRAP' ? 'trap' : 'error', 500, arg);
         throw e;
+      }
+      if (op === 'empty') {
+        record('ok', 200);
+        return { status: 200, headers: [['content-type', 'text/plain']], body: new Uint8Array(0) };
+      }
+      if (op === 'big') {
+        record('ok', 200);
+        return { status: 200, headers: [['content-type', 'application/octet-stream']], body: Buffer.alloc(Number(arg), 0x61) };
       }
       const status = op === 'status' ? Number(arg) : 200;
       const { body, ...rest } = req;
