@@ -25,7 +25,7 @@ interface Answer { status: number; body: string }
 /** Upload chunk size: small enough for a smooth progress bar, large enough to cost nothing. */
 const CHUNK = 256 * 1024;
 
-const STATUS_CODES: Record<number, IsolaErrorCode> = { 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'TOO_LARGE', 503: 'OVERLOADED' };
+const STATUS_CODES: Record<number, IsolaErrorCode> = { 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'TOO_LARGE', 503: 'OVERLOADED' };
 
 export class AdminClient {
   readonly server: URL;

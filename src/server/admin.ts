@@ -6,10 +6,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { IsolaError, isIsolaError } from '../errors.js';
+import type { Isolation } from '../cells/types.js';
 import type { OrchestratorApi, VersionInfo } from '../orchestrator/types.js';
+import { checkGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { checkFunctionName, parseFunctionEntry } from '../orchestrator/manifest.js';
 import { checkBearer } from './admin-token.js';
-import { httpStatusFor, publicReason } from './error-status.js';
+import { adminReason, httpStatusFor, publicReason } from './error-status.js';
 import type { ServerMetrics } from './metrics.js';
 import { readBody } from './read-body.js';
 import { sendJson } from './respond.js';
@@ -19,6 +21,10 @@ export interface AdminContext {
   token: string;
   logger: Logger;
   metrics: ServerMetrics;
+  /** What a deploy may grant (directories, isolations). */
+  policy: GrantPolicy;
+  /** The isolation of a deployed function that does not say. */
+  defaultIsolation: Isolation | undefined;
   maxUploadBytes: number;
   /** Called after every change, so the gateway's route table follows. */
   changed: () => void;
@@ -78,7 +84,8 @@ interface Op {
 
 async function deploy(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, name: string, activate: boolean): Promise<[number, unknown] | null> {
   const entry = parseManifestHeader(req.headers['x-isola-manifest']);
-  const spec = parseFunctionEntry(name, entry, { where: 'manifest entry', source: 'forbidden' });
+  const parsed = parseFunctionEntry(name, entry, { where: 'manifest entry', source: 'forbidden', defaultIsolation: ctx.defaultIsolation });
+  const spec = checkGrants(parsed, ctx.policy, 'deploy'); // before the upload is read: a refused deploy costs nothing
   const bytes = await readBody(req, ctx.maxUploadBytes, 'upload');
   if (bytes.byteLength === 0) throw usage('empty upload: send the module bytes as the request body');
   const streaming = String(req.headers['accept'] ?? '').includes('application/x-ndjson');
@@ -92,7 +99,7 @@ async function deploy(ctx: AdminContext, req: IncomingMessage, res: ServerRespon
     const v = await ctx.orchestrator.deploy(spec, bytes, { activate, onProgress: (phase) => res.write(JSON.stringify({ phase }) + '\n') });
     res.end(JSON.stringify({ ok: true, ...deployed(ctx, name, v) }) + '\n');
   } catch (e) {
-    res.end(JSON.stringify({ ok: false, status: httpStatusFor(e, 'admin'), error: publicReason(e) }) + '\n');
+    res.end(JSON.stringify({ ok: false, status: httpStatusFor(e, 'admin'), error: adminReason(e) }) + '\n');
     throw e; // logged and counted by the caller, which sees the response is already sent
   }
   return null;
@@ -187,7 +194,7 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
     return status;
   } catch (e) {
     const status = httpStatusFor(e, 'admin');
-    const error = publicReason(e);
+    const error = adminReason(e);
     ctx.metrics.adminOperation(op.operation, false);
     if (isIsolaError(e)) ctx.logger.warn({ reqId: requestId, operation: op.operation, function: rawName, status }, `admin: ${e.message}`);
     else ctx.logger.error({ reqId: requestId, operation: op.operation, err: e }, 'admin: internal error');

@@ -5,10 +5,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError, isIsolaError } from '../errors.js';
 import { CellPool } from '../cells/index.js';
+import { checkGrants, grantPolicy, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { loadManifest } from '../orchestrator/manifest.js';
 import { openOrchestrator } from '../orchestrator/orchestrator.js';
 import type { OrchestratorApi, OrchestratorOptions } from '../orchestrator/types.js';
@@ -36,6 +38,10 @@ export interface ServerOptions {
   logger?: Logger;
   logLevel?: LogLevel;
   defaultIsolation?: Isolation;
+  /** Host directories admin deploys may grant (default: `<dataDir>/files`, created). isola.toml is not bound by it. */
+  allowDirs?: string[];
+  /** Isolations admin deploys may ask for (default: process, plus `defaultIsolation`). */
+  allowIsolations?: Isolation[];
   maxHeaderBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -87,6 +93,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const adminAddress = opts.adminListen === undefined ? undefined : parseListen(opts.adminListen);
   const logger = opts.logger ?? createLogger(opts.logLevel);
   const { token, generated } = loadOrCreateAdminToken(opts.dataDir, opts.adminToken);
+  const policy = grantPolicy({ dataDir: opts.dataDir, allowDirs: opts.allowDirs, allowIsolations: opts.allowIsolations, defaultIsolation: opts.defaultIsolation });
   const versionOf = new Map<string, string>();
   let orchestrator: OrchestratorApi | undefined;
   const listeners: Listener[] = [];
@@ -105,7 +112,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   orchestrator = orch;
 
   try {
-    if (opts.manifestPath !== undefined) await deployManifest(orch, opts.manifestPath, opts.defaultIsolation, logger);
+    if (opts.manifestPath !== undefined) await deployManifest(orch, opts.manifestPath, opts.defaultIsolation, policy, logger);
   } catch (e) {
     await orch.close(0);
     throw e;
@@ -117,7 +124,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 
   const gateway: GatewayContext = { orchestrator: orch, logger, serverName: main.host, serverPort: main.port, versionOf };
-  const admin: AdminContext = { orchestrator: orch, token, logger, metrics, maxUploadBytes: opts.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, changed: refreshRoutes };
+  const admin: AdminContext = {
+    orchestrator: orch, token, logger, metrics, policy, defaultIsolation: opts.defaultIsolation,
+    maxUploadBytes: opts.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, changed: refreshRoutes,
+  };
   const idPrefix = randomBytes(4).toString('hex') + '-';
   let nextId = 0;
   let draining = false;
@@ -254,8 +264,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 }
 
-async function deployManifest(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, logger: Logger): Promise<void> {
-  const specs = loadManifest(path, defaultIsolation ? { defaultIsolation } : {});
+async function deployManifest(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, policy: GrantPolicy, logger: Logger): Promise<void> {
+  const file = basename(path);
+  const specs = loadManifest(path, defaultIsolation ? { defaultIsolation } : {}).map((spec) => {
+    try {
+      return checkGrants(spec, policy, 'manifest');
+    } catch (e) {
+      throw isIsolaError(e) ? new IsolaError(e.code, `${file}: ${e.message}`, e.detail) : e;
+    }
+  });
   for (const spec of specs) {
     let bytes: Uint8Array;
     try {
