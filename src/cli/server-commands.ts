@@ -1,9 +1,10 @@
 /**
  * The function-server commands on the command line: `serve`, and the admin client commands `deploy`,
- * `functions`, `activate`, `rollback`, `rm`. Each command's code is loaded only when it runs.
+ * `functions`, `logs`, `activate`, `rollback`, `rm`. Each command's code is loaded only when it runs.
  */
 import type { Command } from 'commander';
 import type { DeployFlags } from './deploy.js';
+import type { LogsFlags } from './logs.js';
 import type { Recorder } from './program.js';
 import type { ServeFlags } from './serve.js';
 import type { ServerFlags } from './server-flags.js';
@@ -70,6 +71,14 @@ function adminCommands(program: Command, record: Recorder): void {
     .description('list the functions on the server, with their versions (* = active)')
     .option('--json', 'machine-readable output'))
     .action(record(async (o: ServerFlags & { json?: boolean }) => (await import('./functions.js')).functionsCommand(o)));
+  serverOptions(program.command('logs')
+    .description("a function's log: its guests' stderr and why requests failed, one line per record")
+    .argument('<name>', 'function name')
+    .option('-f, --follow', 'keep printing new lines as they are written')
+    .option('--since <time>', 'only lines newer than a duration (10m, 1h) or an ISO time (2026-01-31T12:00:00Z)')
+    .option('--tail <n>', 'only the last N lines (with --follow: before the new ones)')
+    .option('--json', 'the records as JSON lines'))
+    .action(record(async (name: string, o: LogsFlags) => (await import('./logs.js')).logsCommand(name, o)));
   serverOptions(program.command('activate')
     .description('switch a function to one of its stored versions (see isola functions)')
     .argument('<name>', 'function name')

@@ -10,6 +10,7 @@ import type { Isolation } from '../cells/types.js';
 import type { OrchestratorApi, VersionInfo } from '../orchestrator/types.js';
 import { checkGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { checkFunctionName, parseFunctionEntry } from '../orchestrator/manifest.js';
+import { serveLogs } from './admin-logs.js';
 import { checkBearer } from './admin-token.js';
 import { adminReason, httpStatusFor, publicReason } from './error-status.js';
 import type { ServerMetrics } from './metrics.js';
@@ -28,7 +29,12 @@ export interface AdminContext {
   maxUploadBytes: number;
   /** Called after every change, so the gateway's route table follows. */
   changed: () => void;
+  /** Open log follows (the server ends them when it drains). */
+  followers: Set<() => void>;
 }
+
+/** Operations that change nothing (no route refresh, no admin log line). */
+const READS = new Set(['list', 'get', 'logs']);
 
 const MAX_JSON_BODY = 64 * 1024;
 
@@ -178,6 +184,17 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
         return [200, { function: name, active: v.id, version: v }];
       },
     };
+  } else if (action === 'logs') {
+    if (method !== 'GET') return allow('GET');
+    op = {
+      operation: 'logs',
+      run: async () => {
+        const name = functionName(rawName);
+        requireFunction(orch, name);
+        serveLogs(ctx, req, res, name, query);
+        return [200, null];
+      },
+    };
   } else {
     sendJson(res, 404, { error: 'no such admin endpoint' });
     return 404;
@@ -185,7 +202,7 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
 
   try {
     const [status, body] = await op.run();
-    if (op.operation !== 'list' && op.operation !== 'get') {
+    if (!READS.has(op.operation)) {
       ctx.changed();
       ctx.logger.info({ reqId: requestId, operation: op.operation, function: rawName }, 'admin operation');
     }

@@ -126,7 +126,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const gateway: GatewayContext = { orchestrator: orch, logger, serverName: main.host, serverPort: main.port, versionOf };
   const admin: AdminContext = {
     orchestrator: orch, token, logger, metrics, policy, defaultIsolation: opts.defaultIsolation,
-    maxUploadBytes: opts.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, changed: refreshRoutes,
+    maxUploadBytes: opts.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, changed: refreshRoutes, followers: new Set(),
   };
   const idPrefix = randomBytes(4).toString('hex') + '-';
   let nextId = 0;
@@ -229,6 +229,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const close = (graceMs = 10_000): Promise<void> =>
     (closing ??= (async () => {
       draining = true;
+      for (const stop of [...admin.followers]) stop(); // log follows end cleanly, not cut by closeAllConnections below
       const deadline = Date.now() + graceMs;
       const stopped = Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
       for (const l of listeners) l.server.closeIdleConnections();
