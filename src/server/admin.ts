@@ -115,6 +115,38 @@ function deployed(ctx: AdminContext, name: string, version: VersionInfo) {
   return { function: name, version, active: ctx.orchestrator.get(name)?.active ?? null };
 }
 
+/** `/admin/functions/:name/<action>`: its method, and what it does to the function (known to exist). */
+interface Action {
+  method: string;
+  run: (ctx: AdminContext, req: IncomingMessage, res: ServerResponse, name: string, query: string) => Promise<[number, unknown]>;
+}
+
+const ACTIONS: Record<string, Action> = {
+  activate: {
+    method: 'POST',
+    run: async (ctx, req, _res, name) => {
+      const { version } = await readJson(req);
+      if (typeof version !== 'string' || version === '') throw usage('expected {"version":"<id>"}');
+      await ctx.orchestrator.activate(name, version);
+      return [200, { function: name, active: version }];
+    },
+  },
+  rollback: {
+    method: 'POST',
+    run: async (ctx, _req, _res, name) => {
+      const v = await ctx.orchestrator.rollback(name);
+      return [200, { function: name, active: v.id, version: v }];
+    },
+  },
+  logs: {
+    method: 'GET',
+    run: async (ctx, req, res, name, query) => {
+      serveLogs(ctx, req, res, name, query); // answers itself (and, following, keeps answering)
+      return [200, null];
+    },
+  },
+};
+
 /** Handles /admin/...; `segments` are the decoded path segments after "admin". */
 export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, segments: string[], query: string, requestId: string): Promise<number> {
   if (!checkBearer(req.headers['authorization'], ctx.token)) {
@@ -160,44 +192,21 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
         },
       };
     } else return allow('GET, PUT, DELETE');
-  } else if (action === 'activate') {
-    if (method !== 'POST') return allow('POST');
-    op = {
-      operation: 'activate',
-      run: async () => {
-        const name = functionName(rawName);
-        const { version } = await readJson(req);
-        if (typeof version !== 'string' || version === '') throw usage('expected {"version":"<id>"}');
-        requireFunction(orch, name);
-        await orch.activate(name, version);
-        return [200, { function: name, active: version }];
-      },
-    };
-  } else if (action === 'rollback') {
-    if (method !== 'POST') return allow('POST');
-    op = {
-      operation: 'rollback',
-      run: async () => {
-        const name = functionName(rawName);
-        requireFunction(orch, name);
-        const v = await orch.rollback(name);
-        return [200, { function: name, active: v.id, version: v }];
-      },
-    };
-  } else if (action === 'logs') {
-    if (method !== 'GET') return allow('GET');
-    op = {
-      operation: 'logs',
-      run: async () => {
-        const name = functionName(rawName);
-        requireFunction(orch, name);
-        serveLogs(ctx, req, res, name, query);
-        return [200, null];
-      },
-    };
   } else {
-    sendJson(res, 404, { error: 'no such admin endpoint' });
-    return 404;
+    const act = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+    if (!act) {
+      sendJson(res, 404, { error: 'no such admin endpoint' });
+      return 404;
+    }
+    if (method !== act.method) return allow(act.method);
+    op = {
+      operation: action,
+      run: async () => {
+        const name = functionName(rawName);
+        requireFunction(orch, name);
+        return act.run(ctx, req, res, name, query);
+      },
+    };
   }
 
   try {
