@@ -21,5 +21,13 @@ if (files.length === 0) {
   console.error('error: no test files found under dist/test');
   process.exit(1);
 }
+// Tests work in temp folders: anything new in the working folder afterwards (a diagnostic report.*.json,
+// a stray .isola/) is a test leaving things behind, and fails the run.
+const before = new Set(readdirSync('.'));
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const leftBehind = readdirSync('.').filter((name) => !before.has(name));
+if (leftBehind.length) {
+  console.error(`error: the tests left ${leftBehind.join(', ')} in ${process.cwd()}`);
+  process.exit(1);
+}
 process.exit(r.status ?? 1);

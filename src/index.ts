@@ -32,6 +32,8 @@ export {
 export {
   Orchestrator, openOrchestrator, loadManifest, parseManifest, parseFunctionEntry, checkFunctionName, checkRoute,
   httpStatusFor, errorResponse, CgiExecutor, parseCgiOutput, cgiEnvironment, DEFAULT_LIMITS,
+  grantPolicy, checkGrants, FunctionLogs,
+  type GrantPolicy, type LogRecord, type LogQuery, type FunctionLogsApi,
   type FunctionSpec, type FunctionLimits, type FunctionSummary, type VersionInfo, type InvocationRecord,
   type HttpRequestDescriptor, type HttpResponseDescriptor, type Executor, type ExecutionContext,
   type OrchestratorApi, type OrchestratorOptions,
@@ -39,6 +41,6 @@ export {
 
 // src/server: the HTTP gateway, admin API, metrics and drain (`isola serve`)
 export {
-  startServer, drainOnSignal, parseListen, DEFAULT_LISTEN, LOG_LEVELS, TOKEN_FILE,
+  startServer, drainOnSignal, parseListen, DEFAULT_LISTEN, LOG_LEVELS, TOKEN_FILE, SERVER_DEFAULTS,
   type ServerOptions, type RunningServer, type LogLevel,
 } from './server/index.js';

@@ -1,12 +1,12 @@
 /**
  * The client side of the server's admin API (src/server/README.md): deploy, list, activate,
- * roll back, remove. Every failure becomes one IsolaError line: an unreachable server, a refused
+ * roll back, remove, logs. Every failure becomes one IsolaError line: an unreachable server, a refused
  * token, or the server's own `{"error": …}` message with its status.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { IsolaError, type IsolaErrorCode } from '../errors.js';
-import type { FunctionSummary, VersionInfo } from '../orchestrator/types.js';
+import type { FunctionSummary, LogRecord, VersionInfo } from '../orchestrator/types.js';
 import { functionNameProblem } from '../orchestrator/function-name.js';
 
 export interface DeployOptions {
@@ -25,7 +25,7 @@ interface Answer { status: number; body: string }
 /** Upload chunk size: small enough for a smooth progress bar, large enough to cost nothing. */
 const CHUNK = 256 * 1024;
 
-const STATUS_CODES: Record<number, IsolaErrorCode> = { 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'TOO_LARGE', 503: 'OVERLOADED' };
+const STATUS_CODES: Record<number, IsolaErrorCode> = { 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'TOO_LARGE', 503: 'OVERLOADED' };
 
 export class AdminClient {
   readonly server: URL;
@@ -74,6 +74,18 @@ export class AdminClient {
 
   remove(name: string): Promise<{ function: string; removed: boolean }> {
     return this.call('DELETE', functionPath(name));
+  }
+
+  /** A function's log lines (`since`: a duration like 10m or an ISO time); with `follow`, new ones until the server ends the answer. */
+  async logs(name: string, query: { since?: string; tail?: number; follow?: boolean }, onRecord: (r: LogRecord) => void): Promise<void> {
+    const params = new URLSearchParams();
+    if (query.since !== undefined) params.set('since', query.since);
+    if (query.tail !== undefined) params.set('tail', String(query.tail));
+    if (query.follow) params.set('follow', '1');
+    const search = params.size > 0 ? `?${params}` : '';
+    const res = await this.send('GET', `${functionPath(name)}/logs${search}`, { accept: 'application/x-ndjson' });
+    if (res.statusCode !== 200) throw statusError(res.statusCode ?? 0, (await readAnswer(res)).body, this.server.origin);
+    await eachJsonLine(res, 'log line', this.server.origin, (value) => onRecord(value as unknown as LogRecord));
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -131,19 +143,19 @@ function readAnswer(res: IncomingMessage): Promise<Answer> {
   });
 }
 
-/** Deploy progress as JSON lines: phases, then `{"ok":true,…}` or `{"ok":false,"status":…,"error":…}`. */
-async function deployStream(res: IncomingMessage, onPhase: DeployOptions['onPhase'], where: string): Promise<DeployResult> {
+/** Each JSON line of an application/x-ndjson answer, as it arrives; a line that is not JSON is one error naming `what`. */
+async function eachJsonLine(res: IncomingMessage, what: string, where: string, onLine: (value: Record<string, unknown>) => void): Promise<void> {
   let pending = '';
-  let last: Record<string, unknown> | undefined;
   const take = (text: string): void => {
     const line = text.trim();
     if (!line) return;
+    let value: Record<string, unknown>;
     try {
-      last = JSON.parse(line) as Record<string, unknown>;
+      value = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      throw new IsolaError('IO', `${where} sent a malformed progress line: ${line.slice(0, 80)}`);
+      throw new IsolaError('IO', `${where} sent a malformed ${what}: ${line.slice(0, 80)}`);
     }
-    if (typeof last.phase === 'string') onPhase?.(last.phase);
+    onLine(value);
   };
   res.setEncoding('utf8');
   for await (const chunk of res as AsyncIterable<string>) {
@@ -155,6 +167,15 @@ async function deployStream(res: IncomingMessage, onPhase: DeployOptions['onPhas
     }
   }
   take(pending);
+}
+
+/** Deploy progress as JSON lines: phases, then `{"ok":true,…}` or `{"ok":false,"status":…,"error":…}`. */
+async function deployStream(res: IncomingMessage, onPhase: DeployOptions['onPhase'], where: string): Promise<DeployResult> {
+  let last: Record<string, unknown> | undefined;
+  await eachJsonLine(res, 'progress line', where, (value) => {
+    last = value;
+    if (typeof value.phase === 'string') onPhase?.(value.phase);
+  });
   if (last?.ok === true) return last as unknown as DeployResult;
   if (last?.ok === false) throw statusError(Number(last.status) || 400, JSON.stringify({ error: last.error }), where);
   throw new IsolaError('IO', `${where} ended the deploy without a result (did the server stop?)`);

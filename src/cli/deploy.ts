@@ -42,7 +42,7 @@ export function routeUrl(route: string, base: string | URL): string {
   return new URL(route.replace(/\/\.\.\.$/, '/'), base).href;
 }
 
-function positiveInt(text: string, what: string): number {
+export function positiveInt(text: string, what: string): number {
   if (!/^\d+$/.test(text.trim()) || !(Number(text) >= 1) || !Number.isSafeInteger(Number(text))) {
     throw new IsolaError('USAGE', `invalid ${what} '${text}' (expected a whole number of at least 1)`);
   }

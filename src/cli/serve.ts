@@ -3,20 +3,27 @@
  * manifest; otherwise it starts empty and takes deploys. SIGTERM/SIGINT drain in-flight requests (up
  * to --drain-timeout) and exit 0. The human lines go to stderr; stdout carries the JSON logs.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Isolation } from '../cells/types.js';
 import { IsolaError } from '../errors.js';
 import { parseDuration } from '../engine/units.js';
-import { DEFAULT_LISTEN, parseListen } from '../server/listen-address.js';
-import { parseIsolation, routeUrl } from './deploy.js';
+import { DEFAULT_LISTEN, isLoopback, parseListen } from '../server/listen-address.js';
+import { parseIsolation, positiveInt, routeUrl } from './deploy.js';
+import { ADMIN_URL_FILE } from './server-flags.js';
 
 export interface ServeFlags {
   listen?: string;
+  adminListen?: string;
   dataDir?: string;
   adminToken?: string;
   isolation?: string;
+  allowDir?: string[];
+  allowIsolation?: string[];
   logLevel?: string;
   drainTimeout?: string;
+  sendTimeout?: string;
+  maxConnections?: string;
   manifest?: string;
 }
 
@@ -76,30 +83,60 @@ function ownError(e: unknown): unknown {
   return new IsolaError(code, e.message, detail ?? {});
 }
 
+/** `--allow-isolation process,worker` (repeatable): the isolations deploys may ask for. */
+function allowedIsolations(lists: string[] | undefined): Isolation[] | undefined {
+  if (lists === undefined) return undefined;
+  const all = lists.flatMap((l) => l.split(',')).map((t) => t.trim());
+  if (all.some((t) => t === '')) throw new IsolaError('USAGE', `invalid --allow-isolation '${lists.join(',')}' (expected a list like process,worker)`);
+  return [...new Set(all.map(parseIsolation))];
+}
+
+/** One stderr line when the admin API can be reached from other machines. */
+function networkWarning(listen: string, adminListen: string | undefined): string | undefined {
+  const [flag, address] = adminListen === undefined ? ['--listen', listen] : ['--admin-listen', adminListen];
+  if (isLoopback(parseListen(address).host)) return undefined;
+  const fix = adminListen === undefined ? '; use --admin-listen 127.0.0.1:PORT to serve it on this machine only' : '';
+  return `isola: warning: the admin API is reachable from the network (${flag} ${address})${fix}`;
+}
+
 export async function serveCommand(flags: ServeFlags): Promise<number> {
   // The flags that need no server code are checked before loading it (it takes a while).
   const listen = flags.listen ?? DEFAULT_LISTEN;
   parseListen(listen);
+  if (flags.adminListen !== undefined) parseListen(flags.adminListen, '--admin-listen address');
   if (flags.adminToken !== undefined && flags.adminToken.trim().length < 16) {
     throw new IsolaError('USAGE', '--admin-token must be at least 16 characters');
   }
   const drainMs = flags.drainTimeout === undefined ? DEFAULT_DRAIN_MS : parseDuration(flags.drainTimeout, 'drain timeout');
+  const sendTimeoutMs = flags.sendTimeout === undefined ? undefined : parseDuration(flags.sendTimeout, 'send timeout');
+  const maxConnections = flags.maxConnections === undefined ? undefined : positiveInt(flags.maxConnections, 'max connections');
   const defaultIsolation = flags.isolation === undefined ? undefined : parseIsolation(flags.isolation);
+  const allowIsolations = allowedIsolations(flags.allowIsolation);
   const manifest = manifestPath(flags.manifest);
   const server = await loadServer();
   try {
     const options = {
       listen,
+      adminListen: flags.adminListen,
       manifestPath: manifest,
       dataDir: dataDir(flags.dataDir),
       adminToken: flags.adminToken?.trim(),
       defaultIsolation,
+      allowDirs: flags.allowDir,
+      allowIsolations,
+      sendTimeoutMs,
+      maxConnections,
       logLevel: flags.logLevel === undefined ? undefined : logLevel(server, flags.logLevel),
     };
     const running = await server.startServer(options);
     server.drainOnSignal(running, drainMs);
+    // Where the admin commands run in this folder find the admin API (as they find the token).
+    writeFileSync(join(options.dataDir, ADMIN_URL_FILE), `${running.adminUrl}\n`, { mode: 0o600 });
     const lines = [`isola: serving ${running.url}${manifest ? ` (${manifest})` : ' (no isola.toml: waiting for deploys)'}`];
     for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${routeUrl(f.route, running.url)}`);
+    if (running.adminUrl !== running.url) lines.push(`isola: admin API on ${running.adminUrl} (not on ${running.url})`);
+    const warning = networkWarning(listen, flags.adminListen);
+    if (warning) lines.push(warning);
     if (running.tokenWasGenerated) {
       lines.push(`isola: admin token (shown once; stored in ${resolve(options.dataDir, server.TOKEN_FILE)}): ${running.adminToken}`);
     }

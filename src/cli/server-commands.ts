@@ -1,9 +1,10 @@
 /**
  * The function-server commands on the command line: `serve`, and the admin client commands `deploy`,
- * `functions`, `activate`, `rollback`, `rm`. Each command's code is loaded only when it runs.
+ * `functions`, `logs`, `activate`, `rollback`, `rm`. Each command's code is loaded only when it runs.
  */
 import type { Command } from 'commander';
 import type { DeployFlags } from './deploy.js';
+import type { LogsFlags } from './logs.js';
 import type { Recorder } from './program.js';
 import type { ServeFlags } from './serve.js';
 import type { ServerFlags } from './server-flags.js';
@@ -13,7 +14,7 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 
 function serverOptions(command: Command): Command {
   return command
-    .option('--server <url>', 'the isola server (default $ISOLA_SERVER, else http://127.0.0.1:3000)')
+    .option('--server <url>', 'the admin API (default $ISOLA_SERVER, else ./.isola/admin-url, else http://127.0.0.1:3000)')
     .option('--token <token>', 'admin token (default $ISOLA_TOKEN, else ./.isola/admin-token)');
 }
 
@@ -21,10 +22,15 @@ function serveCommand(program: Command, record: Recorder): void {
   program.command('serve')
     .description('run the function server: serves ./isola.toml if present, takes deploys on /admin')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:3000; port 0 picks a free one)')
-    .option('--data-dir <dir>', 'state: versions, admin token (default ./.isola)')
+    .option('--admin-listen <host:port>', 'serve the admin API here only (default: on --listen)')
+    .option('--data-dir <dir>', 'state: versions, admin token, logs (default ./.isola)')
     .option('--manifest <file>', 'serve this manifest instead of ./isola.toml')
     .option('--admin-token <token>', 'admin API token (default: generated on first start, stored in the data dir)')
-    .option('--isolation <kind>', 'default isolation for functions: inline, worker or process')
+    .option('--isolation <kind>', 'default isolation for functions: inline, worker or process (default process)')
+    .option('--allow-dir <dir>', 'a directory deploys may grant, with its subfolders (repeatable; default DATA-DIR/files)', collect)
+    .option('--allow-isolation <list>', 'isolations deploys may ask for, e.g. process,worker (default process and --isolation)', collect)
+    .option('--max-connections <n>', 'connections served at once; past it 503 (default 1024)')
+    .option('--send-timeout <duration>', 'drop a client that reads nothing of its response for this long (default 60s)')
     .option('--log-level <level>', 'fatal, error, warn, info (default), debug, trace or silent')
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, wait this long for in-flight requests (default 10s)')
     .action(record(async (o: ServeFlags) => (await import('./serve.js')).serveCommand(o)));
@@ -65,6 +71,14 @@ function adminCommands(program: Command, record: Recorder): void {
     .description('list the functions on the server, with their versions (* = active)')
     .option('--json', 'machine-readable output'))
     .action(record(async (o: ServerFlags & { json?: boolean }) => (await import('./functions.js')).functionsCommand(o)));
+  serverOptions(program.command('logs')
+    .description("a function's log: its guests' stderr and why requests failed, one line per record")
+    .argument('<name>', 'function name')
+    .option('-f, --follow', 'keep printing new lines as they are written')
+    .option('--since <time>', 'only lines newer than a duration (10m, 1h) or an ISO time (2026-01-31T12:00:00Z)')
+    .option('--tail <n>', 'only the last N lines (with --follow: before the new ones)')
+    .option('--json', 'the records as JSON lines'))
+    .action(record(async (name: string, o: LogsFlags) => (await import('./logs.js')).logsCommand(name, o)));
   serverOptions(program.command('activate')
     .description('switch a function to one of its stored versions (see isola functions)')
     .argument('<name>', 'function name')

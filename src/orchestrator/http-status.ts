@@ -19,6 +19,7 @@ const STATUS: Partial<Record<IsolaErrorCode, number>> = {
   INVALID: 400,
   COMPONENT: 400,
   CONFLICT: 409,
+  FORBIDDEN: 403,
   // Guest failures: TRAP, FUEL, MEMORY_LIMIT, LINK, CELL_CRASHED, CELL_PROTOCOL, BAD_RESPONSE, … → 500.
 };
 
@@ -26,6 +27,7 @@ const STATUS: Partial<Record<IsolaErrorCode, number>> = {
 const SHOWN: ReadonlySet<IsolaErrorCode> = new Set<IsolaErrorCode>([
   'TRAP', 'FUEL', 'TIMEOUT', 'MEMORY_LIMIT', 'LINK', 'CELL_CRASHED', 'CELL_PROTOCOL', 'BAD_RESPONSE', 'OVERLOADED',
   'NOT_FOUND', 'TOO_LARGE', 'CELL_CLOSED', 'CANCELLED', 'MANIFEST', 'DECODE', 'INVALID', 'COMPONENT', 'CONFLICT', 'USAGE',
+  'FORBIDDEN',
 ]);
 
 export function httpStatusFor(e: unknown): number {
@@ -33,8 +35,8 @@ export function httpStatusFor(e: unknown): number {
 }
 
 /** One line for `x-isola-error` and the log: the error's own message when it is guest-caused, else a generic one. */
-export function errorTextFor(e: unknown): string {
-  if (e instanceof IsolaError && SHOWN.has(e.code)) return e.message.split('\n')[0]!.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+export function errorTextFor(e: unknown, maxLength = 200): string {
+  if (e instanceof IsolaError && SHOWN.has(e.code)) return e.message.split('\n')[0]!.replace(/[^\x20-\x7e]/g, '?').slice(0, maxLength);
   return 'internal error';
 }
 

@@ -7,6 +7,8 @@ export {
 } from './manifest.js';
 export { checkRoute, RESERVED_PREFIXES } from './routes.js';
 export { httpStatusFor, errorTextFor, errorResponse, outcomeFor } from './http-status.js';
+export { grantPolicy, checkGrants, type GrantPolicy, type GrantPolicyOptions } from './grant-policy.js';
+export { FunctionLogs, DEFAULT_LOG_LIMITS, type LogLimits } from './function-logs.js';
 export { CgiExecutor } from './executors/cgi.js';
 export { cgiEnvironment } from './executors/cgi-env.js';
 export { parseCgiOutput } from './executors/cgi-response.js';

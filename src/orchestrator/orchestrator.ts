@@ -14,7 +14,8 @@ import { CellPool } from '../cells/index.js';
 import type { CellPoolApi, InvokeResult, PoolOptions } from '../cells/types.js';
 import { Admission } from './admission.js';
 import { CgiExecutor } from './executors/cgi.js';
-import { httpStatusFor, outcomeDetailFor, outcomeFor } from './http-status.js';
+import { FunctionLogs } from './function-logs.js';
+import { errorTextFor, httpStatusFor, outcomeDetailFor, outcomeFor } from './http-status.js';
 import { DEFAULT_LIMITS, checkFunctionName, routeShape } from './manifest.js';
 import { checkRoute } from './routes.js';
 import { VersionStore, versionIdOf, type FunctionState } from './store.js';
@@ -55,7 +56,13 @@ interface FunctionEntry {
 
 const EXECUTORS: Record<FunctionSpec['executor'], Executor> = { cgi: new CgiExecutor() };
 
+/** The log line of a failed request: status and the reason the client saw (none when the client went away). */
+function failureLine(e: unknown): string | undefined {
+  return outcomeFor(e) === 'cancelled' ? undefined : `request failed (${httpStatusFor(e)}): ${errorTextFor(e)}`;
+}
+
 export class Orchestrator implements OrchestratorApi {
+  readonly logs: FunctionLogs;
   private readonly store: VersionStore;
   private readonly engine: Engine;
   private readonly cacheDir: string;
@@ -71,6 +78,7 @@ export class Orchestrator implements OrchestratorApi {
   constructor(private readonly opts: OrchestratorOptions, internals: Partial<OrchestratorInternals> = {}) {
     this.internals = { createPool: internals.createPool ?? ((o) => new CellPool(o)) };
     this.store = new VersionStore(opts.dataDir);
+    this.logs = new FunctionLogs(join(opts.dataDir, 'logs'));
     this.cacheDir = join(opts.dataDir, 'cache');
     this.engine = new Engine({ cacheDir: this.cacheDir });
   }
@@ -284,6 +292,7 @@ export class Orchestrator implements OrchestratorApi {
       this.store.remove(name);
       this.fns.delete(name);
       entry.admission.rejectWaiting(new IsolaError('NOT_FOUND', `no function named ${name}`));
+      this.logs.remove(name);
       const live = entry.live;
       entry.live = null;
       if (live) this.retire(live);
@@ -357,21 +366,27 @@ export class Orchestrator implements OrchestratorApi {
     live.inflight++;
     this.inflight++;
     let fuel = 0n;
+    const version = live.info.id;
     const ctx: ExecutionContext = {
       spec: live.info.spec,
-      version: live.info.id,
+      version,
       signal,
       run: async (r, s) => {
-        const res: InvokeResult = await live.pool.invoke(r, s);
+        // The guest's stderr reaches the function's log as the guest writes it, so what it wrote before a
+        // trap, a timeout or a killed cell is kept too.
+        const onStderr = (chunk: Uint8Array): void => this.logs.guestOutput(requestId, name, version, 'stderr', chunk);
+        const res: InvokeResult = await live.pool.invoke({ ...r, onStderr }, s);
         fuel = res.fuelConsumed;
         return res;
       },
     };
     try {
       const resp = await EXECUTORS[live.info.spec.executor].handle(req, ctx);
+      this.logs.requestEnded(requestId, name, version);
       this.report(name, live, requestId, startedAt, t0, 'ok', resp.status, fuel);
       return resp;
     } catch (e) {
+      this.logs.requestEnded(requestId, name, version, failureLine(e));
       // A guest that failed (trap, timeout, cancel) reports what it spent until then; one that ran out spent its
       // budget; a crash or a refusal before it ran reports what is known (nothing: 0).
       const budget = live.info.spec.limits.fuel;
@@ -407,6 +422,7 @@ export class Orchestrator implements OrchestratorApi {
       if (e.live) pools.push(e.live.pool.close(0).catch(() => {}));
     }
     await Promise.all(pools);
+    this.logs.close();
   }
 }
 

@@ -106,6 +106,34 @@ export interface InvocationRecord {
   grantsUsed: string[]; // e.g. ['env:GREETING', 'files:/data'] (granted to the invocation)
 }
 
+/** Where a log line came from: the guest's output streams, or isola's own note (a failed request). */
+export type LogStream = 'stdout' | 'stderr' | 'isola';
+
+/** One line of a function's log (and one JSON line of `<dataDir>/logs/<function>.log`). */
+export interface LogRecord {
+  /** ISO 8601, when the line was complete. */
+  time: string;
+  requestId: string;
+  function: string;
+  version: string;
+  stream: LogStream;
+  text: string;
+}
+
+export interface LogQuery {
+  /** Only records at or after this time (ms since the epoch). */
+  sinceMs?: number;
+  /** Only the last N of them. */
+  tail?: number;
+}
+
+/** Reading the functions' logs (the orchestrator writes them: guest stderr per request, and failures). */
+export interface FunctionLogsApi {
+  read(name: string, query?: LogQuery): LogRecord[];
+  /** `onRecord` for each record from now on, `onEnd` when the function is removed or the logs close. Returns: stop following. */
+  follow(name: string, onRecord: (r: LogRecord) => void, onEnd: () => void): () => void;
+}
+
 export interface OrchestratorOptions {
   dataDir: string;
   /** Default isolation when a spec does not say. */
@@ -127,6 +155,8 @@ export interface OrchestratorApi {
   routes(): Array<{ route: string; name: string }>;
   /** Admission (503 OVERLOADED when concurrency + queue are full), then the executor of the live version. */
   handle(name: string, req: HttpRequestDescriptor, signal: AbortSignal): Promise<HttpResponseDescriptor>;
+  /** Per-function logs: each request's guest stderr (split into lines, bounded) and a line per failed request. */
+  readonly logs: FunctionLogsApi;
   /** Stop admitting; wait for in-flight work up to graceMs; close pools. */
   close(graceMs?: number): Promise<void>;
 }

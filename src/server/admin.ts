@@ -6,10 +6,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { IsolaError, isIsolaError } from '../errors.js';
+import type { Isolation } from '../cells/types.js';
 import type { OrchestratorApi, VersionInfo } from '../orchestrator/types.js';
+import { checkGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { checkFunctionName, parseFunctionEntry } from '../orchestrator/manifest.js';
+import { serveLogs } from './admin-logs.js';
 import { checkBearer } from './admin-token.js';
-import { httpStatusFor, publicReason } from './error-status.js';
+import { adminReason, httpStatusFor, publicReason } from './error-status.js';
 import type { ServerMetrics } from './metrics.js';
 import { readBody } from './read-body.js';
 import { sendJson } from './respond.js';
@@ -19,10 +22,19 @@ export interface AdminContext {
   token: string;
   logger: Logger;
   metrics: ServerMetrics;
+  /** What a deploy may grant (directories, isolations). */
+  policy: GrantPolicy;
+  /** The isolation of a deployed function that does not say. */
+  defaultIsolation: Isolation | undefined;
   maxUploadBytes: number;
   /** Called after every change, so the gateway's route table follows. */
   changed: () => void;
+  /** Open log follows (the server ends them when it drains). */
+  followers: Set<() => void>;
 }
+
+/** Operations that change nothing (no route refresh, no admin log line). */
+const READS = new Set(['list', 'get', 'logs']);
 
 const MAX_JSON_BODY = 64 * 1024;
 
@@ -78,7 +90,8 @@ interface Op {
 
 async function deploy(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, name: string, activate: boolean): Promise<[number, unknown] | null> {
   const entry = parseManifestHeader(req.headers['x-isola-manifest']);
-  const spec = parseFunctionEntry(name, entry, { where: 'manifest entry', source: 'forbidden' });
+  const parsed = parseFunctionEntry(name, entry, { where: 'manifest entry', source: 'forbidden', defaultIsolation: ctx.defaultIsolation });
+  const spec = checkGrants(parsed, ctx.policy, 'deploy'); // before the upload is read: a refused deploy costs nothing
   const bytes = await readBody(req, ctx.maxUploadBytes, 'upload');
   if (bytes.byteLength === 0) throw usage('empty upload: send the module bytes as the request body');
   const streaming = String(req.headers['accept'] ?? '').includes('application/x-ndjson');
@@ -92,7 +105,7 @@ async function deploy(ctx: AdminContext, req: IncomingMessage, res: ServerRespon
     const v = await ctx.orchestrator.deploy(spec, bytes, { activate, onProgress: (phase) => res.write(JSON.stringify({ phase }) + '\n') });
     res.end(JSON.stringify({ ok: true, ...deployed(ctx, name, v) }) + '\n');
   } catch (e) {
-    res.end(JSON.stringify({ ok: false, status: httpStatusFor(e, 'admin'), error: publicReason(e) }) + '\n');
+    res.end(JSON.stringify({ ok: false, status: httpStatusFor(e, 'admin'), error: adminReason(e) }) + '\n');
     throw e; // logged and counted by the caller, which sees the response is already sent
   }
   return null;
@@ -101,6 +114,38 @@ async function deploy(ctx: AdminContext, req: IncomingMessage, res: ServerRespon
 function deployed(ctx: AdminContext, name: string, version: VersionInfo) {
   return { function: name, version, active: ctx.orchestrator.get(name)?.active ?? null };
 }
+
+/** `/admin/functions/:name/<action>`: its method, and what it does to the function (known to exist). */
+interface Action {
+  method: string;
+  run: (ctx: AdminContext, req: IncomingMessage, res: ServerResponse, name: string, query: string) => Promise<[number, unknown]>;
+}
+
+const ACTIONS: Record<string, Action> = {
+  activate: {
+    method: 'POST',
+    run: async (ctx, req, _res, name) => {
+      const { version } = await readJson(req);
+      if (typeof version !== 'string' || version === '') throw usage('expected {"version":"<id>"}');
+      await ctx.orchestrator.activate(name, version);
+      return [200, { function: name, active: version }];
+    },
+  },
+  rollback: {
+    method: 'POST',
+    run: async (ctx, _req, _res, name) => {
+      const v = await ctx.orchestrator.rollback(name);
+      return [200, { function: name, active: v.id, version: v }];
+    },
+  },
+  logs: {
+    method: 'GET',
+    run: async (ctx, req, res, name, query) => {
+      serveLogs(ctx, req, res, name, query); // answers itself (and, following, keeps answering)
+      return [200, null];
+    },
+  },
+};
 
 /** Handles /admin/...; `segments` are the decoded path segments after "admin". */
 export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, segments: string[], query: string, requestId: string): Promise<number> {
@@ -147,38 +192,26 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
         },
       };
     } else return allow('GET, PUT, DELETE');
-  } else if (action === 'activate') {
-    if (method !== 'POST') return allow('POST');
-    op = {
-      operation: 'activate',
-      run: async () => {
-        const name = functionName(rawName);
-        const { version } = await readJson(req);
-        if (typeof version !== 'string' || version === '') throw usage('expected {"version":"<id>"}');
-        requireFunction(orch, name);
-        await orch.activate(name, version);
-        return [200, { function: name, active: version }];
-      },
-    };
-  } else if (action === 'rollback') {
-    if (method !== 'POST') return allow('POST');
-    op = {
-      operation: 'rollback',
-      run: async () => {
-        const name = functionName(rawName);
-        requireFunction(orch, name);
-        const v = await orch.rollback(name);
-        return [200, { function: name, active: v.id, version: v }];
-      },
-    };
   } else {
-    sendJson(res, 404, { error: 'no such admin endpoint' });
-    return 404;
+    const act = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+    if (!act) {
+      sendJson(res, 404, { error: 'no such admin endpoint' });
+      return 404;
+    }
+    if (method !== act.method) return allow(act.method);
+    op = {
+      operation: action,
+      run: async () => {
+        const name = functionName(rawName);
+        requireFunction(orch, name);
+        return act.run(ctx, req, res, name, query);
+      },
+    };
   }
 
   try {
     const [status, body] = await op.run();
-    if (op.operation !== 'list' && op.operation !== 'get') {
+    if (!READS.has(op.operation)) {
       ctx.changed();
       ctx.logger.info({ reqId: requestId, operation: op.operation, function: rawName }, 'admin operation');
     }
@@ -187,7 +220,7 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
     return status;
   } catch (e) {
     const status = httpStatusFor(e, 'admin');
-    const error = publicReason(e);
+    const error = adminReason(e);
     ctx.metrics.adminOperation(op.operation, false);
     if (isIsolaError(e)) ctx.logger.warn({ reqId: requestId, operation: op.operation, function: rawName, status }, `admin: ${e.message}`);
     else ctx.logger.error({ reqId: requestId, operation: op.operation, err: e }, 'admin: internal error');

@@ -14,4 +14,7 @@ export function httpStatusFor(e: unknown, context: 'request' | 'admin'): number 
 }
 
 /** One printable line (at most 200 characters) a client may see; host details never. */
-export const publicReason = errorTextFor;
+export const publicReason = (e: unknown): string => errorTextFor(e);
+
+/** The same for the admin API, whose refusals name host paths and flags and may run longer. */
+export const adminReason = (e: unknown): string => errorTextFor(e, 1000);

@@ -10,7 +10,7 @@ import type { HttpRequestDescriptor, HttpResponseDescriptor, OrchestratorApi } f
 import { isIsolaError } from '../errors.js';
 import { httpStatusFor, publicReason } from './error-status.js';
 import { readBody } from './read-body.js';
-import { sendText } from './respond.js';
+import { endWithBody, sendText } from './respond.js';
 import type { RequestPath } from './request-path.js';
 import type { RouteMatch } from './router.js';
 
@@ -58,10 +58,16 @@ function writeGuestResponse(res: ServerResponse, out: HttpResponseDescriptor, lo
     }
     headers.push(name, value);
   }
-  headers.push('content-length', String(out.body.byteLength));
   const status = Number.isInteger(out.status) && out.status >= 200 && out.status <= 999 ? out.status : 500;
+  // RFC 9110 §6.4.1, §8.6: a 204 or 304 has no body and no content-length (a length there would make the
+  // next response on the connection be read as this one's body); a HEAD answer carries the length a GET
+  // would have (the guest's body, which is not sent), or none when the guest wrote no body.
+  const bodiless = status === 204 || status === 304;
+  const head = res.req.method === 'HEAD';
+  if (!bodiless && !(head && out.body.byteLength === 0)) headers.push('content-length', String(out.body.byteLength));
   res.writeHead(status, headers);
-  res.end(out.body);
+  if (bodiless || head) res.end();
+  else endWithBody(res, out.body);
 }
 
 const CONNECTION_ABORT = Symbol('isola.connectionAbort');

@@ -2,6 +2,12 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InvocationRecord, OrchestratorApi } from '../orchestrator/types.js';
 
+/**
+ * The `function` label of requests that reached no function. A fixed value keeps their series few and easy
+ * to select (an empty label value is, to Prometheus, the same as no label); no function name has parentheses.
+ */
+export const NO_FUNCTION = '(none)';
+
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'function' | 'version' | 'status'>;
@@ -10,7 +16,7 @@ export class ServerMetrics {
   private readonly fuel: Counter<'function' | 'version'>;
   private readonly admin: Counter<'operation' | 'result'>;
 
-  constructor(orchestrator: () => OrchestratorApi | undefined) {
+  constructor(orchestrator: () => OrchestratorApi | undefined, openConnections: () => number) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'isola_http_requests_total', help: 'HTTP requests answered', labelNames: ['function', 'version', 'status'], registers });
     this.latency = new Histogram({
@@ -23,6 +29,14 @@ export class ServerMetrics {
     this.invocations = new Counter({ name: 'isola_invocations_total', help: 'Invocations by outcome (ok, trap, fuel, timeout, memory, crash, overloaded, ...)', labelNames: ['function', 'version', 'outcome'], registers });
     this.fuel = new Counter({ name: 'isola_fuel_consumed_total', help: 'Fuel units consumed by guests', labelNames: ['function', 'version'], registers });
     this.admin = new Counter({ name: 'isola_admin_operations_total', help: 'Admin API operations', labelNames: ['operation', 'result'], registers });
+    new Gauge({
+      name: 'isola_http_connections',
+      help: 'HTTP connections open now (all listeners)',
+      registers,
+      collect() {
+        this.set(openConnections());
+      },
+    });
     new Gauge({
       name: 'isola_cells',
       help: 'Cells of each function by state (from pool stats)',
@@ -41,9 +55,11 @@ export class ServerMetrics {
     });
   }
 
+  /** `fn` is '' for requests that matched no function (404s, admin, metrics, health): they count under NO_FUNCTION. */
   request(fn: string, version: string, status: number, seconds: number): void {
-    this.requests.inc({ function: fn, version, status: String(status) });
-    this.latency.observe({ function: fn }, seconds);
+    const labels = { function: fn || NO_FUNCTION };
+    this.requests.inc({ ...labels, version, status: String(status) });
+    this.latency.observe(labels, seconds);
   }
 
   invocation(rec: InvocationRecord): void {

@@ -1,23 +1,26 @@
 /**
- * startServer(): node:http with the hardening options set, the dispatch of reserved paths (health, metrics,
- * admin) and function routes, request ids, one log line and one metric per request, and close(graceMs).
+ * startServer(): the listeners (listener.ts), the dispatch of reserved paths (health, metrics, admin) and
+ * function routes, request ids, one log line and one metric per request, and close(graceMs).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError, isIsolaError } from '../errors.js';
 import { CellPool } from '../cells/index.js';
+import { checkGrants, grantPolicy, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { loadManifest } from '../orchestrator/manifest.js';
 import { openOrchestrator } from '../orchestrator/orchestrator.js';
 import type { OrchestratorApi, OrchestratorOptions } from '../orchestrator/types.js';
 import { handleAdmin, type AdminContext } from './admin.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
 import { httpStatusFor, publicReason } from './error-status.js';
+import { isRefused } from './connections.js';
 import { handleFunctionRequest, type GatewayContext } from './gateway.js';
-import { parseListen } from './listen-address.js';
+import { isLoopback, parseListen } from './listen-address.js';
+import { openListener, type Listener } from './listener.js';
 import { createLogger, type LogLevel } from './logger.js';
 import { ServerMetrics } from './metrics.js';
 import { parseRequestTarget } from './request-path.js';
@@ -27,16 +30,26 @@ import { Router } from './router.js';
 export interface ServerOptions {
   /** host:port (default 127.0.0.1:3000; port 0 picks a free one). */
   listen?: string;
+  /** host:port of a listener of its own for the admin API; the main listener then answers 404 under /admin. */
+  adminListen?: string;
   dataDir: string;
   manifestPath?: string;
   adminToken?: string;
   logger?: Logger;
   logLevel?: LogLevel;
   defaultIsolation?: Isolation;
+  /** Host directories admin deploys may grant (default: `<dataDir>/files`, created). isola.toml is not bound by it. */
+  allowDirs?: string[];
+  /** Isolations admin deploys may ask for (default: process, plus `defaultIsolation`). */
+  allowIsolations?: Isolation[];
   maxHeaderBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** A response write that makes no progress this long (the client stopped reading) drops the connection. */
+  sendTimeoutMs?: number;
+  /** Connections served at once per listener; past it: 503 + close. */
+  maxConnections?: number;
   maxUploadBytes?: number;
   /** Builds the orchestrator (tests inject a fake); default: the real one. */
   createOrchestrator?: (opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>;
@@ -44,26 +57,48 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
+  /** Where the admin API answers: `url`, or the `adminListen` listener's. */
+  adminUrl: string;
   adminToken: string;
   tokenWasGenerated: boolean;
   orchestrator: OrchestratorApi;
+  /** Connections open now, on all listeners. */
+  openConnections(): number;
   /** Re-reads the route table (after changing functions through `orchestrator` directly). */
   refreshRoutes(): void;
   /** Stop accepting, let in-flight requests finish for up to graceMs, then close everything. Idempotent. */
   close(graceMs?: number): Promise<void>;
 }
 
+export const SERVER_DEFAULTS = {
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  sendTimeoutMs: 60_000,
+  maxConnections: 1024,
+  maxUploadBytes: 64 * 1024 * 1024,
+} as const;
+
 const realOrchestrator = (opts: OrchestratorOptions): Promise<OrchestratorApi> => openOrchestrator(opts, { createPool: (o) => new CellPool(o) });
 
-const KiB = 1024;
+/** Which paths a listener answers: the main one functions (and the admin API unless it has its own listener). */
+interface Role {
+  functions: boolean;
+  admin: boolean;
+}
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const { host, port } = parseListen(opts.listen);
+  const main = parseListen(opts.listen);
+  const adminAddress = opts.adminListen === undefined ? undefined : parseListen(opts.adminListen);
   const logger = opts.logger ?? createLogger(opts.logLevel);
   const { token, generated } = loadOrCreateAdminToken(opts.dataDir, opts.adminToken);
+  const policy = grantPolicy({ dataDir: opts.dataDir, allowDirs: opts.allowDirs, allowIsolations: opts.allowIsolations, defaultIsolation: opts.defaultIsolation });
   const versionOf = new Map<string, string>();
   let orchestrator: OrchestratorApi | undefined;
-  const metrics = new ServerMetrics(() => orchestrator);
+  const listeners: Listener[] = [];
+  const openConnections = (): number => listeners.reduce((n, l) => n + l.connections.count, 0);
+  const metrics = new ServerMetrics(() => orchestrator, openConnections);
   const factory = opts.createOrchestrator ?? realOrchestrator;
   const orch: OrchestratorApi = await factory({
     dataDir: opts.dataDir,
@@ -77,7 +112,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   orchestrator = orch;
 
   try {
-    if (opts.manifestPath !== undefined) await deployManifest(orch, opts.manifestPath, opts.defaultIsolation, logger);
+    if (opts.manifestPath !== undefined) await deployManifest(orch, opts.manifestPath, opts.defaultIsolation, policy, logger);
   } catch (e) {
     await orch.close(0);
     throw e;
@@ -88,26 +123,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     router = new Router(orch.routes());
   };
 
-  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
-  const headersTimeoutMs = Math.min(opts.headersTimeoutMs ?? 10_000, requestTimeoutMs);
-  const server = createServer({
-    maxHeaderSize: opts.maxHeaderBytes ?? 16 * KiB,
-    headersTimeout: headersTimeoutMs,
-    requestTimeout: requestTimeoutMs,
-    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
-    // How often node checks the two timeouts above (its default, 30 s, would let a slowloris linger).
-    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeoutMs / 4))),
-  });
-
-  const gateway: GatewayContext = { orchestrator: orch, logger, serverName: host, serverPort: port, versionOf };
-  const admin: AdminContext = { orchestrator: orch, token, logger, metrics, maxUploadBytes: opts.maxUploadBytes ?? 64 * KiB * KiB, changed: refreshRoutes };
+  const gateway: GatewayContext = { orchestrator: orch, logger, serverName: main.host, serverPort: main.port, versionOf };
+  const admin: AdminContext = {
+    orchestrator: orch, token, logger, metrics, policy, defaultIsolation: opts.defaultIsolation,
+    maxUploadBytes: opts.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, changed: refreshRoutes, followers: new Set(),
+  };
   const idPrefix = randomBytes(4).toString('hex') + '-';
   let nextId = 0;
   let draining = false;
   const inflight = new Set<ServerResponse>();
   let idle: (() => void) | null = null;
 
-  const dispatch = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<[string, string]> => {
+  const dispatch = async (role: Role, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<[string, string]> => {
     let where;
     try {
       where = parseRequestTarget(req.url ?? '/');
@@ -117,7 +144,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return ['', ''];
     }
     const [first, second, third] = where.segments;
-    if (first === 'admin') {
+    if (first === 'admin' && role.admin) {
       await handleAdmin(admin, req, res, where.segments.slice(1), where.query, requestId);
       return ['', ''];
     }
@@ -133,7 +160,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       } else sendText(res, 404);
       return ['', ''];
     }
-    const match = router.match(where.segments);
+    const match = role.functions ? router.match(where.segments) : null;
     if (!match) {
       sendText(res, 404, 'no route matches');
       return ['', ''];
@@ -142,66 +169,70 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return [match.name, version];
   };
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (role: Role) => (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     const requestId = idPrefix + (++nextId).toString(36);
     res.setHeader('x-request-id', requestId);
-    if (draining) {
-      sendText(res, 503, 'server is shutting down', { connection: 'close', 'retry-after': '1' });
+    const finished = ([fn, version]: [string, string]): void => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.request(fn, version, res.statusCode, seconds);
+      if (logger.isLevelEnabled('info')) {
+        logger.info({ reqId: requestId, method: req.method, path: req.url?.slice(0, 512), status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, function: fn || undefined, version: version || undefined }, 'request');
+      }
+    };
+    if (draining || isRefused(req.socket)) {
+      sendText(res, 503, draining ? 'server is shutting down' : 'too many connections', { connection: 'close', 'retry-after': '1' });
+      finished(['', '']);
       return;
     }
     inflight.add(res);
-    dispatch(req, res, requestId)
+    dispatch(role, req, res, requestId)
       .catch((e: unknown) => {
         logger.error({ reqId: requestId, err: e }, 'internal error');
         if (!res.headersSent) sendText(res, httpStatusFor(e, 'request'), undefined, { 'x-isola-error': publicReason(e) });
         else res.destroy();
         return ['', ''] as [string, string];
       })
-      .then(([fn, version]) => {
+      .then((result) => {
         inflight.delete(res);
         if (idle && inflight.size === 0) idle();
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        metrics.request(fn, version, res.statusCode, seconds);
-        if (logger.isLevelEnabled('info')) {
-          logger.info({ reqId: requestId, method: req.method, path: req.url?.slice(0, 512), status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, function: fn || undefined, version: version || undefined }, 'request');
-        }
+        finished(result);
       });
-  });
+  };
 
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body = status === 431 ? 'request header fields too large\n' : status === 408 ? 'request timeout\n' : 'bad request\n';
-    logger.warn({ code: err.code, status, remote: socket.remoteAddress }, 'bad HTTP from client');
-    socket.end(`HTTP/1.1 ${status} ${body.trim()}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
-  });
-
+  const limits = {
+    maxHeaderBytes: opts.maxHeaderBytes ?? SERVER_DEFAULTS.maxHeaderBytes,
+    headersTimeoutMs: opts.headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs,
+    requestTimeoutMs: opts.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
+    keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? SERVER_DEFAULTS.keepAliveTimeoutMs,
+    sendTimeoutMs: opts.sendTimeoutMs ?? SERVER_DEFAULTS.sendTimeoutMs,
+    maxConnections: opts.maxConnections ?? SERVER_DEFAULTS.maxConnections,
+    logger,
+  };
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => reject(new IsolaError('IO', `cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
-      server.listen(port, host, () => resolve());
-    });
+    listeners.push(await openListener({ ...limits, ...main, onRequest: onRequest({ functions: true, admin: adminAddress === undefined }) }));
+    if (adminAddress) listeners.push(await openListener({ ...limits, ...adminAddress, onRequest: onRequest({ functions: false, admin: true }) }));
   } catch (e) {
+    for (const l of listeners) {
+      l.server.close();
+      l.connections.stop();
+    }
     await orch.close(0); // its pools hold cells (processes): never leave them behind a failed start
     throw e;
   }
-  const address = server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
-  gateway.serverPort = actualPort;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  logger.info({ url, functions: orch.routes().length }, 'listening');
+  const [primary, adminListener = primary] = listeners as [Listener, Listener?];
+  gateway.serverPort = primary.port;
+  logger.info({ url: primary.url, adminUrl: adminListener.url, functions: orch.routes().length }, 'listening');
+  if (!isLoopback(adminListener.url)) logger.warn({ adminUrl: adminListener.url }, 'the admin API is reachable from the network');
 
   let closing: Promise<void> | null = null;
   const close = (graceMs = 10_000): Promise<void> =>
     (closing ??= (async () => {
       draining = true;
+      for (const stop of [...admin.followers]) stop(); // log follows end cleanly, not cut by closeAllConnections below
       const deadline = Date.now() + graceMs;
-      const stopped = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
+      const stopped = Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+      for (const l of listeners) l.server.closeIdleConnections();
       for (const res of inflight) if (!res.headersSent) res.setHeader('connection', 'close');
       if (inflight.size > 0) {
         await new Promise<void>((resolve) => {
@@ -212,18 +243,37 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           };
         });
       }
-      server.closeAllConnections();
+      for (const l of listeners) {
+        l.server.closeAllConnections();
+        l.connections.stop();
+      }
       await stopped;
       await orch.close(Math.max(0, deadline - Date.now()));
       logger.info({ abandoned: inflight.size }, 'server closed');
       logger.flush?.();
     })());
 
-  return { url, adminToken: token, tokenWasGenerated: generated, orchestrator: orch, refreshRoutes, close };
+  return {
+    url: primary.url,
+    adminUrl: adminListener.url,
+    adminToken: token,
+    tokenWasGenerated: generated,
+    orchestrator: orch,
+    openConnections,
+    refreshRoutes,
+    close,
+  };
 }
 
-async function deployManifest(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, logger: Logger): Promise<void> {
-  const specs = loadManifest(path, defaultIsolation ? { defaultIsolation } : {});
+async function deployManifest(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, policy: GrantPolicy, logger: Logger): Promise<void> {
+  const file = basename(path);
+  const specs = loadManifest(path, defaultIsolation ? { defaultIsolation } : {}).map((spec) => {
+    try {
+      return checkGrants(spec, policy, 'manifest');
+    } catch (e) {
+      throw isIsolaError(e) ? new IsolaError(e.code, `${file}: ${e.message}`, e.detail) : e;
+    }
+  });
   for (const spec of specs) {
     let bytes: Uint8Array;
     try {

@@ -119,6 +119,14 @@ test('a bad manifest, bad flags and a busy port: one error line and a non-zero e
     [['--manifest', join(empty, 'missing.toml')], `cannot read ${join(empty, 'missing.toml')}: no such file`, { status: 1 }],
     [['--manifest', empty], `cannot read ${empty}: is a directory (--manifest takes an isola.toml)`, { status: 1 }],
     [['--data-dir', join(file, 'state')], `cannot create the data directory ${join(file, 'state')}: a file is in the way`, { status: 1 }],
+    [['--admin-listen', 'nowhere'], /^error: bad --admin-listen address "nowhere"/, { status: 2, usage: true }],
+    [['--send-timeout', '5'], /^error: invalid send timeout '5'/, { status: 2, usage: true }],
+    [['--max-connections', '0'], "invalid max connections '0' (expected a whole number of at least 1)", { status: 2, usage: true }],
+    [['--allow-isolation', 'process,vm'], "invalid isolation 'vm' (expected inline, worker, process)", { status: 2, usage: true }],
+    [['--allow-isolation', 'process,'], "invalid --allow-isolation 'process,' (expected a list like process,worker)", { status: 2, usage: true }],
+    [['--isolation', 'worker', '--allow-isolation', 'process'], '--isolation worker is not among --allow-isolation process (functions that do not say would be refused): add it there', { status: 2, usage: true }],
+    [['--allow-dir', join(empty, 'missing')], `--allow-dir ${join(empty, 'missing')}: no such directory`, { status: 2, usage: true }],
+    [['--allow-dir', file], `--allow-dir ${file}: not a directory`, { status: 2, usage: true }],
   ];
   // Side by side: each is a whole process start.
   const results = await Promise.all(cases.map(([args]) => isolaAsync(['serve', '--listen', '127.0.0.1:0', ...args], { cwd: empty })));
@@ -136,7 +144,7 @@ test('a bad manifest, bad flags and a busy port: one error line and a non-zero e
 
 test('SIGTERM stops accepting, lets the in-flight request finish, exits 0', async () => {
   const cwd = tempDir('isola-serve-drain-');
-  await withServe(['--drain-timeout', '20s'], cwd, async (s) => {
+  await withServe(['--drain-timeout', '20s', '--allow-isolation', 'inline,worker'], cwd, async (s) => {
     // A worker cell: the guest spins on its own thread while the server's thread handles the signal.
     const d = await isolaAsync(['deploy', CGI('spin'), '--name', 'spin', '--route', '/spin', '--timeout', '1500ms', '--isolation', 'worker', '--server', s.url], { cwd });
     assert.equal(d.status, 0, d.stderr);
@@ -156,5 +164,30 @@ test('SIGTERM stops accepting, lets the in-flight request finish, exits 0', asyn
     assert.ok(Date.now() - started >= 1400, 'answered only when the guest hit its timeout');
     assert.equal(await s.exited, 0);
     await assert.rejects(fetch(`${s.url}/.well-known/isola/health`), 'no longer accepting');
+  });
+});
+
+test('--admin-listen: the admin API only there, found by the admin commands run in the folder; a network --listen warns', async () => {
+  const cwd = tempDir('isola-serve-admin-');
+  await withServe(['--admin-listen', '127.0.0.1:0'], cwd, async (s) => {
+    const adminUrl = /^isola: admin API on (http:\S+) \(not on /m.exec(s.stderr())?.[1];
+    assert.ok(adminUrl && adminUrl !== s.url, s.stderr());
+    assert.doesNotMatch(s.stderr(), /warning/);
+    assert.equal(readFileSync(join(cwd, '.isola', 'admin-url'), 'utf8'), `${adminUrl}\n`);
+    const authorization = `Bearer ${readFileSync(join(cwd, '.isola', 'admin-token'), 'utf8').trim()}`;
+    assert.equal((await fetch(`${s.url}/admin/functions`, { headers: { authorization } })).status, 404, 'not on the main listener');
+    assert.equal((await fetch(`${adminUrl}/admin/functions`, { headers: { authorization } })).status, 200);
+    const d = await isolaAsync(['deploy', CGI('hello'), '--name', 'hello', '--route', '/hello'], { cwd }); // no --server
+    assert.equal(d.status, 0, d.stderr);
+    assert.deepEqual(await get(`${s.url}/hello`).then((r) => [r.status, r.body]), [200, 'hello from isola\n']);
+    assert.equal((await get(`${adminUrl}/hello`)).status, 404, 'functions are not served on the admin listener');
+  });
+  // Listening on every interface with the admin API there too: one warning line, and how to avoid it.
+  await withServe(['--listen', '0.0.0.0:0'], tempDir('isola-serve-wide-'), async (s) => {
+    const warnings = s.stderr().split('\n').filter((l) => /warning/.test(l));
+    assert.deepEqual(warnings, ['isola: warning: the admin API is reachable from the network (--listen 0.0.0.0:0); use --admin-listen 127.0.0.1:PORT to serve it on this machine only']);
+  });
+  await withServe(['--listen', '0.0.0.0:0', '--admin-listen', '127.0.0.1:0'], tempDir('isola-serve-split-'), async (s) => {
+    assert.doesNotMatch(s.stderr(), /warning/);
   });
 });

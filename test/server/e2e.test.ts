@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fromRoot } from '../helpers/root.js';
 import { tempDir } from '../engine/wat.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
-import { LogCapture } from './support.js';
+import { LogCapture, raw } from './support.js';
 
 const CGI = (name: string): string => fromRoot('test', 'fixtures', 'cgi', `${name}.wasm`);
 
@@ -33,6 +33,14 @@ route = "/trap"
 source = "${CGI('spin')}"
 route = "/spin"
 timeout = "300ms"
+
+[function.logger]
+source = "${CGI('stderr')}"
+route = "/logger"
+
+[function.nocontent]
+source = "${CGI('nocontent')}"
+route = "/nocontent"
 
 [function.narrow]
 source = "${CGI('spin')}"
@@ -130,4 +138,33 @@ test('metrics count real invocations and cells', async () => {
   assert.match(text, /isola_invocations_total\{function="spin",version="[0-9a-f]{16}",outcome="timeout"\} [1-9]/);
   assert.match(text, /isola_fuel_consumed_total\{function="hello",version="[0-9a-f]{16}"\} [1-9]/);
   assert.match(text, /isola_cells\{function="hello",state="alive"\} [1-9]/);
+});
+
+test("a guest's stderr is in its function's log, per request; a failed request says why", async () => {
+  const ok = await get('/logger');
+  assert.equal(ok.status, 200);
+  const failed = await get('/logger?trap');
+  assert.equal(failed.status, 500);
+  const auth = { authorization: `Bearer ${srv.adminToken}` };
+  const r = await fetch(`${srv.url}/admin/functions/logger/logs`, { headers: auth });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'application/x-ndjson');
+  const records = (await r.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+  const version = srv.orchestrator.get('logger')!.active!;
+  const mine = records.filter((l) => l['requestId'] === ok.headers.get('x-request-id'));
+  assert.deepEqual(mine.map((l) => [l['stream'], l['text'], l['version'], l['function']]), [
+    ['stderr', 'handling a request', version, 'logger'],
+    ['stderr', 'not utf-8: \ufffd!', version, 'logger'],
+    ['stderr', 'no newline at the end', version, 'logger'],
+  ]);
+  const why = records.filter((l) => l['requestId'] === failed.headers.get('x-request-id') && l['stream'] === 'isola');
+  assert.deepEqual(why.map((l) => l['text']), ['request failed (500): wasm trap: unreachable']);
+});
+
+test('a real guest answering 204 with a body: no body or content-length on the wire, the next response intact', async () => {
+  const r = await raw(srv.url, ['GET /nocontent HTTP/1.1\r\nhost: x\r\n\r\nGET /hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n']);
+  const [first, ...rest] = r.text.split('\r\n\r\n');
+  assert.match(first!, /^HTTP\/1\.1 204 /);
+  assert.doesNotMatch(first!, /content-length|transfer-encoding/i);
+  assert.match(rest.join('\r\n\r\n'), /^HTTP\/1\.1 200 [^]*\r\n\r\nhello from isola\n$/);
 });

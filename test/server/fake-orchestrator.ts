@@ -1,6 +1,9 @@
 // An in-memory OrchestratorApi for the server's own tests: no Wasm, behaviour chosen per function by the
-// first bytes of the "module" (after the \0asm magic): echo (default), slow:<ms>, throw:<CODE>, status:<n>.
+// first bytes of the "module" (after the \0asm magic): echo (default), slow:<ms>, throw:<CODE>, status:<n>, big:<bytes>, empty,
+// log:<text> (echo, after writing <text> to the function's log as the guest's stderr). Logs are the real FunctionLogs.
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { FunctionLogs } from '../../src/orchestrator/function-logs.js';
 import { IsolaError, type IsolaErrorCode } from '../../src/errors.js';
 import type {
   FunctionSpec, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor, InvocationRecord, OrchestratorApi, OrchestratorOptions, VersionInfo,
@@ -20,7 +23,10 @@ export class FakeOrchestrator implements OrchestratorApi {
   readonly fns = new Map<string, Fn>();
   inflight = 0;
   closed = false;
-  constructor(readonly opts: OrchestratorOptions) {}
+  readonly logs: FunctionLogs;
+  constructor(readonly opts: OrchestratorOptions) {
+    this.logs = new FunctionLogs(join(opts.dataDir, 'logs'));
+  }
 
   async deploy(spec: FunctionSpec, bytes: Uint8Array, o: { activate?: boolean; onProgress?: (phase: string) => void } = {}): Promise<VersionInfo> {
     o.onProgress?.('compile');
@@ -64,6 +70,7 @@ export class FakeOrchestrator implements OrchestratorApi {
 
   async remove(name: string): Promise<void> {
     if (!this.fns.delete(name)) throw new IsolaError('NOT_FOUND', `no function ${name}`);
+    this.logs.remove(name);
   }
 
   list(): FunctionSummary[] {
@@ -101,11 +108,14 @@ export class FakeOrchestrator implements OrchestratorApi {
     const [op, arg = ''] = program.split(':');
     this.inflight++;
     const started = Date.now();
-    const record = (outcome: InvocationRecord['outcome'], status: number, detail?: string): void =>
+    const requestId = req.headers['x-request-id'] ?? '';
+    const record = (outcome: InvocationRecord['outcome'], status: number, detail?: string): void => {
+      this.logs.requestEnded(requestId, name, v.id, outcome === 'ok' ? undefined : `request failed (${status}): ${detail}`);
       this.opts.onInvocation?.({
         function: name, version: v.id, requestId: req.headers['x-request-id'] ?? '', startedAt: new Date(started).toISOString(),
         durationMs: Date.now() - started, fuel: '1234', outcome, status, grantsUsed: [], ...(detail ? { detail } : {}),
       });
+    };
     try {
       if (op === 'slow') {
         await new Promise<void>((resolve, reject) => {
@@ -120,6 +130,15 @@ export class FakeOrchestrator implements OrchestratorApi {
         const e = new IsolaError(arg as IsolaErrorCode, arg === 'TRAP' ? 'wasm trap: unreachable' : arg === 'IO' ? 'cannot open /secret/host/path' : `failed with ${arg}`);
         record(arg === 'TRAP' ? 'trap' : 'error', 500, arg);
         throw e;
+      }
+      if (op === 'log') this.logs.guestOutput(requestId, name, v.id, 'stderr', Buffer.from(program.slice(4)));
+      if (op === 'empty') {
+        record('ok', 200);
+        return { status: 200, headers: [['content-type', 'text/plain']], body: new Uint8Array(0) };
+      }
+      if (op === 'big') {
+        record('ok', 200);
+        return { status: 200, headers: [['content-type', 'application/octet-stream']], body: Buffer.alloc(Number(arg), 0x61) };
       }
       const status = op === 'status' ? Number(arg) : 200;
       const { body, ...rest } = req;
@@ -136,5 +155,6 @@ export class FakeOrchestrator implements OrchestratorApi {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.logs.close();
   }
 }

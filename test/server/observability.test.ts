@@ -22,7 +22,11 @@ test('/metrics: requests by function/version/status, latency, invocations by out
   const version = s.fake.get('hello')!.active!;
   assert.match(text, new RegExp(`isola_http_requests_total\\{function="hello",version="${version}",status="200"\\} 3\\n`));
   assert.match(text, /isola_http_requests_total\{function="trap",version="[0-9a-f]{16}",status="500"\} 1\n/);
-  assert.match(text, /isola_http_requests_total\{function="",version="",status="404"\} 1\n/);
+  // Requests that reach no function count under one fixed label, never function="" (= no label to Prometheus).
+  assert.match(text, /isola_http_requests_total\{function="\(none\)",version="",status="404"\} 1\n/);
+  assert.match(text, /isola_http_request_duration_seconds_count\{function="\(none\)"\} 1\n/);
+  assert.doesNotMatch(text, /function=""/);
+  assert.match(text, /isola_http_connections [1-9]\d*\n/, 'open connections, this scrape\'s included');
   assert.match(text, /isola_http_request_duration_seconds_count\{function="hello"\} 3\n/);
   assert.match(text, new RegExp(`isola_invocations_total\\{function="hello",version="${version}",outcome="ok"\\} 3\\n`));
   assert.match(text, /isola_invocations_total\{function="trap",version="[0-9a-f]{16}",outcome="trap"\} 1\n/);
