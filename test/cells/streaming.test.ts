@@ -166,13 +166,14 @@ describe('process cell output when the cell dies', () => {
     try {
       const req: InvokeRequest = { module: a.module, kind: 'wasi', limits: { timeoutMs: 300 } };
       const { settled, firstChunk } = watch(a.c, req);
-      const kept = b.c.invoke({ ...req, module: b.module });
-      await chunkWithin(firstChunk, 2000);
-      assert.deepEqual((await settled).events, ['out:sleeping\n', 'rejected:CELL_CRASHED']);
-      await assert.rejects(kept, failsWith('CELL_CRASHED', (e) => {
+      // Checked from the start: it may fail while the other cell's output is awaited (no unhandled rejection).
+      const kept = assert.rejects(b.c.invoke({ ...req, module: b.module }), failsWith('CELL_CRASHED', (e) => {
         assert.equal(e.message, 'cell crashed (signal SIGKILL)');
         assert.equal(text(e.detail.stdout as Uint8Array), 'sleeping\n');
       }));
+      await chunkWithin(firstChunk, 2000);
+      assert.deepEqual((await settled).events, ['out:sleeping\n', 'rejected:CELL_CRASHED']);
+      await kept;
     } finally {
       a.c.kill();
       b.c.kill();
