@@ -6,9 +6,12 @@ import type { Limits } from './sections.js';
 import type { Writer } from './writer.js';
 
 export const PAGE_BYTES = 65536;
-/** The largest maximum a memory can declare: 4 GiB for memory32, 2^48 pages for memory64 (the spec's limits). */
+/**
+ * The largest maximum a memory can declare: 4 GiB for memory32 (the spec's limit and V8's); for memory64
+ * V8 refuses a declared maximum above 16 GiB (262,144 pages), far below the spec's 2^48 pages.
+ */
 export const MAX_MEMORY32_PAGES = 65536;
-export const MAX_MEMORY64_PAGES = 2 ** 48;
+export const MAX_MEMORY64_PAGES = 262_144;
 
 /** The memory cap in whole pages (null: none), before each memory type's own limit. */
 export function memoryCapPages(opts: { maxMemoryBytes?: number }): number | null {
