@@ -2,6 +2,9 @@
 //   mutate: a mutated module (examples/, test/fixtures/, generated) through inspect, instrument,
 //           compile, instantiate and invoke with limits; anything but an IsolaError escaping is a bug,
 //           and so is an instrumented module whose validity differs from its input's.
+//   hostile: a generated module of resource attacks (many tables grown by millions, memory grown past
+//           caps, atomic waits without timeout, uncaught throws, endless loops and recursion, v128
+//           imports) run with limits: only IsolaErrors, and never a crash or hang of the host.
 //   fuel:   a generated module that runs (bench/synthetic-module.ts, varied), plain and fuel-metered
 //           (with ample fuel, sometimes also capped and with a pooled memory): any difference in results,
 //           trap kinds or final memory is a bug.
@@ -17,8 +20,8 @@ import { mutate } from './mutate.js';
 import { importStubs } from './stubs.js';
 import { caseSeed, rng, type Rng } from './rng.js';
 
-export type Target = 'mutate' | 'fuel';
-export const TARGETS: readonly Target[] = ['mutate', 'fuel'];
+export type Target = 'mutate' | 'fuel' | 'hostile';
+export const TARGETS: readonly Target[] = ['mutate', 'fuel', 'hostile'];
 
 export interface Case {
   target: Target;
@@ -40,7 +43,7 @@ const FEATURES = {
 
 /** Every valid module of the project (examples/, test/fixtures/ .wasm and .wat), sorted by path, then generated ones. */
 export async function loadSources(root: string): Promise<Uint8Array[]> {
-  const wabt = await wabtInit();
+  wabt ??= await wabtInit();
   const files: string[] = [];
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir, { withFileTypes: true })) {
@@ -72,7 +75,50 @@ export async function loadSources(root: string): Promise<Uint8Array[]> {
 
 export function makeCase(target: Target, seed: number, index: number, sources: readonly Uint8Array[]): Case {
   const r = rng(caseSeed(seed, index));
-  return target === 'mutate' ? mutateCase(r, sources) : fuelCase(r);
+  return target === 'mutate' ? mutateCase(r, sources) : target === 'fuel' ? fuelCase(r) : hostileCase(r);
+}
+
+let wabt: Awaited<ReturnType<typeof wabtInit>> | undefined;
+
+/** WAT -> bytes (loadSources has loaded wabt). */
+function wat(source: string): Uint8Array {
+  const mod = wabt!.parseWat('hostile.wat', source, FEATURES);
+  try {
+    return new Uint8Array(mod.toBinary({}).buffer);
+  } finally {
+    mod.destroy();
+  }
+}
+
+/** A few of the attacks, each an exported function of (i32) -> i32 taking an amount. */
+function hostileCase(r: Rng): Case {
+  const shared = r.chance(0.3);
+  const parts: string[] = [];
+  const funcs: string[] = [];
+  if (r.chance(0.3)) parts.push(`(import "env" "simd" (func $simd (param v128) (result v128)))`);
+  const tables = r.chance(0.7) ? 1 + r.int(80) : 0;
+  for (let t = 0; t < tables; t++) {
+    const type = r.chance(0.5) ? 'externref' : 'funcref';
+    parts.push(`(table $t${t} ${r.int(100)}${r.chance(0.2) ? ` ${100 + r.int(1_000_000)}` : ''} ${type})`);
+    funcs.push(`(func (export "grow_t${t}") (param i32) (result i32) (table.grow $t${t} (ref.null ${type === 'funcref' ? 'func' : 'extern'}) (local.get 0)))`);
+  }
+  const memory = shared ? `1 ${r.pick(['4', '65536'])} shared` : `${r.int(3)}${r.pick(['', ' 100', ' 65536'])}`;
+  parts.push(`(memory (export "memory") ${memory})`);
+  funcs.push(`(func (export "grow_mem") (param i32) (result i32) (memory.grow (local.get 0)))`);
+  funcs.push(`(func (export "wait") (param i32) (result i32) (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.extend_i32_s (local.get 0))))`);
+  parts.push(`(tag $boom (param i32))`);
+  funcs.push(`(func (export "throw") (param i32) (result i32) (throw $boom (local.get 0)))`);
+  funcs.push(`(func $rec (export "recurse") (param i32) (result i32) (i32.add (i32.const 1) (call $rec (local.get 0))))`);
+  funcs.push(`(func (export "spin") (param i32) (result i32) (loop $l (br $l)) (i32.const 0))`);
+  funcs.push(`(func (export "fill") (param i32) (result i32) (memory.fill (i32.const 0) (i32.const 1) (local.get 0)) (i32.const 0))`);
+  if (parts[0]!.includes('simd')) funcs.push(`(func (export "simd") (param i32) (result i32) (drop (call $simd (v128.const i64x2 1 2))) (i32.const 0))`);
+  const bytes = wat(`(module ${parts.join(' ')} ${funcs.join(' ')})`);
+  const options: CompileOptions = {
+    fuel: r.chance(0.5), maxMemoryBytes: r.pick([undefined, 65536, 1 << 20, 2 ** 33, 2 ** 48]), reuseMemory: r.chance(0.3),
+    maxTableElements: r.pick([undefined, 1000]),
+  };
+  const calls: Case['calls'] = Array.from({ length: 1 + r.int(6) }, () => [0, 0, r.pick([0, 1, 100, 10_000_000, -1, 0x7fffffff])]);
+  return { target: 'hostile', bytes, options, limits: { fuel: 1_000_000, timeoutMs: 1000, maxMemoryBytes: options.maxMemoryBytes }, calls };
 }
 
 function mutateCase(r: Rng, sources: readonly Uint8Array[]): Case {
@@ -101,7 +147,7 @@ function fuelCase(r: Rng): Case {
 /** null, or what went wrong (the first line names the kind of bug, for de-duplication). */
 export function runCase(c: Case): string | null {
   try {
-    return c.target === 'mutate' ? runMutate(c) : runFuel(c);
+    return c.target === 'fuel' ? runFuel(c) : runMutate(c);
   } catch (e) {
     return `escaped: ${describe(e)}`;
   }
@@ -143,9 +189,11 @@ function runMutate(c: Case): string | null {
     const info = compiled.ok.info;
     const instance = onlyIsolaErrors('instantiate', () => compiled.ok.instantiate(importStubs(info), c.limits));
     if (!('ok' in instance)) return null;
-    for (const e of info.exports) {
-      if (e.kind !== 'func' || !e.sig) continue;
-      onlyIsolaErrors(`invoke ${e.name}`, () => instance.ok.invoke(e.name, e.sig!.params.map(() => String(c.calls[0]![2]))));
+    for (const [, , arg] of c.calls) {
+      for (const e of info.exports) {
+        if (e.kind !== 'func' || !e.sig) continue;
+        onlyIsolaErrors(`invoke ${e.name}`, () => instance.ok.invoke(e.name, e.sig!.params.map(() => String(arg))));
+      }
     }
     onlyIsolaErrors('release', () => instance.ok.release());
     return null;

@@ -15,10 +15,9 @@ export function importStubs(info: ModuleInfo): WebAssembly.Imports {
     let value: WebAssembly.ImportValue | undefined;
     try {
       if (imp.kind === 'func') {
+        // (a JS function for a v128 import too: the engine must refuse it, not V8 at the call)
         const results = imp.sig?.results ?? [];
-        if (![...(imp.sig?.params ?? []), ...results].includes('v128')) {
-          value = results.length <= 1 ? () => (results.length ? zero(results[0]!) : undefined) : () => results.map(zero);
-        }
+        value = results.length <= 1 ? () => (results.length ? zero(results[0]!) : undefined) : () => results.map(zero);
       } else if (imp.kind === 'memory') {
         const m = memories[memory++]!;
         if (m.initialPages <= 64 && !m.memory64) {
