@@ -9,7 +9,7 @@
 //           (with ample fuel, sometimes also capped and with a pooled memory): any difference in results,
 //           trap kinds or final memory is a bug.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import wabtInit from 'wabt';
 import { Engine, IsolaError, type CompileOptions, type Limits } from '../src/index.js';
@@ -140,6 +140,20 @@ function fuelCase(r: Rng): Case {
   const calls: Case['calls'] = Array.from({ length: 1 + r.int(12) }, () => [r.int(functions), r.int(4), r.u32() | 0]);
   const options: CompileOptions = { fuel: true, reuseMemory: r.chance(0.5), maxMemoryBytes: r.chance(0.5) ? 4 * 65536 : undefined };
   return { target: 'fuel', bytes, options, limits: { fuel: 2 ** 50 }, calls };
+}
+
+// ---- case files ------------------------------------------------------------------------------
+
+/** Writes BASE.wasm and BASE.json: everything needed to run the case again, whatever the generators become. */
+export function writeCaseFiles(base: string, c: Case, about: Record<string, unknown>): void {
+  writeFileSync(`${base}.wasm`, c.bytes);
+  writeFileSync(`${base}.json`, `${JSON.stringify({ ...about, target: c.target, options: c.options, limits: c.limits, calls: c.calls }, null, 2)}\n`);
+}
+
+/** The case a .json written by writeCaseFiles describes (its module is the .wasm beside it). */
+export function readCaseFile(json: string): Case {
+  const c = JSON.parse(readFileSync(json, 'utf8')) as Omit<Case, 'bytes'>;
+  return { ...c, bytes: new Uint8Array(readFileSync(json.replace(/\.json$/, '.wasm'))) };
 }
 
 // ---- running cases -----------------------------------------------------------------------------

@@ -1,16 +1,16 @@
 // `npm run fuzz -- --seconds N [--seed S] [--target mutate|fuel] [--out DIR]`
-// `npm run fuzz -- --replay FILE.json`   (or --seed S --target T --case I)
+// `npm run fuzz -- --replay FILE.json`   (the case saved there; or --seed S --target T --case I: case I made again)
 //
 // Seeded and reproducible: case I of seed S is always the same module, options and calls. Cases run in
 // a child process (fuzz/child.ts) watched from here: a case that hangs (no progress for HANG_MS) or
 // kills its process is a finding like any other. Each finding is written as FILE.wasm + FILE.json
 // (at most a few per distinct problem) and printed with the command that replays it.
 import { fork } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSources, makeCase, TARGETS, type Target } from './cases.js';
+import { loadSources, makeCase, TARGETS, writeCaseFiles, type Target } from './cases.js';
 import type { ChildArgs, ChildMessage } from './child.js';
 import { fromRoot } from './root.js';
 
@@ -50,11 +50,11 @@ function parseArgs(argv: string[]): Options {
 interface Finding { target: Target; seed: number; index: number; problem: string }
 
 /** Runs cases of one target from `start` until `until` (or case `only`), restarting the child after a hang or crash. */
-async function fuzzTarget(target: Target, seed: number, until: number, onFinding: (f: Finding) => void, only?: number): Promise<number> {
+async function fuzzTarget(target: Target, seed: number, until: number, onFinding: (f: Finding) => void, only?: number, file?: string): Promise<number> {
   let next = only ?? 0;
   let cases = 0;
   while (only === undefined ? Date.now() < until : next === only) {
-    const args: ChildArgs = { target, seed, start: next, until, only };
+    const args: ChildArgs = { target, seed, start: next, until, only, file };
     const child = fork(fileURLToPath(new URL('./child.js', import.meta.url)), [JSON.stringify(args)], {
       execArgv: ['--max-old-space-size=1024'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -110,18 +110,16 @@ async function main(): Promise<void> {
     const n = (perProblem.get(kind) ?? 0) + 1;
     perProblem.set(kind, n);
     let where = '';
-    if (n <= FILES_PER_PROBLEM) {
+    if (n <= FILES_PER_PROBLEM && o.only === undefined) { // (a replay does not write its case again)
       const base = join(o.out, `${f.target}-${f.seed}-${f.index}`);
-      const c = makeCase(f.target, f.seed, f.index, sources);
-      writeFileSync(`${base}.wasm`, c.bytes);
-      writeFileSync(`${base}.json`, `${JSON.stringify({ ...f, options: c.options, limits: { ...c.limits, fuel: String(c.limits.fuel) }, calls: c.calls }, null, 2)}\n`);
+      writeCaseFiles(base, makeCase(f.target, f.seed, f.index, sources), { ...f });
       where = ` -> ${base}.json (replay: npm run fuzz -- --replay ${base}.json)`;
     }
     console.log(`FINDING ${f.target} seed ${f.seed} case ${f.index}: ${f.problem.slice(0, 400)}${where}`);
   };
   if (o.only !== undefined) {
-    console.log(`replaying ${o.targets[0]} seed ${o.seed} case ${o.only}`);
-    await fuzzTarget(o.targets[0]!, o.seed, 0, record, o.only);
+    console.log(`replaying ${o.targets[0]} seed ${o.seed} case ${o.only}${o.replay ? ` from ${o.replay}` : ''}`);
+    await fuzzTarget(o.targets[0]!, o.seed, 0, record, o.only, o.replay);
     console.log(findings.length ? 'the case still fails' : 'the case passes');
     process.exitCode = findings.length ? 1 : 0;
     return;

@@ -5,7 +5,7 @@
  *   disk:   key → signed instrumented bytes, under the user's cache directory
  */
 import { IsolaError } from '../errors.js';
-import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
+import type { Instrumented, ModuleInfo } from '../wasm/index.js';
 import { inspect } from '../wasm/inspect.js';
 import { decodeArtifact, encodeArtifact, isArtifact } from './artifact.js';
 import { defaultCacheDir } from './cache-dir.js';
