@@ -10,6 +10,11 @@
 // The bundle sits as deep below the package root as tsc's dist/src/engine/, because
 // engine/version.ts finds package.json through import.meta.url.
 import { build } from 'esbuild';
+import { codeFingerprint } from '../dist/src/engine/build-fingerprint.js';
+
+// The engine's cache keys and artifacts carry a fingerprint of its code (src/engine/build-fingerprint.ts):
+// bundles get it as a constant, the same value the unbundled files hash to.
+const define = { __ISOLA_BUILD_FINGERPRINT__: JSON.stringify(codeFingerprint('dist/src')) };
 
 await build({
   entryPoints: ['dist/src/cli/main.js'],
@@ -18,6 +23,7 @@ await build({
   platform: 'node', // node: builtins stay external
   format: 'esm',
   target: 'node20',
+  define,
   // commander is CommonJS and calls require('node:events') and friends, which ESM lacks.
   banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
@@ -33,6 +39,7 @@ for (const [entry, out] of [['process-main', 'agent'], ['worker-main', 'worker']
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    define,
     logLevel: 'warning',
   });
 }

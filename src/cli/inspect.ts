@@ -1,6 +1,7 @@
 /** `isola inspect FILE [--json]`. A component is described, not refused: telling what a file is, is the point. */
 import { IsolaError } from '../errors.js';
 import { inspect as inspectModule, type ModuleInfo } from '../wasm/index.js';
+import { checkValid } from '../wasm/validate.js';
 import { formatInspect, inspectJson, type ArtifactFacts } from './format-inspect.js';
 import { readInputFile } from './read-input.js';
 import { writeStdout } from './stdout.js';
@@ -23,7 +24,7 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
       info = componentInfo(bytes.length);
     }
     // inspect() reads lazily (function bodies are not decoded); V8 checks the rest.
-    if (info.kind === 'module' && !WebAssembly.validate(bytes)) throw invalid(bytes);
+    if (info.kind === 'module') checkValid(bytes);
   }
   writeStdout(flags.json ? inspectJson(file, info, artifact) : formatInspect(file, info, artifact));
   return 0;
@@ -32,15 +33,7 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
 function componentInfo(size: number): ModuleInfo {
   return {
     kind: 'component', size, imports: [], exports: [], memories: [], tables: [], globals: 0,
-    functions: { imported: 0, defined: 0 }, start: null, customSections: [], wasi: null, functionNames: new Map(),
+    functions: { imported: 0, defined: 0 }, tags: { imported: 0, defined: 0 }, start: null, customSections: [], wasi: null, functionNames: new Map(),
   };
 }
 
-function invalid(bytes: Uint8Array): IsolaError {
-  try {
-    new WebAssembly.Module(bytes);
-    return new IsolaError('INVALID', 'invalid module');
-  } catch (e) {
-    return new IsolaError('INVALID', `invalid module: ${(e as Error).message.replace(/^WebAssembly\.Module\(\): /, '')}`);
-  }
-}

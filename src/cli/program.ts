@@ -32,7 +32,7 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 
 /** What commander collects for `run` (besides --dir and --dir-ro, gathered in order below). */
 interface RunOptions {
-  invoke?: string; buffer?: string; fuel?: string; maxMemory?: string; timeout?: string;
+  invoke?: string; buffer?: string; fuel?: string; maxMemory?: string; maxTableElements?: string; timeout?: string;
   W?: string[]; backtrace?: boolean; env?: string[]; isolation?: string;
 }
 
@@ -52,8 +52,9 @@ function runCommand(program: Command, run: Handler<'run'>): void {
     .option('--buffer <export>', 'buffer ABI: copy stdin to get_buffer_ptr(), call EXPORT(len), write the result to stdout')
     .option('--fuel <n>', 'instruction budget (deterministic)')
     .option('--max-memory <size>', 'memory cap: bytes, or with K/KiB, M/MiB, G/GiB')
+    .option('--max-table-elements <n>', 'elements per table (default 100000)')
     .option('--timeout <duration>', 'wall-clock limit that interrupts running code: 500ms, 2s, 1m')
-    .option('-W <options>', 'wasmtime spellings: fuel=N,max-memory-size=BYTES,timeout=DUR (repeatable)', collect)
+    .option('-W <options>', 'wasmtime spellings: fuel=N,max-memory-size=BYTES,max-table-elements=N,timeout=DUR (repeatable)', collect)
     .option('--backtrace', 'print the Wasm backtrace of a trap (also ISOLA_BACKTRACE=1)')
     .option('--dir <host[::guest]>', 'grant read-write access to a host directory (as GUEST in the guest)', preopen(false))
     .option('--dir-ro <host[::guest]>', 'grant read-only access to a host directory', preopen(true))
@@ -61,7 +62,7 @@ function runCommand(program: Command, run: Handler<'run'>): void {
     .option('--isolation <wall>', 'run the guest in a cell: inline, worker or process (jailed); default: in isola itself')
     .action((file: string, args: string[], o: RunOptions) => run(file, args, {
       ...(o.isolation !== undefined && { isolation: o.isolation }),
-      invoke: o.invoke, buffer: o.buffer, fuel: o.fuel, maxMemory: o.maxMemory, timeout: o.timeout, W: o.W,
+      invoke: o.invoke, buffer: o.buffer, fuel: o.fuel, maxMemory: o.maxMemory, maxTableElements: o.maxTableElements, timeout: o.timeout, W: o.W,
       backtrace: o.backtrace === true, preopens, env: o.env,
     }));
 }
@@ -81,8 +82,9 @@ function compileCommand(program: Command, compile: Handler<'compile'>): void {
     .requiredOption('-o, --output <file>', 'where to write the artifact')
     .option('--fuel', 'insert fuel metering (needed for --fuel and --timeout at run time)')
     .option('--max-memory <size>', 'cap memory at SIZE bytes (K/KiB, M/MiB, G/GiB)')
-    .action((file: string, o: { output: string; fuel?: boolean; maxMemory?: string }) => compile(file, {
-      output: o.output, fuel: o.fuel === true, maxMemory: o.maxMemory,
+    .option('--max-table-elements <n>', 'cap each table at N elements (default 100000)')
+    .action((file: string, o: { output: string; fuel?: boolean; maxMemory?: string; maxTableElements?: string }) => compile(file, {
+      output: o.output, fuel: o.fuel === true, maxMemory: o.maxMemory, maxTableElements: o.maxTableElements,
     }));
 }
 

@@ -47,7 +47,9 @@ export async function runInCell(r: CellRun): Promise<number> {
   const cell = await spawnCell({ isolation, preopens: r.grants.preopens });
   let res: InvokeResult;
   try {
-    const module = await cell.load({ bytes: r.bytes, compile: { fuel: true, maxMemoryBytes: r.limits.maxMemoryBytes } });
+    const module = await cell.load({ bytes: r.bytes, compile: {
+      fuel: true, maxMemoryBytes: r.limits.maxMemoryBytes, maxTableElements: r.limits.maxTableElements, maxTotalTableElements: r.limits.maxTotalTableElements,
+    } });
     res = await cell.invoke({ ...req, module });
   } finally {
     await cell.close();

@@ -67,12 +67,20 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
 async function compile(bytes: Uint8Array, limits: Limits): Promise<CompiledModule> {
   const { isArtifact } = await import('../engine/artifact-magic.js');
   const fuel = limits.fuel !== undefined || limits.timeoutMs !== undefined;
+  const options = {
+    fuel, maxMemoryBytes: limits.maxMemoryBytes, maxTableElements: limits.maxTableElements, maxTotalTableElements: limits.maxTotalTableElements,
+  };
   if (!fuel && limits.maxMemoryBytes === undefined && !isArtifact(bytes)) {
-    const { compileModule, standaloneServices } = await import('../engine/compile-module.js');
-    return compileModule({ bytes, options: { fuel: false }, cacheKey: null }, standaloneServices);
+    const { compileModule, inspectModule, needsRewrite, standaloneServices } = await import('../engine/compile-module.js');
+    const { instrumentOptionsFor } = await import('../engine/limits.js');
+    const info = inspectModule(bytes);
+    const instrumentOptions = instrumentOptionsFor(options);
+    // Only a table without a (small enough) maximum needs the rewriter here.
+    if (needsRewrite(instrumentOptions, info)) await import('../engine/with-instrumentation.js');
+    return compileModule({ bytes, info, options: instrumentOptions, cacheKey: null }, standaloneServices);
   }
   const { Engine } = await import('../engine/index.js');
-  return new Engine().load(bytes, { fuel, maxMemoryBytes: limits.maxMemoryBytes });
+  return new Engine().load(bytes, options);
 }
 
 /** An instance for --invoke/--buffer, with WASI (and a reactor's _initialize) when the module imports it. */

@@ -3,6 +3,8 @@
  *
  *   "ISOLAART" | u32le meta length | meta (JSON) | original module | instrumented module | HMAC-SHA256
  *
+ * The meta names the isola version and build fingerprint that wrote it; any other build refuses it.
+ *
  * The MAC (per-user key, see signing-key.ts) covers everything before it and is checked before
  * anything else is read, so a forged or edited artifact is refused, never half-trusted.
  * Disk-cache entries omit the original module (the caller holds it; its hash is in the key).
@@ -11,6 +13,7 @@ import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented } from '../wasm/index.js';
 import { MAC_BYTES, type SigningKey } from './signing-key.js';
 import { isolaVersion } from './version.js';
+import { buildFingerprint } from './build-fingerprint.js';
 import { isArtifact, MAGIC } from './artifact-magic.js';
 
 export { isArtifact };
@@ -28,6 +31,8 @@ export interface ArtifactPayload {
 interface Meta {
   format: number;
   isola: string;
+  /** buildFingerprint() of the isola that wrote it. */
+  build: string;
   cacheKey: string;
   options: InstrumentOptions;
   fuel: Instrumented['fuel'];
@@ -38,7 +43,7 @@ interface Meta {
 export function encodeArtifact(p: ArtifactPayload, key: SigningKey): Uint8Array {
   const original = p.original ?? new Uint8Array(0);
   const meta: Meta = {
-    format: FORMAT, isola: isolaVersion(), cacheKey: p.cacheKey, options: p.options, fuel: p.fuel,
+    format: FORMAT, isola: isolaVersion(), build: buildFingerprint(), cacheKey: p.cacheKey, options: p.options, fuel: p.fuel,
     originalLength: original.length, instrumentedLength: p.instrumented.length,
   };
   const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
@@ -72,6 +77,10 @@ export function decodeArtifact(bytes: Uint8Array, key: SigningKey): ArtifactPayl
   at += metaLength;
   if (meta.format !== FORMAT || meta.isola !== isolaVersion()) {
     throw reject(`made by isola ${meta.isola} (format ${meta.format}); this is isola ${isolaVersion()} — recompile it with \`isola compile\``);
+  }
+  if (meta.build !== buildFingerprint()) {
+    throw reject(`made by another build of isola ${meta.isola} (build ${String(meta.build)}; this is build ${buildFingerprint()}), `
+      + 'whose instrumentation may differ — recompile it with `isola compile`');
   }
   if (at + meta.originalLength + meta.instrumentedLength !== bodyLength) throw reject('inconsistent lengths');
   const original = meta.originalLength ? bytes.slice(at, at + meta.originalLength) : null;

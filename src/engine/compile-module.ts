@@ -4,36 +4,48 @@
  * keeps the cache, artifact and crypto code out of its start-up.
  */
 import { IsolaError } from '../errors.js';
-import type { InstrumentOptions, Instrumented } from '../wasm/index.js';
+import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
 import { inspect } from '../wasm/inspect.js';
+import { tablesWithinCaps } from '../wasm/table-caps.js';
+import { invalidModule } from '../wasm/validate.js';
 import { CompiledModuleImpl, type ModuleServices } from './compiled-module.js';
 import { instrumentation } from './instrumentation.js';
+import { checkThreads } from './limits.js';
 
 export interface CompileInput {
   bytes: Uint8Array;
   options: InstrumentOptions;
   cacheKey: string | null;
+  /** inspect(bytes), when the caller has it already. */
+  info?: ModuleInfo;
   /** Instrumented bytes from a cache, to skip instrumenting. */
   instrumented?: Instrumented;
+  /** CompileOptions.threads: accept shared memories. */
+  threads?: boolean;
 }
 
-export const needsRewrite = (o: InstrumentOptions): boolean => o.fuel === true || o.maxMemoryBytes !== undefined || o.importMemory === true;
+/** Whether the module must be rewritten for these options (tables only when one is not within its cap already). */
+export const needsRewrite = (o: InstrumentOptions, info: Pick<ModuleInfo, 'tables'>): boolean =>
+  o.fuel === true || o.maxMemoryBytes !== undefined || o.importMemory === true || !tablesWithinCaps(info.tables, o);
+
+/** inspect(), refusing components. */
+export function inspectModule(bytes: Uint8Array): ModuleInfo {
+  const info = inspect(bytes);
+  if (info.kind === 'component') {
+    throw new IsolaError('COMPONENT', 'this is a WebAssembly component, not a core module; isola runs core modules only');
+  }
+  return info;
+}
 
 export function compileModule(input: CompileInput, services: ModuleServices): CompiledModuleImpl {
   const { options } = input;
   // Our own copy: the caller may reuse its buffer, and backtraces and artifacts read these bytes later.
   const bytes = input.bytes.slice();
-  const info = inspect(bytes);
-  if (info.kind === 'component') {
-    throw new IsolaError('COMPONENT', 'this is a WebAssembly component, not a core module; isola runs core modules only');
-  }
+  const info = input.info ?? inspectModule(bytes);
+  checkThreads(info, input.threads);
   let result = input.instrumented;
-  if (result === undefined && needsRewrite(options)) {
-    // Validate BEFORE rewriting: an invalid module must not become valid by instrumentation (e.g. code naming
-    // a global index that does not exist yet, which the inserted fuel global would then occupy).
-    if (!WebAssembly.validate(bytes)) compileWasm(bytes, bytes);
-    result = instrumentation().instrument(bytes, options);
-  }
+  // instrument() validates before rewriting: an invalid module must not become valid by instrumentation.
+  if (result === undefined && needsRewrite(options, info)) result = instrumentation().instrument(bytes, options);
   result ??= { bytes, fuel: null };
   const module = compileWasm(result.bytes, bytes);
   return new CompiledModuleImpl(
@@ -42,7 +54,7 @@ export function compileModule(input: CompileInput, services: ModuleServices): Co
 
 /** Services for modules compiled without an Engine: variants are compiled the same way; artifacts need an Engine's key. */
 export const standaloneServices: ModuleServices = {
-  recompile: (bytes, options) => compileModule({ bytes, options, cacheKey: null }, standaloneServices),
+  recompile: (bytes, options) => compileModule({ bytes, options, cacheKey: null, threads: true }, standaloneServices),
   toArtifact: () => {
     throw new IsolaError('USAGE', 'artifacts are signed with an Engine\'s key: compile the module with an Engine to make one');
   },
@@ -61,6 +73,6 @@ export function compileWasm(bytes: Uint8Array, original: Uint8Array): WebAssembl
         message = (e2 as Error).message;
       }
     }
-    throw new IsolaError('INVALID', `invalid module: ${message.replace(/^WebAssembly\.Module\(\): /, '')}`);
+    throw invalidModule(message);
   }
 }

@@ -4,7 +4,8 @@
 import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
 import { formatSig } from '../wasm/types.js';
-import { capsFrom } from '../wasm/memory-cap.js';
+import { memoryCapPages } from '../wasm/memory-cap.js';
+import { tableCaps, type TableLimitOptions } from '../wasm/table-caps.js';
 import { importedMemory, MEMORY_IMPORT_NAME } from '../wasm/memory-import.js';
 import { ExportsTable } from './exports-table.js';
 import type { FuelMeter } from './fuel-meter.js';
@@ -13,6 +14,8 @@ import { checkMaxMemoryBytes, meterSettings, type Limits } from './limits.js';
 import { MemoryPool } from './memory-pool.js';
 import { instrumentation } from './instrumentation.js';
 import { isTrap, trapError, wasmFrames, type WasmFrame } from './traps.js';
+import { canThrow, guestExceptionError, isGuestException, markingHostExceptions } from './guest-exceptions.js';
+import { checkV128Imports, v128Imports } from './v128-imports.js';
 
 export interface CompiledModule {
   /** Of the ORIGINAL module. */
@@ -52,6 +55,8 @@ export class CompiledModuleImpl implements CompiledModule {
   readonly options: Readonly<InstrumentOptions>;
   readonly exportsTable: ExportsTable;
   private readonly hasStart: boolean;
+  private readonly canThrow: boolean;
+  private readonly v128Imports: ReturnType<typeof v128Imports>;
   /** Where instances get their memory, when it was rewritten into the import `isola`.`memory`; else null. */
   readonly memoryPool: MemoryPool | null;
 
@@ -61,8 +66,10 @@ export class CompiledModuleImpl implements CompiledModule {
     this.options = Object.freeze({ ...parts.options });
     this.exportsTable = new ExportsTable(parts.info);
     this.hasStart = parts.info.start !== null;
+    this.canThrow = canThrow(parts.info);
+    this.v128Imports = v128Imports(parts.info);
     const mem = parts.options.importMemory === true
-      ? importedMemory(parts.info.memories, parts.info.imports, capsFrom(parts.options).memoryPages)
+      ? importedMemory(parts.info.memories, parts.info.imports, memoryCapPages(parts.options))
       : null;
     this.memoryPool = mem === null ? null : new MemoryPool(mem);
   }
@@ -76,16 +83,17 @@ export class CompiledModuleImpl implements CompiledModule {
     const variant = this.variantFor(limits);
     if (variant !== this) return variant.instantiate(imports, limits);
     let meter: FuelMeter | null = null;
-    let all = imports;
+    if (this.v128Imports.length > 0) checkV128Imports(this.v128Imports, imports);
+    let all = this.canThrow ? markingHostExceptions(imports, this.info) : imports;
     let isola: Record<string, WebAssembly.ImportValue> | null = null;
     if (this.parts.fuel !== null) {
       const s = meterSettings(limits);
       meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag, s.tick);
-      isola = { ...imports.isola, fuel_check: meter.check };
+      isola = { ...all.isola, fuel_check: meter.check };
     }
     const memory = this.memoryPool?.acquire() ?? null;
-    if (memory !== null) (isola ??= { ...imports.isola })[MEMORY_IMPORT_NAME] = memory;
-    if (isola !== null) all = { ...imports, isola };
+    if (memory !== null) (isola ??= { ...all.isola })[MEMORY_IMPORT_NAME] = memory;
+    if (isola !== null) all = { ...all, isola };
     meter?.begin();
     let raw: WebAssembly.Instance;
     try {
@@ -112,7 +120,7 @@ export class CompiledModuleImpl implements CompiledModule {
     return wasmFrames(stack, map, this.info.functionNames);
   }
 
-  /** What a failed call throws instead: the meter's decision, a trap, or the host's own exception unchanged. */
+  /** What a failed call throws instead: the meter's decision, a trap, an uncaught guest exception, or the host's own exception unchanged. */
   callError(e: unknown, meter: FuelMeter | null): unknown {
     if (meter !== null && meter.pending !== null) {
       const err = meter.pending;
@@ -121,6 +129,7 @@ export class CompiledModuleImpl implements CompiledModule {
       return err;
     }
     if (isTrap(e)) return trapError(e, this.frames(e));
+    if (this.canThrow && isGuestException(e)) return guestExceptionError(this.frames(e));
     return e;
   }
 
@@ -131,13 +140,38 @@ export class CompiledModuleImpl implements CompiledModule {
   private variantFor(limits: Limits): CompiledModuleImpl {
     const needsFuel = (limits.fuel !== undefined || limits.timeoutMs !== undefined || limits.cancelFlag !== undefined) && this.parts.fuel === null;
     const cap = limits.maxMemoryBytes;
-    const needsCap = cap !== undefined && !this.honoursMemoryCap(cap);
-    if (!needsFuel && !needsCap) return this;
+    const needsMemoryCap = cap !== undefined && !this.honoursMemoryCap(cap);
+    const tables = this.tighterTableLimits(limits);
+    if (!needsFuel && !needsMemoryCap && tables === null) return this;
     checkMaxMemoryBytes(cap);
-    const options: InstrumentOptions = { ...this.parts.options };
+    const options: InstrumentOptions = { ...this.parts.options, ...tables };
     if (needsFuel) options.fuel = true;
-    if (needsCap) options.maxMemoryBytes = cap;
+    if (needsMemoryCap) options.maxMemoryBytes = cap;
     return this.services.recompile(this.parts.original, options);
+  }
+
+  /**
+   * The table limits to compile in when the limits ask for tighter tables than this module has (each
+   * option the tighter of the two, the memory limit included), or null when its tables already comply.
+   */
+  private tighterTableLimits(limits: Limits): TableLimitOptions | null {
+    const o = this.parts.options;
+    const min = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+    const wanted: TableLimitOptions = {
+      maxTableElements: min(o.maxTableElements, limits.maxTableElements),
+      maxTotalTableElements: min(o.maxTotalTableElements, limits.maxTotalTableElements),
+      maxMemoryBytes: min(o.maxMemoryBytes, limits.maxMemoryBytes),
+    };
+    const want = tableCaps(this.info.tables, wanted);
+    if (want === null) return null;
+    const have = tableCaps(this.info.tables, o);
+    const complies = this.info.tables.every((t, i) => {
+      const max = have === null ? t.maximum : Math.min(t.maximum ?? have[i]!, have[i]!);
+      return max !== null && max <= want[i]!;
+    });
+    if (complies) return null;
+    if (wanted.maxMemoryBytes === undefined) delete wanted.maxMemoryBytes;
+    return wanted;
   }
 
   private honoursMemoryCap(cap: number): boolean {

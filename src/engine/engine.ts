@@ -1,19 +1,19 @@
 /**
  * The Engine: compiles modules under a content-addressed cache.
- *   key = sha256(isola version, instrumentation options, module bytes)
+ *   key = sha256(isola version, build fingerprint, instrumentation options, module bytes)
  *   memory: key → CompiledModule (the WebAssembly.Module V8 compiled, shared by every instance)
  *   disk:   key → signed instrumented bytes, under the user's cache directory
  */
 import { IsolaError } from '../errors.js';
-import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
+import type { Instrumented, ModuleInfo } from '../wasm/index.js';
 import { inspect } from '../wasm/inspect.js';
 import { decodeArtifact, encodeArtifact, isArtifact } from './artifact.js';
 import { defaultCacheDir } from './cache-dir.js';
 import { cacheKeyOf } from './cache-key.js';
-import { compileModule, compileWasm, needsRewrite } from './compile-module.js';
+import { compileModule, compileWasm, inspectModule, needsRewrite } from './compile-module.js';
 import { CompiledModuleImpl, type CompiledModule, type CompiledParts, type ModuleServices } from './compiled-module.js';
 import { DiskCache } from './disk-cache.js';
-import { checkMaxMemoryBytes, type CompileOptions } from './limits.js';
+import { checkThreads, instrumentOptionsFor, type CompileOptions } from './limits.js';
 import { SigningKey } from './signing-key.js';
 
 export interface EngineOptions {
@@ -34,8 +34,10 @@ export class Engine {
   private readonly disk: DiskCache | null;
   private readonly key: SigningKey;
   private readonly services: ModuleServices = {
+    // threads: the original was accepted once already; a variant only changes instrumentation
     recompile: (original, options) => this.compile(original, {
       fuel: options.fuel ?? false, maxMemoryBytes: options.maxMemoryBytes, reuseMemory: options.importMemory ?? false,
+      maxTableElements: options.maxTableElements, maxTotalTableElements: options.maxTotalTableElements, threads: true,
     }) as CompiledModuleImpl,
     toArtifact: (p: CompiledParts) => encodeArtifact({
       cacheKey: p.cacheKey ?? cacheKeyOf(p.original, p.options), options: p.options, fuel: p.fuel, original: p.original, instrumented: p.instrumented,
@@ -50,40 +52,41 @@ export class Engine {
 
   /** Compiles (and instruments) a module. Synchronous; cached by content. */
   compile(bytes: Uint8Array, opts: CompileOptions = {}): CompiledModule {
-    checkMaxMemoryBytes(opts.maxMemoryBytes);
-    const options: InstrumentOptions = { fuel: opts.fuel ?? false };
-    if (opts.maxMemoryBytes !== undefined) options.maxMemoryBytes = opts.maxMemoryBytes;
-    if (opts.reuseMemory === true) options.importMemory = true;
+    const options = instrumentOptionsFor(opts);
     const cacheKey = opts.cache ?? true ? cacheKeyOf(bytes, options) : null;
     const hit = cacheKey !== null ? this.memory.get(cacheKey) : undefined;
     if (hit) {
+      checkThreads(hit.info, opts.threads); // the same bytes, maybe not the same consent
       this.stats.memoryHits++;
       return hit;
     }
-    const useDisk = cacheKey !== null && this.disk !== null && needsRewrite(options);
+    const info = inspectModule(bytes);
+    const useDisk = cacheKey !== null && this.disk !== null && needsRewrite(options, info);
     let instrumented: Instrumented | undefined;
     const entry = useDisk ? this.disk!.get(cacheKey) : null;
     if (entry) {
       instrumented = { bytes: entry.instrumented, fuel: entry.fuel };
       this.stats.diskHits++;
     }
-    const compiled = compileModule({ bytes, options, cacheKey, instrumented }, this.services);
+    const compiled = compileModule({ bytes, info, options, cacheKey, instrumented, threads: opts.threads }, this.services);
     this.stats.compiled++;
     if (useDisk && !entry) this.disk!.put({ cacheKey: cacheKey!, ...compiled.cacheEntry() });
     if (cacheKey !== null) this.remember(cacheKey, compiled);
     return compiled;
   }
 
-  /** Loads what CompiledModule.toArtifact wrote, after checking its signature. No instrumentation runs. */
-  loadArtifact(bytes: Uint8Array): CompiledModule {
+  /** Loads what CompiledModule.toArtifact wrote, after checking its signature. No instrumentation runs. `threads` as for compile. */
+  loadArtifact(bytes: Uint8Array, opts: Pick<CompileOptions, 'threads'> = {}): CompiledModule {
     const p = decodeArtifact(bytes, this.key);
     const hit = this.memory.get(p.cacheKey);
     if (hit) {
+      checkThreads(hit.info, opts.threads);
       this.stats.memoryHits++;
       return hit;
     }
     if (p.original === null) throw new IsolaError('ARTIFACT', 'artifact rejected: it is a cache entry, not a complete artifact');
     const info: ModuleInfo = inspect(p.original);
+    checkThreads(info, opts.threads);
     const module = compileWasm(p.instrumented, p.original);
     this.stats.compiled++;
     const compiled = new CompiledModuleImpl(
@@ -95,7 +98,7 @@ export class Engine {
 
   /** A module or an artifact, told apart by the artifact's magic bytes. */
   load(bytes: Uint8Array, opts: CompileOptions = {}): CompiledModule {
-    return isArtifact(bytes) ? this.loadArtifact(bytes) : this.compile(bytes, opts);
+    return isArtifact(bytes) ? this.loadArtifact(bytes, opts) : this.compile(bytes, opts);
   }
 
   /** The file holding this user's artifact signing key. */

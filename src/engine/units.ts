@@ -49,6 +49,14 @@ export function parseFuel(text: string): bigint {
   return n;
 }
 
+/** A count (e.g. table elements): a whole number >= 0, `_` separators allowed, at most 2^53-1. */
+export function parseCount(text: string, what = 'count'): number {
+  const t = text.trim().replace(/_/g, '');
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n)) throw new IsolaError('USAGE', `invalid ${what} '${text}' (expected a whole number, e.g. 10000)`);
+  return n;
+}
+
 /** `500` → `500ms`, `2000` → `2s`, `60000` → `1m`: how limits are echoed back in messages. */
 export function formatDuration(ms: number): string {
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;

@@ -120,6 +120,7 @@ const entrySchema = z.strictObject({
   route: text('a route starting with "/"', () => true),
   fuel: wholeNumber(1, Number.MAX_SAFE_INTEGER).optional(),
   'max-memory': size(65536).optional(),
+  'max-table-elements': wholeNumber(0, 10_000_000).optional(),
   timeout: duration.optional(),
   'max-concurrency': wholeNumber(1, 10_000).optional(),
   'max-queue': wholeNumber(0, 1_000_000).optional(),
@@ -211,6 +212,7 @@ function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
     maxResponseBytes: e['max-response'] ?? DEFAULT_LIMITS.maxResponseBytes,
   };
   if (e.fuel !== undefined) limits.fuel = e.fuel;
+  if (e['max-table-elements'] !== undefined) limits.maxTableElements = e['max-table-elements'];
   const spec: FunctionSpec = {
     name,
     route: e.route,

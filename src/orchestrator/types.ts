@@ -25,6 +25,7 @@ export interface FunctionSpec {
 export interface FunctionLimits {
   fuel?: number;
   maxMemoryBytes: number; // default 128 MiB
+  maxTableElements?: number; // per table; default the engine's (DEFAULT_MAX_TABLE_ELEMENTS)
   timeoutMs: number; // default 10 s
   maxConcurrency: number; // running invocations per function, default 8
   maxQueue: number; // waiting beyond maxConcurrency before 503, default 64

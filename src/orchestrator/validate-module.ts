@@ -22,9 +22,10 @@ import { IsolaError } from '../errors.js';
 import { inspect } from '../wasm/inspect.js';
 import type { FunctionSpec } from './types.js';
 
-/** What every version's cells compile: fuel metering (needed for timeouts too) and the memory cap. */
-export function compileOptionsFor(spec: FunctionSpec): { fuel: true; maxMemoryBytes: number } {
-  return { fuel: true, maxMemoryBytes: spec.limits.maxMemoryBytes };
+/** What every version's cells compile: fuel metering (needed for timeouts too), the memory and table caps. */
+export function compileOptionsFor(spec: FunctionSpec): { fuel: true; maxMemoryBytes: number; maxTableElements?: number } {
+  const { maxMemoryBytes, maxTableElements } = spec.limits;
+  return maxTableElements === undefined ? { fuel: true, maxMemoryBytes } : { fuel: true, maxMemoryBytes, maxTableElements };
 }
 
 /**

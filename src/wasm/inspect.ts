@@ -12,6 +12,8 @@ export interface ModuleInfo {
   tables: Array<{ index: number; imported: boolean; elemType: string; initial: number; maximum: number | null }>;
   globals: number;
   functions: { imported: number; defined: number };
+  /** Exception tags (exception handling). */
+  tags: { imported: number; defined: number };
   start: number | null;
   customSections: Array<{ name: string; size: number }>;
   wasi: 'command' | 'reactor' | null;
@@ -35,6 +37,7 @@ function emptyInfo(kind: 'module' | 'component', size: number): ModuleInfo {
     tables: [],
     globals: 0,
     functions: { imported: 0, defined: 0 },
+    tags: { imported: 0, defined: 0 },
     start: null,
     customSections: [],
     wasi: null,
@@ -114,6 +117,7 @@ export function inspect(bytes: Uint8Array): ModuleInfo {
 
   info.globals = m.importedGlobals + m.globals.length;
   info.functions = { imported: m.importedFuncs, defined: m.funcTypeIndices.length };
+  info.tags = { imported: m.importedTags, defined: m.tags.length };
   info.start = m.start;
   const nameSection = m.sections.find((s) => s.id === SectionId.Custom && s.name === 'name');
   for (const s of m.sections) {

@@ -6,15 +6,21 @@ import { Reader } from './reader.js';
 import { Writer } from './writer.js';
 import { decodeModule, SectionId, type Limits, type Section, type WasmModule } from './sections.js';
 import { FuelRewriter, type BodyMap, type FuelPlan } from './fuel.js';
-import { capMemory, capTable, capsFrom, writeLimits, type Caps } from './memory-cap.js';
+import { capMemory, capTable, memoryCapPages, writeLimits } from './memory-cap.js';
+import { tableCaps, type TableDecl } from './table-caps.js';
 import { importedMemory, MEMORY_IMPORT_MODULE, MEMORY_IMPORT_NAME, type ImportedMemory, type MemoryDecl } from './memory-import.js';
 import { writeShiftedNames } from './names.js';
 import { encodeModule, type NewSection } from './encoder.js';
+import { checkValid } from './validate.js';
 
 export interface InstrumentOptions {
   fuel?: boolean;
+  /** Caps every memory (whole pages); tables together are also held to it (see table-caps.ts). */
   maxMemoryBytes?: number;
+  /** Elements per table. */
   maxTableElements?: number;
+  /** Elements of all tables of an instance together. */
+  maxTotalTableElements?: number;
   /**
    * Turn the module's single defined memory into an import `isola`.`memory` with the same (capped)
    * limits, so the host can supply a recycled one. Ignored for modules that are not eligible
@@ -43,6 +49,12 @@ const KIND_FUNC = 0x00;
 const KIND_MEMORY = 0x02;
 const KIND_GLOBAL = 0x03;
 const BRANCH_HINT_SECTION = 'metadata.code.branch_hint';
+
+/** The caps a rewrite applies: memory pages (null: none), and each table's maximum by table index (null: none). */
+interface Caps {
+  memoryPages: number | null;
+  tables: number[] | null;
+}
 
 function lowerBound(sorted: number[], v: number): number {
   let lo = 0;
@@ -139,7 +151,7 @@ class ModuleRewriter {
 
   private writeImports(s: Section | undefined): boolean {
     const { m, caps, w } = this;
-    const capping = caps.memoryPages !== null || caps.tableElements !== null;
+    const capping = caps.memoryPages !== null || caps.tables !== null;
     if (!this.fuel && !capping && this.memImport === null) return false;
     let lastFuncImport = -1;
     m.imports.forEach((imp, i) => imp.kind === 'func' && (lastFuncImport = i));
@@ -152,7 +164,7 @@ class ModuleRewriter {
         const capped = imp.memory
           ? capMemory(imp.memory, caps.memoryPages, memIndex++)
           : imp.table
-            ? capTable(imp.table.limits, caps.tableElements, tableIndex++)
+            ? capTable(imp.table.limits, caps.tables?.[tableIndex++])
             : null;
         if (capped && limits) {
           w.bytes(this.bytes, imp.start, limits.start);
@@ -181,11 +193,11 @@ class ModuleRewriter {
   private writeTables(s: Section): boolean {
     const { m, caps, w } = this;
     const refs = m.funcRefs.get(SectionId.Table);
-    if (caps.tableElements === null && !(this.fuel && refs)) return false;
+    if (caps.tables === null && !(this.fuel && refs)) return false;
     w.section(SectionId.Table, () => {
       w.u32(m.tables.length);
       m.tables.forEach((t, i) => {
-        const capped = capTable(t.limits, caps.tableElements, m.importedTables + i);
+        const capped = capTable(t.limits, caps.tables?.[m.importedTables + i]);
         if (capped) {
           this.copyPatched(t.start, t.limits.start, refs);
           writeLimits(w, capped);
@@ -321,15 +333,21 @@ class ModuleRewriter {
   }
 }
 
-function rewrite(bytes: Uint8Array, opts: InstrumentOptions, maps?: BodyMap[]): { m: WasmModule; out: Instrumented } {
+/**
+ * `validate`: V8 must accept the input first. The rewrite trusts what it copies (e.g. a function naming
+ * type index N, where N is one past the last type, would name the [] -> [] type the rewrite appends),
+ * so an invalid module could come out valid. mapLocation skips it: its input was compiled already.
+ */
+function rewrite(bytes: Uint8Array, opts: InstrumentOptions, maps?: BodyMap[], validate = true): { m: WasmModule; out: Instrumented } {
   const m = decodeModule(bytes);
-  const caps = capsFrom(opts);
+  if (validate) checkValid(bytes);
+  const caps: Caps = { memoryPages: memoryCapPages(opts), tables: tableCaps(tableDecls(m), opts) };
   const fuel = opts.fuel === true;
   if (fuel && m.exports.some((e) => e.name === FUEL_GLOBAL_EXPORT)) {
     throw new IsolaError('INVALID', `the module already exports "${FUEL_GLOBAL_EXPORT}"; it cannot be metered`);
   }
   const memImport = opts.importMemory === true ? importedMemory(memoryDecls(m), m.imports, caps.memoryPages) : null;
-  const nothingToDo = !fuel && caps.memoryPages === null && caps.tableElements === null && memImport === null && !maps;
+  const nothingToDo = !fuel && caps.memoryPages === null && caps.tables === null && memImport === null && !maps;
   const out = nothingToDo ? bytes : new ModuleRewriter(m, caps, fuel, memImport, maps).run();
   return {
     m,
@@ -342,6 +360,15 @@ function rewrite(bytes: Uint8Array, opts: InstrumentOptions, maps?: BodyMap[]): 
   };
 }
 
+/** The decoder's tables (imported first, then defined) in the shape tableCaps reads. */
+function tableDecls(m: WasmModule): TableDecl[] {
+  const decl = (t: { elemType: string; limits: Limits }): TableDecl => ({ initial: t.limits.min, maximum: t.limits.max, elemType: t.elemType });
+  const out: TableDecl[] = [];
+  for (const imp of m.imports) if (imp.table) out.push(decl(imp.table));
+  for (const t of m.tables) out.push(decl(t));
+  return out;
+}
+
 /** The decoder's memories (imported first, then defined) in the shape importedMemory reads. */
 function memoryDecls(m: WasmModule): MemoryDecl[] {
   const decl = (l: Limits, imported: boolean): MemoryDecl => ({ imported, initialPages: l.min, maximumPages: l.max, shared: l.shared, memory64: l.is64 });
@@ -351,8 +378,18 @@ function memoryDecls(m: WasmModule): MemoryDecl[] {
   return out;
 }
 
+/** Rewrites a module for `opts`. V8 (the running Node's) must validate it first: IsolaError('INVALID') otherwise. */
 export function instrument(bytes: Uint8Array, opts: InstrumentOptions): Instrumented {
   return rewrite(bytes, opts).out;
+}
+
+/**
+ * instrument() without V8's validation first, for tests of the rewriter on modules newer than the
+ * running V8 (the rewriter's own checks still refuse what it cannot rewrite). Never for untrusted bytes:
+ * an invalid module may come out valid.
+ */
+export function instrumentUnvalidated(bytes: Uint8Array, opts: InstrumentOptions): Instrumented {
+  return rewrite(bytes, opts, undefined, false).out;
 }
 
 interface LocationTable {
@@ -366,10 +403,10 @@ interface LocationTable {
 let lastTable: LocationTable | null = null; // backtraces ask for several frames of the same module
 
 function locationTable(original: Uint8Array, opts: InstrumentOptions): LocationTable {
-  const optsKey = JSON.stringify([opts.fuel === true, opts.maxMemoryBytes, opts.maxTableElements, opts.importMemory === true]);
+  const optsKey = JSON.stringify([opts.fuel === true, opts.maxMemoryBytes, opts.maxTableElements, opts.maxTotalTableElements, opts.importMemory === true]);
   if (lastTable && lastTable.original === original && lastTable.optsKey === optsKey) return lastTable;
   const maps: BodyMap[] = [];
-  const { m, out } = rewrite(original, opts, maps);
+  const { m, out } = rewrite(original, opts, maps, false);
   const outBodyStarts = decodeModule(out.bytes).bodies.map((b) => b.start);
   lastTable = { original, optsKey, importedFuncs: m.importedFuncs, fuel: opts.fuel === true, outBodyStarts, maps };
   return lastTable;

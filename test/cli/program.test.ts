@@ -36,7 +36,7 @@ test('run: options before FILE, everything after it goes to the guest', async ()
   assert.equal(file, 'm.wasm');
   assert.deepEqual(args, ['--fuel', '-1', '--', 'x']);
   assert.deepEqual(flags, {
-    invoke: undefined, buffer: undefined, fuel: '10', maxMemory: undefined, timeout: undefined,
+    invoke: undefined, buffer: undefined, fuel: '10', maxMemory: undefined, maxTableElements: undefined, timeout: undefined,
     W: ['timeout=1s'], backtrace: false, preopens: [], env: ['A=1', 'B'],
   });
 });
@@ -44,7 +44,7 @@ test('run: options before FILE, everything after it goes to the guest', async ()
 test('--opt=value, -Wvalue, flags, and options after FILE for inspect and compile', async () => {
   const run = await runFlags('--invoke=f', '-Wfuel=5', '-W', 'max-memory-size=1', '--backtrace', '--max-memory', '1M', 'm.wasm');
   assert.deepEqual([run.invoke, run.W, run.backtrace, run.maxMemory], ['f', ['fuel=5', 'max-memory-size=1'], true, '1M']);
-  assert.deepEqual(await parse('compile', 'm.wasm', '-o', 'out', '--fuel'), ['compile', 'm.wasm', { output: 'out', fuel: true, maxMemory: undefined }]);
+  assert.deepEqual(await parse('compile', 'm.wasm', '-o', 'out', '--fuel'), ['compile', 'm.wasm', { output: 'out', fuel: true, maxMemory: undefined, maxTableElements: undefined }]);
   assert.deepEqual(await parse('inspect', 'm.wasm', '--json'), ['inspect', 'm.wasm', { json: true }]);
 });
 

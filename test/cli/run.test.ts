@@ -90,6 +90,16 @@ test('--max-memory caps growth; -W max-memory-size= is the same', () => {
   assertFails(isola(['run', '--max-memory', '32KiB', '--invoke', 'grow', LOOP, '1']), /memory/, { status: 1 });
 });
 
+test('tables are capped by default; --max-table-elements and -W max-table-elements= lower the cap', () => {
+  const grower = wasmFile('(module (table $t 1 externref) (func (export "grow") (param i32) (result i32) (table.grow $t (ref.null extern) (local.get 0))))');
+  assert.equal(isola(['run', '--invoke', 'grow', grower, '99999']).stdout, '1\n');
+  assert.equal(isola(['run', '--invoke', 'grow', grower, '100000']).stdout, '-1\n');
+  assert.equal(isola(['run', '--max-table-elements', '10', '--invoke', 'grow', grower, '9']).stdout, '1\n');
+  assert.equal(isola(['run', '-W', 'max-table-elements=5', '--invoke', 'grow', grower, '9']).stdout, '-1\n');
+  assertFails(isola(['run', '--max-table-elements', '0', '--invoke', 'grow', grower, '1']), 'table 0 starts at 1 elements, above the cap of 0 elements', { status: 1 });
+  assertFails(isola(['run', '--max-table-elements', 'x', '--invoke', 'grow', grower, '1']), /invalid table element limit 'x'/, { status: 2, usage: true });
+});
+
 test('a trap is one line; --backtrace and ISOLA_BACKTRACE=1 add named frames', () => {
   assertFails(isola(['run', '--invoke', 'process_data', TRAP, '0']), 'wasm trap: integer divide by zero', { status: 1 });
   for (const [flags, env] of [[['--backtrace'], {}], [[], { ISOLA_BACKTRACE: '1' }]] as const) {

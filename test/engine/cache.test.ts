@@ -4,6 +4,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { Engine, IsolaError, defaultCacheDir, isArtifact } from '../../src/index.js';
 import { tempDir, wat } from './wat.js';
+import { DEFAULT_MAX_TABLE_ELEMENTS, DEFAULT_MAX_TOTAL_TABLE_ELEMENTS } from '../../src/engine/limits.js';
 
 const MODULE = wat(`(module
   (memory (export "memory") 1)
@@ -75,7 +76,9 @@ test('artifacts: round trip without re-instrumenting, limits still enforced', ()
   assert.ok(isArtifact(artifact));
   const loader = new Engine({ cacheDir: null, keyDir: dir });
   const loaded = loader.loadArtifact(artifact);
-  assert.deepEqual(loaded.options, { fuel: true, maxMemoryBytes: 65536 });
+  assert.deepEqual(loaded.options, {
+    fuel: true, maxMemoryBytes: 65536, maxTableElements: DEFAULT_MAX_TABLE_ELEMENTS, maxTotalTableElements: DEFAULT_MAX_TOTAL_TABLE_ELEMENTS,
+  });
   assert.deepEqual(loaded.info.exports.map((e) => e.name), ['memory', 'spin', 'add']);
   const instance = loaded.instantiate({}, { fuel: 500 });
   assert.deepEqual(instance.invoke('add', [40, 2]), [42]);

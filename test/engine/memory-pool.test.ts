@@ -173,7 +173,7 @@ test('without release nothing is reused; without reuseMemory there is no pool', 
 
 test('modules that do not qualify keep their memory: release reuses nothing', () => {
   for (const src of [`(module (memory (export "memory") ${MAX_POOLED_INITIAL_PAGES * 2}))`, '(module (memory (export "memory") 1 1 shared))']) {
-    const compiled = engine().compile(wat(src), { reuseMemory: true, fuel: true });
+    const compiled = engine().compile(wat(src), { reuseMemory: true, fuel: true, threads: true });
     assert.equal(poolOf(compiled), null, src);
     const a = compiled.instantiate();
     const mem = a.memory!;

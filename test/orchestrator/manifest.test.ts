@@ -136,9 +136,11 @@ test('files: strings and tables, read-only by default; bad entries name their in
 });
 
 test('a deploy entry (JSON) uses the same schema; source is refused there', () => {
-  const s = parseFunctionEntry('api', { route: '/api/...', timeout: '1s', 'max-memory': 1048576 }, { where: 'manifest entry', source: 'forbidden' });
+  const s = parseFunctionEntry('api', { route: '/api/...', timeout: '1s', 'max-memory': 1048576, 'max-table-elements': 5000 }, { where: 'manifest entry', source: 'forbidden' });
   assert.equal(s.limits.timeoutMs, 1000);
   assert.equal(s.limits.maxMemoryBytes, 1048576);
+  assert.equal(s.limits.maxTableElements, 5000);
+  assert.throws(() => parseFunctionEntry('api', { route: '/a', 'max-table-elements': -1 }, { where: 'manifest entry' }), { code: 'MANIFEST' });
   assert.throws(() => parseFunctionEntry('api', { route: '/a', source: 'x.wasm' }, { where: 'manifest entry', source: 'forbidden' }),
     { code: 'MANIFEST', message: 'manifest entry: function.api.source: not allowed here: a deploy carries the module bytes' });
   assert.throws(() => parseFunctionEntry('api', { route: '/a', fuel: 'lots' }, { where: 'manifest entry' }),

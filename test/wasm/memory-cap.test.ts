@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IsolaError } from '../../src/errors.js';
 import { inspect, instrument } from '../../src/wasm/index.js';
+import { instrumentUnvalidated } from '../../src/wasm/instrument.js';
+import { tableCaps } from '../../src/wasm/table-caps.js';
 import { wat } from './wat.js';
 
 const PAGE = 65536;
@@ -55,7 +57,7 @@ test('memory.grow beyond the cap fails inside the guest', () => {
 test('64-bit memories keep their flags', () => {
   // memory section: one memory, flags 0x04 (64-bit, no max), min 1
   const bytes = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0x04, 1]);
-  const m = inspect(instrument(bytes, { maxMemoryBytes: 16 * PAGE }).bytes).memories[0];
+  const m = inspect(instrumentUnvalidated(bytes, { maxMemoryBytes: 16 * PAGE }).bytes).memories[0]; // Node 20 has no memory64
   assert.deepEqual([m.memory64, m.initialPages, m.maximumPages], [true, 1, 16]);
 });
 
@@ -72,4 +74,14 @@ test('no cap leaves memories alone; invalid caps are a usage error', () => {
   const bytes = wat('(module (memory 1 10))');
   assert.equal(inspect(instrument(bytes, { fuel: true }).bytes).memories[0].maximumPages, 10);
   assert.throws(() => instrument(bytes, { maxMemoryBytes: -1 }), (e: unknown) => e instanceof IsolaError && e.code === 'USAGE');
+});
+
+test('tableCaps: growth room is shared out evenly; a table that needs less leaves the rest to the others', () => {
+  const t = (initial: number, maximum: number | null, elemType = 'externref') => ({ initial, maximum, elemType });
+  assert.deepEqual(tableCaps([t(0, null), t(0, null)], { maxTotalTableElements: 100 }), [50, 50]);
+  assert.deepEqual(tableCaps([t(0, 10), t(0, null), t(5, null)], { maxTotalTableElements: 100 }), [10, 42, 47]); // each may grow by 42 (10 + 42 + 42 <= 95)
+  assert.deepEqual(tableCaps([t(0, null)], { maxTableElements: 30, maxTotalTableElements: 100 }), [30]);
+  assert.deepEqual(tableCaps([t(0, null), t(0, null, 'funcref')], { maxMemoryBytes: 320 }), [10, 10]); // 10 * 8 + 10 * 24
+  assert.equal(tableCaps([t(0, null)], {}), null);
+  assert.throws(() => tableCaps([t(0, null)], { maxTableElements: -1 }), { code: 'USAGE' });
 });

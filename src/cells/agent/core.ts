@@ -61,7 +61,10 @@ export class AgentCore {
       throw new IsolaError('ARTIFACT', 'a process cell loads module bytes, not artifacts (their signing key stays on the host)');
     }
     // reuseMemory: every invocation gets a fresh instance, drawing a recycled zeroed memory (released below).
-    const options: CompileOptions = { fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes, reuseMemory: true };
+    const options: CompileOptions = {
+      fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes, reuseMemory: true,
+      maxTableElements: compile.maxTableElements, maxTotalTableElements: compile.maxTotalTableElements,
+    };
     const handle = createHash('sha256').update(bytes).update(JSON.stringify(options)).digest('hex').slice(0, 32);
     if (!this.modules.has(handle)) this.modules.set(handle, this.engine.load(bytes, options));
     return handle;

@@ -29,9 +29,10 @@ export function decodeLoad(payload: Uint8Array): LoadMessage {
   if (typeof compile !== 'object' || compile === null || Array.isArray(compile)) throw protocolError('load frame options are not an object');
   const out: CompileOptions = {};
   if (compile.fuel !== undefined) out.fuel = compile.fuel === true;
-  if (compile.maxMemoryBytes !== undefined) {
-    if (!Number.isSafeInteger(compile.maxMemoryBytes)) throw protocolError('load frame maxMemoryBytes is not an integer');
-    out.maxMemoryBytes = compile.maxMemoryBytes;
+  for (const k of ['maxMemoryBytes', 'maxTableElements', 'maxTotalTableElements'] as const) {
+    if (compile[k] === undefined) continue;
+    if (!Number.isSafeInteger(compile[k])) throw protocolError(`load frame ${k} is not an integer`);
+    out[k] = compile[k];
   }
   return { compile: out, bytes: r.rest() };
 }
