@@ -6,9 +6,13 @@
  * moving or the waiting lasts. Cells are
  * recycled after N invocations or M ms, and a cell that dies is replaced; the invocation it was running
  * fails alone, and those queued behind it in the cell are run again elsewhere (they never started).
+ * An invocation left waiting in a cell behind one that turned slow is taken back by the cell (see
+ * RemoteCell) and comes back here, to the front of the queue, for an idle or a new cell.
+ * With keepSpare, one ready cell is kept idle (spawned in the background as the last one gets work), so
+ * that growing load finds a cell instead of waiting on a spawn.
  * Waiting is unbounded here: admission (how long a caller may queue) is the orchestrator's.
  */
-import { cancelled, cellClosed, wasNotStarted } from './cell-errors.js';
+import { cancelled, cellClosed, wasNotStarted, wasTakenBack } from './cell-errors.js';
 import { spawnCell, type SpawnedCell } from './spawn.js';
 import type { CellPoolApi, InvokeRequest, InvokeResult, ModuleHandle, PoolOptions, PoolStats } from './types.js';
 
@@ -20,8 +24,10 @@ interface Slot {
 }
 
 interface Waiter {
-  /** performance.now() when it began to wait. */
+  /** performance.now() when it began to wait (for one taken back from a cell: when it first asked). */
   since: number;
+  /** May queue behind a young invocation in a busy cell (not one taken back from a cell already). */
+  pipeline: boolean;
   resolve(slot: Slot): void;
   reject(e: unknown): void;
   signal: AbortSignal | undefined;
@@ -40,8 +46,19 @@ const DEFAULT_MAX_INVOCATIONS = 100_000;
  * before a wake-up round trip, a slow one is left alone (its neighbours go to other cells).
  */
 const PIPELINE_BEHIND_MS = 2;
+/**
+ * How long an invocation may wait in a cell behind another before the cell gives it back (CellSpawnOptions.
+ * takeBackAfterMs). Long beside the guests worth pipelining (well under a millisecond) and beside a loaded
+ * machine's scheduling delays, which would otherwise bounce work about to run; short beside any wait a
+ * caller would notice.
+ */
+export const TAKE_BACK_AFTER_MS = 10;
 /** Runs of one invocation whose cell died while it waited behind another (it never started). */
 const MAX_ATTEMPTS = 3;
+/** Times one invocation may be taken back from a cell (each time it waited behind a slow one): a backstop. */
+const MAX_TAKE_BACKS = 8;
+/** After a spare cell failed to start, the next spare waits this long (a broken jail must not cost a spawn per request). */
+const SPARE_RETRY_MS = 5000;
 
 export class CellPool implements CellPoolApi {
   private readonly slots: Slot[] = [];
@@ -57,6 +74,8 @@ export class CellPool implements CellPoolApi {
   private readonly minWarm: number;
   private readonly maxInvocations: number;
   private readonly maxAgeMs: number;
+  /** performance.now() of the last spare that failed to start. */
+  private spareFailedAt = -Infinity;
 
   constructor(private readonly options: PoolOptions) {
     this.maxCells = Math.max(1, options.maxCells ?? 4);
@@ -66,12 +85,16 @@ export class CellPool implements CellPoolApi {
   }
 
   async invoke(req: Omit<InvokeRequest, 'module'>, signal?: AbortSignal): Promise<InvokeResult> {
-    for (let attempt = 1; ; attempt++) {
-      const slot = await this.acquire(signal);
+    const since = performance.now();
+    let crashes = 0;
+    let takeBacks = 0;
+    for (let retry = false; ; retry = true) {
+      const slot = await this.acquire(signal, retry ? since : undefined);
       try {
         return await slot.cell.invoke({ ...req, module: slot.handle }, signal);
       } catch (e) {
-        if (!wasNotStarted(e) || attempt >= MAX_ATTEMPTS || this.closed) throw e;
+        if (!wasNotStarted(e) || this.closed) throw e;
+        if (wasTakenBack(e) ? ++takeBacks > MAX_TAKE_BACKS : ++crashes >= MAX_ATTEMPTS) throw e;
       } finally {
         this.release(slot);
       }
@@ -108,17 +131,23 @@ export class CellPool implements CellPoolApi {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private acquire(signal: AbortSignal | undefined): Promise<Slot> {
+  /**
+   * A cell for one invocation. `retrySince`: it comes back unstarted from a cell (asked first at that time):
+   * it goes to the front of the queue and only to an idle cell.
+   */
+  private acquire(signal: AbortSignal | undefined, retrySince?: number): Promise<Slot> {
     if (this.closed) return Promise.reject(cellClosed('the pool is closed'));
     if (signal?.aborted) return Promise.reject(cancelled());
     this.retireAged();
-    const slot = this.pick();
+    const pipeline = retrySince === undefined;
+    const slot = this.pick(pipeline);
     if (slot !== undefined) {
       slot.taken++;
+      this.keepSpare();
       return Promise.resolve(slot);
     }
     return new Promise<Slot>((resolve, reject) => {
-      const w: Waiter = { since: performance.now(), resolve, reject, signal, onAbort: undefined };
+      const w: Waiter = { since: retrySince ?? performance.now(), pipeline, resolve, reject, signal, onAbort: undefined };
       if (signal !== undefined) {
         w.onAbort = () => {
           const i = this.waiters.indexOf(w);
@@ -127,7 +156,8 @@ export class CellPool implements CellPoolApi {
         };
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
-      this.waiters.push(w);
+      if (pipeline) this.waiters.push(w);
+      else this.waiters.unshift(w);
       this.considerGrowth();
     });
   }
@@ -157,10 +187,10 @@ export class CellPool implements CellPoolApi {
   }
 
   /**
-   * A cell that is awake (running something young) and has room; else an idle one. Queueing behind a
-   * young invocation beats waking a sleeping cell: a wake-up costs the host more than a tiny guest's run.
+   * A cell that is awake (running something young) and has room, if `pipeline`; else an idle one. Queueing
+   * behind a young invocation beats waking a sleeping cell: a wake-up costs the host more than a tiny guest's run.
    */
-  private pick(): Slot | undefined {
+  private pick(pipeline = true): Slot | undefined {
     let idle: Slot | undefined;
     for (const s of this.slots) {
       if (!s.cell.alive) continue;
@@ -168,9 +198,22 @@ export class CellPool implements CellPoolApi {
         idle ??= s;
         continue;
       }
-      if (s.taken < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS) return s;
+      if (pipeline && s.taken < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS) return s;
     }
     return idle;
+  }
+
+  /**
+   * keepSpare: when every live cell has work, one more is spawned in the background (below maxCells), so
+   * that the next invocation the busy cells cannot take finds it ready instead of waiting on a spawn.
+   */
+  private keepSpare(): void {
+    if (this.options.keepSpare !== true || this.closed || this.starting > 0 || this.slots.length === 0) return;
+    if (this.slots.length >= this.maxCells || performance.now() - this.spareFailedAt < SPARE_RETRY_MS) return;
+    for (const s of this.slots) if (s.taken === 0 && s.cell.alive) return;
+    this.grow().catch(() => {
+      this.spareFailedAt = performance.now();
+    });
   }
 
   private release(slot: Slot): void {
@@ -189,14 +232,21 @@ export class CellPool implements CellPoolApi {
     this.handOut();
   }
 
-  /** Gives waiters the cells that can take them now. */
+  /** Gives waiters the cells that can take them now, in order (one that wants an idle cell lets others pass). */
   private handOut(): void {
-    while (this.waiters.length > 0) {
-      const slot = this.pick();
-      if (slot === undefined) return;
+    for (let i = 0; i < this.waiters.length;) {
+      const w = this.waiters[i]!;
+      const slot = this.pick(w.pipeline);
+      if (slot === undefined) {
+        if (w.pipeline) break; // nothing for it: nothing for those behind it either
+        i++;
+        continue;
+      }
+      this.waiters.splice(i, 1);
       slot.taken++;
-      this.settleWaiter(this.waiters.shift()!, slot, true);
+      this.settleWaiter(w, slot, true);
     }
+    this.keepSpare();
   }
 
   private settleWaiter(w: Waiter, outcome: Slot | unknown, ok = false): void {
@@ -220,7 +270,7 @@ export class CellPool implements CellPoolApi {
     this.starting++;
     let cell: SpawnedCell | undefined;
     try {
-      cell = await spawnCell(this.options.spawn);
+      cell = await spawnCell({ takeBackAfterMs: TAKE_BACK_AFTER_MS, ...this.options.spawn });
       const handle = await cell.load(this.options.module);
       this.starting--;
       this.counts.spawned++;

@@ -5,8 +5,9 @@
 import { createRequire } from 'node:module';
 import {
   DATA_INPUT, FrameDecoder, copyBytes, FrameType, FrameWriter, HOST_TO_CELL, bytesText, dataFrameSlot, decodeInvoke, decodeLoad,
-  encodeError, encodeEvalResult, protocolError, textBytes, type DirectSink, type FrameSink,
+  encodeError, encodeEvalResult, monotonicMs, protocolError, textBytes, ByteWriter, type DirectSink, type FrameSink,
 } from '../protocol/index.js';
+import { cellClosed, notStarted } from '../cell-errors.js';
 import type { InvokeRequest } from '../types.js';
 import { AgentCore, type AgentConfig, type OpenedBuffer } from './core.js';
 
@@ -15,6 +16,7 @@ interface Waiting {
   id: number;
   req: InvokeRequest;
   opened: OpenedBuffer | null;
+  startBy: number | undefined;
 }
 
 export class AgentServer {
@@ -24,7 +26,7 @@ export class AgentServer {
   private waiting: Waiting | null = null;
 
   /** `volatileChunks`: the transport reuses the memory of the chunks it pushes (process cells read into one buffer). */
-  constructor(private readonly config: AgentConfig, sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array, volatileChunks = false) {
+  constructor(private readonly config: AgentConfig, private readonly sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array, volatileChunks = false) {
     this.core = new AgentCore(config, cancelFlag, true); // output is copied into frames: views of guest memory suffice
     this.writer = new FrameWriter(sink);
     // Reused assembly buffers: every payload is consumed before the frame after next (invocations run synchronously).
@@ -32,9 +34,22 @@ export class AgentServer {
     this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), { reuse: true, direct: this.direct, volatileChunks });
   }
 
-  /** Tells the host the agent is up (READY with request id 0). */
+  /** Tells the host the agent is up (READY with request id 0), and the time on the shared clock (the host checks it is shared). */
   hello(): void {
-    this.writer.frame(FrameType.READY, 0);
+    this.writer.frame(FrameType.READY, 0, new ByteWriter(8).f64(monotonicMs()).take());
+  }
+
+  /**
+   * An invocation the host queued behind another carries a start-by time: from then on the host may run it
+   * elsewhere, so it must not start here. Nor while an earlier answer still waits in this side's send buffer:
+   * the host concludes "never started" from not having that answer (see RemoteCell.takeBack).
+   */
+  private mayStart(startBy: number | undefined): boolean {
+    return startBy === undefined || (monotonicMs() < startBy && this.sink.backlogged?.() !== true);
+  }
+
+  private checkStart(startBy: number | undefined): void {
+    if (!this.mayStart(startBy)) throw notStarted(cellClosed('not started: it waited in the cell past its start-by time'));
   }
 
   /**
@@ -46,6 +61,7 @@ export class AgentServer {
     target: (type, id, length, first) => {
       const w = this.waiting;
       if (type !== FrameType.DATA || first !== DATA_INPUT || w === null || w.id !== id || w.req.kind !== 'buffer') return null;
+      if (!this.mayStart(w.startBy)) return null; // the ordinary path answers
       try {
         const opened = this.core.openBuffer(w.req);
         if (opened.target.length < length) {
@@ -74,7 +90,10 @@ export class AgentServer {
         if (w === null || slot !== DATA_INPUT) throw protocolError(`data frame (slot ${slot}) for request ${id}, which expects none`);
         this.waiting = null;
         w.req.input = bytes;
-        this.answer(id, () => this.writer.result(id, this.core.invoke(w.req)));
+        this.answer(id, () => {
+          this.checkStart(w.startBy);
+          this.writer.result(id, this.core.invoke(w.req));
+        });
         return;
       }
       case FrameType.LOAD:
@@ -85,9 +104,14 @@ export class AgentServer {
         });
         return;
       case FrameType.INVOKE: {
-        const { req, hasInput } = decodeInvoke(payload);
-        if (hasInput) this.waiting = { id, req, opened: null };
-        else this.answer(id, () => this.writer.result(id, this.core.invoke(req)));
+        const { req, hasInput, startBy } = decodeInvoke(payload);
+        if (hasInput) this.waiting = { id, req, opened: null, startBy };
+        else {
+          this.answer(id, () => {
+            this.checkStart(startBy);
+            this.writer.result(id, this.core.invoke(req));
+          });
+        }
         return;
       }
       case FrameType.CANCEL:

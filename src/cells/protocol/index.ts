@@ -10,3 +10,4 @@ export {
   type LoadMessage,
 } from './messages.js';
 export { FrameWriter, joinParts, writeParts, type FrameSink } from './writer.js';
+export { monotonicMs } from './clock.js';

@@ -39,11 +39,14 @@ export function decodeLoad(payload: Uint8Array): LoadMessage {
 
 const KINDS: readonly InvocationKind[] = ['invoke', 'buffer', 'wasi'];
 const enum F {
-  EXPORT = 1, ARGS = 2, ENV = 4, PREOPENS = 8, FUEL = 16, TIMEOUT = 32, MAX_OUT = 64, MAX_ERR = 128, INPUT = 256,
+  EXPORT = 1, ARGS = 2, ENV = 4, PREOPENS = 8, FUEL = 16, TIMEOUT = 32, MAX_OUT = 64, MAX_ERR = 128, INPUT = 256, START_BY = 512,
 }
 
-/** Everything but `input`, which travels in a DATA frame (slot DATA_INPUT) right after (so the cell can stream it into an instance). */
-export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
+/**
+ * Everything but `input`, which travels in a DATA frame (slot DATA_INPUT) right after (so the cell can stream it into an instance).
+ * `startBy` (monotonicMs): the cell must not start the invocation at or after it, but answer that it never started (see RemoteCell).
+ */
+export function encodeInvoke(w: ByteWriter, req: InvokeRequest, startBy?: number): void {
   const kind = KINDS.indexOf(req.kind);
   if (kind < 0) throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
   const l = req.limits;
@@ -57,6 +60,7 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
   if (req.maxOutputBytes !== undefined) flags |= F.MAX_OUT;
   if (req.maxStderrBytes !== undefined) flags |= F.MAX_ERR;
   if (req.input !== undefined) flags |= F.INPUT;
+  if (startBy !== undefined) flags |= F.START_BY;
   w.u8(kind).u32(flags).str(req.module);
   if (req.export !== undefined) w.str(req.export);
   if (req.args !== undefined) writeStrings(w, req.args);
@@ -74,10 +78,11 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
   if (l?.timeoutMs !== undefined) w.f64(l.timeoutMs);
   if (req.maxOutputBytes !== undefined) w.f64(req.maxOutputBytes);
   if (req.maxStderrBytes !== undefined) w.f64(req.maxStderrBytes);
+  if (startBy !== undefined) w.f64(startBy);
 }
 
 /** `input` is attached by the caller from the staged DATA frame (flag INPUT says one must be there). */
-export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInput: boolean } {
+export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInput: boolean; startBy?: number } {
   const r = new ByteReader(payload, 'invoke');
   const kind = KINDS[r.u8()];
   if (kind === undefined) throw protocolError('invoke frame has an unknown kind');
@@ -102,8 +107,10 @@ export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInpu
   if (flags & (F.FUEL | F.TIMEOUT)) req.limits = limits;
   if (flags & F.MAX_OUT) req.maxOutputBytes = r.f64();
   if (flags & F.MAX_ERR) req.maxStderrBytes = r.f64();
+  const out: { req: InvokeRequest; hasInput: boolean; startBy?: number } = { req, hasInput: (flags & F.INPUT) !== 0 };
+  if (flags & F.START_BY) out.startBy = r.f64();
   r.end();
-  return { req, hasInput: (flags & F.INPUT) !== 0 };
+  return out;
 }
 
 /**
