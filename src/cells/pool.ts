@@ -124,9 +124,11 @@ export class CellPool implements CellPoolApi {
       timer = setTimeout(resolve, graceMs);
     });
     const spawns = [...this.growing].map((p) => p.catch(() => {}));
-    await Promise.race([Promise.all([...cells.map((c) => c.close()), ...spawns]), grace]);
+    await Promise.race([Promise.all(cells.map((c) => c.close())), grace]);
     clearTimeout(timer);
     for (const c of cells) c.kill(); // no-op for those that closed
+    // Whatever the grace: a cell still loading (a spare, say) could write the cache after close() returned.
+    await Promise.all(spawns);
   }
 
   // ---- internals -------------------------------------------------------------------------------
