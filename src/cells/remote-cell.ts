@@ -19,8 +19,9 @@
 import { IsolaError } from '../errors.js';
 import {
   CELL_TO_HOST, DATA_OUTPUT, DATA_STDERR, DataStage, FrameDecoder, FrameType, FrameWriter, bytesText, decodeError,
-  decodeEvalResult, decodeResult, monotonicMs, plainView, protocolError, textBytes, ByteReader, type FrameSink,
+  decodeEvalResult, decodeResult, monotonicMs, plainView, protocolError, textBytes, ByteReader, type FrameSink, type LoadMessage,
 } from './protocol/index.js';
+import { loadMessage } from './load-message.js';
 import { cancelled, cellClosed, cellCrashed, notStarted, takenBack, wasNotStarted } from './cell-errors.js';
 import { checkInvocationPreopens } from './preopens.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, Isolation, LoadRequest, ModuleHandle } from './types.js';
@@ -128,8 +129,15 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.listeners.push(listener);
   }
 
+  /** An artifact is verified here, on the host (see load-message.ts). */
   load(req: LoadRequest): Promise<ModuleHandle> {
-    return this.call('load', (id) => this.writer.load(id, { bytes: req.bytes, compile: req.compile ?? {} })) as Promise<ModuleHandle>;
+    let message: LoadMessage;
+    try {
+      message = loadMessage(req, this.options.cacheDir);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.call('load', (id) => this.writer.load(id, message)) as Promise<ModuleHandle>;
   }
 
   /** TESTS ONLY (needs unsafeTestHooks.eval at spawn): runs JavaScript inside the cell's agent. */

@@ -7,8 +7,8 @@
 import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
 import { inspect } from '../wasm/inspect.js';
-import { decodeArtifact, encodeArtifact, isArtifact } from './artifact.js';
-import { defaultCacheDir } from './cache-dir.js';
+import { decodeArtifact, encodeArtifact, isArtifact, type ArtifactPayload } from './artifact.js';
+import { defaultCacheDir, keyDirFor } from './cache-dir.js';
 import { cacheKeyOf } from './cache-key.js';
 import { compileModule, compileWasm, needsRewrite } from './compile-module.js';
 import { CompiledModuleImpl, type CompiledModule, type CompiledParts, type ModuleServices } from './compiled-module.js';
@@ -44,7 +44,7 @@ export class Engine {
 
   constructor(opts: EngineOptions = {}) {
     const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
-    this.key = new SigningKey(opts.keyDir ?? cacheDir ?? defaultCacheDir());
+    this.key = new SigningKey(opts.keyDir ?? keyDirFor(cacheDir));
     this.disk = cacheDir === null ? null : new DiskCache(cacheDir, this.key);
   }
 
@@ -76,7 +76,15 @@ export class Engine {
 
   /** Loads what CompiledModule.toArtifact wrote, after checking its signature. No instrumentation runs. */
   loadArtifact(bytes: Uint8Array): CompiledModule {
-    const p = decodeArtifact(bytes, this.key);
+    return this.loadVerified(decodeArtifact(bytes, this.key));
+  }
+
+  /**
+   * An artifact's parts whose signature has been checked already, by this engine or by the host of a cell
+   * (which holds the key; see verifyArtifact): compiled as they are, not instrumented again. Never hand it
+   * parts that no one checked: they say what instrumentation the bytes carry, and the limits rely on it.
+   */
+  loadVerified(p: ArtifactPayload): CompiledModule {
     const hit = this.memory.get(p.cacheKey);
     if (hit) {
       this.stats.memoryHits++;

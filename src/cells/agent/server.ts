@@ -99,8 +99,9 @@ export class AgentServer {
       case FrameType.LOAD:
         this.answer(id, () => {
           const m = decodeLoad(payload);
-          // A copy: the engine keeps the original bytes (backtraces, variants), the frame buffer is reused.
-          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(copyBytes(m.bytes), m.compile)));
+          // Copies: the engine keeps the bytes (backtraces, variants), the frame buffer is reused.
+          const verified = m.verified && { ...m.verified, instrumented: copyBytes(m.verified.instrumented) };
+          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(copyBytes(m.bytes), m.compile, verified)));
         });
         return;
       case FrameType.INVOKE: {

@@ -4,6 +4,7 @@
  */
 import { IsolaError, type IsolaErrorCode } from '../../errors.js';
 import type { CompileOptions } from '../../engine/limits.js';
+import type { InstrumentOptions, Instrumented } from '../../wasm/index.js';
 import { checkedEnviron, environStrings, joinEnviron, type EnvironBlock, type Preopen } from '../../capabilities/wasi-p1/index.js';
 import type { InvocationKind, InvokeRequest, InvokeResult } from '../types.js';
 import { ByteReader, ByteWriter, protocolError } from './codec.js';
@@ -13,26 +14,76 @@ const utf8Decoder = new TextDecoder();
 
 // ---- load ------------------------------------------------------------------------------------
 
-export interface LoadMessage {
-  bytes: Uint8Array;
-  compile: CompileOptions;
+/** A module already instrumented, from an artifact whose signature the host checked: the cell compiles it as it is. */
+export interface VerifiedParts {
+  cacheKey: string;
+  options: InstrumentOptions;
+  fuel: Instrumented['fuel'];
+  instrumented: Uint8Array;
 }
 
+export interface LoadMessage {
+  /** The module (with `verified`: the original the instrumented bytes were made from). */
+  bytes: Uint8Array;
+  compile: CompileOptions;
+  /** Only ever made by the host, from an artifact it verified (see src/cells/load-message.ts). */
+  verified?: VerifiedParts;
+}
+
+/** Options, the verified parts' metadata ('' when none), then the bytes (with verified parts: original, then instrumented). */
 export function encodeLoad(w: ByteWriter, m: LoadMessage): void {
-  w.str(JSON.stringify(m.compile)).raw(m.bytes);
+  const v = m.verified;
+  w.str(JSON.stringify(m.compile));
+  w.str(v === undefined ? '' : JSON.stringify({ cacheKey: v.cacheKey, options: v.options, fuel: v.fuel, instrumentedLength: v.instrumented.length }));
+  w.raw(m.bytes);
+  if (v !== undefined) w.raw(v.instrumented);
 }
 
 export function decodeLoad(payload: Uint8Array): LoadMessage {
   const r = new ByteReader(payload, 'load');
-  const compile = parseJson(r.str(), 'load') as CompileOptions;
-  if (typeof compile !== 'object' || compile === null || Array.isArray(compile)) throw protocolError('load frame options are not an object');
+  const compile = jsonObject(r.str(), 'load frame options');
   const out: CompileOptions = {};
   if (compile.fuel !== undefined) out.fuel = compile.fuel === true;
-  if (compile.maxMemoryBytes !== undefined) {
-    if (!Number.isSafeInteger(compile.maxMemoryBytes)) throw protocolError('load frame maxMemoryBytes is not an integer');
-    out.maxMemoryBytes = compile.maxMemoryBytes;
-  }
-  return { compile: out, bytes: r.rest() };
+  if (compile.maxMemoryBytes !== undefined) out.maxMemoryBytes = safeInteger(compile.maxMemoryBytes, 'load frame maxMemoryBytes');
+  const meta = r.str();
+  const bytes = r.rest();
+  if (meta === '') return { compile: out, bytes };
+  const m = jsonObject(meta, 'load frame verified parts');
+  const length = safeInteger(m.instrumentedLength, 'load frame instrumentedLength');
+  if (typeof m.cacheKey !== 'string' || length > bytes.length) throw protocolError('load frame verified parts are malformed');
+  const verified: VerifiedParts = {
+    cacheKey: m.cacheKey, options: instrumentOptions(m.options), fuel: fuelInfo(m.fuel), instrumented: bytes.subarray(bytes.length - length),
+  };
+  return { compile: out, bytes: bytes.subarray(0, bytes.length - length), verified };
+}
+
+function asObject(o: unknown, what: string): Record<string, unknown> {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw protocolError(`${what} are not an object`);
+  return o as Record<string, unknown>;
+}
+
+const jsonObject = (text: string, what: string): Record<string, unknown> => asObject(parseJson(text, 'load'), what);
+
+function safeInteger(v: unknown, what: string): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw protocolError(`${what} is not a whole number`);
+  return v as number;
+}
+
+function instrumentOptions(v: unknown): InstrumentOptions {
+  const o = asObject(v, 'load frame instrument options');
+  const out: InstrumentOptions = {};
+  if (o.fuel !== undefined) out.fuel = o.fuel === true;
+  if (o.importMemory !== undefined) out.importMemory = o.importMemory === true;
+  if (o.maxMemoryBytes !== undefined) out.maxMemoryBytes = safeInteger(o.maxMemoryBytes, 'load frame maxMemoryBytes');
+  if (o.maxTableElements !== undefined) out.maxTableElements = safeInteger(o.maxTableElements, 'load frame maxTableElements');
+  return out;
+}
+
+function fuelInfo(v: unknown): Instrumented['fuel'] {
+  if (v === null) return null;
+  const o = asObject(v, 'load frame fuel info');
+  if (o.importModule !== 'isola' || o.importName !== 'fuel_check' || o.globalExport !== '__isola_fuel') throw protocolError('load frame fuel info is malformed');
+  return { importModule: 'isola', importName: 'fuel_check', globalExport: '__isola_fuel', insertedFuncIndex: safeInteger(o.insertedFuncIndex, 'load frame insertedFuncIndex') };
 }
 
 // ---- invoke ----------------------------------------------------------------------------------
