@@ -1,10 +1,9 @@
 /**
  * CellPool: warm cells for one isolation key. Each cell loads the module once; every invocation gets a
- * fresh instance inside a cell. An invocation goes behind a young invocation in a cell that pipelines (a
- * process cell takes a few at once: it is awake, and a wake-up of each side per request is saved); failing
- * that, to an idle cell; failing that, it waits, and a cell is spawned (below the bound) when no cell is
- * moving or the waiting lasts. Cells are
- * recycled after N invocations or M ms, and a cell that dies is replaced; the invocation it was running
+ * fresh instance inside a cell. An invocation of a module whose invocations are short goes behind a young
+ * invocation in a cell that pipelines (a process cell takes a few at once: it is awake, and a wake-up of each
+ * side per request is saved); failing that, to an idle cell; failing that, it waits, and a cell is spawned
+ * (below the bound) when no cell is moving or the waiting lasts. Cells are recycled after N invocations or M ms, and a cell that dies is replaced; the invocation it was running
  * fails alone, and those queued behind it in the cell are run again elsewhere (they never started).
  * An invocation left waiting in a cell behind one that turned slow is taken back by the cell (see
  * RemoteCell) and comes back here, to the front of the queue, for an idle or a new cell.
@@ -49,10 +48,12 @@ const PIPELINE_BEHIND_MS = 2;
 /**
  * How long an invocation may wait in a cell behind another before the cell gives it back (CellSpawnOptions.
  * takeBackAfterMs). Long beside the guests worth pipelining (well under a millisecond) and beside a loaded
- * machine's scheduling delays, which would otherwise bounce work about to run; short beside any wait a
- * caller would notice.
+ * machine's scheduling delays (at 10 ms, a 2-core machine under load gave back ~15 hello requests a second
+ * and grew pools for nothing; at 50 ms, none); short beside a slow invocation's wait.
  */
-export const TAKE_BACK_AFTER_MS = 10;
+export const TAKE_BACK_AFTER_MS = 50;
+/** Weight of the newest invocation in the pool's running average of how long one takes. */
+const TYPICAL_WEIGHT = 1 / 8;
 /** Runs of one invocation whose cell died while it waited behind another (it never started). */
 const MAX_ATTEMPTS = 3;
 /** Times one invocation may be taken back from a cell (each time it waited behind a slow one): a backstop. */
@@ -69,13 +70,18 @@ export class CellPool implements CellPoolApi {
   /** Spawns under way: close() waits for them, so no cell is still loading (and writing a cache) after it. */
   private readonly growing = new Set<Promise<void>>();
   private closed = false;
-  private readonly counts = { spawned: 0, crashed: 0, recycled: 0 };
+  private readonly counts = { spawned: 0, crashed: 0, recycled: 0, takenBack: 0 };
   private readonly maxCells: number;
   private readonly minWarm: number;
   private readonly maxInvocations: number;
   private readonly maxAgeMs: number;
   /** performance.now() of the last spare that failed to start. */
   private spareFailedAt = -Infinity;
+  /**
+   * How long an invocation of this module takes, in ms (running average). Pipelining pays only for short
+   * ones: behind a long one the next waits for it, and its wake-up saved is nothing beside that.
+   */
+  private typicalMs = 0;
 
   constructor(private readonly options: PoolOptions) {
     this.maxCells = Math.max(1, options.maxCells ?? 4);
@@ -90,10 +96,15 @@ export class CellPool implements CellPoolApi {
     let takeBacks = 0;
     for (let retry = false; ; retry = true) {
       const slot = await this.acquire(signal, retry ? since : undefined);
+      const t0 = performance.now();
       try {
-        return await slot.cell.invoke({ ...req, module: slot.handle }, signal);
+        const res = await slot.cell.invoke({ ...req, module: slot.handle }, signal);
+        this.observe(res.durationUs / 1000);
+        return res;
       } catch (e) {
+        if (!wasNotStarted(e)) this.observe(performance.now() - t0); // a timeout, a trap: how long it held the cell
         if (!wasNotStarted(e) || this.closed) throw e;
+        if (wasTakenBack(e)) this.counts.takenBack++;
         if (wasTakenBack(e) ? ++takeBacks > MAX_TAKE_BACKS : ++crashes >= MAX_ATTEMPTS) throw e;
       } finally {
         this.release(slot);
@@ -188,11 +199,17 @@ export class CellPool implements CellPoolApi {
     this.growthTimer.unref?.();
   }
 
+  private observe(ms: number): void {
+    this.typicalMs += (ms - this.typicalMs) * TYPICAL_WEIGHT;
+  }
+
   /**
-   * A cell that is awake (running something young) and has room, if `pipeline`; else an idle one. Queueing
-   * behind a young invocation beats waking a sleeping cell: a wake-up costs the host more than a tiny guest's run.
+   * A cell that is awake (running something young) and has room, if `pipeline` and this module's invocations
+   * are short; else an idle one. Queueing behind a young invocation beats waking a sleeping cell: a wake-up
+   * costs the host more than a tiny guest's run.
    */
   private pick(pipeline = true): Slot | undefined {
+    pipeline &&= this.typicalMs < PIPELINE_BEHIND_MS;
     let idle: Slot | undefined;
     for (const s of this.slots) {
       if (!s.cell.alive) continue;

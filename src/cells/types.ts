@@ -153,6 +153,8 @@ export interface PoolStats {
   spawned: number;
   crashed: number;
   recycled: number;
+  /** Invocations given back unstarted by a cell where they waited behind a slow one (and run elsewhere). */
+  takenBack: number;
 }
 
 /**

@@ -100,6 +100,7 @@ describe('a process cell that takes back what waits behind a slow invocation', (
     for (const b of await Promise.all(behind)) assert.ok(takenBack(b), `taken back, not run: ${String(b)}`);
     assert.ok(performance.now() - t0 < 400, `given back without waiting for the spinner (${Math.round(performance.now() - t0)} ms)`);
     await assert.rejects(slow, isCode('TIMEOUT'));
+    while (cell.pending > 0) await sleep(5); // the cell answers for the two as well ("never started"), dropped here
     assert.deepEqual((await cell.invoke({ module: m, kind: 'invoke', export: 'bump' })).values, ['1']);
     assert.equal(cell.alive, true);
   });
@@ -197,6 +198,21 @@ describe('a pool of process cells', () => {
       assert.deepEqual((await quick).values, ['1']);
       assert.ok(performance.now() - t0 < 700, `answered by the idle cell, not after the spinner (${Math.round(performance.now() - t0)} ms)`);
       await assert.rejects(slow, isCode('TIMEOUT'));
+    });
+  });
+
+  test('does not pipeline a module whose invocations take long: the next goes to an idle cell at once', async () => {
+    await withPool({ maxCells: 2, minWarm: 2 }, async (pool) => {
+      const slow = { kind: 'invoke', export: 'spin', limits: { timeoutMs: 60 } } as const;
+      for (let i = 0; i < 3; i++) await assert.rejects(pool.invoke(slow), isCode('TIMEOUT')); // it learns they are long
+      const a = pool.invoke(slow);
+      const b = pool.invoke({ kind: 'invoke', export: 'bump' });
+      await new Promise((r) => setImmediate(r));
+      const pending = (pool as unknown as { slots: Array<{ cell: SpawnedCell }> }).slots.map((s) => s.cell.pending);
+      assert.deepEqual(pending, [1, 1], 'one in each cell, none queued behind the other');
+      await assert.rejects(a, isCode('TIMEOUT'));
+      assert.deepEqual((await b).values, ['1']);
+      assert.equal(pool.stats().takenBack, 0);
     });
   });
 
