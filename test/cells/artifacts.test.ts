@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { IsolaError } from '../../src/errors.js';
 import { Engine } from '../../src/engine/engine.js';
 import { CellPool, spawnCell, type LoadRequest, type SpawnedCell } from '../../src/cells/index.js';
+import { ByteWriter, decodeLoad, encodeLoad } from '../../src/cells/protocol/index.js';
 import { tempDir } from '../engine/wat.js';
 import { assertFails, isola } from '../cli/support.js';
 import { COUNTER } from './guests.js';
@@ -59,6 +60,24 @@ describe('a process cell given a signed artifact', () => {
     const m = await cell.load(claim as LoadRequest);
     await assert.rejects(cell.invoke({ module: m, kind: 'invoke', export: 'spin', limits: { timeoutMs: 100 } }), isCode('TIMEOUT'));
   });
+});
+
+test('the load frame carries verified parts intact; malformed ones are a protocol error', () => {
+  const verified = { cacheKey: 'k1', options: { fuel: true, maxMemoryBytes: 65536 }, fuel: { importModule: 'isola', importName: 'fuel_check', insertedFuncIndex: 3, globalExport: '__isola_fuel' } as const, instrumented: new Uint8Array([9, 8, 7]) };
+  const frame = (m: Parameters<typeof encodeLoad>[1]): Uint8Array => {
+    const w = new ByteWriter(64);
+    encodeLoad(w, m);
+    return w.take();
+  };
+  const back = decodeLoad(frame({ bytes: new Uint8Array([1, 2]), compile: { fuel: true }, verified }));
+  assert.deepEqual({ ...back, bytes: [...back.bytes], verified: { ...back.verified!, instrumented: [...back.verified!.instrumented] } },
+    { bytes: [1, 2], compile: { fuel: true }, verified: { ...verified, instrumented: [9, 8, 7] } });
+  assert.equal(decodeLoad(frame({ bytes: new Uint8Array([1]), compile: {} })).verified, undefined);
+  const lie = (meta: string): Uint8Array => new ByteWriter(64).str('{}').str(meta).raw(new Uint8Array(4)).take();
+  for (const meta of ['[]', '{"cacheKey":"k","options":{},"fuel":null,"instrumentedLength":5}', '{"cacheKey":1,"options":{},"fuel":null,"instrumentedLength":1}',
+    '{"cacheKey":"k","options":{},"fuel":{"importModule":"env"},"instrumentedLength":1}', '{"cacheKey":"k","options":{"maxMemoryBytes":-1},"fuel":null,"instrumentedLength":1}']) {
+    assert.throws(() => decodeLoad(lie(meta)), isCode('CELL_PROTOCOL'), meta);
+  }
 });
 
 test('a pool of process cells serves a signed artifact', async () => {
