@@ -52,8 +52,8 @@ const PIPELINE_BEHIND_MS = 2;
  * and grew pools for nothing; at 50 ms, none); short beside a slow invocation's wait.
  */
 export const TAKE_BACK_AFTER_MS = 50;
-/** Weight of the newest invocation in the pool's running average of how long one takes. */
-const TYPICAL_WEIGHT = 1 / 8;
+/** Weight of the newest invocation in the pool's running share of long ones (see longShare). */
+const LONG_SHARE_WEIGHT = 1 / 4;
 /** Runs of one invocation whose cell died while it waited behind another (it never started). */
 const MAX_ATTEMPTS = 3;
 /** Times one invocation may be taken back from a cell (each time it waited behind a slow one): a backstop. */
@@ -78,10 +78,12 @@ export class CellPool implements CellPoolApi {
   /** performance.now() of the last spare that failed to start. */
   private spareFailedAt = -Infinity;
   /**
-   * How long an invocation of this module takes, in ms (running average). Pipelining pays only for short
-   * ones: behind a long one the next waits for it, and its wake-up saved is nothing beside that.
+   * The share of this module's invocations that run PIPELINE_BEHIND_MS or longer (running average): under
+   * one half, a typical one is short. Pipelining pays only for short ones: behind a long one the next waits
+   * for it, and the wake-up it saves is nothing beside that. A share, not a mean time: on a loaded machine a
+   * tiny guest is now and then descheduled for tens of ms, which would drag a mean up.
    */
-  private typicalMs = 0;
+  private longShare = 0;
 
   constructor(private readonly options: PoolOptions) {
     this.maxCells = Math.max(1, options.maxCells ?? 4);
@@ -200,7 +202,7 @@ export class CellPool implements CellPoolApi {
   }
 
   private observe(ms: number): void {
-    this.typicalMs += (ms - this.typicalMs) * TYPICAL_WEIGHT;
+    this.longShare += ((ms >= PIPELINE_BEHIND_MS ? 1 : 0) - this.longShare) * LONG_SHARE_WEIGHT;
   }
 
   /**
@@ -209,7 +211,7 @@ export class CellPool implements CellPoolApi {
    * costs the host more than a tiny guest's run.
    */
   private pick(pipeline = true): Slot | undefined {
-    pipeline &&= this.typicalMs < PIPELINE_BEHIND_MS;
+    pipeline &&= this.longShare < 0.5;
     let idle: Slot | undefined;
     for (const s of this.slots) {
       if (!s.cell.alive) continue;
