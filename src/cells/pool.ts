@@ -7,8 +7,8 @@
  * fails alone, and those queued behind it in the cell are run again elsewhere (they never started).
  * An invocation left waiting in a cell behind one that turned slow is taken back by the cell (see
  * RemoteCell) and comes back here, to the front of the queue, for an idle or a new cell.
- * With keepSpare, one ready cell is kept idle (spawned in the background as the last one gets work), so
- * that growing load finds a cell instead of waiting on a spawn.
+ * With keepSpare, a ready cell is kept for the next invocation (spawned in the background when no cell
+ * could take one more), so that growing load finds a cell instead of waiting on a spawn.
  * Waiting is unbounded here: admission (how long a caller may queue) is the orchestrator's.
  */
 import { cancelled, cellClosed, wasNotStarted, wasTakenBack } from './cell-errors.js';
@@ -225,13 +225,14 @@ export class CellPool implements CellPoolApi {
   }
 
   /**
-   * keepSpare: when every live cell has work, one more is spawned in the background (below maxCells), so
-   * that the next invocation the busy cells cannot take finds it ready instead of waiting on a spawn.
+   * keepSpare: when no live cell could take one more invocation now (none idle, none to queue behind), one
+   * more is spawned in the background (below maxCells), so that the next one finds it ready instead of
+   * waiting on a spawn. A cell that pipelines short invocations can take more: steady load on it spawns nothing.
    */
   private keepSpare(): void {
     if (this.options.keepSpare !== true || this.closed || this.starting > 0 || this.slots.length === 0) return;
     if (this.slots.length >= this.maxCells || performance.now() - this.spareFailedAt < SPARE_RETRY_MS) return;
-    for (const s of this.slots) if (s.taken === 0 && s.cell.alive) return;
+    if (this.pick() !== undefined) return;
     this.grow().catch(() => {
       this.spareFailedAt = performance.now();
     });

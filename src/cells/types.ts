@@ -139,8 +139,9 @@ export interface PoolOptions {
   /** Recycle a cell after this age. Default 10 minutes. */
   maxCellAgeMs?: number;
   /**
-   * Keep one ready cell idle while below maxCells: when the last idle cell gets work, another is spawned in
-   * the background, so that rising load does not wait on a spawn. Default false (the server turns it on).
+   * Keep a ready cell for the next invocation while below maxCells: when no cell could take one more (none
+   * idle, none to pipeline behind), another is spawned in the background, so that rising load does not wait
+   * on a spawn. Default false (the server turns it on).
    */
   keepSpare?: boolean;
 }
