@@ -19,6 +19,8 @@ export interface IsolaUnderTest {
   swaps: { done: number; failed: number; probes: number; probeErrors: number; lastError?: string };
   /** Deploys the same hello as `hello-ISOLATION` with that isolation; resolves to its URL once it answers. */
   helloWith(isolation: string): Promise<string>;
+  /** Deploys `bytes` as function `name` at /NAME (manifest entry `entry`, the bench's isolation unless it says); resolves to its URL. */
+  deploy(name: string, entry: Record<string, unknown>, bytes: Uint8Array): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,10 @@ export async function startIsola(port: number, isolation: string): Promise<Isola
         await admin.deploy(`hello-${other}`, { route: `/hello-${other}`, isolation: other }, await helloCgi('hello\n'));
         await waitReady(child, `${base}/hello-${other}`, 'hello\n');
         return `${base}/hello-${other}`;
+      },
+      async deploy(name, entry, bytes) {
+        await admin.deploy(name, { route: `/${name}`, isolation, ...entry }, bytes);
+        return `${base}/${name}`;
       },
       hotSwapEverySecond() {
         let n = 0;

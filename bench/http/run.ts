@@ -1,7 +1,9 @@
 // `npm run bench:http`: isola serving a hello function (a fresh instance per request) against a
 // bare node:http hello and Cloudflare's workerd serving the same Wasm hello, all measured in this
 // run on this machine with wrk on loopback; then isola again while a second function is redeployed
-// every second. Prints one table and writes it into docs/benchmarks.md. Not a test.
+// every second; then the figures of a function's pool (pool-figures.ts): spinning requests that arrive
+// together, and a fast function next to a slow one. Prints one table and writes it into docs/benchmarks.md.
+// Not a test.
 //   npm run bench:http [-- --quick] [-- --seconds 5 --connections 32 --isolation process]
 import { cpus, loadavg } from 'node:os';
 import { fromRoot } from '../../test/helpers/root.js';
@@ -11,6 +13,7 @@ import { startIsola, type IsolaUnderTest } from './isola.js';
 import { startNodeHello } from './node-hello-server.js';
 import { freePort } from './servers.js';
 import { startWorkerd } from './workerd.js';
+import { headOfLineRow, neighbourRow } from './pool-figures.js';
 import { runWrk, type LoadResult } from './wrk.js';
 
 function option(name: string, fallback: string): string {
@@ -75,6 +78,8 @@ const results: Partial<Record<'node' | 'workerd' | 'isola' | 'swap', LoadResult>
 let isolation = ISOLATION;
 let swaps: IsolaUnderTest['swaps'] = { done: 0, failed: 0, probes: 0, probeErrors: 0 };
 const byIsolation: Array<[string, LoadResult]> = [];
+const poolRows: Row[] = [];
+const NEIGHBOURS = { seconds: QUICK ? 2 : 3, rounds: QUICK ? 2 : 3, fastConnections: 4, slowConnections: 2 };
 
 try {
   results.node = await phase('node:http hello', startNodeHello, (_s, port) => measure(`http://127.0.0.1:${port}/`));
@@ -98,6 +103,14 @@ try {
       process.stderr.write(`bench:http: isola hello with ${other} cells…\n`);
       byIsolation.push([other, await measure(await isola.helloWith(other))]);
     }
+    // A figure that fails to run is its own failed row; the rows above are kept.
+    const figure = async (label: string, run: () => Promise<Row>): Promise<void> => {
+      process.stderr.write(`bench:http: ${label}…\n`);
+      poolRows.push(await run().catch((e: unknown) => failedRow(label, '', e)));
+    };
+    await figure('4 spinning requests at once, 1 s timeout', () => headOfLineRow(isola, QUICK ? 2 : 3));
+    await figure('hello next to a function busy 50 ms per request', () => neighbourRow(isola, isola.helloUrl, { busyMs: 50 }, NEIGHBOURS));
+    await figure('hello next to a function asleep 50 ms per request', () => neighbourRow(isola, isola.helloUrl, { sleepMs: 50 }, NEIGHBOURS));
     return results.isola;
   });
 } catch (e) {
@@ -128,6 +141,7 @@ for (const [other, r] of byIsolation) {
   rows.push({ metric: `isola hello with ${other} cells (for scale)`, isola: `${rps(r)}, ${lat(r)}${errs(r)}`, baseline: results.node ? `${rps(results.node)} node:http` : '', ratio: vsNode, target: '', ok: r.errors === 0 });
 }
 
+rows.push(...poolRows);
 const table = formatTable(rows);
 const footer = `${QUICK ? 'quick run; ' : ''}ratio = isola req/s ÷ baseline req/s (higher is better); p50 / p99 latency from wrk --latency; `
   + `${SECONDS} s per phase after a ${WARMUP_SECONDS} s warm-up, wrk -t1 -c${CONNECTIONS} on loopback; `

@@ -20,6 +20,12 @@ export function notStarted(err: IsolaError): IsolaError {
 export const wasNotStarted = (e: unknown): boolean =>
   e instanceof IsolaError && (e.detail as { notStarted?: unknown } | undefined)?.notStarted === true;
 
+/** An invocation taken back unstarted from a cell where it waited behind a slow one (see RemoteCell). */
+export const takenBack = (): IsolaError =>
+  new IsolaError('CELL_CLOSED', 'the invocation waited too long behind another in its cell and was taken back', { notStarted: true, takenBack: true });
+
+export const wasTakenBack = (e: unknown): boolean => wasNotStarted(e) && (e as IsolaError).detail['takenBack'] === true;
+
 export function exitDescription(code: number | null, signal: string | null): string {
   return signal !== null ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`;
 }

@@ -1,14 +1,17 @@
 /**
  * CellPool: warm cells for one isolation key. Each cell loads the module once; every invocation gets a
- * fresh instance inside a cell. An invocation goes behind a young invocation in a cell that pipelines (a
- * process cell takes a few at once: it is awake, and a wake-up of each side per request is saved); failing
- * that, to an idle cell; failing that, it waits, and a cell is spawned (below the bound) when no cell is
- * moving or the waiting lasts. Cells are
- * recycled after N invocations or M ms, and a cell that dies is replaced; the invocation it was running
+ * fresh instance inside a cell. An invocation of a module whose invocations are short goes behind a young
+ * invocation in a cell that pipelines (a process cell takes a few at once: it is awake, and a wake-up of each
+ * side per request is saved); failing that, to an idle cell; failing that, it waits, and a cell is spawned
+ * (below the bound) when no cell is moving or the waiting lasts. Cells are recycled after N invocations or M ms, and a cell that dies is replaced; the invocation it was running
  * fails alone, and those queued behind it in the cell are run again elsewhere (they never started).
+ * An invocation left waiting in a cell behind one that turned slow is taken back by the cell (see
+ * RemoteCell) and comes back here, to the front of the queue, for an idle or a new cell.
+ * With keepSpare, a ready cell is kept for the next invocation (spawned in the background when no cell
+ * could take one more), so that growing load finds a cell instead of waiting on a spawn.
  * Waiting is unbounded here: admission (how long a caller may queue) is the orchestrator's.
  */
-import { cancelled, cellClosed, wasNotStarted } from './cell-errors.js';
+import { cancelled, cellClosed, wasNotStarted, wasTakenBack } from './cell-errors.js';
 import { spawnCell, type SpawnedCell } from './spawn.js';
 import type { CellPoolApi, InvokeRequest, InvokeResult, ModuleHandle, PoolOptions, PoolStats } from './types.js';
 
@@ -20,8 +23,10 @@ interface Slot {
 }
 
 interface Waiter {
-  /** performance.now() when it began to wait. */
+  /** performance.now() when it began to wait (for one taken back from a cell: when it first asked). */
   since: number;
+  /** May queue behind a young invocation in a busy cell (not one taken back from a cell already). */
+  pipeline: boolean;
   resolve(slot: Slot): void;
   reject(e: unknown): void;
   signal: AbortSignal | undefined;
@@ -40,8 +45,21 @@ const DEFAULT_MAX_INVOCATIONS = 100_000;
  * before a wake-up round trip, a slow one is left alone (its neighbours go to other cells).
  */
 const PIPELINE_BEHIND_MS = 2;
+/**
+ * How long an invocation may wait in a cell behind another before the cell gives it back (CellSpawnOptions.
+ * takeBackAfterMs). Long beside the guests worth pipelining (well under a millisecond) and beside a loaded
+ * machine's scheduling delays (at 10 ms, a 2-core machine under load gave back ~15 hello requests a second
+ * and grew pools for nothing; at 50 ms, none); short beside a slow invocation's wait.
+ */
+export const TAKE_BACK_AFTER_MS = 50;
+/** Weight of the newest invocation in the pool's running share of long ones (see longShare). */
+const LONG_SHARE_WEIGHT = 1 / 4;
 /** Runs of one invocation whose cell died while it waited behind another (it never started). */
 const MAX_ATTEMPTS = 3;
+/** Times one invocation may be taken back from a cell (each time it waited behind a slow one): a backstop. */
+const MAX_TAKE_BACKS = 8;
+/** After a spare cell failed to start, the next spare waits this long (a broken jail must not cost a spawn per request). */
+const SPARE_RETRY_MS = 5000;
 
 export class CellPool implements CellPoolApi {
   private readonly slots: Slot[] = [];
@@ -52,11 +70,20 @@ export class CellPool implements CellPoolApi {
   /** Spawns under way: close() waits for them, so no cell is still loading (and writing a cache) after it. */
   private readonly growing = new Set<Promise<void>>();
   private closed = false;
-  private readonly counts = { spawned: 0, crashed: 0, recycled: 0 };
+  private readonly counts = { spawned: 0, crashed: 0, recycled: 0, takenBack: 0 };
   private readonly maxCells: number;
   private readonly minWarm: number;
   private readonly maxInvocations: number;
   private readonly maxAgeMs: number;
+  /** performance.now() of the last spare that failed to start. */
+  private spareFailedAt = -Infinity;
+  /**
+   * The share of this module's invocations that run PIPELINE_BEHIND_MS or longer (running average): under
+   * one half, a typical one is short. Pipelining pays only for short ones: behind a long one the next waits
+   * for it, and the wake-up it saves is nothing beside that. A share, not a mean time: on a loaded machine a
+   * tiny guest is now and then descheduled for tens of ms, which would drag a mean up.
+   */
+  private longShare = 0;
 
   constructor(private readonly options: PoolOptions) {
     this.maxCells = Math.max(1, options.maxCells ?? 4);
@@ -66,12 +93,21 @@ export class CellPool implements CellPoolApi {
   }
 
   async invoke(req: Omit<InvokeRequest, 'module'>, signal?: AbortSignal): Promise<InvokeResult> {
-    for (let attempt = 1; ; attempt++) {
-      const slot = await this.acquire(signal);
+    const since = performance.now();
+    let crashes = 0;
+    let takeBacks = 0;
+    for (let retry = false; ; retry = true) {
+      const slot = await this.acquire(signal, retry ? since : undefined);
+      const t0 = performance.now();
       try {
-        return await slot.cell.invoke({ ...req, module: slot.handle }, signal);
+        const res = await slot.cell.invoke({ ...req, module: slot.handle }, signal);
+        this.observe(res.durationUs / 1000);
+        return res;
       } catch (e) {
-        if (!wasNotStarted(e) || attempt >= MAX_ATTEMPTS || this.closed) throw e;
+        if (!wasNotStarted(e)) this.observe(performance.now() - t0); // a timeout, a trap: how long it held the cell
+        if (!wasNotStarted(e) || this.closed) throw e;
+        if (wasTakenBack(e)) this.counts.takenBack++;
+        if (wasTakenBack(e) ? ++takeBacks > MAX_TAKE_BACKS : ++crashes >= MAX_ATTEMPTS) throw e;
       } finally {
         this.release(slot);
       }
@@ -101,24 +137,32 @@ export class CellPool implements CellPoolApi {
       timer = setTimeout(resolve, graceMs);
     });
     const spawns = [...this.growing].map((p) => p.catch(() => {}));
-    await Promise.race([Promise.all([...cells.map((c) => c.close()), ...spawns]), grace]);
+    await Promise.race([Promise.all(cells.map((c) => c.close())), grace]);
     clearTimeout(timer);
     for (const c of cells) c.kill(); // no-op for those that closed
+    // Whatever the grace: a cell still loading (a spare, say) could write the cache after close() returned.
+    await Promise.all(spawns);
   }
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private acquire(signal: AbortSignal | undefined): Promise<Slot> {
+  /**
+   * A cell for one invocation. `retrySince`: it comes back unstarted from a cell (asked first at that time):
+   * it goes to the front of the queue and only to an idle cell.
+   */
+  private acquire(signal: AbortSignal | undefined, retrySince?: number): Promise<Slot> {
     if (this.closed) return Promise.reject(cellClosed('the pool is closed'));
     if (signal?.aborted) return Promise.reject(cancelled());
     this.retireAged();
-    const slot = this.pick();
+    const pipeline = retrySince === undefined;
+    const slot = this.pick(pipeline);
     if (slot !== undefined) {
       slot.taken++;
+      this.keepSpare();
       return Promise.resolve(slot);
     }
     return new Promise<Slot>((resolve, reject) => {
-      const w: Waiter = { since: performance.now(), resolve, reject, signal, onAbort: undefined };
+      const w: Waiter = { since: retrySince ?? performance.now(), pipeline, resolve, reject, signal, onAbort: undefined };
       if (signal !== undefined) {
         w.onAbort = () => {
           const i = this.waiters.indexOf(w);
@@ -127,7 +171,8 @@ export class CellPool implements CellPoolApi {
         };
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
-      this.waiters.push(w);
+      if (pipeline) this.waiters.push(w);
+      else this.waiters.unshift(w);
       this.considerGrowth();
     });
   }
@@ -156,11 +201,17 @@ export class CellPool implements CellPoolApi {
     this.growthTimer.unref?.();
   }
 
+  private observe(ms: number): void {
+    this.longShare += ((ms >= PIPELINE_BEHIND_MS ? 1 : 0) - this.longShare) * LONG_SHARE_WEIGHT;
+  }
+
   /**
-   * A cell that is awake (running something young) and has room; else an idle one. Queueing behind a
-   * young invocation beats waking a sleeping cell: a wake-up costs the host more than a tiny guest's run.
+   * A cell that is awake (running something young) and has room, if `pipeline` and this module's invocations
+   * are short; else an idle one. Queueing behind a young invocation beats waking a sleeping cell: a wake-up
+   * costs the host more than a tiny guest's run.
    */
-  private pick(): Slot | undefined {
+  private pick(pipeline = true): Slot | undefined {
+    pipeline &&= this.longShare < 0.5;
     let idle: Slot | undefined;
     for (const s of this.slots) {
       if (!s.cell.alive) continue;
@@ -168,9 +219,23 @@ export class CellPool implements CellPoolApi {
         idle ??= s;
         continue;
       }
-      if (s.taken < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS) return s;
+      if (pipeline && s.taken < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS) return s;
     }
     return idle;
+  }
+
+  /**
+   * keepSpare: when no live cell could take one more invocation now (none idle, none to queue behind), one
+   * more is spawned in the background (below maxCells), so that the next one finds it ready instead of
+   * waiting on a spawn. A cell that pipelines short invocations can take more: steady load on it spawns nothing.
+   */
+  private keepSpare(): void {
+    if (this.options.keepSpare !== true || this.closed || this.starting > 0 || this.slots.length === 0) return;
+    if (this.slots.length >= this.maxCells || performance.now() - this.spareFailedAt < SPARE_RETRY_MS) return;
+    if (this.pick() !== undefined) return;
+    this.grow().catch(() => {
+      this.spareFailedAt = performance.now();
+    });
   }
 
   private release(slot: Slot): void {
@@ -189,14 +254,21 @@ export class CellPool implements CellPoolApi {
     this.handOut();
   }
 
-  /** Gives waiters the cells that can take them now. */
+  /** Gives waiters the cells that can take them now, in order (one that wants an idle cell lets others pass). */
   private handOut(): void {
-    while (this.waiters.length > 0) {
-      const slot = this.pick();
-      if (slot === undefined) return;
+    for (let i = 0; i < this.waiters.length;) {
+      const w = this.waiters[i]!;
+      const slot = this.pick(w.pipeline);
+      if (slot === undefined) {
+        if (w.pipeline) break; // nothing for it: nothing for those behind it either
+        i++;
+        continue;
+      }
+      this.waiters.splice(i, 1);
       slot.taken++;
-      this.settleWaiter(this.waiters.shift()!, slot, true);
+      this.settleWaiter(w, slot, true);
     }
+    this.keepSpare();
   }
 
   private settleWaiter(w: Waiter, outcome: Slot | unknown, ok = false): void {
@@ -220,7 +292,7 @@ export class CellPool implements CellPoolApi {
     this.starting++;
     let cell: SpawnedCell | undefined;
     try {
-      cell = await spawnCell(this.options.spawn);
+      cell = await spawnCell({ takeBackAfterMs: TAKE_BACK_AFTER_MS, ...this.options.spawn });
       const handle = await cell.load(this.options.module);
       this.starting--;
       this.counts.spawned++;

@@ -13,14 +13,23 @@
  * each goes to the caller's callback or is kept for the result or the error (CallerOutput). A frame for a
  * request that is not running, a control frame above MAX_CONTROL_FRAME_BYTES or data beyond the head's caps
  * is refused from its header, before its payload is buffered.
+ *
+ * Taking back (with options.takeBackAfterMs, as pools spawn cells): an invocation sent behind the head carries
+ * a start-by time (takeBackAfterMs later, on the clock host and agent share); the agent never starts it at or
+ * after that time, nor while an earlier answer is still in its send buffer. Once that time has passed and the
+ * event loop has then read everything the cell sent, an invocation whose predecessor is still unanswered cannot
+ * have started and never will: it fails at once with `notStarted` (detail.takenBack), and the pool runs it
+ * elsewhere instead of behind a head that turned slow. Its own answer, when the cell gets to it, is dropped.
  */
 import { IsolaError } from '../errors.js';
 import {
   CELL_TO_HOST, DATA_INPUT, DATA_STDERR, FrameDecoder, FrameType, FrameWriter, HEADER_BYTES, MAX_CONTROL_FRAME_BYTES, TYPE_NAMES,
-  bytesText, dataFrameSlot, decodeError, decodeEvalResult, decodeResult, protocolError, textBytes, type FrameSink,
+  bytesText, dataFrameSlot, decodeError, decodeEvalResult, decodeResult, monotonicMs, protocolError, textBytes, ByteReader,
+  type FrameSink, type LoadMessage,
 } from './protocol/index.js';
 import { CallerOutput } from './caller-output.js';
-import { cancelled, cellClosed, cellCrashed, notStarted } from './cell-errors.js';
+import { loadMessage } from './load-message.js';
+import { cancelled, cellClosed, cellCrashed, notStarted, takenBack, wasNotStarted } from './cell-errors.js';
 import { outputCaps } from './output-caps.js';
 import { checkInvocationPreopens } from './preopens.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, Isolation, LoadRequest, ModuleHandle } from './types.js';
@@ -37,6 +46,10 @@ interface Job {
   onAbort: (() => void) | undefined;
   /** Settled already (cancelled while behind the head): its answer, when it comes, is dropped. */
   done: boolean;
+  /** Sent behind another: the agent must not start it at or after this time (monotonicMs). */
+  startBy: number | undefined;
+  /** Taken back unstarted: it will not run here (no hooks, not counted). */
+  takenBack: boolean;
 }
 
 interface Call {
@@ -69,6 +82,11 @@ export abstract class RemoteCell implements Cell, FrameSink {
   private timer: NodeJS.Timeout | null = null;
   private hostEnded = false; // close() or kill(): no onExit
   private readonly exitWaiters: Array<() => void> = [];
+  /** Looks for invocations to take back (see takeBack). */
+  private takeBackTimer: NodeJS.Timeout | null = null;
+  /** When the host began to start this cell, and whether the agent's hello showed it reads the same clock. */
+  private readonly createdAt = monotonicMs();
+  private clockShared = false;
   private readonly readyPromise: Promise<void>;
   private readyResolve!: () => void;
   private readyReject!: (e: unknown) => void;
@@ -123,8 +141,15 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.listeners.push(listener);
   }
 
+  /** An artifact is verified here, on the host (see load-message.ts). */
   load(req: LoadRequest): Promise<ModuleHandle> {
-    return this.call('load', (id) => this.writer.load(id, { bytes: req.bytes, compile: req.compile ?? {} })) as Promise<ModuleHandle>;
+    let message: LoadMessage;
+    try {
+      message = loadMessage(req, this.options.cacheDir);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.call('load', (id) => this.writer.load(id, message)) as Promise<ModuleHandle>;
   }
 
   /** TESTS ONLY (needs unsafeTestHooks.eval at spawn): runs JavaScript inside the cell's agent. */
@@ -146,7 +171,9 @@ export abstract class RemoteCell implements Cell, FrameSink {
       return Promise.reject(e);
     }
     return new Promise<InvokeResult>((resolve, reject) => {
-      const job: Job = { id: 0, req, output, failWith: null, signal, resolve, reject, onAbort: undefined, done: false };
+      const job: Job = {
+        id: 0, req, output, failWith: null, signal, resolve, reject, onAbort: undefined, done: false, startBy: undefined, takenBack: false,
+      };
       if (signal !== undefined) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -216,24 +243,63 @@ export abstract class RemoteCell implements Cell, FrameSink {
     while (this.state === 'alive' && this.inflight.length < this.pipelineDepth && this.queue.length > 0) {
       const job = this.queue.shift()!;
       job.id = this.nextRequestId++;
+      const takeBackAfter = this.options.takeBackAfterMs;
+      const behind = this.inflight.length > 0 && this.clockShared && takeBackAfter !== undefined;
+      if (behind) job.startBy = monotonicMs() + takeBackAfter;
       try {
-        this.writer.invoke(job.id, job.req);
+        this.writer.invoke(job.id, job.req, job.startBy);
       } catch (e) {
         this.settle(job, e); // never reached the cell
         continue;
       }
       this.inflight.push(job);
       if (this.inflight.length === 1) this.headStarted();
+      else if (behind) this.armTakeBack(job.startBy!);
     }
   }
 
-  /** inflight[0] has just become the head: the cell is running it now. */
+  private armTakeBack(at: number): void {
+    if (this.takeBackTimer !== null) return; // armed for an earlier one; it re-arms for the rest
+    this.takeBackTimer = setTimeout(() => {
+      // A timer callback runs before the event loop polls for input; the check runs after that poll. So what
+      // the cell had sent by `now` has been read (and answered invocations settled) by then.
+      const now = monotonicMs();
+      setImmediate(() => {
+        this.takeBackTimer = null;
+        this.takeBack(now);
+      });
+    }, Math.max(1, Math.ceil(at - monotonicMs())));
+    this.takeBackTimer.unref?.();
+  }
+
+  /**
+   * Fails with takenBack() each invocation behind the head whose start-by time is at or before `readAfter`
+   * (everything the cell sent before `readAfter` has been read): its predecessor is unanswered, so the agent
+   * has not started it, and past its start-by time it never will.
+   */
+  private takeBack(readAfter: number): void {
+    if (this.state === 'dead') return;
+    let next: number | undefined;
+    for (let i = 1; i < this.inflight.length; i++) {
+      const job = this.inflight[i]!;
+      if (job.done || job.startBy === undefined) continue;
+      if (job.startBy <= readAfter) {
+        job.takenBack = true;
+        this.settle(job, takenBack());
+      } else {
+        next ??= job.startBy;
+      }
+    }
+    if (next !== undefined) this.armTakeBack(next);
+  }
+
+  /** inflight[0] has just become the head: the cell is running it now (or answering that it never started). */
   private headStarted(): void {
     const job = this.inflight[0]!;
     this.headSince = performance.now();
     const timeoutMs = job.req.limits?.timeoutMs;
     if (timeoutMs !== undefined) this.arm(timeoutMs + this.killGraceMs, () => this.terminate()); // hung past its timeout
-    this.dispatched();
+    if (!job.takenBack) this.dispatched();
   }
 
   private arm(ms: number, fire: () => void): void {
@@ -281,8 +347,10 @@ export abstract class RemoteCell implements Cell, FrameSink {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    this.invocations++;
-    this.settled();
+    if (!job.takenBack) {
+      this.invocations++;
+      this.settled();
+    }
     this.settle(job, outcome, ok);
     if (this.state === 'alive' || this.state === 'closing') {
       if (this.inflight.length > 0) this.headStarted();
@@ -311,6 +379,8 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.state = 'dead';
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    if (this.takeBackTimer !== null) clearTimeout(this.takeBackTimer);
+    this.takeBackTimer = null;
     this.readyReject(err); // no-op once ready
     const [head, ...behind] = this.inflight.splice(0);
     if (head !== undefined) {
@@ -337,6 +407,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
       case FrameType.READY:
         if (id === 0) {
           if (this.state !== 'starting') throw protocolError('a second hello');
+          this.clockShared = this.sharesClock(payload);
           this.state = 'alive';
           this.readyResolve();
           return;
@@ -345,6 +416,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
         return;
       case FrameType.RESULT: {
         const job = this.runningHead(id, 'result');
+        if (job.takenBack) throw protocolError(`request ${id} ran after its start-by time (it had been taken back)`);
         const { res, hasOutput, hasStderr } = decodeResult(payload);
         const failedCallback = job.output.callbackFailure;
         if (failedCallback !== null) this.finish(job, failedCallback.failure);
@@ -354,8 +426,11 @@ export abstract class RemoteCell implements Cell, FrameSink {
       case FrameType.ERROR: {
         const err = decodeError(payload);
         const head = this.inflight[0];
-        if (head !== undefined && head.id === id) this.finish(head, head.output.failed(err));
-        else this.reply(id, 'load').reject(err);
+        if (head !== undefined && head.id === id) {
+          // "Never started" means the pool may run it again: believed only of one sent behind another.
+          if (wasNotStarted(err) && head.startBy === undefined) throw protocolError(`request ${id} was not queued, yet the cell says it never started`);
+          this.finish(head, head.output.failed(wasNotStarted(err) ? takenBack() : err));
+        } else this.reply(id, 'load').reject(err);
         return;
       }
       case FrameType.EVAL_RESULT: {
@@ -389,6 +464,13 @@ export abstract class RemoteCell implements Cell, FrameSink {
     const head = this.inflight[0];
     if (head === undefined || head.id !== id) throw protocolError(`${what} for request ${id}, which is not running`);
     return head;
+  }
+
+  /** The hello carries the agent's monotonicMs(): within the time the host spent starting it, it reads the same clock. */
+  private sharesClock(payload: Uint8Array): boolean {
+    if (payload.length !== 8) return false;
+    const t = new ByteReader(payload, 'ready').f64();
+    return t >= this.createdAt && t <= monotonicMs();
   }
 
   private reply(id: number, kind: Call['kind']): Call {

@@ -66,6 +66,8 @@ function checkOptions(o: CellSpawnOptions): void {
   }
   const g = o.killGraceMs;
   if (g !== undefined && !(Number.isFinite(g) && g >= 0)) throw new IsolaError('USAGE', `invalid killGraceMs ${String(g)} (a number of milliseconds >= 0)`);
+  const t = o.takeBackAfterMs;
+  if (t !== undefined && !(Number.isFinite(t) && t > 0)) throw new IsolaError('USAGE', `invalid takeBackAfterMs ${String(t)} (a number of milliseconds > 0)`);
   const f = o.maxOpenFiles;
   if (f !== undefined && !(Number.isInteger(f) && f >= 32)) throw new IsolaError('USAGE', `invalid maxOpenFiles ${String(f)} (a whole number >= 32)`);
 }

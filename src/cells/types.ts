@@ -29,6 +29,12 @@ export interface CellSpawnOptions {
   /** Extra time after an invocation's timeout before the host kills a cell that does not answer. Default 1000 ms. */
   killGraceMs?: number;
   /**
+   * An invocation queued in the cell behind another that has not started this many ms after it was sent is
+   * taken back: it fails with `notStarted` (and `takenBack`) in its detail and is guaranteed never to run
+   * here, so the caller may run it elsewhere. Default: never (it waits its turn). Pools set it.
+   */
+  takeBackAfterMs?: number;
+  /**
    * TESTS ONLY. Lets the host send `eval` frames (arbitrary JavaScript run inside the agent) to model
    * "the first wall has fallen", and/or switch off isola's own WASI path checks so only the kernel's wall
    * remains. Never set by the CLI, the server or the library's defaults.
@@ -148,6 +154,12 @@ export interface PoolOptions {
   maxInvocationsPerCell?: number;
   /** Recycle a cell after this age. Default 10 minutes. */
   maxCellAgeMs?: number;
+  /**
+   * Keep a ready cell for the next invocation while below maxCells: when no cell could take one more (none
+   * idle, none to pipeline behind), another is spawned in the background, so that rising load does not wait
+   * on a spawn. Default false (the server turns it on).
+   */
+  keepSpare?: boolean;
 }
 
 export interface PoolStats {
@@ -158,13 +170,16 @@ export interface PoolStats {
   spawned: number;
   crashed: number;
   recycled: number;
+  /** Invocations given back unstarted by a cell where they waited behind a slow one (and run elsewhere). */
+  takenBack: number;
 }
 
 /**
  * A pool of warm cells for one isolation key (a function version, a tenant). `invoke` picks an idle cell,
  * else queues behind a young invocation in a cell that pipelines, else spawns one if below maxCells, else
  * waits (the orchestrator bounds waiting; the pool does not reject). A crashed cell fails only the
- * invocation it was running and is replaced; those queued behind it in the cell run elsewhere.
+ * invocation it was running and is replaced; those queued behind it in the cell run elsewhere, as do those
+ * a cell gives back after they waited behind an invocation that turned slow.
  */
 export interface CellPoolApi {
   invoke(req: Omit<InvokeRequest, 'module'>, signal?: AbortSignal): Promise<InvokeResult>;

@@ -11,7 +11,8 @@
  */
 import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented } from '../wasm/index.js';
-import { MAC_BYTES, type SigningKey } from './signing-key.js';
+import { MAC_BYTES, SigningKey } from './signing-key.js';
+import { keyDirFor } from './cache-dir.js';
 import { isolaVersion } from './version.js';
 import { buildFingerprint } from './build-fingerprint.js';
 import { isArtifact, MAGIC } from './artifact-magic.js';
@@ -57,6 +58,14 @@ export function encodeArtifact(p: ArtifactPayload, key: SigningKey): Uint8Array 
   out.set(p.instrumented, at);
   out.set(key.mac(out.subarray(0, bodyLength)), bodyLength);
   return out;
+}
+
+/**
+ * The parts of an artifact, its signature checked against the key that goes with `cacheDir` (as an Engine
+ * with that cache directory checks it): what a host hands a cell, which has no key, with Engine.loadVerified.
+ */
+export function verifyArtifact(bytes: Uint8Array, cacheDir: string | null | undefined): ArtifactPayload {
+  return decodeArtifact(bytes, new SigningKey(keyDirFor(cacheDir)));
 }
 
 const reject = (why: string): IsolaError => new IsolaError('ARTIFACT', `artifact rejected: ${why}`);

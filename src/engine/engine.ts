@@ -7,8 +7,8 @@
 import { IsolaError } from '../errors.js';
 import type { Instrumented, ModuleInfo } from '../wasm/index.js';
 import { inspect } from '../wasm/inspect.js';
-import { decodeArtifact, encodeArtifact, isArtifact } from './artifact.js';
-import { defaultCacheDir } from './cache-dir.js';
+import { decodeArtifact, encodeArtifact, isArtifact, type ArtifactPayload } from './artifact.js';
+import { defaultCacheDir, keyDirFor } from './cache-dir.js';
 import { cacheKeyOf } from './cache-key.js';
 import { compileModule, compileWasm, inspectModule, needsRewrite } from './compile-module.js';
 import { CompiledModuleImpl, type CompiledModule, type CompiledParts, type ModuleServices } from './compiled-module.js';
@@ -46,7 +46,7 @@ export class Engine {
 
   constructor(opts: EngineOptions = {}) {
     const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
-    this.key = new SigningKey(opts.keyDir ?? cacheDir ?? defaultCacheDir());
+    this.key = new SigningKey(opts.keyDir ?? keyDirFor(cacheDir));
     this.disk = cacheDir === null ? null : new DiskCache(cacheDir, this.key);
   }
 
@@ -77,7 +77,15 @@ export class Engine {
 
   /** Loads what CompiledModule.toArtifact wrote, after checking its signature. No instrumentation runs. `threads` as for compile. */
   loadArtifact(bytes: Uint8Array, opts: Pick<CompileOptions, 'threads'> = {}): CompiledModule {
-    const p = decodeArtifact(bytes, this.key);
+    return this.loadVerified(decodeArtifact(bytes, this.key), opts);
+  }
+
+  /**
+   * An artifact's parts whose signature has been checked already, by this engine or by the host of a cell
+   * (which holds the key; see verifyArtifact): compiled as they are, not instrumented again. Never hand it
+   * parts that no one checked: they say what instrumentation the bytes carry, and the limits rely on it.
+   */
+  loadVerified(p: ArtifactPayload, opts: Pick<CompileOptions, 'threads'> = {}): CompiledModule {
     const hit = this.memory.get(p.cacheKey);
     if (hit) {
       checkThreads(hit.info, opts.threads);

@@ -5,6 +5,8 @@
  * Hot swap: the new version's pool is warmed first, the state file written, then `fn.live` (the one
  * pointer requests read) switches in one synchronous assignment. A request pins its version when it is
  * admitted and finishes on it; the old pool is closed only when its last in-flight request has ended.
+ * The version switched away from last keeps its warm pool a while longer (RETAIN_MS after its last request):
+ * re-activating it (a rollback) takes that pool back instead of spawning new cells.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -28,12 +30,16 @@ import type {
 /** Cells per version never exceed this, whatever max-concurrency says: each process cell is a Node process. */
 const MAX_CELLS_PER_VERSION = 16;
 const DEFAULT_GRACE_MS = 10_000;
+/** How long the pool of the version switched away from stays warm after its last request, for a rollback. */
+const RETAIN_MS = 60_000;
 
 export type PoolFactory = (opts: PoolOptions) => CellPoolApi;
 
 export interface OrchestratorInternals {
   /** How pools are made (tests inject fakes; the default is src/cells' CellPool). */
   createPool: PoolFactory;
+  /** How long a retired version's pool stays warm after its last request (tests shorten it). */
+  retainMs: number;
 }
 
 interface LiveVersion {
@@ -44,6 +50,8 @@ interface LiveVersion {
   inflight: number;
   retired: boolean;
   closed?: Promise<void>;
+  /** Closes the pool of a retained version when its warm time is over. */
+  retainTimer?: NodeJS.Timeout;
 }
 
 interface FunctionEntry {
@@ -51,6 +59,8 @@ interface FunctionEntry {
   state: FunctionState;
   versions: VersionInfo[]; // newest first
   live: LiveVersion | null;
+  /** The version switched away from last, its pool still open (warm) for a while: see RETAIN_MS. */
+  retained: LiveVersion | null;
   admission: Admission;
 }
 
@@ -76,7 +86,7 @@ export class Orchestrator implements OrchestratorApi {
   private readonly internals: OrchestratorInternals;
 
   constructor(private readonly opts: OrchestratorOptions, internals: Partial<OrchestratorInternals> = {}) {
-    this.internals = { createPool: internals.createPool ?? ((o) => new CellPool(o)) };
+    this.internals = { createPool: internals.createPool ?? ((o) => new CellPool(o)), retainMs: internals.retainMs ?? RETAIN_MS };
     this.store = new VersionStore(opts.dataDir);
     this.logs = new FunctionLogs(join(opts.dataDir, 'logs'));
     this.cacheDir = join(opts.dataDir, 'cache');
@@ -103,7 +113,7 @@ export class Orchestrator implements OrchestratorApi {
 
   private newEntry(name: string, state: FunctionState, versions: VersionInfo[]): FunctionEntry {
     const entry: FunctionEntry = {
-      name, state, versions, live: null,
+      name, state, versions, live: null, retained: null,
       admission: new Admission(name, () => (entry.live?.info ?? entry.versions[0])?.spec.limits ?? DEFAULT_LIMITS),
     };
     return entry;
@@ -121,20 +131,60 @@ export class Orchestrator implements OrchestratorApi {
       module: { bytes, compile: compileOptionsFor(spec) },
       maxCells: Math.min(spec.limits.maxConcurrency, MAX_CELLS_PER_VERSION),
       minWarm: 1,
+      keepSpare: true,
     });
     const grants = [...Object.keys(spec.env).map((k) => `env:${k}`), ...spec.files.map((f) => `files:${f.guestPath}`)];
     return { info, grants, pool, inflight: 0, retired: false };
   }
 
-  /** Closes a version's pool once nothing runs on it any more. */
-  private retire(v: LiveVersion): void {
+  /**
+   * Takes a version out of service: its pool closes once nothing runs on it any more, or, if `retain` (it was
+   * switched away from), RETAIN_MS after that, unless it is re-activated first. Only one version per function
+   * is retained: the one retained before is let go.
+   */
+  private retire(entry: FunctionEntry, v: LiveVersion, retain: boolean): void {
     v.retired = true;
-    if (v.inflight === 0 && !v.closed) {
-      const closed = v.pool.close(DEFAULT_GRACE_MS).catch(() => {});
-      v.closed = closed;
-      this.closingPools.add(closed);
-      void closed.then(() => this.closingPools.delete(closed));
+    const before = entry.retained;
+    if (retain) entry.retained = v;
+    else if (before === v) entry.retained = null;
+    if (before && before !== entry.retained) this.retiredIdle(entry, before);
+    this.retiredIdle(entry, v);
+  }
+
+  /** Closes a retired version's pool if nothing runs on it (now, or RETAIN_MS from now if it is the one kept). */
+  private retiredIdle(entry: FunctionEntry, v: LiveVersion): void {
+    if (v.closed || v.inflight > 0) return;
+    if (entry.retained !== v || this.closing) {
+      void this.closePool(v);
+      return;
     }
+    if (v.retainTimer) return;
+    v.retainTimer = setTimeout(() => {
+      if (entry.retained === v) entry.retained = null;
+      void this.closePool(v);
+    }, this.internals.retainMs);
+    v.retainTimer.unref?.();
+  }
+
+  private closePool(v: LiveVersion, graceMs = DEFAULT_GRACE_MS): Promise<void> {
+    clearTimeout(v.retainTimer);
+    if (v.closed) return v.closed;
+    const closed = v.pool.close(graceMs).catch(() => {});
+    v.closed = closed;
+    this.closingPools.add(closed);
+    void closed.then(() => this.closingPools.delete(closed));
+    return closed;
+  }
+
+  /** The retained pool of `versionId`, taken back into service (null if it was not retained). */
+  private reclaimRetained(entry: FunctionEntry, versionId: string): LiveVersion | null {
+    const v = entry.retained;
+    if (!v || v.info.id !== versionId || v.closed) return null;
+    clearTimeout(v.retainTimer);
+    v.retainTimer = undefined;
+    v.retired = false;
+    entry.retained = null;
+    return v;
   }
 
   /** Runs admin operations on one function one at a time. */
@@ -162,13 +212,15 @@ export class Orchestrator implements OrchestratorApi {
   }
 
   /**
-   * Makes `info` the live version of `entry`: warms its pool (unless `started` is given), writes the state
-   * file, switches the pointer, retires the old version. On failure nothing has changed.
+   * Makes `info` the live version of `entry`: warms its pool (unless `started` is given, or the version's pool
+   * was retained), writes the state file, switches the pointer, retires the old version. On failure nothing
+   * has changed (but a retained pool taken back is closed).
    */
-  private async switchTo(entry: FunctionEntry, info: VersionInfo, bytes: Uint8Array, state: FunctionState, started?: LiveVersion): Promise<void> {
-    const next = started ?? this.startVersion(info, bytes);
+  private async switchTo(entry: FunctionEntry, info: VersionInfo, bytes: () => Uint8Array, state: FunctionState, started?: LiveVersion): Promise<void> {
+    const warm = started ?? this.reclaimRetained(entry, info.id);
+    const next = warm ?? this.startVersion(info, bytes());
     try {
-      if (!started) await next.pool.warm();
+      if (!warm) await next.pool.warm();
       // From here to the switch nothing awaits: the checks still hold when the pointer moves.
       this.checkOpen(); // close() may have begun while the cells warmed up
       const other = this.routeConflict(info.spec); // another function may have taken the route meanwhile
@@ -182,7 +234,7 @@ export class Orchestrator implements OrchestratorApi {
     entry.state = state;
     entry.live = next;
     this.fns.set(entry.name, entry);
-    if (old) this.retire(old);
+    if (old) this.retire(entry, old, true);
   }
 
   async deploy(spec: FunctionSpec, bytes: Uint8Array, opts: { activate?: boolean; onProgress?: (phase: string) => void } = {}): Promise<VersionInfo> {
@@ -210,9 +262,9 @@ export class Orchestrator implements OrchestratorApi {
         // Start the cells before storing anything: a module that cannot load leaves no trace.
         progress('starting');
         const { source: _source, ...stored } = spec;
-        started = this.startVersion({ id, moduleSha256: '', size: bytes.length, createdAt: '', spec: stored }, bytes);
+        started = (entry && this.reclaimRetained(entry, id)) ?? this.startVersion({ id, moduleSha256: '', size: bytes.length, createdAt: '', spec: stored }, bytes);
         try {
-          await started.pool.warm();
+          await started.pool.warm(); // at once for a retained pool (its cells are up)
           this.checkOpen(); // close() may have begun while the cells warmed up
         } catch (e) {
           await started.pool.close(0).catch(() => {});
@@ -229,7 +281,7 @@ export class Orchestrator implements OrchestratorApi {
         if (started) {
           const prev = target.state.active;
           const history = prev !== null && prev !== id ? [...target.state.history, prev] : target.state.history;
-          await this.switchTo(target, info, bytes, { active: id, history }, started);
+          await this.switchTo(target, info, () => bytes, { active: id, history }, started);
         } else {
           this.store.writeState(spec.name, target.state);
         }
@@ -265,7 +317,7 @@ export class Orchestrator implements OrchestratorApi {
       if (other) throw new IsolaError('CONFLICT', `route ${info.spec.route} is already served by function ${other}`);
       const prev = entry.state.active;
       const history = prev !== null ? [...entry.state.history, prev] : entry.state.history;
-      await this.switchTo(entry, info, this.store.moduleBytes(name, info.id), { active: versionId, history });
+      await this.switchTo(entry, info, () => this.store.moduleBytes(name, info.id), { active: versionId, history });
     });
   }
 
@@ -280,7 +332,8 @@ export class Orchestrator implements OrchestratorApi {
         if (id !== entry.state.active) target = entry.versions.find((v) => v.id === id);
       }
       if (!target) throw new IsolaError('NOT_FOUND', `function ${name} has no earlier version to roll back to`);
-      await this.switchTo(entry, target, this.store.moduleBytes(name, target.id), { active: target.id, history });
+      const to = target;
+      await this.switchTo(entry, to, () => this.store.moduleBytes(name, to.id), { active: to.id, history });
       return target;
     });
   }
@@ -295,7 +348,10 @@ export class Orchestrator implements OrchestratorApi {
       this.logs.remove(name);
       const live = entry.live;
       entry.live = null;
-      if (live) this.retire(live);
+      const kept = entry.retained;
+      entry.retained = null;
+      if (kept) this.retiredIdle(entry, kept);
+      if (live) this.retire(entry, live, false);
     });
   }
 
@@ -399,7 +455,7 @@ export class Orchestrator implements OrchestratorApi {
       live.inflight--;
       this.inflight--;
       entry.admission.release();
-      if (live.retired && live.inflight === 0) this.retire(live);
+      if (live.retired) this.retiredIdle(entry, live);
       if (this.inflight === 0) this.drained?.();
     }
   }
@@ -419,7 +475,7 @@ export class Orchestrator implements OrchestratorApi {
     }
     const pools: Promise<void>[] = [...this.closingPools];
     for (const e of this.fns.values()) {
-      if (e.live) pools.push(e.live.pool.close(0).catch(() => {}));
+      for (const v of [e.live, e.retained]) if (v) pools.push(this.closePool(v, 0));
     }
     await Promise.all(pools);
     this.logs.close();

@@ -1,5 +1,5 @@
 // CellPool: warm cells, module loaded once per cell, recycling by count and age, a bound on cells,
-// replacement of a cell that died, and close.
+// replacement of a cell that died, a spare cell kept ready, and close.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IsolaError } from '../../src/errors.js';
@@ -13,7 +13,7 @@ test('warm() readies minWarm cells; invocations get a fresh instance each', asyn
   const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: COUNTER }, minWarm: 2, maxCells: 3 });
   try {
     await pool.warm();
-    assert.deepEqual(pool.stats(), { cells: 2, idle: 2, busy: 0, queued: 0, spawned: 2, crashed: 0, recycled: 0 });
+    assert.deepEqual(pool.stats(), { cells: 2, idle: 2, busy: 0, queued: 0, spawned: 2, crashed: 0, recycled: 0, takenBack: 0 });
     for (let i = 0; i < 3; i++) assert.deepEqual((await pool.invoke({ kind: 'invoke', export: 'bump' })).values, ['1']);
     assert.equal(pool.stats().spawned, 2, 'no new cell for sequential work');
   } finally {
@@ -52,6 +52,51 @@ test('the number of cells is bounded; extra work waits and then runs', async () 
     assert.ok(results.every((r) => r.status === 'rejected' && isCode('TIMEOUT')(r.reason)));
     assert.ok(maxCells <= 2, `at most 2 cells, saw ${maxCells}`);
     assert.equal(pool.stats().spawned, 2);
+  } finally {
+    await pool.close();
+  }
+});
+
+/** Polls until `ok()` or `ms` pass. */
+async function until(ok: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!ok() && Date.now() < deadline) await sleep(5);
+  return ok();
+}
+
+test('keepSpare: when every cell has work, one more is readied in the background, up to maxCells', async () => {
+  const spin = { kind: 'invoke', export: 'spin', limits: { timeoutMs: 3000 } } as const;
+  const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: COUNTER }, minWarm: 1, maxCells: 3, keepSpare: true });
+  const running: Array<Promise<unknown>> = [];
+  try {
+    await pool.warm();
+    assert.deepEqual((await pool.invoke(add)).values, ['42']);
+    running.push(pool.invoke(spin).catch((e) => e));
+    assert.ok(await until(() => pool.stats().idle === 1), `a spare is ready while the one cell spins: ${JSON.stringify(pool.stats())}`);
+    assert.equal(pool.stats().cells, 2);
+    // The next long one takes the spare at once (no spawn to wait for), and another spare is readied.
+    running.push(pool.invoke(spin).catch((e) => e));
+    await sleep(0);
+    assert.equal(pool.stats().busy, 2, 'it went to the spare');
+    assert.ok(await until(() => pool.stats().cells === 3 && pool.stats().idle === 1), JSON.stringify(pool.stats()));
+    running.push(pool.invoke(spin).catch((e) => e));
+    await sleep(300);
+    assert.equal(pool.stats().cells, 3, 'never beyond maxCells');
+    assert.equal(pool.stats().spawned, 3);
+  } finally {
+    await pool.close(0);
+    await Promise.all(running);
+  }
+});
+
+test('without keepSpare a busy cell gets no spare', async () => {
+  const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: COUNTER }, minWarm: 1, maxCells: 3 });
+  try {
+    await pool.warm();
+    const spinning = pool.invoke({ kind: 'invoke', export: 'spin', limits: { timeoutMs: 300 } });
+    await sleep(150);
+    assert.equal(pool.stats().cells, 1);
+    await assert.rejects(spinning, isCode('TIMEOUT'));
   } finally {
     await pool.close();
   }

@@ -95,7 +95,7 @@ export class FakePool implements CellPoolApi {
   }
 
   stats(): PoolStats {
-    return { cells: 1, idle: this.running ? 0 : 1, busy: this.running ? 1 : 0, queued: 0, spawned: 1, crashed: 0, recycled: 0 };
+    return { cells: 1, idle: this.running ? 0 : 1, busy: this.running ? 1 : 0, queued: 0, spawned: 1, crashed: 0, recycled: 0, takenBack: 0 };
   }
 
   async close(): Promise<void> {

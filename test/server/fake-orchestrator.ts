@@ -86,7 +86,7 @@ export class FakeOrchestrator implements OrchestratorApi {
       route: active?.spec.route ?? f.versions[0]!.spec.route,
       active: f.active,
       versions: f.versions.map(({ bytes: _b, ...v }) => v),
-      pool: { cells: 1, idle: 1, busy: 0, queued: 0, spawned: 1, crashed: 0, recycled: 0 },
+      pool: { cells: 1, idle: 1, busy: 0, queued: 0, spawned: 1, crashed: 0, recycled: 0, takenBack: 0 },
     };
   }
 

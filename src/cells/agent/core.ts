@@ -19,6 +19,7 @@ import {
 import { outputCaps, type OutputCaps } from '../output-caps.js';
 import type { InvokeRequest, InvokeResult, ModuleHandle } from '../types.js';
 import { capturedOutput, type GuestOutput, type GuestOutputFactory } from './guest-output.js';
+import type { VerifiedParts } from '../protocol/index.js';
 
 export interface AgentConfig {
   /** The cell's preopens as the agent sees them (inside a jail: where they are mounted). */
@@ -56,7 +57,16 @@ export class AgentCore {
     this.engine = new Engine({ cacheDir: config.cacheDir, keyDir: config.artifacts === false ? NO_KEY_DIR : undefined });
   }
 
-  load(bytes: Uint8Array, compile: CompileOptions = {}): ModuleHandle {
+  /**
+   * `verified`: the parts of an artifact the host verified (`bytes` is then its original module): compiled
+   * as they are. Only the host makes them (a process cell has no signing key; see load-message.ts).
+   */
+  load(bytes: Uint8Array, compile: CompileOptions = {}, verified?: VerifiedParts): ModuleHandle {
+    if (verified !== undefined) {
+      const handle = handleOf(verified.instrumented, verified.options);
+      if (!this.modules.has(handle)) this.modules.set(handle, this.engine.loadVerified({ ...verified, original: bytes }));
+      return handle;
+    }
     if (this.config.artifacts === false && isArtifact(bytes)) {
       throw new IsolaError('ARTIFACT', 'a process cell loads module bytes, not artifacts (their signing key stays on the host)');
     }
@@ -65,7 +75,7 @@ export class AgentCore {
       fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes, reuseMemory: true,
       maxTableElements: compile.maxTableElements, maxTotalTableElements: compile.maxTotalTableElements,
     };
-    const handle = createHash('sha256').update(bytes).update(JSON.stringify(options)).digest('hex').slice(0, 32);
+    const handle = handleOf(bytes, options);
     if (!this.modules.has(handle)) this.modules.set(handle, this.engine.load(bytes, options));
     return handle;
   }
@@ -238,3 +248,7 @@ function withFuel(e: unknown, instance: Instance | undefined): unknown {
   return e;
 }
 
+/** A loaded module's handle: its bytes and how they are (or are to be) compiled. */
+function handleOf(bytes: Uint8Array, options: object): ModuleHandle {
+  return createHash('sha256').update(bytes).update(JSON.stringify(options)).digest('hex').slice(0, 32);
+}

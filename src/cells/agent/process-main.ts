@@ -23,6 +23,7 @@ const onread: OnReadOpts = {
 const channel = new Socket({ fd: 3, readable: true, writable: true, onread } as SocketConstructorOpts);
 const agent = new AgentServer(config, {
   send: (parts) => writeParts(channel, parts),
+  backlogged: () => channel.writableLength > 0,
 }, () => channel.end(() => process.exit(0)), undefined, true);
 
 function received(chunk: Uint8Array): void {

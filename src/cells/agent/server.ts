@@ -5,8 +5,9 @@
 import { createRequire } from 'node:module';
 import {
   DATA_INPUT, FrameDecoder, copyBytes, FrameType, FrameWriter, HOST_TO_CELL, bytesText, dataFrameSlot, decodeInvoke, decodeLoad,
-  encodeEvalResult, protocolError, textBytes, type DirectSink, type FrameSink,
+  encodeEvalResult, monotonicMs, protocolError, textBytes, ByteWriter, type DirectSink, type FrameSink,
 } from '../protocol/index.js';
+import { cellClosed, notStarted } from '../cell-errors.js';
 import type { InvokeRequest } from '../types.js';
 import { AgentCore, type AgentConfig, type OpenedBuffer } from './core.js';
 import { OutputBatch } from './output-batch.js';
@@ -16,6 +17,7 @@ interface Waiting {
   id: number;
   req: InvokeRequest;
   opened: OpenedBuffer | null;
+  startBy: number | undefined;
 }
 
 export class AgentServer {
@@ -26,7 +28,7 @@ export class AgentServer {
   private readonly batch: OutputBatch;
 
   /** `volatileChunks`: the transport reuses the memory of the chunks it pushes (process cells read into one buffer). */
-  constructor(private readonly config: AgentConfig, sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array, volatileChunks = false) {
+  constructor(private readonly config: AgentConfig, private readonly sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array, volatileChunks = false) {
     this.core = new AgentCore(config, cancelFlag, true); // output is copied into frames: views of guest memory suffice
     this.writer = new FrameWriter(sink);
     this.batch = new OutputBatch(this.writer);
@@ -35,9 +37,22 @@ export class AgentServer {
     this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), { reuse: true, direct: this.direct, volatileChunks });
   }
 
-  /** Tells the host the agent is up (READY with request id 0). */
+  /** Tells the host the agent is up (READY with request id 0), and the time on the shared clock (the host checks it is shared). */
   hello(): void {
-    this.writer.frame(FrameType.READY, 0);
+    this.writer.frame(FrameType.READY, 0, new ByteWriter(8).f64(monotonicMs()).take());
+  }
+
+  /**
+   * An invocation the host queued behind another carries a start-by time: from then on the host may run it
+   * elsewhere, so it must not start here. Nor while an earlier answer still waits in this side's send buffer:
+   * the host concludes "never started" from not having that answer (see RemoteCell.takeBack).
+   */
+  private mayStart(startBy: number | undefined): boolean {
+    return startBy === undefined || (monotonicMs() < startBy && this.sink.backlogged?.() !== true);
+  }
+
+  private checkStart(startBy: number | undefined): void {
+    if (!this.mayStart(startBy)) throw notStarted(cellClosed('not started: it waited in the cell past its start-by time'));
   }
 
   /**
@@ -49,6 +64,7 @@ export class AgentServer {
     target: (type, id, length, first) => {
       const w = this.waiting;
       if (type !== FrameType.DATA || first !== DATA_INPUT || w === null || w.id !== id || w.req.kind !== 'buffer') return null;
+      if (!this.mayStart(w.startBy)) return null; // the ordinary path answers
       try {
         const opened = this.core.openBuffer(w.req);
         if (opened.target.length < length) {
@@ -77,20 +93,21 @@ export class AgentServer {
         if (w === null || slot !== DATA_INPUT) throw protocolError(`data frame (slot ${slot}) for request ${id}, which expects none`);
         this.waiting = null;
         w.req.input = bytes;
-        this.run(id, w.req);
+        this.run(id, w.req, w.startBy);
         return;
       }
       case FrameType.LOAD:
         this.answer(id, () => {
           const m = decodeLoad(payload);
-          // A copy: the engine keeps the original bytes (backtraces, variants), the frame buffer is reused.
-          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(copyBytes(m.bytes), m.compile)));
+          // Copies: the engine keeps the bytes (backtraces, variants), the frame buffer is reused.
+          const verified = m.verified && { ...m.verified, instrumented: copyBytes(m.verified.instrumented) };
+          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(copyBytes(m.bytes), m.compile, verified)));
         });
         return;
       case FrameType.INVOKE: {
-        const { req, hasInput } = decodeInvoke(payload);
-        if (hasInput) this.waiting = { id, req, opened: null };
-        else this.run(id, req);
+        const { req, hasInput, startBy } = decodeInvoke(payload);
+        if (hasInput) this.waiting = { id, req, opened: null, startBy };
+        else this.run(id, req, startBy);
         return;
       }
       case FrameType.CANCEL:
@@ -115,8 +132,15 @@ export class AgentServer {
     }
   }
 
-  /** An invocation: its output goes out while it runs, and what is still held leaves with its result or error. */
-  private run(id: number, req: InvokeRequest): void {
+  /**
+   * An invocation: its output goes out while it runs, and what is still held leaves with its result or error.
+   * One that arrived past its start-by time is not started: it is answered "not started" at once.
+   */
+  private run(id: number, req: InvokeRequest, startBy: number | undefined): void {
+    if (!this.mayStart(startBy)) {
+      this.answer(id, () => this.checkStart(startBy));
+      return;
+    }
     const batch = this.batch;
     batch.begin(id);
     try {

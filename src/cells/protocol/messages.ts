@@ -4,6 +4,7 @@
  */
 import { IsolaError, type IsolaErrorCode } from '../../errors.js';
 import type { CompileOptions } from '../../engine/limits.js';
+import type { InstrumentOptions, Instrumented } from '../../wasm/index.js';
 import { checkedEnviron, environStrings, joinEnviron, type EnvironBlock, type Preopen } from '../../capabilities/wasi-p1/index.js';
 import type { InvocationKind, InvokeRequest, InvokeResult } from '../types.js';
 import { ByteReader, ByteWriter, protocolError } from './codec.js';
@@ -14,38 +15,93 @@ const utf8Decoder = new TextDecoder();
 
 // ---- load ------------------------------------------------------------------------------------
 
-export interface LoadMessage {
-  bytes: Uint8Array;
-  compile: CompileOptions;
+/** A module already instrumented, from an artifact whose signature the host checked: the cell compiles it as it is. */
+export interface VerifiedParts {
+  cacheKey: string;
+  options: InstrumentOptions;
+  fuel: Instrumented['fuel'];
+  instrumented: Uint8Array;
 }
 
+export interface LoadMessage {
+  /** The module (with `verified`: the original the instrumented bytes were made from). */
+  bytes: Uint8Array;
+  compile: CompileOptions;
+  /** Only ever made by the host, from an artifact it verified (see src/cells/load-message.ts). */
+  verified?: VerifiedParts;
+}
+
+/** Options, the verified parts' metadata ('' when none), then the bytes (with verified parts: original, then instrumented). */
 export function encodeLoad(w: ByteWriter, m: LoadMessage): void {
-  w.str(JSON.stringify(m.compile)).raw(m.bytes);
+  const v = m.verified;
+  w.str(JSON.stringify(m.compile));
+  w.str(v === undefined ? '' : JSON.stringify({ cacheKey: v.cacheKey, options: v.options, fuel: v.fuel, instrumentedLength: v.instrumented.length }));
+  w.raw(m.bytes);
+  if (v !== undefined) w.raw(v.instrumented);
 }
 
 export function decodeLoad(payload: Uint8Array): LoadMessage {
   const r = new ByteReader(payload, 'load');
-  const compile = parseJson(r.str(), 'load') as CompileOptions;
-  if (typeof compile !== 'object' || compile === null || Array.isArray(compile)) throw protocolError('load frame options are not an object');
+  const compile = jsonObject(r.str(), 'load frame options');
   const out: CompileOptions = {};
   if (compile.fuel !== undefined) out.fuel = compile.fuel === true;
   for (const k of ['maxMemoryBytes', 'maxTableElements', 'maxTotalTableElements'] as const) {
-    if (compile[k] === undefined) continue;
-    if (!Number.isSafeInteger(compile[k])) throw protocolError(`load frame ${k} is not an integer`);
-    out[k] = compile[k];
+    if (compile[k] !== undefined) out[k] = safeInteger(compile[k], `load frame ${k}`);
   }
-  return { compile: out, bytes: r.rest() };
+  const meta = r.str();
+  const bytes = r.rest();
+  if (meta === '') return { compile: out, bytes };
+  const m = jsonObject(meta, 'load frame verified parts');
+  const length = safeInteger(m.instrumentedLength, 'load frame instrumentedLength');
+  if (typeof m.cacheKey !== 'string' || length > bytes.length) throw protocolError('load frame verified parts are malformed');
+  const verified: VerifiedParts = {
+    cacheKey: m.cacheKey, options: instrumentOptions(m.options), fuel: fuelInfo(m.fuel), instrumented: bytes.subarray(bytes.length - length),
+  };
+  return { compile: out, bytes: bytes.subarray(0, bytes.length - length), verified };
+}
+
+function asObject(o: unknown, what: string): Record<string, unknown> {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw protocolError(`${what} are not an object`);
+  return o as Record<string, unknown>;
+}
+
+const jsonObject = (text: string, what: string): Record<string, unknown> => asObject(parseJson(text, 'load'), what);
+
+function safeInteger(v: unknown, what: string): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw protocolError(`${what} is not a whole number`);
+  return v as number;
+}
+
+function instrumentOptions(v: unknown): InstrumentOptions {
+  const o = asObject(v, 'load frame instrument options');
+  const out: InstrumentOptions = {};
+  if (o.fuel !== undefined) out.fuel = o.fuel === true;
+  if (o.importMemory !== undefined) out.importMemory = o.importMemory === true;
+  for (const k of ['maxMemoryBytes', 'maxTableElements', 'maxTotalTableElements'] as const) {
+    if (o[k] !== undefined) out[k] = safeInteger(o[k], `load frame ${k}`);
+  }
+  return out;
+}
+
+function fuelInfo(v: unknown): Instrumented['fuel'] {
+  if (v === null) return null;
+  const o = asObject(v, 'load frame fuel info');
+  if (o.importModule !== 'isola' || o.importName !== 'fuel_check' || o.globalExport !== '__isola_fuel') throw protocolError('load frame fuel info is malformed');
+  return { importModule: 'isola', importName: 'fuel_check', globalExport: '__isola_fuel', insertedFuncIndex: safeInteger(o.insertedFuncIndex, 'load frame insertedFuncIndex') };
 }
 
 // ---- invoke ----------------------------------------------------------------------------------
 
 const KINDS: readonly InvocationKind[] = ['invoke', 'buffer', 'wasi'];
 const enum F {
-  EXPORT = 1, ARGS = 2, ENV = 4, PREOPENS = 8, FUEL = 16, TIMEOUT = 32, MAX_OUT = 64, MAX_ERR = 128, INPUT = 256,
+  EXPORT = 1, ARGS = 2, ENV = 4, PREOPENS = 8, FUEL = 16, TIMEOUT = 32, MAX_OUT = 64, MAX_ERR = 128, INPUT = 256, START_BY = 512,
 }
 
-/** Everything but `input`, which travels in a DATA frame (slot DATA_INPUT) right after (so the cell can stream it into an instance). */
-export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
+/**
+ * Everything but `input`, which travels in a DATA frame (slot DATA_INPUT) right after (so the cell can stream it into an instance).
+ * `startBy` (monotonicMs): the cell must not start the invocation at or after it, but answer that it never started (see RemoteCell).
+ */
+export function encodeInvoke(w: ByteWriter, req: InvokeRequest, startBy?: number): void {
   const kind = KINDS.indexOf(req.kind);
   if (kind < 0) throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
   const l = req.limits;
@@ -59,6 +115,7 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
   if (req.maxOutputBytes !== undefined) flags |= F.MAX_OUT;
   if (req.maxStderrBytes !== undefined) flags |= F.MAX_ERR;
   if (req.input !== undefined) flags |= F.INPUT;
+  if (startBy !== undefined) flags |= F.START_BY;
   w.u8(kind).u32(flags).str(req.module);
   if (req.export !== undefined) w.str(req.export);
   if (req.args !== undefined) writeStrings(w, req.args);
@@ -76,10 +133,11 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest): void {
   if (l?.timeoutMs !== undefined) w.f64(l.timeoutMs);
   if (req.maxOutputBytes !== undefined) w.f64(req.maxOutputBytes);
   if (req.maxStderrBytes !== undefined) w.f64(req.maxStderrBytes);
+  if (startBy !== undefined) w.f64(startBy);
 }
 
 /** `input` is attached by the caller from the staged DATA frame (flag INPUT says one must be there). */
-export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInput: boolean } {
+export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInput: boolean; startBy?: number } {
   const r = new ByteReader(payload, 'invoke');
   const kind = KINDS[r.u8()];
   if (kind === undefined) throw protocolError('invoke frame has an unknown kind');
@@ -104,8 +162,10 @@ export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInpu
   if (flags & (F.FUEL | F.TIMEOUT)) req.limits = limits;
   if (flags & F.MAX_OUT) req.maxOutputBytes = r.f64();
   if (flags & F.MAX_ERR) req.maxStderrBytes = r.f64();
+  const out: { req: InvokeRequest; hasInput: boolean; startBy?: number } = { req, hasInput: (flags & F.INPUT) !== 0 };
+  if (flags & F.START_BY) out.startBy = r.f64();
   r.end();
-  return { req, hasInput: (flags & F.INPUT) !== 0 };
+  return out;
 }
 
 /**

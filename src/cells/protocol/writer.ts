@@ -10,6 +10,8 @@ import { DATA_INPUT, DATA_OUTPUT, DATA_STDERR, encodeError, encodeInvoke, encode
 /** Receives whole frames; the parts of one call belong together (send them in one go if you can). */
 export interface FrameSink {
   send(parts: Uint8Array[]): void;
+  /** Frames sent earlier still wait on this side (a socket whose kernel buffer was full); absent: never. */
+  backlogged?(): boolean;
 }
 
 /** The socket side of a FrameSink (the agent of a process cell): one part as is, several corked into one writev. */
@@ -48,8 +50,8 @@ export class FrameWriter {
   }
 
   /** The invoke, then its input as a data frame: the cell prepares the instance first and streams the input into it. */
-  invoke(requestId: number, req: InvokeRequest): void {
-    encodeInvoke(this.begin(), req);
+  invoke(requestId: number, req: InvokeRequest, startBy?: number): void {
+    encodeInvoke(this.begin(), req, startBy);
     this.end(FrameType.INVOKE, requestId);
     if (req.input !== undefined) this.data(requestId, DATA_INPUT, req.input);
     this.flush();
