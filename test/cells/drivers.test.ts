@@ -9,9 +9,11 @@ import { IsolaError } from '../../src/errors.js';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
 import type { Isolation } from '../../src/cells/types.js';
 import { bytes, COPY, COUNTER, fixture, text } from './guests.js';
+import { grantToJail } from '../helpers/jail-user.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isola-cells-'));
 writeFileSync(join(dir, 'a.txt'), 'hello');
+grantToJail(dir, false);
 
 for (const isolation of ['inline', 'worker', 'process'] as Isolation[]) {
   describe(`${isolation} cell`, () => {

@@ -58,6 +58,9 @@ export function planJail(req: JailRequest, tool: JailTool | null = jailSupport()
   if (tool === null) {
     throw new IsolaError('JAIL', `cannot build the process jail here: ${support.reasons.join('; ') || 'no jail tool'}`);
   }
+  if (tool === 'unshare' && support.hostUser.uid === 0) {
+    throw new IsolaError('JAIL', 'the unshare fallback has no seccomp filter, so it never runs as root (see isola doctor: host uid)');
+  }
   const toolPath = findExecutable(tool);
   if (toolPath === null) throw new IsolaError('JAIL', `cannot build the process jail here: ${tool} is not installed`);
   if (!Number.isFinite(req.memoryLimitBytes) || req.memoryLimitBytes < 32 << 20) {
@@ -74,8 +77,8 @@ export function planJail(req: JailRequest, tool: JailTool | null = jailSupport()
     }), ...req.nodeArgs, req.agentEntry];
     const filter = tool === 'bwrap' ? hostSeccompFilter() : null;
     const [command, ...args] = tool === 'bwrap'
-      ? [toolPath, ...bwrapArgs({ mounts, seccompFd: filter ? SECCOMP_FD : null, command: node })]
-      : unshareCommand({ unshare: toolPath, mounts, command: node });
+      ? [...support.launchAs, toolPath, ...bwrapArgs({ mounts, seccompFd: filter ? SECCOMP_FD : null, command: node })]
+      : unshareCommand({ launchAs: support.launchAs, unshare: toolPath, mounts, command: node });
     const launcher = launcherArgs({ procsFiles: cgroup?.procsFiles ?? [], maxOpenFiles: req.maxOpenFiles, command: command!, args });
     const fdData = new Map<number, Uint8Array>();
     if (filter) fdData.set(SECCOMP_FD, filter);
