@@ -49,7 +49,7 @@ async function spawnProcessCell(options: CellSpawnOptions): Promise<SpawnedCell>
     return started(new WorkerCell(options));
   }
   const launch: JailLaunch = planJail({
-    agentEntry: processAgentEntry(), nodeArgs: [], preopens, memoryLimitBytes: options.memoryLimitBytes ?? DEFAULT_CELL_MEMORY,
+    agentEntry: processAgentEntry(), nodeArgs: [], preopens, memoryLimitBytes: options.memoryLimitBytes ?? DEFAULT_CELL_MEMORY, cpuCores: options.cpuCores,
     maxOpenFiles: options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES, noNodePermissions: options.unsafeTestHooks?.noNodePermissions,
   });
   const config: AgentConfig = {
@@ -66,6 +66,8 @@ function checkOptions(o: CellSpawnOptions): void {
   }
   const g = o.killGraceMs;
   if (g !== undefined && !(Number.isFinite(g) && g >= 0)) throw new IsolaError('USAGE', `invalid killGraceMs ${String(g)} (a number of milliseconds >= 0)`);
+  const c = o.cpuCores;
+  if (c !== undefined && !(Number.isFinite(c) && c >= 0.01 && c <= 1024)) throw new IsolaError('USAGE', `invalid cpuCores ${String(c)} (a number of cores from 0.01 to 1024)`);
   const f = o.maxOpenFiles;
   if (f !== undefined && !(Number.isInteger(f) && f >= 32)) throw new IsolaError('USAGE', `invalid maxOpenFiles ${String(f)} (a whole number >= 32)`);
 }

@@ -163,8 +163,10 @@ export function jailSupport(): JailSupport {
     : !root ? { ok: true, why: `${who}, the user running isola: a cell holds no more than it` }
       : launchAs.length > 0 ? { ok: true, why: `${who}, not root: the launcher drops to it with setpriv (ISOLA_JAIL_USER); it must be able to read the preopens and write the read-write ones` }
         : { ok: false, why: `host root (${asRootWhy || 'no jail'}): seccomp still refuses set-uid/set-gid bits, but what a cell writes in read-write preopens belongs to root` };
-  walls['cgroup memory'] = linux ? cgroupStatus() : { ok: false, why: 'not Linux' };
-  if (!walls['cgroup memory'].ok) walls['cgroup memory'] = { ok: false, why: `${walls['cgroup memory'].why}; falling back to V8's heap limit (--max-old-space-size)` };
+  const cgroups = linux ? cgroupStatus() : { memory: { ok: false, why: 'not Linux' }, cpu: { ok: false, why: 'not Linux' } };
+  walls['cgroup memory'] = cgroups.memory.ok ? cgroups.memory : { ok: false, why: `${cgroups.memory.why}; falling back to V8's heap limit (--max-old-space-size)` };
+  walls['cgroup cpu'] = cgroups.cpu.ok ? cgroups.cpu
+    : { ok: false, why: `${cgroups.cpu.why}; no CPU quota: a spinning cell is only lowered (nice 19), and may still take a whole core from an idle machine` };
   walls['rlimits'] = linux ? { ok: true, why: 'open files, core dumps 0 (set by the launcher shell)' } : { ok: false, why: 'not Linux' };
   const perm = permissionFlag();
   walls['node permissions'] = perm === null
