@@ -7,7 +7,9 @@
  *  - While an invocation runs: after its first 50 ms, the agent's CPU is sampled every 50 ms; 30 ms of CPU in
  *    one window (60% of a core) is spinning, and lowers the cell until the invocation ends. A cell whose last
  *    invocation spun starts the next one lowered (its first 50 ms would otherwise take a core from everyone on
- *    every request of a function that always spins).
+ *    every request of a function that always spins). Past its timeout it is put back: it must get a core to
+ *    notice the timeout and stop (else the host kills it after the grace, and a TIMEOUT reads as a crash).
+ *    What a guest might gain from that is bounded by the grace.
  *  - With nothing in flight: every 250 ms, the CPU the agent used beyond the time it had work (invocations,
  *    loads) is compared with the time it had none. An idle agent uses next to nothing, so 30% of a core is
  *    spinning in the background (a compromised agent, say; the bar is lower than above because on a busy
@@ -31,6 +33,9 @@ export class CpuGuard {
   private spinning = false;
   /** The previous invocation kept a core busy. */
   private spunLast = false;
+  /** The running invocation is past its timeout. */
+  private overdue = false;
+  private deadline: NodeJS.Timeout | null = null;
   /** The agent kept a core busy with nothing to do, in the last idle window judged. */
   private idleSpin = false;
   private slowTimer: NodeJS.Timeout | null = null;
@@ -60,23 +65,33 @@ export class CpuGuard {
   }
 
   stop(): void {
-    this.clearSlowTimer();
+    this.clearTimers();
     if (this.idleTimer !== null) clearInterval(this.idleTimer);
     this.idleTimer = null;
   }
 
-  invocationStarted(): void {
+  /** `timeoutMs`: the invocation's own time limit, if it has one. */
+  invocationStarted(timeoutMs?: number): void {
     this.work(1);
     this.running = true;
     this.spinning = false;
     this.windowTicks = -1;
     this.apply();
     this.armSlowTimer();
+    if (timeoutMs !== undefined) {
+      this.deadline = setTimeout(() => {
+        this.deadline = null;
+        this.overdue = true;
+        this.apply();
+      }, timeoutMs);
+      this.deadline.unref?.();
+    }
   }
 
   invocationEnded(): void {
-    this.clearSlowTimer();
+    this.clearTimers();
     this.running = false;
+    this.overdue = false;
     this.spunLast = this.spinning;
     this.spinning = false;
     this.work(-1);
@@ -92,7 +107,7 @@ export class CpuGuard {
   }
 
   private apply(): void {
-    const low = this.idleSpin || (this.running && (this.spunLast || this.spinning));
+    const low = this.running ? !this.overdue && (this.idleSpin || this.spunLast || this.spinning) : this.idleSpin;
     if (low && !this.lowered) this.lowered = this.setLow(true);
     else if (!low && this.lowered) this.lowered = !this.setLow(false);
   }
@@ -114,9 +129,10 @@ export class CpuGuard {
     this.slowTimer.unref?.();
   }
 
-  private clearSlowTimer(): void {
+  private clearTimers(): void {
     if (this.slowTimer !== null) clearTimeout(this.slowTimer);
-    this.slowTimer = null;
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.slowTimer = this.deadline = null;
   }
 
   private idleWindow(): void {

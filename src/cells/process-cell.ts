@@ -15,7 +15,7 @@ import { exitDescription } from './cell-errors.js';
 import { CpuGuard } from './cpu-guard.js';
 import type { JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
-import type { CellSpawnOptions, LoadRequest, ModuleHandle } from './types.js';
+import type { CellSpawnOptions, InvokeRequest, LoadRequest, ModuleHandle } from './types.js';
 
 /** Nice value of a spinning cell (and of its autogroup): the lowest, so it takes ~1.5% of a core from a nice-0 neighbour. */
 export const LOW_PRIORITY = 19;
@@ -118,8 +118,8 @@ export class ProcessCell extends RemoteCell {
     // A process cell reads frames only between invocations: the CANCEL frame, then the kill timer.
   }
 
-  protected override dispatched(): void {
-    this.cpu.invocationStarted();
+  protected override dispatched(req: InvokeRequest): void {
+    this.cpu.invocationStarted(req.limits?.timeoutMs);
   }
 
   protected override settled(): void {

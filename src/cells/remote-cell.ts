@@ -81,7 +81,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
   /** Stop the running invocation if the transport can (worker: the shared flag). The CANCEL frame is sent either way. */
   protected abstract interruptGuest(): void;
   /** Hooks around a running invocation (process cells lower their CPU priority while a guest runs long). */
-  protected dispatched(): void {}
+  protected dispatched(_req: InvokeRequest): void {}
   protected settled(): void {}
   /** Invocations the cell may hold at once (1: the next is sent when the previous is answered). */
   protected pipelineDepth = 1;
@@ -220,7 +220,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.headSince = performance.now();
     const timeoutMs = job.req.limits?.timeoutMs;
     if (timeoutMs !== undefined) this.arm(timeoutMs + this.killGraceMs, () => this.terminate()); // hung past its timeout
-    this.dispatched();
+    this.dispatched(job.req);
   }
 
   private arm(ms: number, fire: () => void): void {
