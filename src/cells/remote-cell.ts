@@ -16,6 +16,7 @@ import {
 } from './protocol/index.js';
 import { cancelled, cellClosed, cellCrashed, notStarted } from './cell-errors.js';
 import { checkInvocationPreopens } from './preopens.js';
+import type { ProbeRequest } from './agent/probe.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, Isolation, LoadRequest, ModuleHandle } from './types.js';
 
 interface Job {
@@ -30,7 +31,7 @@ interface Job {
 }
 
 interface Call {
-  kind: 'load' | 'eval';
+  kind: 'load' | 'eval' | 'probe';
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -122,6 +123,11 @@ export abstract class RemoteCell implements Cell, FrameSink {
       return Promise.reject(new IsolaError('USAGE', 'unsafeEval needs unsafeTestHooks.eval when the cell is spawned'));
     }
     return this.call('eval', (id) => this.writer.frame(FrameType.EVAL, id, textBytes(source)));
+  }
+
+  /** What the cell sees from inside (isola doctor; see agent/probe.ts). Its answer is untrusted, like every frame. */
+  probe(req: ProbeRequest): Promise<unknown> {
+    return this.call('probe', (id) => this.writer.frame(FrameType.PROBE, id, textBytes(JSON.stringify(req))));
   }
 
   invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult> {
@@ -342,6 +348,16 @@ export abstract class RemoteCell implements Cell, FrameSink {
         const head = this.inflight[0];
         if (head !== undefined && head.id === id) this.finish(head, err);
         else this.reply(id, 'load').reject(err);
+        return;
+      }
+      case FrameType.PROBE_RESULT: {
+        let report: unknown;
+        try {
+          report = JSON.parse(bytesText(payload));
+        } catch {
+          throw protocolError('probe-result frame holds malformed JSON');
+        }
+        this.reply(id, 'probe').resolve(report);
         return;
       }
       case FrameType.EVAL_RESULT: {

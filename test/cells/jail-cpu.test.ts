@@ -3,11 +3,12 @@
 // weight) within a bound, and put back once it stops; its cgroup caps it at one core where cgroups work here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { spawnCell } from '../../src/cells/index.js';
 import { jailSupport } from '../../src/cells/jail/index.js';
+import { processCgroupDir } from '../../src/cells/jail/cgroup.js';
 import { LOW_PRIORITY } from '../../src/cells/process-cell.js';
 import { COUNTER, sleep } from './guests.js';
 
@@ -15,17 +16,9 @@ const support = jailSupport();
 const skip = support.process ? false : `no jail on this machine: ${support.reasons.join('; ')}`;
 const cgroupCpu = support.walls['cgroup cpu']?.ok === true;
 
-/** The agent's CPU cgroup directory on the host, from /proc/PID/cgroup (v1 cpu line, else the v2 one). */
-function cpuCgroup(pid: number): { dir: string; version: 1 | 2 } {
-  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':', 3) as [string, string, string]);
-  const v1 = lines.find(([, ctrls]) => ctrls.split(',').includes('cpu'));
-  if (v1) return { dir: join('/sys/fs/cgroup', 'cpu', v1[2]), version: 1 };
-  return { dir: join('/sys/fs/cgroup', lines.find(([id]) => id === '0')![2]), version: 2 };
-}
-
 /** The cgroup's CPU quota in cores, and whether its weight is lowered. */
 function cpuLimits(pid: number): { cores: number; low: boolean } {
-  const { dir, version } = cpuCgroup(pid);
+  const { dir, version } = processCgroupDir(pid, 'cpu')!;
   const read = (f: string): string => readFileSync(join(dir, f), 'utf8').trim();
   if (version === 2) {
     const [quota, period] = read('cpu.max').split(' ');
@@ -51,7 +44,7 @@ test('jail: a cell spinning with nothing in flight is lowered within a bound, an
     const pid = cell.agentPid!;
     assert.equal(getPriority(pid), 0, 'an idle cell runs at the normal priority');
     if (cgroupCpu) {
-      assert.ok(existsSync(cpuCgroup(pid).dir), 'the agent is in a CPU cgroup of its own');
+      assert.match(processCgroupDir(pid, 'cpu')!.dir, /\/isola-\d+-\d+$/, 'the agent is in a CPU cgroup of its own');
       assert.deepEqual(cpuLimits(pid), { cores: 1, low: false }, 'a quota of one core, normal weight');
     }
 

@@ -210,3 +210,17 @@ export function cgroupStatus(): CgroupStatus {
       : { ok: false, why: `cannot create a child cgroup with a CPU quota in ${where.cpu.dir} (not writable)` };
   return (status = { memory, cpu });
 }
+
+/** Where a process's cgroup of one controller is on this host (from /proc/PID/cgroup: v1's line, else v2's); null if none. */
+export function processCgroupDir(pid: number, ctrl: Controller): { dir: string; version: 1 | 2 } | null {
+  let lines: [string, string, string][];
+  try {
+    lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':', 3) as [string, string, string]);
+  } catch {
+    return null;
+  }
+  const v1 = lines.find(([, ctrls]) => ctrls.split(',').includes(ctrl));
+  if (v1 && existsSync(join(ROOT, ctrl, 'cgroup.procs'))) return { dir: join(ROOT, ctrl, v1[2]), version: 1 };
+  const v2 = lines.find(([id]) => id === '0');
+  return v2 ? { dir: join(ROOT, v2[2]), version: 2 } : null;
+}
