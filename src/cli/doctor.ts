@@ -69,6 +69,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     const seen = probe?.walls[name];
     if (seen) walls[name] = seen;
     else if (probe !== null) walls[name] = { ok: false, why: 'unproven: no process cell started (see process cell)' };
+    else if (name === 'process cell') walls[name] = { ok: false, why: `not tried: no jail here (${jail.reasons.join('; ') || 'no jail tool'})` };
     else if (jail.walls[name]) walls[name] = jail.walls[name]!;
   }
   walls['microvm'] = microvmWall();

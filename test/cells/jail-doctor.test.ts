@@ -128,6 +128,18 @@ test('isola run --isolation process: where no cell starts in the jail, it says s
   assert.match(r.stderr, /^isola: process cells need a jail this machine cannot build \(no cell starts in the bwrap jail: .*stub bwrap: no agent here\); using worker cells instead\n$/);
 });
 
+const skipRoot = support.process && process.getuid?.() === 0 ? false : 'needs a jail and root';
+
+test('isola doctor, run as root: ISOLA_JAIL_USER names the host user cells run as; a bad one means no jail, and says why', { skip: skipRoot }, () => {
+  const as = (user: string) => JSON.parse(doctor(['--json'], { ...process.env, ISOLA_JAIL_USER: user }).stdout) as Report;
+  const mine = as('4242:4343');
+  assert.equal(mine.walls['host uid']!.ok, true, mine.walls['host uid']!.why);
+  assert.match(mine.walls['host uid']!.why!, /the agent runs as host uid 4242; .* belongs to 4242:4343/);
+  const bad = as('0:0');
+  assert.deepEqual([bad.process.isolation, bad.process.tool], ['worker', null]);
+  assert.match(bad.process.reasons.join(), /ISOLA_JAIL_USER must be UID:GID of an unprivileged user/);
+});
+
 test('isola doctor: a stray argument is a usage error, not a stack trace', () => {
   const r = doctor(['--bogus']);
   assert.notEqual(r.status, 0);

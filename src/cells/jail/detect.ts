@@ -141,7 +141,8 @@ export function jailSupport(): JailSupport {
 
   // One wall each, so that `isola doctor` can say which one is missing and why.
   for (const ns of NAMESPACES) {
-    if (tool === 'bwrap') walls[ns.wall] = { ok: true, why: ns.gives };
+    if (identity.error !== null) walls[ns.wall] = { ok: false, why: identity.error };
+    else if (tool === 'bwrap') walls[ns.wall] = { ok: true, why: ns.gives };
     else if (bwrap !== null) {
       const p = run([...launchAs, bwrap, ...bwrapBase(ns.wall === 'user namespace' ? [ns.bwrap] : ['--unshare-user', ns.bwrap]), '--', ...target]);
       walls[ns.wall] = p.ok ? { ok: true, why: ns.gives } : { ok: false, why: p.why };
@@ -174,7 +175,7 @@ export function jailSupport(): JailSupport {
     : { ok: true, why: `${perm}: reads of the agent and preopens, writes to read-write preopens; no child processes, workers, addons` };
 
   for (const [name, w] of Object.entries(walls)) {
-    if (!w.ok && NAMESPACES.some((n) => n.wall === name)) reasons.push(`${name}: ${w.why}`);
+    if (!w.ok && identity.error === null && NAMESPACES.some((n) => n.wall === name)) reasons.push(`${name}: ${w.why}`);
   }
   if (tool === null) {
     for (const name of ['bubblewrap', 'unshare']) if (walls[name] && !walls[name].ok) reasons.push(walls[name].why!);
