@@ -1,8 +1,10 @@
 /**
  * Keeps a process cell that burns CPU from starving the others on a small machine: it is lowered (see
  * ProcessCell's lowering: nice 19, its autogroup and its CPU cgroup's weight) while it spins, and put back
- * once it behaves. CPU time (/proc/PID/stat), not wall time, decides: on a loaded machine a short invocation
- * can wait longer than 50 ms for a core, and lowering it for that would starve it further.
+ * once it behaves. CPU time of the agent's main thread, where the guest and the agent's JavaScript run, decides
+ * (V8's helper threads stay busy a while after a burst of work: counted, they made busy cells look idle and
+ * spinning); never wall time: on a loaded machine a short invocation can wait longer than 50 ms for a core,
+ * and lowering it for that would starve it further.
  *
  *  - While an invocation runs: after its first 50 ms, the agent's CPU is sampled every 50 ms; 30 ms of CPU in
  *    one window (60% of a core) is spinning, and lowers the cell until the invocation ends. A cell whose last

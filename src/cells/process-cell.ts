@@ -135,12 +135,16 @@ export class ProcessCell extends RemoteCell {
     return loading;
   }
 
-  /** utime + stime of the agent in clock ticks, from /proc/PID/stat; -1 if it cannot be read. */
+  /**
+   * utime + stime of the agent's main thread in clock ticks (/proc/PID/task/PID/stat); -1 if it cannot be read.
+   * The guest and the agent's JavaScript run there; V8's GC and compiler threads, busy after a burst of work,
+   * would otherwise read as a cell burning CPU with nothing to do.
+   */
   private cpuTicks(): number {
     const pid = this.agentPid;
     if (pid === undefined) return -1;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1');
       // Fields after the command name (which may hold spaces, hence the last ')'): utime is the 12th, stime the 13th.
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return Number(f[11]) + Number(f[12]);
