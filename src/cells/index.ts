@@ -5,3 +5,4 @@ export type {
 } from './types.js';
 export { spawnCell, type SpawnedCell } from './spawn.js';
 export { CellPool } from './pool.js';
+export { probeProcessCell, type ProcessProbe } from './probe-cell.js';

@@ -1,11 +1,9 @@
 /**
  * The `process` driver: the agent (one bundled file) in a child process, inside the jail that
  * src/cells/jail/ plans. The protocol runs over the child's fd 3 (a socketpair); extra pipes carry the
- * bytes the jail needs (the seccomp program). A guest that keeps a core busy (more than 60% of one, over
- * 50 ms windows after its first 50 ms) gets a lower CPU priority until it ends (and the cell's next
- * invocation starts lowered), so one spinning guest cannot starve the others on a small machine. CPU time,
- * not wall time, decides: on a loaded machine a short invocation can wait longer than 50 ms for a core, and
- * lowering it for that would starve it further.
+ * bytes the jail needs (the seccomp program). A cell that keeps a core busy — a guest running long, or the
+ * agent spinning between invocations — gets a lower CPU priority until it behaves (see cpu-guard.ts), so one
+ * spinning cell cannot starve the others on a small machine; its cgroup's CPU quota (jail/cgroup.ts) caps it.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,13 +12,11 @@ import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { AgentConfig } from './agent/core.js';
 import { exitDescription } from './cell-errors.js';
+import { CpuGuard } from './cpu-guard.js';
 import type { JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
-import type { CellSpawnOptions } from './types.js';
+import type { CellSpawnOptions, InvokeRequest, LoadRequest, ModuleHandle } from './types.js';
 
-const SLOW_INVOCATION_MS = 50;
-/** Clock ticks (1/100 s on Linux) of CPU a guest must use within one SLOW_INVOCATION_MS window to count as spinning. */
-const BUSY_TICKS = 3;
 /** Nice value of a spinning cell (and of its autogroup): the lowest, so it takes ~1.5% of a core from a nice-0 neighbour. */
 export const LOW_PRIORITY = 19;
 const STDERR_TAIL = 4096;
@@ -38,14 +34,7 @@ export class ProcessCell extends RemoteCell {
   private readonly child: ChildProcess;
   private readonly channel: Socket;
   private stderrTail = '';
-  private slowTimer: NodeJS.Timeout | null = null;
-  private lowered = false;
-  /** CPU ticks of the agent when the current window began (-1: not sampled yet). */
-  private windowTicks = -1;
-  /** The current invocation has kept a core busy. */
-  private spinning = false;
-  /** The previous invocation kept a core busy. */
-  private slowLast = false;
+  private readonly cpu: CpuGuard;
   private agent: number | undefined;
   private readonly jailed: boolean;
   /** Frames written since the last flush wait for this tick's end (one writev for all of them). */
@@ -59,6 +48,7 @@ export class ProcessCell extends RemoteCell {
     super('process', options);
     this.pipelineDepth = PROCESS_PIPELINE_DEPTH;
     this.jailed = launch.kind !== 'none';
+    this.cpu = new CpuGuard(() => this.cpuTicks(), (low) => this.setLow(low, launch));
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe'];
     for (const fd of launch.fdData.keys()) {
       while (stdio.length < fd) stdio.push('ignore');
@@ -86,11 +76,12 @@ export class ProcessCell extends RemoteCell {
     const report = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (reported) return;
       reported = true;
-      this.clearSlowTimer();
+      this.cpu.stop();
       launch.cleanup();
       const how = this.jailed ? jailedExit(code, signal) : exitDescription(code, signal);
       this.exited(how, { exitCode: code, signal, stderr: this.stderrTail });
     };
+    this.ready().then(() => this.cpu.start(), () => {});
     this.child.on('close', report);
     this.child.on('exit', (code, signal) => {
       setTimeout(() => {
@@ -127,44 +118,33 @@ export class ProcessCell extends RemoteCell {
     // A process cell reads frames only between invocations: the CANCEL frame, then the kill timer.
   }
 
-  protected override dispatched(): void {
-    // A cell whose last invocation spun is lowered at once: its first 50 ms would otherwise take a core
-    // from everyone on every request of a function that always spins.
-    this.spinning = false;
-    this.windowTicks = -1;
-    if (this.slowLast) this.lower();
-    this.armSlowTimer();
-  }
-
-  /** Every SLOW_INVOCATION_MS while an invocation runs: sample the agent's CPU time; lower it once it spins. */
-  private armSlowTimer(): void {
-    this.slowTimer = setTimeout(() => {
-      this.slowTimer = null;
-      const ticks = this.cpuTicks();
-      if (ticks < 0) return;
-      if (this.windowTicks >= 0 && ticks - this.windowTicks >= BUSY_TICKS) {
-        this.spinning = true;
-        this.lower();
-        return;
-      }
-      this.windowTicks = ticks;
-      this.armSlowTimer();
-    }, SLOW_INVOCATION_MS);
-    this.slowTimer.unref?.();
+  protected override dispatched(req: InvokeRequest): void {
+    this.cpu.invocationStarted(req.limits?.timeoutMs);
   }
 
   protected override settled(): void {
-    this.clearSlowTimer();
-    this.slowLast = this.spinning;
-    if (this.lowered) this.lowered = !this.renice(0);
+    this.cpu.invocationEnded();
   }
 
-  /** utime + stime of the agent in clock ticks, from /proc/PID/stat; -1 if it cannot be read. */
+  /** A load compiles the module: CPU the agent spends with work to do, not spinning. */
+  override load(req: LoadRequest): Promise<ModuleHandle> {
+    this.cpu.work(1);
+    const done = (): void => this.cpu.work(-1);
+    const loading = super.load(req);
+    loading.then(done, done);
+    return loading;
+  }
+
+  /**
+   * utime + stime of the agent's main thread in clock ticks (/proc/PID/task/PID/stat); -1 if it cannot be read.
+   * The guest and the agent's JavaScript run there; V8's GC and compiler threads, busy after a burst of work,
+   * would otherwise read as a cell burning CPU with nothing to do.
+   */
   private cpuTicks(): number {
     const pid = this.agentPid;
     if (pid === undefined) return -1;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1');
       // Fields after the command name (which may hold spaces, hence the last ')'): utime is the 12th, stime the 13th.
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return Number(f[11]) + Number(f[12]);
@@ -173,24 +153,16 @@ export class ProcessCell extends RemoteCell {
     }
   }
 
-  private lower(): void {
-    if (!this.lowered) this.lowered = this.renice(LOW_PRIORITY);
-  }
-
-  private clearSlowTimer(): void {
-    if (this.slowTimer !== null) clearTimeout(this.slowTimer);
-    this.slowTimer = null;
-  }
-
   /**
-   * The thread's nice value, and its autogroup's: the jail starts a new session, and where the kernel groups
-   * tasks by session (sched_autogroup) a nice value only counts inside its own group, so the group's is what
-   * lowers the cell against other cells and the host. Restoring needs CAP_SYS_NICE (or RLIMIT_NICE); without
-   * it the cell stays lowered, which is safe.
+   * Lowers the cell against other cells and the host, or puts it back: the agent's nice value; its autogroup's
+   * (the jail starts a new session, and where the kernel groups tasks by session, sched_autogroup, a nice value
+   * only counts inside its own group); and its CPU cgroup's weight (likewise, where it has a cgroup of its own).
+   * Restoring the nice value needs CAP_SYS_NICE (or RLIMIT_NICE); without it the cell stays lowered, which is safe.
    */
-  private renice(priority: number): boolean {
+  private setLow(low: boolean, launch: JailLaunch): boolean {
     const pid = this.agentPid;
     if (pid === undefined || this.state === 'dead') return false;
+    const priority = low ? LOW_PRIORITY : 0;
     let ok = false;
     try {
       setPriority(pid, priority);
@@ -203,6 +175,7 @@ export class ProcessCell extends RemoteCell {
     } catch {
       /* no autogroups here, or not permitted */
     }
+    launch.lowerCpu(low);
     return ok;
   }
 }

@@ -32,6 +32,7 @@ import { loadMessage } from './load-message.js';
 import { cancelled, cellClosed, cellCrashed, notStarted, takenBack, wasNotStarted } from './cell-errors.js';
 import { outputCaps } from './output-caps.js';
 import { checkInvocationPreopens } from './preopens.js';
+import type { ProbeRequest } from './agent/probe.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, Isolation, LoadRequest, ModuleHandle } from './types.js';
 
 interface Job {
@@ -53,7 +54,7 @@ interface Job {
 }
 
 interface Call {
-  kind: 'load' | 'eval';
+  kind: 'load' | 'eval' | 'probe';
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -110,7 +111,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
   /** Stop the running invocation if the transport can (worker: the shared flag). The CANCEL frame is sent either way. */
   protected abstract interruptGuest(): void;
   /** Hooks around a running invocation (process cells lower their CPU priority while a guest runs long). */
-  protected dispatched(): void {}
+  protected dispatched(_req: InvokeRequest): void {}
   protected settled(): void {}
   /** Invocations the cell may hold at once (1: the next is sent when the previous is answered). */
   protected pipelineDepth = 1;
@@ -158,6 +159,11 @@ export abstract class RemoteCell implements Cell, FrameSink {
       return Promise.reject(new IsolaError('USAGE', 'unsafeEval needs unsafeTestHooks.eval when the cell is spawned'));
     }
     return this.call('eval', (id) => this.writer.frame(FrameType.EVAL, id, textBytes(source)));
+  }
+
+  /** What the cell sees from inside (isola doctor; see agent/probe.ts). Its answer is untrusted, like every frame. */
+  probe(req: ProbeRequest): Promise<unknown> {
+    return this.call('probe', (id) => this.writer.frame(FrameType.PROBE, id, textBytes(JSON.stringify(req))));
   }
 
   invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult> {
@@ -299,7 +305,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.headSince = performance.now();
     const timeoutMs = job.req.limits?.timeoutMs;
     if (timeoutMs !== undefined) this.arm(timeoutMs + this.killGraceMs, () => this.terminate()); // hung past its timeout
-    if (!job.takenBack) this.dispatched();
+    if (!job.takenBack) this.dispatched(job.req);
   }
 
   private arm(ms: number, fire: () => void): void {
@@ -431,6 +437,16 @@ export abstract class RemoteCell implements Cell, FrameSink {
           if (wasNotStarted(err) && head.startBy === undefined) throw protocolError(`request ${id} was not queued, yet the cell says it never started`);
           this.finish(head, head.output.failed(wasNotStarted(err) ? takenBack() : err));
         } else this.reply(id, 'load').reject(err);
+        return;
+      }
+      case FrameType.PROBE_RESULT: {
+        let report: unknown;
+        try {
+          report = JSON.parse(bytesText(payload));
+        } catch {
+          throw protocolError('probe-result frame holds malformed JSON');
+        }
+        this.reply(id, 'probe').resolve(report);
         return;
       }
       case FrameType.EVAL_RESULT: {

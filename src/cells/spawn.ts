@@ -1,7 +1,7 @@
 /**
  * spawnCell: one cell of the requested isolation, ready to load modules. `process` asks the jail for a
- * launch plan; where this machine cannot build a jail it falls back to `worker` (one stderr line per
- * host process) unless `requireJail`.
+ * launch plan; where this machine cannot build a jail, or the jail cannot start a cell, it falls back to
+ * `worker` (one stderr line per host process) unless `requireJail`.
  */
 import { IsolaError } from '../errors.js';
 import type { AgentConfig } from './agent/core.js';
@@ -39,17 +39,42 @@ export async function spawnCell(options: CellSpawnOptions): Promise<SpawnedCell>
   }
 }
 
+/**
+ * Whether the jail can start a cell here: `true` once one did; the reason once the first one failed and a plain
+ * one (default limits, no preopens) failed too. Then process cells fall back as where no jail can be built (on
+ * Node 26 the agent was once refused its channel inside the jail: the jail was built, every cell died at start).
+ */
+let jailStarts: true | string | undefined;
+let recheck: Promise<true | string> | undefined;
+
 async function spawnProcessCell(options: CellSpawnOptions): Promise<SpawnedCell> {
-  const preopens = options.preopens ?? [];
   const support = jailSupport();
-  if (!support.process) {
-    const why = support.reasons.join('; ') || 'no jail tool';
-    if (options.requireJail === true) throw new IsolaError('JAIL', `cannot build a jail for a process cell: ${why}`);
+  const why = !support.process ? support.reasons.join('; ') || 'no jail tool' : typeof jailStarts === 'string' ? jailStarts : null;
+  if (why !== null) {
+    if (options.requireJail === true) throw new IsolaError('JAIL', support.process ? why : `cannot build a jail for a process cell: ${why}`);
     warnFallbackOnce(why);
     return started(new WorkerCell(options));
   }
+  try {
+    const cell = await startJailed(options);
+    jailStarts = true;
+    return cell;
+  } catch (e) {
+    if (jailStarts === true || !(e instanceof IsolaError) || e.code !== 'CELL_CRASHED') throw e;
+    recheck ??= startJailed({ isolation: 'process' }).then((c) => {
+      c.kill();
+      return true as const;
+    }, (plain: unknown) => `no cell starts in the ${support.tool} jail: ${plain instanceof Error ? plain.message : String(plain)}`);
+    jailStarts = await recheck;
+    if (jailStarts === true) throw e; // this cell's own settings, not the jail
+    return spawnProcessCell(options);
+  }
+}
+
+function startJailed(options: CellSpawnOptions): Promise<ProcessCell> {
+  const preopens = options.preopens ?? [];
   const launch: JailLaunch = planJail({
-    agentEntry: processAgentEntry(), nodeArgs: [], preopens, memoryLimitBytes: options.memoryLimitBytes ?? DEFAULT_CELL_MEMORY,
+    agentEntry: processAgentEntry(), nodeArgs: [], preopens, memoryLimitBytes: options.memoryLimitBytes ?? DEFAULT_CELL_MEMORY, cpuCores: options.cpuCores,
     maxOpenFiles: options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES, noNodePermissions: options.unsafeTestHooks?.noNodePermissions,
   });
   const config: AgentConfig = {
@@ -68,6 +93,8 @@ function checkOptions(o: CellSpawnOptions): void {
   if (g !== undefined && !(Number.isFinite(g) && g >= 0)) throw new IsolaError('USAGE', `invalid killGraceMs ${String(g)} (a number of milliseconds >= 0)`);
   const t = o.takeBackAfterMs;
   if (t !== undefined && !(Number.isFinite(t) && t > 0)) throw new IsolaError('USAGE', `invalid takeBackAfterMs ${String(t)} (a number of milliseconds > 0)`);
+  const c = o.cpuCores;
+  if (c !== undefined && !(Number.isFinite(c) && c >= 0.01 && c <= 1024)) throw new IsolaError('USAGE', `invalid cpuCores ${String(c)} (a number of cores from 0.01 to 1024)`);
   const f = o.maxOpenFiles;
   if (f !== undefined && !(Number.isInteger(f) && f >= 32)) throw new IsolaError('USAGE', `invalid maxOpenFiles ${String(f)} (a whole number >= 32)`);
 }

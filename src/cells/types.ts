@@ -22,6 +22,8 @@ export interface CellSpawnOptions {
   preopens?: Preopen[];
   /** Memory cap for the whole cell (cgroup, else V8 heap limit). Default 1 GiB. */
   memoryLimitBytes?: number;
+  /** CPU quota of a `process` cell, in cores (its cgroup's cpu.max, where cgroups are writable). Default 1. */
+  cpuCores?: number;
   /** Open-file limit inside a process cell. Default 256. */
   maxOpenFiles?: number;
   /** Engine compile cache dir on the host (`null` = none). Process cells get bytes over the protocol, never this path. */

@@ -9,9 +9,11 @@ import { IsolaError } from '../../src/errors.js';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
 import type { Isolation } from '../../src/cells/types.js';
 import { bytes, COPY, COUNTER, fixture, text } from './guests.js';
+import { grantToJail } from '../helpers/jail-user.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isola-cells-'));
 writeFileSync(join(dir, 'a.txt'), 'hello');
+grantToJail(dir, false);
 
 for (const isolation of ['inline', 'worker', 'process'] as Isolation[]) {
   describe(`${isolation} cell`, () => {
@@ -128,4 +130,7 @@ test('bad spawn options are one-line USAGE errors', async () => {
   await assert.rejects(spawnCell({ isolation: 'worker', memoryLimitBytes: Number.NaN }), { code: 'USAGE', message: /^invalid cell memory limit NaN/ });
   await assert.rejects(spawnCell({ isolation: 'worker', killGraceMs: -1 }), { code: 'USAGE', message: /^invalid killGraceMs -1/ });
   await assert.rejects(spawnCell({ isolation: 'process', maxOpenFiles: 3 }), { code: 'USAGE', message: /^invalid maxOpenFiles 3/ });
+  for (const cores of [0, -1, Number.NaN, Infinity, 2000]) {
+    await assert.rejects(spawnCell({ isolation: 'process', cpuCores: cores }), { code: 'USAGE', message: new RegExp(`^invalid cpuCores ${cores} `) });
+  }
 });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { findExecutable } from '../../src/cells/jail/detect.js';
 import { runtimeMounts } from '../../src/cells/jail/mounts.js';
 import { probeUnshare } from '../../src/cells/jail/unshare.js';
 import { runJailed } from './jail-fixtures/run-jailed.js';
+import { grantToJail } from '../helpers/jail-user.js';
 import { attacks, DENIED, viaPlanJail, viaProcessCell, type Outcome, type Runner } from './jail-fixtures/attacks.js';
 import type { Preopen } from '../../src/capabilities/wasi-p1/index.js';
 
@@ -41,6 +42,8 @@ before(async () => {
   ro = join(base, 'ro');
   outside = join(base, 'outside');
   for (const d of [rw, ro, outside]) mkdirSync(d);
+  grantToJail(ro, false, base);
+  grantToJail(rw, true);
 });
 
 after(async () => {
@@ -60,7 +63,8 @@ function succeeded(r: Outcome): unknown {
 
 // The unshare fallback (used where bubblewrap is missing) is attacked too wherever it works.
 const unshare = findExecutable('unshare');
-const unshareWorks = unshare !== null && probeUnshare(unshare).ok;
+// (never as root: isola refuses a fallback jail that would be host root with no seccomp filter)
+const unshareWorks = unshare !== null && support.hostUser.uid !== 0 && probeUnshare(unshare, support.launchAs).ok;
 const RUNNERS: [string, Runner, string | false][] = [
   ['planJail', viaPlanJail(), skip],
   ['process cell', viaProcessCell, skip],
@@ -125,6 +129,46 @@ for (const [door, runner, skipDoor] of RUNNERS) {
       assert.match(refused(await run(attacks.writeFile(join(ro, 'given.txt')), preopens)), DENIED);
       assert.match(refused(await run(attacks.unlink(join(ro, 'given.txt')), preopens)), DENIED);
       assert.equal(readFileSync(join(ro, 'given.txt'), 'utf8'), 'from the host');
+    });
+
+    // Inside the jail no mount honours set-uid bits or device files (the device nodes of /dev need the
+    // latter; they are no set-uid programs). /proc/self/mountinfo is hidden by Node's permission model.
+    if (noNodePermissions) test(`jail (${mode}): every mount is nosuid, and nodev but for the device nodes`, { skip }, async () => {
+      const lines = succeeded(await run(`return require('fs').readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\\n')`,
+        [{ hostPath: rw, guestPath: '/rw' }])) as string[];
+      const mounts = lines.map((l) => l.split(' ')).map((f) => ({ at: f[4]!, options: f[5]!.split(','), fs: f[f.indexOf('-') + 1]! }));
+      assert.ok(mounts.some((m) => m.at === rw), `the preopen is mounted: ${lines.join('\n')}`);
+      for (const m of mounts) {
+        assert.ok(m.options.includes('nosuid'), `${m.at} is mounted without nosuid (${m.options})`);
+        const device = m.fs === 'devtmpfs' || m.fs === 'devpts';
+        if (!device) assert.ok(m.options.includes('nodev'), `${m.at} is mounted without nodev (${m.options})`);
+      }
+    });
+
+    // A file the jail makes in a read-write preopen lives on the host: a set-uid bit on it (or ownership by
+    // root) would hand any local user who runs it the jail's host identity, root when the jail mapped to it.
+    test(`jail (${mode}): no set-uid or set-gid file appears on the host, nor one owned by root`, { skip }, async () => {
+      const dir = join(rw, `setid-${door.replace(/\W/g, '-')}-${noNodePermissions}`);
+      mkdirSync(dir);
+      grantToJail(dir, true);
+      const tries = succeeded(await run(attacks.setIdBits(dir), [{ hostPath: rw, guestPath: '/rw' }])) as Record<string, string>;
+      assert.equal(tries['write'], 'done', 'the preopen is writable');
+      const made = readdirSync(dir).map((name) => ({ name, st: lstatSync(join(dir, name)) }));
+      assert.ok(made.length > 0, 'the jail made files');
+      if (process.getuid?.() === 0) {
+        for (const { name, st } of made) {
+          assert.ok(st.uid !== 0 && st.gid !== 0, `${name} is owned by root (${st.uid}:${st.gid}) on the host`);
+          assert.deepEqual([st.uid, st.gid], [support.hostUser.uid, support.hostUser.gid], `${name}: owned by the jail's host user`);
+        }
+      }
+      // Without bubblewrap there is no seccomp filter to refuse the bits: the fallback's cells can mark their
+      // own files (owned by the unprivileged host user above, never root), which isola doctor reports.
+      if (door === 'unshare fallback') return;
+      for (const label of ['chmod 4755', 'chmod 2755', 'fchmod 6755', 'chmod dir 2755', 'open O_CREAT 04755', 'open O_CREAT 02755', 'mkdir 02755']) {
+        // (Node's permission model refuses fchmod before the kernel sees it; kernel only, seccomp does.)
+        assert.match(tries[label] ?? 'missing', noNodePermissions ? /^EPERM$/ : /^(EPERM|ERR_ACCESS_DENIED)$/, `${label}: ${tries[label]}`);
+      }
+      for (const { name, st } of made) assert.equal(st.mode & 0o6000, 0, `${name} has mode ${(st.mode & 0o7777).toString(8)} on the host`);
     });
   }
 }

@@ -10,6 +10,7 @@ import { spawnCell } from '../../src/cells/index.js';
 import { jailSupport } from '../../src/cells/jail/index.js';
 import { makeSandbox, type Sandbox } from '../wasi/sandbox.js';
 import { fixture, results } from '../wasi/helpers.js';
+import { grantToJail } from '../helpers/jail-user.js';
 import { readFileSync } from 'node:fs';
 
 const support = jailSupport();
@@ -19,6 +20,7 @@ const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 /** Runs one WASI guest in a fresh unchecked process cell with `sb.box` preopened at `guestPath`. */
 async function runUnchecked(sb: Sandbox, guest: string, args: string[], guestPath: string): Promise<string> {
   const preopens = [{ hostPath: sb.box, guestPath }];
+  grantToJail(sb.box, true, sb.dir);
   const cell = await spawnCell({
     isolation: 'process', requireJail: true, preopens,
     unsafeTestHooks: { noPathChecks: true, noNodePermissions: true },

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { IsolaError } from '../../src/errors.js';
 import { jailPreopens, jailSupport, planJail, SECCOMP_FD, type JailRequest } from '../../src/cells/jail/index.js';
 import { hostSeccompFilter } from '../../src/cells/jail/seccomp.js';
+import { dropTarget } from '../../src/cells/jail/host-user.js';
 import { ROOT, fromRoot } from '../helpers/root.js';
 import { PROBE } from './jail-fixtures/run-jailed.js';
 
@@ -29,7 +30,7 @@ function refusedWith(req: Partial<JailRequest>, pattern: RegExp): void {
 test('jail: jailSupport() is probed once and explains itself', () => {
   assert.equal(jailSupport(), support, 'cached');
   assert.equal(typeof support.process, 'boolean');
-  for (const w of ['user namespace', 'pid namespace', 'network namespace', 'ipc namespace', 'uts namespace', 'mount namespace', 'seccomp', 'cgroup memory', 'rlimits', 'node permissions']) {
+  for (const w of ['user namespace', 'pid namespace', 'network namespace', 'ipc namespace', 'uts namespace', 'mount namespace', 'seccomp', 'host uid', 'cgroup memory', 'rlimits', 'node permissions']) {
     assert.ok(support.walls[w], `wall ${w} reported`);
     if (!support.walls[w]!.ok) assert.ok(support.walls[w]!.why, `wall ${w} says why not`);
   }
@@ -67,6 +68,32 @@ test('jail: the launch hands over the seccomp program at fd 4 and the jail start
     assert.ok(launch.args.at(-1) === PROBE, 'the agent entry comes last (the driver appends its own arguments)');
   } finally {
     launch.cleanup();
+  }
+});
+
+test('jail: run as root, the launcher drops to an unprivileged host user before the jail tool starts', { skip: skip || (process.getuid?.() !== 0 && 'not root') }, () => {
+  const launch = planJail(base);
+  try {
+    const setpriv = launch.args.findIndex((a) => a.endsWith('/setpriv'));
+    const tool = launch.args.findIndex((a) => a.endsWith('/bwrap') || a.endsWith('/unshare'));
+    assert.ok(setpriv > 0 && setpriv < tool, `setpriv before the tool: ${launch.args.join(' ')}`);
+    assert.deepEqual(launch.args.slice(setpriv + 1, tool), ['--reuid=65534', '--regid=65534', '--clear-groups', '--']);
+    assert.deepEqual(support.hostUser, { uid: 65534, gid: 65534 });
+    assert.equal(support.walls['host uid']?.ok, true, support.walls['host uid']?.why);
+  } finally {
+    launch.cleanup();
+  }
+});
+
+test('jail: ISOLA_JAIL_USER names the unprivileged host user; anything else is one clear line', () => {
+  assert.deepEqual(dropTarget({}), { uid: 65534, gid: 65534 });
+  assert.deepEqual(dropTarget({ ISOLA_JAIL_USER: '998:997' }), { uid: 998, gid: 997 });
+  for (const bad of ['0:0', '1000:0', '0:1000', 'nobody', '1000', '1000:', ':1000', '-1:5', '1:2:3', '4294967295:1', '99999999999:1']) {
+    assert.throws(() => dropTarget({ ISOLA_JAIL_USER: bad }), (e: unknown) => {
+      assert.ok(e instanceof IsolaError && e.code === 'JAIL', String(e));
+      assert.match(e.message, /^ISOLA_JAIL_USER must be UID:GID/);
+      return true;
+    }, bad);
   }
 });
 

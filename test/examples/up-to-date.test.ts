@@ -1,13 +1,13 @@
 // The committed .wasm files must be what their sources build to
-// (run `npm run build:examples` after editing a source).
+// (run `npm run build:examples` after editing a source), whatever else is installed (see helpers/rebuild.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fromRoot } from '../helpers/root.js';
+import { hasClang, rebuild } from '../helpers/rebuild.js';
 import { exampleBytes } from './support.js';
 
 const sources = (ext: string): string[] => readdirSync(fromRoot('examples')).filter((f) => f.endsWith(ext));
@@ -22,16 +22,11 @@ test('every WAT example assembles to its committed .wasm', async () => {
   }
 });
 
-const hasClang = spawnSync('clang-14', ['--version']).status === 0;
-
 test('every C example compiles to its committed .wasm', { skip: hasClang ? false : 'clang-14 not installed' }, () => {
   const out = mkdtempSync(join(tmpdir(), 'isola-examples-'));
   try {
     // Rebuild into a scratch copy of examples/ with the real script, then compare.
-    const r = spawnSync('bash', [fromRoot('scripts/build-examples.sh')], {
-      env: { ...process.env, ISOLA_EXAMPLES_OUT: out },
-      encoding: 'utf8',
-    });
+    const r = rebuild('build-examples.sh', 'ISOLA_EXAMPLES_OUT', out);
     assert.equal(r.status, 0, r.stderr);
     for (const c of sources('.c')) {
       const wasm = c.replace(/\.c$/, '.wasm');

@@ -9,6 +9,7 @@ import { errorResponse } from '../../src/orchestrator/http-status.js';
 import { openOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import type { InvocationRecord } from '../../src/orchestrator/types.js';
 import { fromRoot } from '../helpers/root.js';
+import { grantToJail } from '../helpers/jail-user.js';
 import { cgi, request, spec, tempDir, text, never } from './helpers.js';
 import { jailSupport } from '../../src/cells/jail/index.js';
 
@@ -132,6 +133,8 @@ test('grants: the guest sees only CGI variables and its env; files read-only or 
     mkdirSync(ro);
     mkdirSync(rw);
     writeFileSync(join(ro, 'input.txt'), 'read me');
+    grantToJail(ro, false, dir.path);
+    grantToJail(rw, true);
     const files = (guest: string, readOnly: boolean, hostPath: string) => [{ hostPath, guestPath: guest, readOnly }];
     const before = children();
     await o.deploy(spec('env', { isolation: 'process', env: { GREETING: 'hi' } }), cgi('env'));

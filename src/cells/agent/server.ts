@@ -11,6 +11,7 @@ import { cellClosed, notStarted } from '../cell-errors.js';
 import type { InvokeRequest } from '../types.js';
 import { AgentCore, type AgentConfig, type OpenedBuffer } from './core.js';
 import { OutputBatch } from './output-batch.js';
+import { probe, type ProbeRequest } from './probe.js';
 
 /** An invoke whose input (the next frame, a DATA frame of the same request) has not arrived yet. */
 interface Waiting {
@@ -118,6 +119,9 @@ export class AgentServer {
       case FrameType.EVAL:
         if (this.config.eval !== true) throw protocolError('eval frames are not enabled in this cell');
         void this.evaluate(id, bytesText(payload));
+        return;
+      case FrameType.PROBE:
+        void probe(JSON.parse(bytesText(payload)) as ProbeRequest).then((report) => this.writer.frame(FrameType.PROBE_RESULT, id, textBytes(JSON.stringify(report))));
         return;
       default:
         throw protocolError(`the agent cannot handle frame type ${type} yet`);

@@ -9,7 +9,14 @@
  * The list is what Node (libuv, V8) and the agent were seen to call under strace, widened to the
  * sibling forms of the same operations (open/openat, stat/statx…). Deliberately absent: socket
  * creation, mount, ptrace, bpf, keyctl, perf_event_open, process_vm_*, unshare/setns, chroot,
- * personality, userfaultfd, kexec/modules, chown (and anything else not named below).
+ * personality, userfaultfd, kexec/modules, chown, mknod, creat, setxattr (file capabilities) (and
+ * anything else not named below).
+ *
+ * No set-uid or set-gid file can be made: chmod/fchmod/fchmodat/fchmodat2 with S_ISUID or S_ISGID in
+ * the mode, open/openat creating a file (O_CREAT or O_TMPFILE) with them, mkdir/mkdirat with them →
+ * EPERM. A file the jail writes in a read-write preopen lives on the host, where no nosuid mount
+ * protects whoever runs it. openat2 hides its mode in a struct the filter cannot read: ENOSYS, and
+ * callers fall back to openat.
  */
 import { endianness } from 'node:os';
 import { SYSCALLS, type SyscallName } from './syscalls.js';
@@ -17,12 +24,12 @@ import { SYSCALLS, type SyscallName } from './syscalls.js';
 const ALLOWED: SyscallName[] = [
   // files and descriptors (the WASI layer needs the mutating ones on read-write preopens)
   'read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'preadv2', 'pwritev2',
-  'open', 'openat', 'close', 'close_range', 'lseek', 'stat', 'fstat', 'lstat', 'newfstatat', 'statx',
+  'close', 'close_range', 'lseek', 'stat', 'fstat', 'lstat', 'newfstatat', 'statx',
   'statfs', 'fstatfs', 'getdents64', 'fcntl', 'dup', 'dup2', 'dup3', 'pipe', 'pipe2', 'access', 'faccessat',
-  'faccessat2', 'readlink', 'readlinkat', 'getcwd', 'chdir', 'fchdir', 'mkdir', 'mkdirat', 'rmdir', 'unlink',
+  'faccessat2', 'readlink', 'readlinkat', 'getcwd', 'chdir', 'fchdir', 'rmdir', 'unlink',
   'unlinkat', 'rename', 'renameat', 'renameat2', 'link', 'linkat', 'symlink', 'symlinkat', 'truncate',
-  'ftruncate', 'fsync', 'fdatasync', 'fallocate', 'utimensat', 'utimes', 'futimesat', 'chmod', 'fchmod',
-  'fchmodat', 'fchmodat2', 'openat2', 'umask', 'copy_file_range', 'sendfile', 'splice', 'flock', 'fadvise64',
+  'ftruncate', 'fsync', 'fdatasync', 'fallocate', 'utimensat', 'utimes', 'futimesat', 'umask',
+  'copy_file_range', 'sendfile', 'splice', 'flock', 'fadvise64',
   // memory (V8 reserves, protects and releases a lot; pkey_* is its code-space write protection)
   'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'brk', 'msync', 'mincore', 'pkey_mprotect',
   'pkey_alloc', 'pkey_free', 'membarrier', 'memfd_create',
@@ -51,6 +58,19 @@ const ALLOWED: SyscallName[] = [
   'execve',
 ];
 
+/**
+ * Calls allowed unless they would give a file a set-uid or set-gid bit: `mode` is the argument holding the
+ * mode; with `flags`, only when those flags create a file (otherwise the mode is ignored by the kernel).
+ */
+const MODE_CHECKED: { name: SyscallName; mode: number; flags?: number }[] = [
+  { name: 'chmod', mode: 1 }, { name: 'fchmod', mode: 1 }, { name: 'fchmodat', mode: 2 }, { name: 'fchmodat2', mode: 2 },
+  { name: 'mkdir', mode: 1 }, { name: 'mkdirat', mode: 2 },
+  { name: 'open', flags: 1, mode: 2 }, { name: 'openat', flags: 2, mode: 3 },
+];
+const S_ISUID_GID = 0o6000;
+/** O_CREAT | __O_TMPFILE: the same bits on x86_64 and aarch64. */
+const O_CREATES = 0o100 | 0o20000000;
+
 /** ioctl requests Node's stdio and libuv use (same numbers on x86_64 and aarch64). */
 const IOCTLS = {
   TCGETS: 0x5401, TIOCGWINSZ: 0x5413, FIONREAD: 0x541b, FIONBIO: 0x5421, FIONCLEX: 0x5450, FIOCLEX: 0x5451,
@@ -78,8 +98,8 @@ const RET_K = 0x06;
 // offsets in struct seccomp_data { int nr; u32 arch; u64 ip; u64 args[6]; } (little-endian: low word first)
 const NR = 0;
 const ARCH = 4;
-const ARG0_LO = 16;
-const ARG1_LO = 24;
+/** The low 32 bits of argument i (a mode is a 16-bit umode_t, flags an int: the high word never counts). */
+const argLo = (i: number): number => 16 + 8 * i;
 
 type Insn = [code: number, jt: number, jf: number, k: number];
 
@@ -100,11 +120,27 @@ export function buildSeccompFilter(arch: SeccompArch): Uint8Array {
   ret(RET_KILL_PROCESS);
   prog.push([LD_W_ABS, 0, 0, NR]);
 
-  // Calls answered with ENOSYS so that libc and libuv fall back (to clone, to epoll/threadpool I/O).
-  for (const name of ['clone3', 'io_uring_setup', 'io_uring_enter', 'io_uring_register'] as const) {
+  // Calls answered with ENOSYS so that libc and libuv fall back (to clone, to epoll/threadpool I/O, to openat).
+  for (const name of ['clone3', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'openat2'] as const) {
     prog.push([JEQ_K, 0, 1, nr(name)]);
     ret(RET_ERRNO | ENOSYS);
   }
+  // Before the plain allowlist (opens are frequent; the kernel caches the verdict of always-allowed calls).
+  // Each block returns on every path, so a call it skips still has its number loaded.
+  for (const { name, mode, flags } of MODE_CHECKED) {
+    const n = nr(name);
+    if (n < 0) continue;
+    prog.push([JEQ_K, 0, flags === undefined ? 4 : 6, n]);
+    if (flags !== undefined) {
+      prog.push([LD_W_ABS, 0, 0, argLo(flags)]);
+      prog.push([JSET_K, 0, 3, O_CREATES]); // creates nothing → allow
+    }
+    prog.push([LD_W_ABS, 0, 0, argLo(mode)]);
+    prog.push([JSET_K, 0, 1, S_ISUID_GID]);
+    ret(RET_ERRNO | EPERM);
+    ret(RET_ALLOW);
+  }
+
   for (const name of ALLOWED) {
     const n = nr(name);
     if (n < 0) continue;
@@ -114,7 +150,7 @@ export function buildSeccompFilter(arch: SeccompArch): Uint8Array {
 
   // clone: threads only. Flags are a register argument, so the filter can read them.
   prog.push([JEQ_K, 0, 5, nr('clone')]);
-  prog.push([LD_W_ABS, 0, 0, ARG0_LO]);
+  prog.push([LD_W_ABS, 0, 0, argLo(0)]);
   prog.push([JSET_K, 0, 2, CLONE_THREAD]); // no CLONE_THREAD → a new process → EPERM
   prog.push([JSET_K, 1, 0, CLONE_NEW_ANY]); // a thread asking for a namespace → EPERM
   ret(RET_ALLOW);
@@ -123,7 +159,7 @@ export function buildSeccompFilter(arch: SeccompArch): Uint8Array {
   // ioctl: only the handful of terminal/fd requests above.
   const codes = Object.values(IOCTLS);
   prog.push([JEQ_K, 0, codes.length + 3, nr('ioctl')]); // skip the whole block
-  prog.push([LD_W_ABS, 0, 0, ARG1_LO]);
+  prog.push([LD_W_ABS, 0, 0, argLo(1)]);
   codes.forEach((code, i) => prog.push([JEQ_K, codes.length - i, 0, code]));
   ret(RET_ERRNO | EPERM);
   ret(RET_ALLOW);

@@ -5,12 +5,15 @@
  *  1. `unshare --user --map-root-user --mount --pid --fork --net --ipc --uts` runs SETUP as root of the
  *     new user namespace (root of nothing on the host): a tmpfs over an empty host directory becomes the
  *     new root; /proc (of the new PID namespace), a private /tmp, five /dev nodes and every mount are
- *     bound into it; the root is remounted read-only.
+ *     bound into it, each remounted nosuid (and nodev, but for the device nodes); the root is remounted
+ *     read-only.
  *  2. SETUP execs a nested `unshare --user --map-user=65534 --root=ROOT`, which chroots into the root
  *     and execs node as uid 65534: the exec drops every capability.
  *
  * What it lacks next to bubblewrap: no seccomp filter (unshare cannot install one), so fork and the
- * other refused system calls stay possible inside the jail; `isola doctor` says so.
+ * other refused system calls stay possible inside the jail, and so does a set-uid bit on a file in a
+ * read-write preopen (owned by the unprivileged host user the jail is, never root: as root, isola uses this
+ * fallback only through `launchAs`, see host-user.ts); `isola doctor` says so.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmdirSync, statSync } from 'node:fs';
@@ -35,11 +38,12 @@ const SETUP = [
   '[ -z "$dirs" ] || mkdir -p $dirs; [ -z "$files" ] || touch $files',
   'while [ "$1" != "--" ]; do',
   '  mount --bind "$2" "$R$3"',
-  '  if [ "$1" = ro ]; then mount -o remount,bind,ro,nosuid,nodev "$R$3"; fi',
+  '  case $1 in ro) o=ro,nosuid,nodev ;; rw) o=nosuid,nodev ;; *) o=nosuid,noexec ;; esac', // *: a device node
+  '  mount -o "remount,bind,$o" "$R$3"',
   '  shift 3',
   'done',
   'shift',
-  'mount -o remount,ro,nosuid,nodev "$R"',
+  'mount -o remount,bind,ro,nosuid,nodev "$R"',
   `exec unshare --user --map-user=${JAIL_UID} --map-group=${JAIL_UID} --root="$R" --wd=/ -- "$@"`,
 ].join('\n');
 
@@ -63,12 +67,14 @@ function emptyRoot(): string {
 }
 
 export interface UnshareInput {
+  /** The argv prefix unshare is started through (jailSupport().launchAs), then unshare's own path. */
+  launchAs: string[];
   unshare: string;
   mounts: Mount[];
   command: string[];
 }
 
-/** `unshare …` argv (command first) that runs `command` inside the fallback jail. */
+/** `[launchAs…] unshare …` argv (command first) that runs `command` inside the fallback jail. */
 export function unshareCommand(input: UnshareInput): string[] {
   for (const m of input.mounts) {
     if (m.dest.includes('\n')) throw new IsolaError('JAIL', `cannot mount a path holding a newline: ${JSON.stringify(m.dest)}`);
@@ -78,7 +84,7 @@ export function unshareCommand(input: UnshareInput): string[] {
   const dirs: string[] = [];
   const files: string[] = [];
   for (const m of mounts) {
-    if (m.src.startsWith('/dev/')) files.push(m.dest);
+    if (dev.includes(m)) files.push(m.dest);
     else if (statSync(m.src).isDirectory()) dirs.push(m.dest);
     else {
       dirs.push(m.dest.slice(0, m.dest.lastIndexOf('/')) || '/');
@@ -86,18 +92,18 @@ export function unshareCommand(input: UnshareInput): string[] {
     }
   }
   return [
-    input.unshare, '--user', '--map-root-user', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child',
+    ...input.launchAs, input.unshare, '--user', '--map-root-user', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child',
     '--net', '--ipc', '--uts', '--', SHELL, '-c', SETUP, 'isola-jail-setup',
     emptyRoot(), String(dirs.length), String(files.length), ...dirs, ...files,
-    ...mounts.flatMap((m) => [m.readOnly ? 'ro' : 'rw', m.src, m.dest]), '--', ...input.command,
+    ...mounts.flatMap((m) => [dev.includes(m) ? 'dev' : m.readOnly ? 'ro' : 'rw', m.src, m.dest]), '--', ...input.command,
   ];
 }
 
 let probed: { ok: boolean; why: string } | undefined;
-/** Whether the fallback jail works here: starts `node -e 0` in it once (cached). */
-export function probeUnshare(unshare: string): { ok: boolean; why: string } {
+/** Whether the fallback jail works here, started through `launchAs`: starts `node -e 0` in it once (cached). */
+export function probeUnshare(unshare: string, launchAs: string[]): { ok: boolean; why: string } {
   if (probed) return probed;
-  const [cmd, ...args] = unshareCommand({ unshare, mounts: runtimeMounts(), command: [process.execPath, '-e', '0'] });
+  const [cmd, ...args] = unshareCommand({ launchAs, unshare, mounts: runtimeMounts(), command: [process.execPath, '-e', '0'] });
   const r = spawnSync(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000, env: {} });
   if (r.status === 0) return (probed = { ok: true, why: '' });
   const msg = r.error?.message ?? r.stderr.toString().trim().split('\n')[0];

@@ -17,14 +17,16 @@ export const FrameType = {
   DATA: 10, // both: [u8 slot][bytes]: input after its INVOKE; output/stderr while it runs, before its RESULT or ERROR
   EVAL: 11, // host → cell, tests only: JavaScript source
   EVAL_RESULT: 12, // cell → host, tests only: JSON {ok, value} | {ok: false, error}
+  PROBE: 13, // host → cell, isola doctor: JSON ProbeRequest (agent/probe.ts)
+  PROBE_RESULT: 14, // cell → host: JSON ProbeReport, what the cell sees from inside
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k.toLowerCase()]));
 
 /** What each side may receive: anything else is a protocol error. */
-export const HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.LOAD, FrameType.INVOKE, FrameType.CANCEL, FrameType.SHUTDOWN, FrameType.CAP_REPLY, FrameType.DATA, FrameType.EVAL]);
-export const CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.READY, FrameType.RESULT, FrameType.ERROR, FrameType.CAP_CALL, FrameType.DATA, FrameType.EVAL_RESULT]);
+export const HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.LOAD, FrameType.INVOKE, FrameType.CANCEL, FrameType.SHUTDOWN, FrameType.CAP_REPLY, FrameType.DATA, FrameType.EVAL, FrameType.PROBE]);
+export const CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.READY, FrameType.RESULT, FrameType.ERROR, FrameType.CAP_CALL, FrameType.DATA, FrameType.EVAL_RESULT, FrameType.PROBE_RESULT]);
 
 export const HEADER_BYTES = 9;
 /** Default cap on one frame (module bytes and bulk data included). */

@@ -49,6 +49,22 @@ export const attacks = {
     const s = require('net').connect(${port}, '127.0.0.1');
     await new Promise((ok, fail) => { s.on('connect', ok); s.on('error', fail); });
     return 'connected'`,
+  /** Every way to a set-uid/set-gid file in `dir`: {label: 'done' or the error code}. */
+  setIdBits: (dir: string) => `
+    const fs = require('fs');
+    const dir = ${JSON.stringify(dir)};
+    const out = {};
+    const attempt = (label, fn) => { try { fn(); out[label] = 'done'; } catch (e) { out[label] = e.code || String(e); } };
+    attempt('write', () => fs.writeFileSync(dir + '/plain', '#!/bin/sh\\nid\\n'));
+    attempt('chmod 4755', () => fs.chmodSync(dir + '/plain', 0o4755));
+    attempt('chmod 2755', () => fs.chmodSync(dir + '/plain', 0o2755));
+    attempt('fchmod 6755', () => { const fd = fs.openSync(dir + '/plain', 'r'); try { fs.fchmodSync(fd, 0o6755); } finally { fs.closeSync(fd); } });
+    attempt('open O_CREAT 04755', () => fs.closeSync(fs.openSync(dir + '/created-suid', 'w', 0o4755)));
+    attempt('open O_CREAT 02755', () => fs.closeSync(fs.openSync(dir + '/created-sgid', 'wx', 0o2755)));
+    attempt('mkdir 02755', () => fs.mkdirSync(dir + '/sgid-dir', 0o2755));
+    attempt('mkdir', () => fs.mkdirSync(dir + '/dir', 0o755));
+    attempt('chmod dir 2755', () => fs.chmodSync(dir + '/dir', 0o2755));
+    return out;`,
   spawn: () => `
     const r = require('child_process').spawnSync(process.execPath, ['-e', 'process.exit(0)']);
     if (r.error) throw r.error;
