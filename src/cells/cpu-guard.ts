@@ -12,6 +12,12 @@
  *    every request of a function that always spins). Past its timeout it is put back: it must get a core to
  *    notice the timeout and stop (else the host kills it after the grace, and a TIMEOUT reads as a crash).
  *    What a guest might gain from that is bounded by the grace.
+ *  - A heavy invocation: one that ran past its first 10 ms and kept a core at least 60% busy from then to its
+ *    end (20 ms at least, so that the kernel's 10 ms ticks can tell) makes the cell's next invocation start
+ *    lowered, until an invocation is not heavy. A function that burns 20-50 ms of CPU per request never trips
+ *    the spinning rule (its first 50 ms are never judged), yet on a small machine it takes the cores from a
+ *    neighbour's short requests: lowered, it still gets every core nobody else wants. Only invocations that
+ *    last past 10 ms read the agent's CPU time, so short ones (the hot path) cost nothing more.
  *  - With nothing in flight: every 250 ms, the CPU the agent used beyond the time it had work (invocations,
  *    loads) is compared with the time it had none. An idle agent uses next to nothing, so 30% of a core is
  *    spinning in the background (a compromised agent, say; the bar is lower than above because on a busy
@@ -20,6 +26,10 @@
  */
 
 const SLOW_INVOCATION_MS = 50;
+/** When a running invocation's CPU starts to be counted for the heavy rule, and the least span it is judged on. */
+const HEAVY_FROM_MS = 10;
+const HEAVY_MIN_SPAN_MS = 20;
+const HEAVY_SHARE = 0.6;
 /** Clock ticks (1/100 s on Linux) of CPU an invocation must use within one SLOW_INVOCATION_MS window to count as spinning. */
 const BUSY_TICKS = 3;
 const MS_PER_TICK = 10;
@@ -35,6 +45,12 @@ export class CpuGuard {
   private spinning = false;
   /** The previous invocation kept a core busy. */
   private spunLast = false;
+  /** The previous invocation was heavy (see the rule above). */
+  private heavyLast = false;
+  /** CPU ticks and time when the running invocation's heavy span began (ticks -1: not begun). */
+  private heavyTicks = -1;
+  private heavySince = 0;
+  private heavyTimer: NodeJS.Timeout | null = null;
   /** The running invocation is past its timeout. */
   private overdue = false;
   private deadline: NodeJS.Timeout | null = null;
@@ -80,6 +96,13 @@ export class CpuGuard {
     this.windowTicks = -1;
     this.apply();
     this.armSlowTimer();
+    this.heavyTicks = -1;
+    this.heavyTimer = setTimeout(() => {
+      this.heavyTimer = null;
+      this.heavyTicks = this.ticks();
+      this.heavySince = performance.now();
+    }, HEAVY_FROM_MS);
+    this.heavyTimer.unref?.();
     if (timeoutMs !== undefined) {
       this.deadline = setTimeout(() => {
         this.deadline = null;
@@ -90,8 +113,10 @@ export class CpuGuard {
     }
   }
 
-  invocationEnded(): void {
+  /** `alone`: nothing else ran in the cell since it started, so its CPU time is its own (see the heavy rule). */
+  invocationEnded(alone = true): void {
     this.clearTimers();
+    this.heavyLast = alone && this.wasHeavy();
     this.running = false;
     this.overdue = false;
     this.spunLast = this.spinning;
@@ -109,7 +134,7 @@ export class CpuGuard {
   }
 
   private apply(): void {
-    const low = this.running ? !this.overdue && (this.idleSpin || this.spunLast || this.spinning) : this.idleSpin;
+    const low = this.running ? !this.overdue && (this.idleSpin || this.spunLast || this.heavyLast || this.spinning) : this.idleSpin;
     if (low && !this.lowered) this.lowered = this.setLow(true);
     else if (!low && this.lowered) this.lowered = !this.setLow(false);
   }
@@ -131,10 +156,19 @@ export class CpuGuard {
     this.slowTimer.unref?.();
   }
 
+  /** The invocation that just ended kept a core busy from its 10th ms on (read only for those that got there). */
+  private wasHeavy(): boolean {
+    if (this.heavyTicks < 0) return false;
+    const span = performance.now() - this.heavySince;
+    const ticks = this.ticks();
+    return span >= HEAVY_MIN_SPAN_MS && ticks >= 0 && (ticks - this.heavyTicks) * MS_PER_TICK >= HEAVY_SHARE * span;
+  }
+
   private clearTimers(): void {
     if (this.slowTimer !== null) clearTimeout(this.slowTimer);
     if (this.deadline !== null) clearTimeout(this.deadline);
-    this.slowTimer = this.deadline = null;
+    if (this.heavyTimer !== null) clearTimeout(this.heavyTimer);
+    this.slowTimer = this.deadline = this.heavyTimer = null;
   }
 
   private idleWindow(): void {

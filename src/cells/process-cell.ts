@@ -123,7 +123,9 @@ export class ProcessCell extends RemoteCell {
   }
 
   protected override settled(): void {
-    this.cpu.invocationEnded();
+    // With others pipelined behind it, the agent may have run them before this answer was read: its CPU since
+    // is not this invocation's alone, so it is not judged heavy.
+    this.cpu.invocationEnded(this.inCell === 0);
   }
 
   /** A load compiles the module: CPU the agent spends with work to do, not spinning. */

@@ -124,6 +124,11 @@ export abstract class RemoteCell implements Cell, FrameSink {
     return this.queue.length + this.inflight.length;
   }
 
+  /** Invocations sent to the cell and not answered yet (the head and those pipelined behind it). */
+  protected get inCell(): number {
+    return this.inflight.length;
+  }
+
   get maxPending(): number {
     return this.pipelineDepth;
   }
