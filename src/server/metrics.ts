@@ -53,6 +53,22 @@ export class ServerMetrics {
         }
       },
     });
+    new Gauge({
+      name: 'isola_pool_events',
+      help: 'Events of each function\'s live pool since it started (a new version starts a new count): cells spawned, crashed, recycled; invocations taken back from a cell where they waited behind a slow one',
+      labelNames: ['function', 'event'],
+      registers,
+      collect() {
+        this.reset();
+        for (const f of orchestrator()?.list() ?? []) {
+          if (!f.pool) continue;
+          this.set({ function: f.name, event: 'spawned' }, f.pool.spawned);
+          this.set({ function: f.name, event: 'crashed' }, f.pool.crashed);
+          this.set({ function: f.name, event: 'recycled' }, f.pool.recycled);
+          this.set({ function: f.name, event: 'taken_back' }, f.pool.takenBack);
+        }
+      },
+    });
   }
 
   /** `fn` is '' for requests that matched no function (404s, admin, metrics, health): they count under NO_FUNCTION. */

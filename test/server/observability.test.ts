@@ -32,6 +32,8 @@ test('/metrics: requests by function/version/status, latency, invocations by out
   assert.match(text, /isola_invocations_total\{function="trap",version="[0-9a-f]{16}",outcome="trap"\} 1\n/);
   assert.match(text, new RegExp(`isola_fuel_consumed_total\\{function="hello",version="${version}"\\} 3702\\n`));
   assert.match(text, /isola_cells\{function="hello",state="alive"\} 1\n/);
+  assert.match(text, /isola_pool_events\{function="hello",event="spawned"\} 1\n/);
+  assert.match(text, /isola_pool_events\{function="hello",event="taken_back"\} 0\n/);
 });
 
 test('a metrics registry of its own: two servers in one process do not share counts', async () => {
