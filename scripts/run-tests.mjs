@@ -1,6 +1,6 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with Node's built-in test runner.
 // A script rather than a shell glob because Node 20 and Node 22+ treat `node --test <dir>` differently.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,13 +21,23 @@ if (files.length === 0) {
   console.error('error: no test files found under dist/test');
   process.exit(1);
 }
+// A file whose first line says `// isola-test: alone` measures speed against itself (a throughput ratio, a bound
+// in wall time under contention it creates): other test files running beside it on a 2-core machine would be
+// part of what it measures. Those run first, one at a time; every other file runs after, two at a time, and
+// that run's summary ends the output.
+const alone = files.filter((f) => readFileSync(f.replace(/^dist\//, '').replace(/\.js$/, '.ts'), 'utf8').startsWith('// isola-test: alone'));
+const together = files.filter((f) => !alone.includes(f));
 // Tests work in temp folders: anything new in the working folder afterwards (a diagnostic report.*.json,
 // a stray .isola/) is a test leaving things behind, and fails the run.
 const before = new Set(readdirSync('.'));
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const run = (list, concurrency) => list.length === 0 ? 0
+  : spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...list], { stdio: 'inherit' }).status ?? 1;
+const aloneStatus = run(alone, 1);
+const status = run(together, 2);
 const leftBehind = readdirSync('.').filter((name) => !before.has(name));
 if (leftBehind.length) {
   console.error(`error: the tests left ${leftBehind.join(', ')} in ${process.cwd()}`);
   process.exit(1);
 }
-process.exit(r.status ?? 1);
+if (aloneStatus !== 0) console.error(`error: a test run alone failed (${alone.join(', ')}): see its summary above`);
+process.exit(status || aloneStatus);

@@ -13,6 +13,7 @@
  */
 import { cancelled, cellClosed, wasNotStarted, wasTakenBack } from './cell-errors.js';
 import { spawnCell, type SpawnedCell } from './spawn.js';
+import { freshCpuHistory } from './cpu-guard.js';
 import type { CellPoolApi, InvokeRequest, InvokeResult, ModuleHandle, PoolOptions, PoolStats } from './types.js';
 
 interface Slot {
@@ -71,6 +72,8 @@ export class CellPool implements CellPoolApi {
   private readonly growing = new Set<Promise<void>>();
   private closed = false;
   private readonly counts = { spawned: 0, crashed: 0, recycled: 0, takenBack: 0 };
+  /** One module, one CPU history: a fresh cell starts lowered what spun or was heavy in another (see cpu-guard.ts). */
+  private readonly cpuHistory = freshCpuHistory();
   private readonly maxCells: number;
   private readonly minWarm: number;
   private readonly maxInvocations: number;
@@ -292,7 +295,7 @@ export class CellPool implements CellPoolApi {
     this.starting++;
     let cell: SpawnedCell | undefined;
     try {
-      cell = await spawnCell({ takeBackAfterMs: TAKE_BACK_AFTER_MS, ...this.options.spawn });
+      cell = await spawnCell({ takeBackAfterMs: TAKE_BACK_AFTER_MS, cpuHistory: this.cpuHistory, ...this.options.spawn });
       const handle = await cell.load(this.options.module);
       this.starting--;
       this.counts.spawned++;

@@ -12,13 +12,15 @@ import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { AgentConfig } from './agent/core.js';
 import { exitDescription } from './cell-errors.js';
-import { CpuGuard } from './cpu-guard.js';
+import { CpuGuard, type CpuSample } from './cpu-guard.js';
 import type { JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
 import type { CellSpawnOptions, InvokeRequest, LoadRequest, ModuleHandle } from './types.js';
 
 /** Nice value of a spinning cell (and of its autogroup): the lowest, so it takes ~1.5% of a core from a nice-0 neighbour. */
 export const LOW_PRIORITY = 19;
+/** USER_HZ: what /proc reports CPU times in, 100 on every Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
 const STDERR_TAIL = 4096;
 /**
  * Invocations a process cell may hold at once (see RemoteCell): every request otherwise costs a socket write
@@ -48,7 +50,7 @@ export class ProcessCell extends RemoteCell {
     super('process', options);
     this.pipelineDepth = PROCESS_PIPELINE_DEPTH;
     this.jailed = launch.kind !== 'none';
-    this.cpu = new CpuGuard(() => this.cpuTicks(), (low) => this.setLow(low, launch));
+    this.cpu = new CpuGuard(() => this.cpuSample(), (low) => this.setLow(low, launch), options.cpuHistory);
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe'];
     for (const fd of launch.fdData.keys()) {
       while (stdio.length < fd) stdio.push('ignore');
@@ -138,20 +140,30 @@ export class ProcessCell extends RemoteCell {
   }
 
   /**
-   * utime + stime of the agent's main thread in clock ticks (/proc/PID/task/PID/stat); -1 if it cannot be read.
-   * The guest and the agent's JavaScript run there; V8's GC and compiler threads, busy after a burst of work,
-   * would otherwise read as a cell burning CPU with nothing to do.
+   * The agent's main thread's CPU figures (see CpuSample), from /proc/PID/task/PID/schedstat (ns: time run, time
+   * waited runnable), or where the kernel keeps no schedstat, utime + stime from .../stat (10 ms ticks; then
+   * nothing is known of the waiting). Null if neither can be read. The guest and the agent's JavaScript run on
+   * that thread; V8's GC and compiler threads, busy after a burst of work, would otherwise read as a cell burning
+   * CPU with nothing to do.
    */
-  private cpuTicks(): number {
+  private cpuSample(): CpuSample | null {
     const pid = this.agentPid;
-    if (pid === undefined) return -1;
+    if (pid === undefined) return null;
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1').split(' ');
+      const cpuMs = Number(run) / 1e6;
+      return { cpuMs, wantedMs: cpuMs + Number(wait) / 1e6 };
+    } catch {
+      /* no schedstat here */
+    }
     try {
       const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1');
       // Fields after the command name (which may hold spaces, hence the last ')'): utime is the 12th, stime the 13th.
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(f[11]) + Number(f[12]);
+      const cpuMs = (Number(f[11]) + Number(f[12])) * (1000 / CLOCK_TICKS_PER_SECOND);
+      return { cpuMs, wantedMs: cpuMs };
     } catch {
-      return -1;
+      return null;
     }
   }
 

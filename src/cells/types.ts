@@ -7,6 +7,7 @@
  */
 import type { CompileOptions, Limits } from '../engine/limits.js';
 import type { EnvironBlock, Preopen } from '../capabilities/wasi-p1/index.js';
+import type { CpuHistory } from './cpu-guard.js';
 
 export type Isolation = 'inline' | 'worker' | 'process';
 
@@ -36,6 +37,12 @@ export interface CellSpawnOptions {
    * here, so the caller may run it elsewhere. Default: never (it waits its turn). Pools set it.
    */
   takeBackAfterMs?: number;
+  /**
+   * What the module's last invocation did to the CPU, shared between the process cells that run the same
+   * module (a pool passes one to each of its cells), so that one that has not run it yet starts it lowered
+   * when it spun or was heavy elsewhere (see cpu-guard.ts). Default: the cell's own.
+   */
+  cpuHistory?: CpuHistory;
   /**
    * TESTS ONLY. Lets the host send `eval` frames (arbitrary JavaScript run inside the agent) to model
    * "the first wall has fallen", and/or switch off isola's own WASI path checks so only the kernel's wall

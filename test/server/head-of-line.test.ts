@@ -1,3 +1,4 @@
+// isola-test: alone (a wall-time bound with spinners it starts: see scripts/run-tests.mjs)
 // No head-of-line blocking in a function's pool: requests that arrive together are first queued behind one
 // another in one process cell (pipelining); when the one running turns out to spin, the others are taken
 // back and run in other cells, so each request of a function with a 1 s timeout is answered 504 after about

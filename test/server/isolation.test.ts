@@ -1,3 +1,4 @@
+// isola-test: alone (a throughput ratio against a neighbour it starts: see scripts/run-tests.mjs)
 // The isolation claim, measured: while one function receives requests that spin until their timeout, another
 // function's throughput stays within 10% of its solo figure (the median over alternating rounds; see below).
 import { test, before, after } from 'node:test';
@@ -68,26 +69,36 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 //
 // The hello load never pauses (its cells stay as warm in both phases); spinning is switched on and off, and
 // each phase is counted in a window of the same length once it has settled (the spin requests of the last
-// phase have reached their timeout; the new ones are running). Solo and contended alternate, so load from
-// elsewhere on the machine (other test files run alongside) falls on both; the verdict is the median of the
-// rounds' ratios.
+// phase have reached their timeout; the new ones are running). Solo and contended alternate (in ABBA order),
+// so load from elsewhere on the machine (other test files run alongside) falls on both; the verdict is the
+// median of the rounds' ratios.
 test('a function that spins until its timeout does not slow another one down by more than 10%', { timeout: 120_000 }, async () => {
-  const ROUNDS = 7;
-  const WINDOW_MS = 700;
+  const ROUNDS = 9;
+  const WINDOW_MS = 1000;
   const hello = startLoad(srv.url + '/hello', 4);
   let spinning = false;
   let done = false;
   const spin = spinner(() => spinning, () => done);
   const rounds: Array<{ solo: number; mixed: number }> = [];
+  /** One phase's count: spinning switched on or off, settled, then a window. */
+  const phase = async (spin: boolean): Promise<number> => {
+    spinning = spin;
+    await sleep(spin ? 150 : 700); // on: both spin requests running, past the 50 ms before a cell is lowered;
+    return answeredIn(hello, WINDOW_MS); // off: the last spin requests reached their 500 ms timeout
+  };
   try {
-    await sleep(2000); // warm-up: cells spawned, module compiled, JIT warm
+    await sleep(1000); // warm-up: hello's cells spawned, module compiled, JIT warm
+    await phase(true); // and the spinning function's cells, so no round pays their spawn
+    await phase(true);
     for (let i = 0; i < ROUNDS; i++) {
-      spinning = false;
-      await sleep(700); // the last spin requests reach their 500 ms timeout
-      const solo = await answeredIn(hello, WINDOW_MS);
-      spinning = true;
-      await sleep(150); // both spin requests running, past the 50 ms before a cell is lowered
-      rounds.push({ solo, mixed: await answeredIn(hello, WINDOW_MS) });
+      // Solo first in even rounds, contended first in odd ones: a trend in outside load hits both alike.
+      if (i % 2 === 0) {
+        const solo = await phase(false);
+        rounds.push({ solo, mixed: await phase(true) });
+      } else {
+        const mixed = await phase(true);
+        rounds.push({ solo: await phase(false), mixed });
+      }
     }
   } finally {
     done = true;
