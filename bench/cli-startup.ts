@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CLI, fromRoot } from '../test/helpers/root.js';
+import { CLI, fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
 import { fmtNs, fmtRatio, type Benchmark } from './table.js';
 import { benchFixtureFile } from './wat.js';

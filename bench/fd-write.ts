@@ -4,7 +4,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
 import { Engine, OutputCapture, runWasiCommand } from '../src/index.js';
-import { fromRoot } from '../test/helpers/root.js';
+import { fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
 import { fmtNs, fmtRatio, type Benchmark } from './table.js';
 import { watToWasm } from './wat.js';

@@ -4,7 +4,7 @@
 // them up to TurboFan, and a call already running never switches tiers.
 import { readFileSync } from 'node:fs';
 import { Engine } from '../src/index.js';
-import { fromRoot } from '../test/helpers/root.js';
+import { fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
 import { fmtNs, fmtRatio, type Benchmark, type Row } from './table.js';
 

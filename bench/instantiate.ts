@@ -5,7 +5,7 @@
 // whose bare baseline gets a no-op `fuel_check` import.
 import { readFileSync } from 'node:fs';
 import { Engine, type CompiledModule, type CompileOptions, type Limits } from '../src/index.js';
-import { fromRoot } from '../test/helpers/root.js';
+import { fromRoot } from '../support/project-root.js';
 import { percentile } from './stats.js';
 import { fmtNs, fmtRatio, type Benchmark, type Row } from './table.js';
 

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { instrument } from '../src/wasm/index.js';
-import { fromRoot } from '../test/helpers/root.js';
+import { fromRoot } from '../support/project-root.js';
 import { median, timeNs } from './stats.js';
 import { fmtRatio, type Benchmark, type Row } from './table.js';
 import { syntheticModule } from './synthetic-module.js';

@@ -4,7 +4,7 @@
 // `instance.getFunction()` (the fast path: limits and trap mapping only).
 import { readFileSync } from 'node:fs';
 import { Engine } from '../src/index.js';
-import { fromRoot } from '../test/helpers/root.js';
+import { fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
 import { fmtNs, type Benchmark, type Row } from './table.js';
 

@@ -7,8 +7,15 @@ export interface Row {
   /** isola's cost divided by the baseline's (lower is better), or '' when not meaningful. */
   ratio: string;
   target: string;
-  ok: boolean | null; // null: could not be measured
+  /**
+   * null: could not be measured; 'noise': the rounds' range straddles the target (neither met nor missed);
+   * '-': no verdict (a figure reported for scale, or a quick run, whose short windows cannot decide).
+   */
+  ok: boolean | null | 'noise' | '-';
 }
+
+/** A run fails on a row that missed its target or could not be measured; noise and reported figures do not. */
+export const rowFailed = (r: Row): boolean => r.ok === false || r.ok === null;
 
 export const fmtRatio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}x` : '-');
 
@@ -30,7 +37,7 @@ export function failedRow(metric: string, target: string, err: unknown): Row {
 
 export function formatTable(rows: readonly Row[]): string {
   const header = ['metric', 'isola', 'baseline', 'ratio', 'target', 'ok?'];
-  const cells = rows.map((r) => [r.metric, r.isola, r.baseline, r.ratio, r.target, r.ok === null ? '??' : r.ok ? 'yes' : 'NO']);
+  const cells = rows.map((r) => [r.metric, r.isola, r.baseline, r.ratio, r.target, r.ok === null ? '??' : r.ok === true ? 'yes' : r.ok === false ? 'NO' : r.ok]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]): string => `| ${c.map((s, i) => s.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');

@@ -17,7 +17,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as current from '../src/index.js';
 import type { FunctionSpec, HttpRequestDescriptor } from '../src/orchestrator/types.js';
-import { fromRoot } from '../test/helpers/root.js';
+import { fromRoot } from '../support/project-root.js';
 
 type Isola = typeof current;
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fromRoot } from '../test/helpers/root.js';
+import { fromRoot } from '../support/project-root.js';
 
 type WatToWasm = (source: string, filename: string) => Promise<Uint8Array>;
 let helper: Promise<WatToWasm> | undefined;

@@ -1,7 +1,7 @@
 // One fuzzing process: runs cases start, start+1, … of one target until its deadline, telling the
 // parent (fuzz/run.ts) which case it starts before running it, so a case that hangs or kills this
 // process is still known by its number.
-import { fromRoot } from './root.js';
+import { fromRoot } from '../support/project-root.js';
 import { loadSources, makeCase, readCaseFile, runCase, type Target } from './cases.js';
 
 /** `only`: run that one case; `file`: run the case of that .json (written by writeCaseFiles) instead of making it. */

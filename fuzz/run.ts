@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSources, makeCase, TARGETS, writeCaseFiles, type Target } from './cases.js';
 import type { ChildArgs, ChildMessage } from './child.js';
-import { fromRoot } from './root.js';
+import { fromRoot } from '../support/project-root.js';
 
 const HANG_MS = 20_000; // the machine is shared: a generous watchdog
 const FILES_PER_PROBLEM = 3;

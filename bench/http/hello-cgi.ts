@@ -1,7 +1,7 @@
 // The CGI hello for isola, assembled from fixtures/hello-cgi.wat with a chosen body (the hot-swap
 // phase deploys versions that differ only in their body, so each deploy is a new version).
 import { readFileSync } from 'node:fs';
-import { fromRoot } from '../../test/helpers/root.js';
+import { fromRoot } from '../../support/project-root.js';
 import { watToWasm } from '../wat.js';
 
 const WAT = fromRoot('bench', 'http', 'fixtures', 'hello-cgi.wat');

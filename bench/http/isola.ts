@@ -5,12 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AdminClient } from '../../src/cli/admin-client.js';
-import { CLI } from '../../test/helpers/root.js';
+import { CLI } from '../../support/project-root.js';
 import { helloCgi } from './hello-cgi.js';
 import { startChild, waitReady } from './servers.js';
 
 export interface IsolaUnderTest {
   helloUrl: string;
+  /** The server's pid (its cells are its descendants). */
+  pid: number;
   /** The wall the server reports using (a `process` request without a jail falls back to `worker`). */
   isolation(): string;
   /** Starts redeploying `swap` (a new version each time) every second; the returned stop waits for the last deploy. */
@@ -41,6 +43,7 @@ export async function startIsola(port: number, isolation: string): Promise<Isola
     const swaps: IsolaUnderTest['swaps'] = { done: 0, failed: 0, probes: 0, probeErrors: 0 };
     return {
       helloUrl: `${base}/hello`,
+      pid: child.process.pid!,
       isolation: () => (/using worker cells instead/.test(child.stderr()) ? `worker (${isolation} fell back)` : isolation),
       swaps,
       async helloWith(other) {

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
-import { fromRoot } from '../../test/helpers/root.js';
+import { workerdVersion } from './workerd.js';
 
 const BEGIN = '<!-- bench:http results (written by npm run bench:http) -->';
 const END = '<!-- /bench:http results -->';
@@ -22,7 +22,7 @@ export async function machineDetails(): Promise<string[]> {
   return [
     `date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     `CPU: ${cpu[0]?.model ?? 'unknown'} × ${cpu.length}, RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}`,
-    `node ${process.version}; ${firstLine(fromRoot('node_modules', '.bin', 'workerd'), ['--version'])}; ${firstLine('wrk', ['--version']).replace(/ Copyright.*/, '')}`,
+    `node ${process.version}; ${workerdVersion()}; ${firstLine('wrk', ['--version']).replace(/ Copyright.*/, '')}`,
   ];
 }
 

@@ -1,7 +1,7 @@
 // Slow CGI functions for isola, assembled from fixtures/slow-cgi.wat: one that keeps a core busy for a
 // while, one that sleeps as long, one that spins until its timeout.
 import { readFileSync } from 'node:fs';
-import { fromRoot } from '../../test/helpers/root.js';
+import { fromRoot } from '../../support/project-root.js';
 import { watToWasm } from '../wat.js';
 
 const WAT = fromRoot('bench', 'http', 'fixtures', 'slow-cgi.wat');

@@ -125,11 +125,9 @@ describe('faults', () => {
     const ac = new AbortController();
     const spin = cell.invoke({ module: m, kind: 'invoke', export: 'spin' }, ac.signal);
     await sleep(100);
-    const t = performance.now();
     ac.abort();
     await assert.rejects(spin, isCode('CANCELLED'));
-    assert.ok(performance.now() - t < 250, 'stopped by the flag, not by the kill timer');
-    assert.equal(cell.alive, true);
+    assert.equal(cell.alive, true, 'stopped by the flag, not by killing the cell');
     assert.deepEqual((await cell.invoke({ module: m, kind: 'invoke', export: 'bump' })).values, ['1']);
     cell.kill();
   });

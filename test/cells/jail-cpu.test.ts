@@ -11,6 +11,7 @@ import { jailSupport } from '../../src/cells/jail/index.js';
 import { processCgroupDir } from '../../src/cells/jail/cgroup.js';
 import { LOW_PRIORITY } from '../../src/cells/process-cell.js';
 import { COUNTER, sleep } from './guests.js';
+import { until } from '../helpers/until.js';
 
 const support = jailSupport();
 const skip = support.process ? false : `no jail on this machine: ${support.reasons.join('; ')}`;
@@ -25,15 +26,6 @@ function cpuLimits(pid: number): { cores: number; low: boolean } {
     return { cores: Number(quota) / Number(period), low: read('cpu.weight.nice') === '19' };
   }
   return { cores: Number(read('cpu.cfs_quota_us')) / Number(read('cpu.cfs_period_us')), low: Number(read('cpu.shares')) < 1024 };
-}
-
-async function until(what: string, ok: () => boolean, boundMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (!ok()) {
-    assert.ok(Date.now() - t0 < boundMs, `${what} within ${boundMs} ms`);
-    await sleep(20);
-  }
-  return Date.now() - t0;
 }
 
 test('jail: a cell spinning with nothing in flight is lowered within a bound, and put back once it behaves', { skip, timeout: 60_000 }, async (t) => {
@@ -51,12 +43,12 @@ test('jail: a cell spinning with nothing in flight is lowered within a bound, an
     // The invocation is over; now the agent spins on its own (a slice of the event loop at a time, so that
     // it still answers frames).
     await cell.unsafeEval(`globalThis.spinner = setInterval(() => { const t = Date.now(); while (Date.now() - t < 45); }, 1); 'spinning'`);
-    const lowered = await until('lowered to nice 19', () => getPriority(pid) === LOW_PRIORITY, 5000);
+    const lowered = await until(() => getPriority(pid) === LOW_PRIORITY, 'lowered to nice 19', 5000);
     if (cgroupCpu) assert.equal(cpuLimits(pid).low, true, 'its cgroup weighs less too (a nice value counts only inside its cgroup)');
     t.diagnostic(`lowered ${lowered} ms after the spin began`);
 
     await cell.unsafeEval(`clearInterval(globalThis.spinner); 'stopped'`);
-    const back = await until('put back to nice 0', () => getPriority(pid) === 0, 5000);
+    const back = await until(() => getPriority(pid) === 0, 'put back to nice 0', 5000);
     if (cgroupCpu) assert.deepEqual(cpuLimits(pid), { cores: 1, low: false });
     t.diagnostic(`put back ${back} ms after it stopped`);
     // And it still works.

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { IsolaError } from '../../src/errors.js';
 import { CellPool, type InvokeRequest } from '../../src/cells/index.js';
 import { bytes, COUNTER, sleep } from './guests.js';
+import { until } from '../helpers/until.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof IsolaError && e.code === code;
 const add: Omit<InvokeRequest, 'module'> = { kind: 'invoke', export: 'add', args: ['20', '22'] };
@@ -24,7 +25,7 @@ test('warm() readies minWarm cells; invocations get a fresh instance each', asyn
 test('cells are recycled after N invocations and after their maximum age', async () => {
   const byCount = new CellPool({ spawn: { isolation: 'inline' }, module: { bytes: COUNTER }, maxInvocationsPerCell: 2 });
   for (let i = 0; i < 5; i++) assert.deepEqual((await byCount.invoke(add)).values, ['42']);
-  await sleep(10);
+  await until(() => byCount.stats().recycled === 2, 'two cells recycled'); // counted once the last release is done
   const s = byCount.stats();
   assert.equal(s.recycled, 2);
   assert.equal(s.spawned, 3);
@@ -57,13 +58,6 @@ test('the number of cells is bounded; extra work waits and then runs', async () 
   }
 });
 
-/** Polls until `ok()` or `ms` pass. */
-async function until(ok: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!ok() && Date.now() < deadline) await sleep(5);
-  return ok();
-}
-
 test('keepSpare: when every cell has work, one more is readied in the background, up to maxCells', async () => {
   const spin = { kind: 'invoke', export: 'spin', limits: { timeoutMs: 3000 } } as const;
   const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: COUNTER }, minWarm: 1, maxCells: 3, keepSpare: true });
@@ -72,13 +66,13 @@ test('keepSpare: when every cell has work, one more is readied in the background
     await pool.warm();
     assert.deepEqual((await pool.invoke(add)).values, ['42']);
     running.push(pool.invoke(spin).catch((e) => e));
-    assert.ok(await until(() => pool.stats().idle === 1), `a spare is ready while the one cell spins: ${JSON.stringify(pool.stats())}`);
+    await until(() => pool.stats().idle === 1, 'a spare is ready while the one cell spins', 10_000);
     assert.equal(pool.stats().cells, 2);
     // The next long one takes the spare at once (no spawn to wait for), and another spare is readied.
     running.push(pool.invoke(spin).catch((e) => e));
     await sleep(0);
     assert.equal(pool.stats().busy, 2, 'it went to the spare');
-    assert.ok(await until(() => pool.stats().cells === 3 && pool.stats().idle === 1), JSON.stringify(pool.stats()));
+    await until(() => pool.stats().cells === 3 && pool.stats().idle === 1, 'a third cell, idle', 10_000);
     running.push(pool.invoke(spin).catch((e) => e));
     await sleep(300);
     assert.equal(pool.stats().cells, 3, 'never beyond maxCells');

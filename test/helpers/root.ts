@@ -1,19 +1,2 @@
-// Tests are compiled to dist/test/…; fixtures live in the source tree. ROOT is the project root either way.
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-function findRoot(start: string): string {
-  let dir = start;
-  while (!existsSync(join(dir, 'package.json')) || dir.endsWith(`${'/'}dist`) || dir.includes('/dist/')) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('project root not found');
-    dir = up;
-  }
-  return dir;
-}
-
-export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
-export const fromRoot = (...parts: string[]): string => join(ROOT, ...parts);
-/** The built CLI launcher, for tests that spawn `isola` as a user would. */
-export const CLI = join(ROOT, 'bin', 'isola.js');
+// Tests use the project's one root lookup (support/project-root.ts).
+export { ROOT, fromRoot, CLI } from '../../support/project-root.js';

@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startFake } from './support.js';
+import { until } from '../helpers/until.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -27,15 +28,6 @@ function silent(url: string, payload: string, opts: { halfClose?: boolean } = {}
     s.on('error', () => {}); // the server resets what it drops
     s.once('error', reject);
   });
-}
-
-async function until(what: () => boolean, ms: number): Promise<number> {
-  const started = Date.now();
-  while (!what()) {
-    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms`);
-    await sleep(25);
-  }
-  return Date.now() - started;
 }
 
 /** Reads what arrives on a fresh connection after `request` until `done(text)` or the server closes. */
@@ -87,10 +79,10 @@ test('connections that never read nor close are all released within a bound', as
         await silent(s.srv.url, 'GET /echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'), // answered with close
       );
     }
-    await until(() => s.srv.openConnections() === 6 * each, 2000).catch(() => {}); // some may be gone already
+    await until(() => s.srv.openConnections() === 6 * each, 'every connection open', 2000).catch(() => {}); // some may be gone already
     assert.ok(s.srv.openConnections() > 0, 'the silent connections were accepted');
     // Header timeout (300 ms, checked every 75 ms), then at most LINGER_MS (2 s) for the client's FIN.
-    const took = await until(() => s.srv.openConnections() === 0, 6000).catch(() => -1);
+    const took = await until(() => s.srv.openConnections() === 0, 'every connection closed', 6000).catch(() => -1);
     assert.ok(took >= 0, `${s.srv.openConnections()} of ${6 * each} connections still open after 6 s`);
     // The server still serves.
     assert.equal((await fetch(s.srv.url + '/echo')).status, 200);
@@ -108,10 +100,10 @@ test('clients that stop reading large responses are dropped after the send timeo
     gc();
     const baseline = process.memoryUsage().arrayBuffers;
     for (let i = 0; i < 8; i++) sockets.push(await silent(s.srv.url, 'GET /big HTTP/1.1\r\nhost: x\r\n\r\n'));
-    await until(() => process.memoryUsage().arrayBuffers - baseline > 48 * MiB, 3000);
+    await until(() => process.memoryUsage().arrayBuffers - baseline > 48 * MiB, '48 MiB buffered for the slow reader', 3000);
     const pinned = process.memoryUsage().arrayBuffers - baseline;
     assert.equal(s.srv.openConnections(), 8);
-    const took = await until(() => s.srv.openConnections() === 0, 4000).catch(() => -1);
+    const took = await until(() => s.srv.openConnections() === 0, 'every connection closed', 4000).catch(() => -1);
     assert.ok(took >= 0, `${s.srv.openConnections()} stalled connections still open 4 s after a 400 ms send timeout`);
     let left = Infinity;
     for (let i = 0; i < 20 && left >= 8 * MiB; i++) {
@@ -150,7 +142,7 @@ test('a slow reader that keeps reading gets the whole response, however long it 
     const started = Date.now();
     const tick = setInterval(() => sock.resume(), 150);
     try {
-      await until(() => received >= size || sock.destroyed, 30_000);
+      await until(() => received >= size || sock.destroyed, 'the whole body received, or the socket closed', 30_000);
     } finally {
       clearInterval(tick);
       sock.destroy();
@@ -181,7 +173,7 @@ test('past --max-connections new connections get 503 and close; the open ones ke
     assert.match(refused, /too many connections/);
     for (const sock of held) assert.match(await exchange(sock, get, oneResponse), /^HTTP\/1\.1 200 /, 'existing connections still served');
     held.pop()!.destroy();
-    await until(() => s.srv.openConnections() < 3, 2000);
+    await until(() => s.srv.openConnections() < 3, 'fewer than 3 connections open', 2000);
     const next = await open(s.srv.url);
     held.push(next);
     assert.match(await exchange(next, get, oneResponse), /^HTTP\/1\.1 200 /, 'a freed slot is used again');

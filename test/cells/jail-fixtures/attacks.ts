@@ -36,8 +36,31 @@ export const viaProcessCell: Runner = async (body, opts) => {
   }
 };
 
-/** What a refusal may look like: the kernel's errnos, or Node's permission model. */
-export const DENIED = /EPERM|EACCES|EROFS|ENOENT|ENOSYS|ENETUNREACH|ERR_ACCESS_DENIED|restricted/;
+/** Node's permission model refusing an API: where it is on, it stands in front of the kernel for files and processes. */
+export const NODE_REFUSED = /ERR_ACCESS_DENIED|Access to this API has been restricted/;
+/**
+ * The kernel's answer to each kind of attack inside the jail, narrowly: a refusal for another reason (a typo
+ * in the attack, a missing binary) must not pass for the wall.
+ */
+export const KERNEL_REFUSED = {
+  /** A host path that is not mounted in the jail. */
+  notMounted: /\bENOENT\b/,
+  /** A write under the read-only root or a read-only grant; ENOENT where the parent itself is not mounted. */
+  notWritable: /\b(EROFS|ENOENT)\b/,
+  /** The seccomp filter: no IP socket, no new process (a jail without it, unshare: no route in the empty net namespace). */
+  connect: /\b(EPERM|ENETUNREACH)\b/,
+  spawn: /\bEPERM\b/,
+};
+
+/** Runs an attack on the host, outside every wall: the positive control that the attack itself works. */
+export const onHost = async (body: string): Promise<Outcome> => {
+  const run = new Function('require', `return (async () => { ${body} })()`) as (req: unknown) => Promise<unknown>;
+  try {
+    return { ok: true, value: await run(process.getBuiltinModule) };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+};
 
 export const attacks = {
   readFile: (path: string) => `return require('fs').readFileSync(${JSON.stringify(path)}, 'utf8')`,
