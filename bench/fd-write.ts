@@ -6,7 +6,7 @@ import { WASI } from 'node:wasi';
 import { Engine, OutputCapture, runWasiCommand } from '../src/index.js';
 import { fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
-import { fmtNs, fmtRatio, type Benchmark } from './table.js';
+import { fmtNs, type Benchmark } from './table.js';
 import { watToWasm } from './wat.js';
 
 const TARGET_NS = 1000;
@@ -42,8 +42,9 @@ export const fdWriteBench: Benchmark = async ({ quick }) => {
     return [{
       metric: `fd_write x ${calls / 1e6}M (8 bytes) to OutputCapture`,
       isola: `${fmtNs(a)}/call`,
-      baseline: `${fmtNs(b)}/call node:wasi>/dev/null`,
-      ratio: fmtRatio(a / b),
+      // No ratio: an in-memory capture against real write(2) calls is not the same work; shown for scale.
+      baseline: `${fmtNs(b)}/call node:wasi>/dev/null (for scale: real write(2) calls, not the same work)`,
+      ratio: '',
       target: `< ${fmtNs(TARGET_NS)}/call`,
       ok: a < TARGET_NS,
     }];

@@ -33,6 +33,7 @@ export async function startIsola(port: number, isolation: string): Promise<Isola
   const child = startChild(process.execPath, [
     CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--admin-token', token,
     '--isolation', isolation, '--log-level', 'warn', '--drain-timeout', '2s',
+    '--allow-isolation', 'inline,worker,process', // the rows "for scale" deploy the hello with each
   ], { cwd: dataDir });
   try {
     await waitReady(child, `${base}/.well-known/isola/health`);
