@@ -1,6 +1,6 @@
 // isola-test: alone (a throughput ratio against a neighbour it starts: see scripts/run-tests.mjs)
 // The isolation claim, measured: while one function receives requests that spin until their timeout, another
-// function's throughput stays within 10% of its solo figure (the median over alternating rounds; see below).
+// function's throughput stays within 10% of its solo figure (all contended windows against all solo ones; see below).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -70,8 +70,10 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 // The hello load never pauses (its cells stay as warm in both phases); spinning is switched on and off, and
 // each phase is counted in a window of the same length once it has settled (the spin requests of the last
 // phase have reached their timeout; the new ones are running). Solo and contended alternate (in ABBA order),
-// so load from elsewhere on the machine (other test files run alongside) falls on both; the verdict is the
-// median of the rounds' ratios.
+// so a trend in the machine's load falls on both; the verdict is the requests answered in all contended
+// windows over those answered in all solo ones. On a 2-core VM single windows swing by ±20% either way, and
+// a median of 9 such ratios still read 0.89 in one run of a server that scored 0.95 over the whole; the
+// totals average that out. With lowering switched off the figure reads 0.64-0.66.
 test('a function that spins until its timeout does not slow another one down by more than 10%', { timeout: 120_000 }, async () => {
   const ROUNDS = 9;
   const WINDOW_MS = 1000;
@@ -106,11 +108,13 @@ test('a function that spins until its timeout does not slow another one down by 
   }
   const seen = await spin;
   const ratios = rounds.map((r) => r.mixed / r.solo);
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  const overall = sum(rounds.map((r) => r.mixed)) / sum(rounds.map((r) => r.solo));
   const report = `hello per ${WINDOW_MS} ms, solo vs while spinning: ${rounds.map((r) => `${r.solo}/${r.mixed}`).join(', ')}; `
-    + `ratios ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${median(ratios).toFixed(2)}; spin timeouts ${seen.timeouts}`;
+    + `ratios ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)}), overall ${overall.toFixed(2)}; spin timeouts ${seen.timeouts}`;
   assert.ok(seen.timeouts >= ROUNDS, `the spinning function did not spin: ${report}`);
   assert.equal(hello.result.errors + hello.result.other, 0, `hello failed while measured: ${report}`);
   assert.ok(median(rounds.map((r) => r.solo)) > 50, `hello answered too little to measure: ${report}`);
-  assert.ok(median(ratios) >= 0.9, report);
+  assert.ok(overall >= 0.9, report);
   console.log(`# isolation: ${report}`);
 });
