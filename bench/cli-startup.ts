@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CLI, fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
-import { fmtNs, fmtRatio, type Benchmark } from './table.js';
+import { fmtNs, fmtRatio, judged, type Benchmark } from './table.js';
 import { benchFixtureFile } from './wat.js';
 
 const TARGET = 1.3;
@@ -41,6 +41,6 @@ export const cliStartupBench: Benchmark = async ({ quick }) => {
     baseline: `${fmtNs(b)} node:wasi`,
     ratio: fmtRatio(a / b),
     target: `<= ${TARGET}x`,
-    ok: a / b <= TARGET,
+    ...judged(a / b, '<=', TARGET, fmtRatio),
   }];
 };

@@ -6,7 +6,7 @@ import { WASI } from 'node:wasi';
 import { Engine, OutputCapture, runWasiCommand } from '../src/index.js';
 import { fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
-import { fmtNs, type Benchmark } from './table.js';
+import { fmtNs, judged, type Benchmark } from './table.js';
 import { watToWasm } from './wat.js';
 
 const TARGET_NS = 1000;
@@ -46,7 +46,7 @@ export const fdWriteBench: Benchmark = async ({ quick }) => {
       baseline: `${fmtNs(b)}/call node:wasi>/dev/null (for scale: real write(2) calls, not the same work)`,
       ratio: '',
       target: `< ${fmtNs(TARGET_NS)}/call`,
-      ok: a < TARGET_NS,
+      ...judged(a, '<', TARGET_NS, fmtNs),
     }];
   } finally {
     closeSync(devNull);

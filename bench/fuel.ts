@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Engine } from '../src/index.js';
 import { fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
-import { fmtNs, fmtRatio, type Benchmark, type Row } from './table.js';
+import { fmtNs, fmtRatio, judged, type Benchmark, type Row } from './table.js';
 
 const TARGET = 1.15;
 const HUGE_BUDGET = 10n ** 18n;
@@ -41,7 +41,7 @@ export const fuelBench: Benchmark = async ({ quick }) => {
       baseline: `${fmtNs(b)} unmetered`,
       ratio: fmtRatio(a / b),
       target: `<= ${TARGET}x`,
-      ok: a / b <= TARGET,
+      ...judged(a / b, '<=', TARGET, fmtRatio),
     };
   });
 };

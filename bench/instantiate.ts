@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Engine, type CompiledModule, type CompileOptions, type Limits } from '../src/index.js';
 import { fromRoot } from '../support/project-root.js';
 import { percentile } from './stats.js';
-import { fmtNs, fmtRatio, type Benchmark, type Row } from './table.js';
+import { fmtNs, fmtRatio, judged, type Benchmark, type Row } from './table.js';
 
 const TARGET = 1.2;
 
@@ -53,7 +53,7 @@ export const instantiateBench: Benchmark = async ({ quick }) => {
         baseline: fmtNs(b),
         ratio: fmtRatio(a / b),
         target: `<= ${TARGET}x`,
-        ok: a / b <= TARGET,
+        ...judged(a / b, '<=', TARGET, fmtRatio),
       };
     });
   });

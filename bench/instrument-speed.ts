@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { instrument } from '../src/wasm/index.js';
 import { fromRoot } from '../support/project-root.js';
 import { median, timeNs } from './stats.js';
-import { fmtRatio, type Benchmark, type Row } from './table.js';
+import { fmtRatio, judged, type Benchmark, type Row } from './table.js';
 import { syntheticModule } from './synthetic-module.js';
 
 const TARGET_MBPS = 50;
@@ -55,7 +55,7 @@ function row(metric: string, modules: Uint8Array[], runs: number): Row {
     baseline: `${v8.toFixed(0)} MB/s validate`,
     ratio: fmtRatio(v8 / isola),
     target: `>= ${TARGET_MBPS} MB/s`,
-    ok: isola >= TARGET_MBPS,
+    ...judged(isola, '>=', TARGET_MBPS, (x) => `${x.toFixed(1)} MB/s`),
   };
 }
 

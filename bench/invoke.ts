@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Engine } from '../src/index.js';
 import { fromRoot } from '../support/project-root.js';
 import { alternate, median } from './stats.js';
-import { fmtNs, type Benchmark, type Row } from './table.js';
+import { fmtNs, judged, type Benchmark, type Row } from './table.js';
 
 const TARGET_NS = 1000;
 
@@ -42,7 +42,7 @@ export const invokeBench: Benchmark = async ({ quick }) => {
       baseline: `${fmtNs(b)}/call direct`,
       ratio: '',
       target: `< ${fmtNs(TARGET_NS)}`,
-      ok: a - b < TARGET_NS,
+      ...judged(a - b, '<', TARGET_NS, fmtNs),
     };
   });
 };

@@ -5,7 +5,7 @@
 // fresh memories (GC, munmap) lands in the side that causes it.
 import { Engine, type CompileOptions, type Limits } from '../src/index.js';
 import { median } from './stats.js';
-import { fmtNs, fmtRatio, type Benchmark, type Row } from './table.js';
+import { fmtNs, fmtRatio, judged, type Benchmark, type Row } from './table.js';
 import { watToWasm } from './wat.js';
 
 const BLOCK = 200;
@@ -49,7 +49,7 @@ export const reuseMemoryBench: Benchmark = async ({ quick }) => {
       baseline: fmtNs(f),
       ratio: fmtRatio(a / f),
       target: '< 1x',
-      ok: a < f,
+      ...judged(a / f, '<', 1, fmtRatio),
     });
   }
   return rows;

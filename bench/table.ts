@@ -1,5 +1,22 @@
 // The one table `npm run bench` prints.
 
+/** The figure a row's target is judged on, so that rounds can be combined into a range and a verdict. */
+export interface Judged {
+  value: number;
+  op: '<=' | '>=' | '<';
+  limit: number;
+  /** How to print the figure (a ratio, a time, a rate). */
+  fmt: (x: number) => string;
+}
+
+export const meets = (j: Judged, x: number): boolean => (j.op === '<=' ? x <= j.limit : j.op === '<' ? x < j.limit : x >= j.limit);
+
+/** A judged figure, and the row fields it decides (`ok`). */
+export function judged(value: number, op: Judged['op'], limit: number, fmt: (x: number) => string): { judged: Judged; ok: boolean } {
+  const j = { value, op, limit, fmt };
+  return { judged: j, ok: meets(j, value) };
+}
+
 export interface Row {
   metric: string;
   isola: string;
@@ -12,6 +29,26 @@ export interface Row {
    * '-': no verdict (a figure reported for scale, or a quick run, whose short windows cannot decide).
    */
   ok: boolean | null | 'noise' | '-';
+  /** Set by rows with a target: what it is judged on (see bench/run.ts, which repeats rounds). */
+  judged?: Judged;
+}
+
+/**
+ * The verdict on a figure measured in several rounds: yes when every round meets the target, NO when none
+ * does, 'noise' when some do. No verdict ('-') when `decide` is false (a quick run).
+ */
+export function verdictOf(values: readonly number[], ok: (x: number) => boolean, decide: boolean): Row['ok'] {
+  if (!decide) return '-';
+  if (values.every(ok)) return true;
+  if (!values.some(ok)) return false;
+  return 'noise';
+}
+
+/** "median (min–max)" of a figure over rounds. */
+export function fmtRange(values: readonly number[], fmt: (x: number) => string): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  return sorted.length === 1 ? fmt(mid) : `${fmt(mid)} (${fmt(sorted[0]!)}–${fmt(sorted[sorted.length - 1]!)})`;
 }
 
 /** A run fails on a row that missed its target or could not be measured; noise and reported figures do not. */

@@ -3,7 +3,7 @@
 // push either way).
 import { treeCpuMs } from './cpu.js';
 import { runWrk, type LoadResult } from './wrk.js';
-import type { Row } from '../table.js';
+import { fmtRange as fmtRangeOf, verdictOf, type Row } from '../table.js';
 
 export interface Side {
   name: string;
@@ -56,10 +56,7 @@ export async function alternatingRounds(sides: Side[], rounds: number, shape: Lo
   return out;
 }
 
-export const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+export { median } from '../stats.js';
 
 export interface Target {
   /** '>=': the ratio must reach `value` (throughput); '<=': it must stay under it (latency, CPU). */
@@ -67,17 +64,10 @@ export interface Target {
   value: number;
 }
 
-/**
- * The verdict on per-round ratios: yes when every round meets the target, NO when none does, 'noise' when
- * the range straddles it. No verdict ('-') when `decide` is false (a quick run) or there is no target.
- */
+/** The verdict on per-round ratios (see verdictOf); none without a target. */
 export function verdict(ratios: readonly number[], target: Target | null, decide: boolean): Row['ok'] {
-  if (target === null || !decide) return '-';
-  const meets = (x: number): boolean => (target.op === '>=' ? x >= target.value : x <= target.value);
-  if (ratios.every(meets)) return true;
-  if (!ratios.some(meets)) return false;
-  return 'noise';
+  if (target === null) return '-';
+  return verdictOf(ratios, (x) => (target.op === '>=' ? x >= target.value : x <= target.value), decide);
 }
 
-export const fmtRange = (xs: readonly number[]): string =>
-  `${median(xs).toFixed(2)}x (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+export const fmtRange = (xs: readonly number[]): string => fmtRangeOf(xs, (x) => `${x.toFixed(2)}x`);
