@@ -47,3 +47,12 @@ export class IsolaError extends Error {
 export function isIsolaError(e: unknown): e is IsolaError {
   return e instanceof IsolaError;
 }
+
+/**
+ * A granted directory that no longer is what was granted: its path now resolves elsewhere (a symlink put in
+ * its way since, e.g. by a guest granted a parent directory). Refused, never followed; the host path is only
+ * in the message, which clients never see (IO errors read "internal error" over HTTP).
+ */
+export function grantChanged(granted: string, nowResolvesTo: string): IsolaError {
+  return new IsolaError('IO', `granted directory ${granted} changed since it was granted: it now resolves to ${nowResolvesTo}; refused`, { path: granted });
+}

@@ -5,7 +5,7 @@
  * agent spinning between invocations — gets a lower CPU priority until it behaves (see cpu-guard.ts), so one
  * spinning cell cannot starve the others on a small machine; its cgroup's CPU quota (jail/cgroup.ts) caps it.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import type { Socket } from 'node:net';
@@ -13,7 +13,7 @@ import type { Writable } from 'node:stream';
 import type { AgentConfig } from './agent/core.js';
 import { exitDescription } from './cell-errors.js';
 import { CpuGuard, type CpuSample } from './cpu-guard.js';
-import type { JailLaunch } from './jail/index.js';
+import { launchStdio, type JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
 import type { CellSpawnOptions, InvokeRequest, LoadRequest, ModuleHandle } from './types.js';
 
@@ -51,12 +51,11 @@ export class ProcessCell extends RemoteCell {
     this.pipelineDepth = PROCESS_PIPELINE_DEPTH;
     this.jailed = launch.kind !== 'none';
     this.cpu = new CpuGuard(() => this.cpuSample(), (low) => this.setLow(low, launch), options.cpuHistory);
-    const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe'];
-    for (const fd of launch.fdData.keys()) {
-      while (stdio.length < fd) stdio.push('ignore');
-      stdio[fd] = 'pipe';
+    try {
+      this.child = spawn(launch.command, [...launch.args, JSON.stringify(config)], { stdio: launchStdio(launch, ['ignore', 'ignore', 'pipe', 'pipe']), env: launch.env });
+    } finally {
+      launch.releaseSharedFds(); // the child has its own copies
     }
-    this.child = spawn(launch.command, [...launch.args, JSON.stringify(config)], { stdio, env: launch.env });
     this.pid = this.child.pid;
     for (const [fd, bytes] of launch.fdData) {
       const pipe = this.child.stdio[fd] as Writable;

@@ -80,6 +80,7 @@ function startJailed(options: CellSpawnOptions): Promise<ProcessCell> {
   const config: AgentConfig = {
     preopens: jailPreopens(preopens), // where the jail mounts them
     cacheDir: null, artifacts: false, noPathChecks: options.unsafeTestHooks?.noPathChecks, eval: options.unsafeTestHooks?.eval,
+    ...(launch.kind === 'unshare' ? { closeFds: [...launch.sharedFds.keys()] } : {}), // bwrap closes its own
   };
   return started(new ProcessCell(options, launch, config));
 }

@@ -20,6 +20,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError } from '../errors.js';
 import type { FunctionSpec } from './types.js';
+import type { Preopen } from '../capabilities/wasi-p1/index.js';
 
 export interface GrantPolicy {
   /** Real paths of the directories admin deploys may grant (or grant folders of). */
@@ -121,4 +122,13 @@ export function checkGrants(spec: FunctionSpec, policy: GrantPolicy, from: 'mani
     return { ...f, hostPath };
   });
   return { ...spec, files };
+}
+
+/**
+ * A function's grants as preopens. Their host paths were resolved and checked when granted (checkGrants), so
+ * each is opened exactly (Preopen.exact): a path that resolves elsewhere by the time a cell or an instance
+ * opens it (a symlink put in its way since, e.g. by a guest granted a parent directory) is refused.
+ */
+export function grantPreopens(spec: Pick<FunctionSpec, 'files'>): Preopen[] {
+  return spec.files.map((f) => ({ hostPath: f.hostPath, guestPath: f.guestPath, readOnly: f.readOnly, exact: true }));
 }

@@ -22,6 +22,7 @@ import { DEFAULT_LIMITS, checkFunctionName, routeShape } from './manifest.js';
 import { checkRoute } from './routes.js';
 import { VersionStore, versionIdOf, type FunctionState } from './store.js';
 import { compileOptionsFor, validateCgiModule } from './validate-module.js';
+import { grantPreopens } from './grant-policy.js';
 import type {
   ExecutionContext, Executor, FunctionSpec, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor,
   InvocationRecord, OrchestratorApi, OrchestratorOptions, VersionInfo,
@@ -124,7 +125,7 @@ export class Orchestrator implements OrchestratorApi {
     const pool = this.internals.createPool({
       spawn: {
         isolation: spec.isolation ?? this.opts.defaultIsolation ?? 'process',
-        preopens: spec.files.map((f) => ({ hostPath: f.hostPath, guestPath: f.guestPath, readOnly: f.readOnly })),
+        preopens: grantPreopens(spec),
         cacheDir: this.cacheDir,
         memoryLimitBytes: Math.max(1024 ** 3, spec.limits.maxMemoryBytes + 256 * 1024 ** 2),
       },

@@ -2,7 +2,7 @@
 // its per-cell state (the cgroup) is removed by cleanup(). Also: the test-only switches stay test-only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +11,9 @@ import { jailPreopens, jailSupport, planJail, SECCOMP_FD, type JailRequest } fro
 import { hostSeccompFilter } from '../../src/cells/jail/seccomp.js';
 import { dropTarget } from '../../src/cells/jail/host-user.js';
 import { ROOT, fromRoot } from '../helpers/root.js';
-import { PROBE } from './jail-fixtures/run-jailed.js';
+import { PROBE, runJailed } from './jail-fixtures/run-jailed.js';
+import { pinMounts, preopenMounts } from '../../src/cells/jail/mounts.js';
+import { grantToJail } from '../helpers/jail-user.js';
 
 const support = jailSupport();
 const skip = support.process ? false : `no jail on this machine: ${support.reasons.join('; ')}`;
@@ -128,5 +130,63 @@ test('jail: the test-only switches cannot be reached from the CLI, the server, t
         assert.ok(!src.includes(word), `${file} mentions ${word}`);
       }
     }
+  }
+});
+
+test('jail: a preopen is mounted from the directory the host opened and checked; the jail holds no fd of it', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'isola-pin-'));
+  const rw = join(dir, 'rw');
+  const ro = join(dir, 'ro');
+  try {
+    for (const d of [rw, ro]) mkdirSync(d);
+    grantToJail(rw, true, dir);
+    grantToJail(ro, false);
+    const launch = planJail({ ...base, preopens: [{ hostPath: rw, guestPath: '/rw' }, { hostPath: ro, guestPath: '/ro', readOnly: true }] });
+    try {
+      assert.equal(launch.sharedFds.size, 2);
+      for (const [childFd, hostFd] of launch.sharedFds) {
+        const bind = launch.args.indexOf(String(childFd)) - 1;
+        assert.match(launch.args[bind]!, /^--(ro-)?bind-fd$/, `child fd ${childFd} is bound from its fd`);
+        assert.ok([rw, ro].includes(readlinkSync(`/proc/self/fd/${hostFd}`)));
+      }
+      launch.releaseSharedFds();
+      for (const hostFd of launch.sharedFds.values()) assert.throws(() => fstatSync(hostFd), { code: 'EBADF' }, 'released');
+    } finally {
+      launch.cleanup();
+    }
+    // Inside, the directories are there and no descriptor of the host directories is (kernel only: Node's
+    // permission model would hide /proc/self).
+    const r = await runJailed(`
+      const fs = require('fs');
+      return { fds: fs.readdirSync('/proc/self/fd').map((n) => { try { return fs.readlinkSync('/proc/self/fd/' + n); } catch { return ''; } }),
+        rw: fs.existsSync(${JSON.stringify(rw)}), ro: fs.existsSync(${JSON.stringify(ro)}) };`,
+    { noNodePermissions: true, preopens: [{ hostPath: rw, guestPath: '/rw' }, { hostPath: ro, guestPath: '/ro', readOnly: true }] });
+    const out = r.out?.value as { fds: string[]; rw: boolean; ro: boolean };
+    assert.ok(out && out.rw && out.ro, JSON.stringify(r));
+    assert.deepEqual(out.fds.filter((t) => t === rw || t === ro), [], `fds inside the jail: ${out.fds.join(', ')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('jail: a preopen swapped for a symlink between the check and the open is refused, and nothing is left open', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'isola-pin-'));
+  try {
+    mkdirSync(join(dir, 'b'));
+    mkdirSync(join(dir, 'elsewhere'));
+    const mounts = preopenMounts([{ hostPath: join(dir, 'b'), guestPath: '/b' }], []);
+    // The swap lands after preopenMounts resolved the path, before pinMounts opens it.
+    renameSync(join(dir, 'b'), join(dir, 'b-moved'));
+    symlinkSync('elsewhere', join(dir, 'b'));
+    const before = readdirSync('/proc/self/fd').length;
+    assert.throws(() => pinMounts(mounts), (e: unknown) => {
+      assert.ok(e instanceof IsolaError && e.code === 'IO', String(e));
+      assert.match(e.message, new RegExp(`granted directory ${join(dir, 'b')} changed since it was granted: it now resolves to ${join(dir, 'elsewhere')}`));
+      return true;
+    });
+    assert.equal(readdirSync('/proc/self/fd').length, before, 'no fd left open');
+    assert.equal(mounts[0]!.childFd, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -2,8 +2,8 @@
  * WasiP1: one guest's wasi_snapshot_preview1 imports, built from explicit grants only.
  * No host environment, no host cwd, no host descriptors unless the options name them.
  */
-import { realpathSync, statSync } from 'node:fs';
-import { IsolaError } from '../../errors.js';
+import { closeSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { IsolaError, grantChanged } from '../../errors.js';
 import { StringList, WasiContext, type WasiFn, type WasiImpl } from './context.js';
 import { checkedEnviron, joinEnviron, type EnvironBlock } from './environ.js';
 import { errnoOf } from './errno.js';
@@ -24,6 +24,13 @@ export interface Preopen {
   guestPath: string;
   /** Mutations fail with EPERM, write rights are never handed out. */
   readOnly?: boolean;
+  /**
+   * `hostPath` is a real path checked when it was granted (a server's grant): the directory opened must be
+   * exactly it. One that now resolves elsewhere (a symlink swapped in along it since, e.g. by a guest granted
+   * a parent directory) is refused, never followed. Default: `hostPath` is resolved, symlinks and all (a
+   * command line's `--dir`).
+   */
+  exact?: boolean;
 }
 
 export interface WasiOptions {
@@ -222,12 +229,18 @@ export class WasiP1 {
     let host: string;
     try {
       host = realpathSync(p.hostPath);
+      if (p.exact === true && host !== p.hostPath) throw grantChanged(p.hostPath, host);
       if (!statSync(host).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
       if (fdAddressing()) {
         dir.hostFd = openDirectoryNoFollow(host);
         dir.hostPath = fdPath(dir.hostFd);
+        // What was opened, not what the name meant a moment ago: a swap between the check and the open is caught here.
+        const opened = readlinkSync(dir.hostPath);
+        if (p.exact === true && opened !== p.hostPath) throw grantChanged(p.hostPath, opened);
       } else dir.hostPath = host;
     } catch (e) {
+      if (dir.hostFd >= 0) closeSync(dir.hostFd);
+      if (e instanceof IsolaError) throw e;
       throw new IsolaError('IO', `cannot preopen ${p.hostPath}: ${(e as Error).message}`, { path: p.hostPath });
     }
     dir.readOnly = ro;

@@ -32,6 +32,11 @@ export interface AgentConfig {
   eval?: boolean;
   /** Whether signed artifacts may be loaded: false in process cells (the signing key stays on the host). */
   artifacts?: boolean;
+  /**
+   * Process cells in the unshare fallback: fds of host directories the jail was mounted from (bwrap closes
+   * its own), closed before anything else runs: through one, a read-only grant could be written.
+   */
+  closeFds?: number[];
 }
 
 /** See AgentCore.openBuffer. */
@@ -233,7 +238,10 @@ export class AgentCore {
       const own = this.config.preopens.find((c) => c.guestPath === p.guestPath);
       if (own === undefined) throw new IsolaError('USAGE', `preopen ${p.guestPath} is not granted to this cell`);
       if (own.readOnly === true && p.readOnly !== true) throw new IsolaError('USAGE', `preopen ${p.guestPath} is read-only in this cell`);
-      return p.readOnly === true || own.readOnly === true ? { hostPath: own.hostPath, guestPath: p.guestPath, readOnly: true } : { hostPath: own.hostPath, guestPath: p.guestPath };
+      const exact = own.exact === true ? { exact: true } : {}; // the cell's grant says how its directory is opened
+      return p.readOnly === true || own.readOnly === true
+        ? { hostPath: own.hostPath, guestPath: p.guestPath, readOnly: true, ...exact }
+        : { hostPath: own.hostPath, guestPath: p.guestPath, ...exact };
     });
   }
 }

@@ -3,12 +3,14 @@
  * fd 3, a socketpair the host set up; the agent's configuration is the last argv entry (JSON).
  * Anything wrong with the channel ends the process: the host sees the exit and fails the invocations.
  */
+import { closeSync } from 'node:fs';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { AgentServer } from './server.js';
 import { writeParts } from '../protocol/writer.js';
 import type { AgentConfig } from './core.js';
 
 const config = JSON.parse(process.argv[process.argv.length - 1]!) as AgentConfig;
+for (const fd of config.closeFds ?? []) closeSync(fd); // before any guest: see AgentConfig.closeFds
 // Reads go into one reused 1 MiB buffer: a few large reads per MiB instead of one fresh 64 KiB buffer per read.
 // The decoder copies what it keeps (volatileChunks) or writes bulk input straight into guest memory.
 const READ_BUFFER = Buffer.allocUnsafe(1 << 20);

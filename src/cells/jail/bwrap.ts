@@ -23,7 +23,12 @@ export function bwrapArgs(input: BwrapInput): string[] {
     '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--as-pid-1',
     '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
   ];
-  for (const m of input.mounts) args.push(m.readOnly ? '--ro-bind' : '--bind', m.src, m.dest);
+  for (const m of input.mounts) {
+    // A pinned directory is bound from its fd (bwrap >= 0.4), which bwrap closes once it is mounted: the
+    // agent never holds a descriptor of the host directory (through which a read-only bind could be written).
+    if (m.childFd !== undefined) args.push(m.readOnly ? '--ro-bind-fd' : '--bind-fd', String(m.childFd), m.dest);
+    else args.push(m.readOnly ? '--ro-bind' : '--bind', m.src, m.dest);
+  }
   args.push('--remount-ro', '/', '--chdir', '/');
   if (input.seccompFd !== null) args.push('--seccomp', String(input.seccompFd));
   args.push('--', ...input.command);

@@ -8,12 +8,13 @@
  *   bwrap.ts      bubblewrap's command line                    unshare.ts  the fallback without bubblewrap
  *   namespaces.ts the namespaces and the uid inside            host-user.ts who the jail is on the host
  */
+import { closeSync } from 'node:fs';
 import { IsolaError } from '../../errors.js';
 import type { Preopen } from '../../capabilities/wasi-p1/index.js';
 import { bwrapArgs } from './bwrap.js';
 import { createCellCgroup, DEFAULT_CPU_CORES } from './cgroup.js';
 import { findExecutable, jailSupport, type JailTool } from './detect.js';
-import { agentMounts, preopenMounts, runtimeMounts } from './mounts.js';
+import { agentMounts, pinMounts, preopenMounts, runtimeMounts } from './mounts.js';
 import { jailNodeFlags } from './node-flags.js';
 import { launcherArgs, SHELL } from './rlimits.js';
 import { hostSeccompFilter } from './seccomp.js';
@@ -45,12 +46,34 @@ export interface JailLaunch {
   /** Bytes to write into a pipe at child fd N (N >= 4; fd 3 is the driver's protocol channel), then close it. */
   fdData: Map<number, Uint8Array>;
   /**
+   * Host fds to hand the child at fd N (child fd → host fd): the preopen directories, opened and checked
+   * (see pinMounts). Pass them in the spawn's stdio, then call releaseSharedFds().
+   */
+  sharedFds: Map<number, number>;
+  /** Closes this process's copies of sharedFds (once the child has them, or when it was never spawned). Idempotent. */
+  releaseSharedFds(): void;
+  /**
    * Weights the cell down against other cells and the host (true) or back: its CPU cgroup's weight, where it
    * has one (a nice value counts only inside its own cgroup). False where there is none; the driver renices too.
    */
   lowerCpu(low: boolean): boolean;
   /** Call after the child exits (removes the cell's cgroup). */
   cleanup(): void;
+}
+
+/**
+ * The spawn's stdio for a launch: `head` (fds 0-3 as the caller wants them), a pipe at each fdData fd, the
+ * shared host fds at theirs, 'ignore' in between.
+ */
+export function launchStdio(launch: JailLaunch, head: Array<'pipe' | 'ignore'>): Array<'pipe' | 'ignore' | number> {
+  const stdio: Array<'pipe' | 'ignore' | number> = [...head];
+  const place = (fd: number, what: 'pipe' | number): void => {
+    while (stdio.length <= fd) stdio.push('ignore');
+    stdio[fd] = what;
+  };
+  for (const fd of launch.fdData.keys()) place(fd, 'pipe');
+  for (const [fd, hostFd] of launch.sharedFds) place(fd, hostFd);
+  return stdio;
 }
 
 /** The child fd bwrap reads the seccomp program from. */
@@ -81,8 +104,16 @@ export function planJail(req: JailRequest, tool: JailTool | null = jailSupport()
   const runtime = runtimeMounts();
   const preopens = preopenMounts(req.preopens, [...runtime, ...agent]);
   const mounts = [...runtime, ...agent, ...preopens];
-  const cgroup = createCellCgroup({ memoryLimitBytes: req.memoryLimitBytes, cpuCores });
+  const sharedFds = pinMounts(preopens);
+  let released = false;
+  const releaseSharedFds = (): void => {
+    if (released) return;
+    released = true;
+    for (const fd of sharedFds.values()) closeSync(fd);
+  };
+  let cgroup: ReturnType<typeof createCellCgroup> = null;
   try {
+    cgroup = createCellCgroup({ memoryLimitBytes: req.memoryLimitBytes, cpuCores });
     const node = [process.execPath, ...jailNodeFlags({
       agent, preopens, heapLimitBytes: cgroup?.memoryCapped ? null : req.memoryLimitBytes, noNodePermissions: req.noNodePermissions === true,
     }), ...req.nodeArgs, req.agentEntry];
@@ -95,14 +126,16 @@ export function planJail(req: JailRequest, tool: JailTool | null = jailSupport()
     if (filter) fdData.set(SECCOMP_FD, filter);
     let cleaned = false;
     return {
-      kind: tool, command: SHELL, args: launcher, env: {}, fdData,
+      kind: tool, command: SHELL, args: launcher, env: {}, fdData, sharedFds, releaseSharedFds,
       lowerCpu: (low) => cgroup?.lowerCpu(low) ?? false,
       cleanup: () => {
+        releaseSharedFds();
         if (!cleaned) cgroup?.remove();
         cleaned = true;
       },
     };
   } catch (e) {
+    releaseSharedFds();
     cgroup?.remove();
     throw e;
   }

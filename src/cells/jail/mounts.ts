@@ -4,9 +4,9 @@
  * otherwise empty tmpfs root; nothing else of the host is visible.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { IsolaError } from '../../errors.js';
+import { IsolaError, grantChanged } from '../../errors.js';
 import type { Preopen } from '../../capabilities/wasi-p1/index.js';
 
 export interface Mount {
@@ -15,6 +15,11 @@ export interface Mount {
   /** Where it appears inside the jail. */
   dest: string;
   readOnly: boolean;
+  /**
+   * A preopen is mounted from a directory the host opened and checked (pinMounts), passed to the jail tool
+   * at this child fd: what gets mounted is what was checked, whatever the path names by then.
+   */
+  childFd?: number;
 }
 
 let runtimeCache: Mount[] | undefined;
@@ -114,6 +119,7 @@ export function preopenMounts(preopens: readonly Preopen[], taken: readonly Moun
     } catch {
       throw new IsolaError('JAIL', `preopen ${p.hostPath}: not a directory`);
     }
+    if (p.exact === true && src !== p.hostPath) throw grantChanged(p.hostPath, src);
     for (const r of [...RESERVED, ...taken.map((m) => m.dest)]) {
       if (inside(dest, r) || inside(r, dest)) throw new IsolaError('JAIL', `preopen ${p.hostPath}: overlaps ${r}, which the jail provides itself`);
     }
@@ -131,6 +137,40 @@ export function preopenMounts(preopens: readonly Preopen[], taken: readonly Moun
     }
   }
   return mounts;
+}
+
+/** Child fds the pinned preopen directories are passed at (after the seccomp filter's). */
+export const FIRST_PINNED_FD = 10;
+
+/**
+ * Opens each mount's source directory (O_NOFOLLOW) and checks that what was opened is the path that was
+ * checked (a symlink swapped in since, along it, shows here as another path), then gives it a child fd.
+ * Returns child fd → host fd; the caller passes them to the jail tool and closes its own copies. Throws
+ * (with every fd it opened closed) on a mismatch.
+ */
+export function pinMounts(mounts: Mount[]): Map<number, number> {
+  const pinned = new Map<number, number>();
+  try {
+    for (const m of mounts) {
+      let fd: number;
+      try {
+        fd = openSync(m.src, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      } catch (e) {
+        const now = (() => { try { return realpathSync(m.src); } catch { return `nothing (${(e as Error).message})`; } })();
+        throw grantChanged(m.src, now);
+      }
+      const childFd = FIRST_PINNED_FD + pinned.size;
+      pinned.set(childFd, fd);
+      const opened = readlinkSync(`/proc/self/fd/${fd}`);
+      if (opened !== m.src) throw grantChanged(m.src, opened);
+      m.childFd = childFd;
+    }
+    return pinned;
+  } catch (e) {
+    for (const fd of pinned.values()) closeSync(fd);
+    for (const m of mounts) delete m.childFd;
+    throw e;
+  }
 }
 
 /** The preopens as the agent inside the jail must name them (hostPath = the mount point). */

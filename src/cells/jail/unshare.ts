@@ -95,7 +95,8 @@ export function unshareCommand(input: UnshareInput): string[] {
     ...input.launchAs, input.unshare, '--user', '--map-root-user', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child',
     '--net', '--ipc', '--uts', '--', SHELL, '-c', SETUP, 'isola-jail-setup',
     emptyRoot(), String(dirs.length), String(files.length), ...dirs, ...files,
-    ...mounts.flatMap((m) => [dev.includes(m) ? 'dev' : m.readOnly ? 'ro' : 'rw', m.src, m.dest]), '--', ...input.command,
+    ...mounts.flatMap((m) => [dev.includes(m) ? 'dev' : m.readOnly ? 'ro' : 'rw', m.childFd !== undefined ? `/proc/self/fd/${m.childFd}` : m.src, m.dest]),
+    '--', ...input.command,
   ];
 }
 

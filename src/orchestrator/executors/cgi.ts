@@ -7,6 +7,7 @@ import { IsolaError } from '../../errors.js';
 import type { ExecutionContext, Executor, HttpRequestDescriptor, HttpResponseDescriptor } from '../types.js';
 import { cgiEnvironment } from './cgi-env.js';
 import { parseCgiOutput } from './cgi-response.js';
+import { grantPreopens } from '../grant-policy.js';
 
 function sizeText(bytes: number): string {
   for (const [unit, n] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
@@ -29,7 +30,7 @@ export class CgiExecutor implements Executor {
       args: [spec.name],
       input: req.body,
       env: cgiEnvironment(req, spec),
-      preopens: spec.files.map((f) => ({ hostPath: f.hostPath, guestPath: f.guestPath, readOnly: f.readOnly })),
+      preopens: grantPreopens(spec),
       maxOutputBytes: limits.maxResponseBytes,
       limits: { fuel: limits.fuel, timeoutMs: limits.timeoutMs },
     }, ctx.signal);

@@ -2,7 +2,7 @@
 // printed. This is how the attack tests play "the first wall has fallen" without the cells core.
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
-import { planJail, type JailRequest, type JailTool } from '../../../src/cells/jail/index.js';
+import { launchStdio, planJail, type JailRequest, type JailTool } from '../../../src/cells/jail/index.js';
 import { fromRoot } from '../../helpers/root.js';
 
 export const PROBE = fromRoot('test', 'cells', 'jail-fixtures', 'probe.cjs');
@@ -20,10 +20,12 @@ export function runJailed(js: string, req: Partial<JailRequest> = {}, tool?: Jai
   const launch = planJail({
     agentEntry: PROBE, nodeArgs: [], preopens: [], memoryLimitBytes: 256 << 20, maxOpenFiles: 256, ...req,
   }, tool);
-  const maxFd = Math.max(3, ...launch.fdData.keys());
-  const stdio: ('pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
-  for (let fd = 3; fd <= maxFd; fd++) stdio.push(launch.fdData.has(fd) ? 'pipe' : 'ignore');
-  const child = spawn(launch.command, launch.args, { env: launch.env, stdio });
+  let child;
+  try {
+    child = spawn(launch.command, launch.args, { env: launch.env, stdio: launchStdio(launch, ['pipe', 'pipe', 'pipe']) });
+  } finally {
+    launch.releaseSharedFds();
+  }
   for (const [fd, bytes] of launch.fdData) (child.stdio[fd] as Writable).end(bytes);
   child.stdin!.end(js);
   let stdout = '';
