@@ -15,7 +15,7 @@
  * Paths are compared after realpath (`..`, symlinks resolved), and the resolved path is what gets granted,
  * so a symlink retargeted after the deploy does not move the grant.
  */
-import { mkdirSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError } from '../errors.js';
@@ -86,12 +86,62 @@ export function isWithin(path: string, dir: string): boolean {
 }
 
 /**
- * Checks a spec's grants against the policy and returns it with its host paths resolved. `from`: 'manifest'
+ * Checks a spec's grants against the policy and returns it with its host paths resolved. `writable`: the real
+ * paths of every read-write grant on the server (writableGrants), where a grant's path may not pass through a
+ * symlink (plantedLink). `from`: 'manifest'
  * (trusted roots and isolation; the data directory rule still holds) or 'deploy' (the admin API: all rules).
  * Errors: MANIFEST for a manifest, FORBIDDEN (HTTP 403) for a deploy; each names the key, the path, and the
  * data directory or the flag that would allow it.
  */
-export function checkGrants(spec: FunctionSpec, policy: GrantPolicy, from: 'manifest' | 'deploy'): FunctionSpec {
+/**
+ * The real paths of the read-write grants of `specs`: where guests can write, and so put symlinks. A path
+ * that no longer resolves is left out.
+ */
+export function writableGrants(specs: Iterable<Pick<FunctionSpec, 'files'>>): string[] {
+  const out = new Set<string>();
+  for (const spec of specs) {
+    for (const f of spec.files) {
+      if (f.readOnly) continue;
+      try {
+        out.add(realpathSync.native(f.hostPath));
+      } catch {
+        /* gone: nothing to write into */
+      }
+    }
+  }
+  return [...out];
+}
+
+/**
+ * The first symlink on the way of `path` (absolute, as written) that sits inside one of `writable`: a link a
+ * guest may have put there (WASI stores relative link targets as written), so where it leads is the guest's
+ * choice, not the operator's. Null if none (or the path does not resolve: the caller says so).
+ */
+export function plantedLink(path: string, writable: readonly string[]): string | null {
+  let real = '/';
+  for (const part of resolve(path).split(sep).filter(Boolean)) {
+    const at = join(real, part);
+    let isLink: boolean;
+    try {
+      isLink = lstatSync(at).isSymbolicLink();
+    } catch {
+      return null;
+    }
+    if (!isLink) {
+      real = at;
+      continue;
+    }
+    if (writable.some((w) => at !== w && isWithin(at, w))) return at;
+    try {
+      real = realpathSync.native(at);
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+export function checkGrants(spec: FunctionSpec, policy: GrantPolicy, from: 'manifest' | 'deploy', writable: readonly string[] = []): FunctionSpec {
   const fail = (key: string, message: string): never => {
     throw new IsolaError(from === 'manifest' ? 'MANIFEST' : 'FORBIDDEN', `function.${spec.name}.${key}: ${message}`, { key });
   };
@@ -99,8 +149,15 @@ export function checkGrants(spec: FunctionSpec, policy: GrantPolicy, from: 'mani
     fail('isolation', `"${spec.isolation}" is not allowed for deploys on this server (allowed: ${policy.allowIsolations.join(', ')}); `
       + `to allow it, start isola serve with --allow-isolation ${[...policy.allowIsolations, spec.isolation].join(',')}`);
   }
+  // Where guests can write: the server's functions' read-write grants (from the caller) and this one's own.
+  const guestWritable = [...writable, ...writableGrants([spec])];
   const files = spec.files.map((f, i) => {
     const key = `files.${i}`;
+    const planted = plantedLink(f.hostPath, guestWritable);
+    if (planted !== null) {
+      fail(key, `${f.hostPath} goes through the symlink ${planted}, inside a directory granted read-write to a function `
+        + `(a guest may have put it there, and so chosen where it leads); grant the directory it should lead to by its own path`);
+    }
     let hostPath: string;
     try {
       hostPath = realpathSync.native(f.hostPath);

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { IsolaError, isIsolaError } from '../errors.js';
 import type { Isolation } from '../cells/types.js';
 import type { OrchestratorApi, VersionInfo } from '../orchestrator/types.js';
-import { checkGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
+import { checkGrants, writableGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { checkFunctionName, parseFunctionEntry } from '../orchestrator/manifest.js';
 import { serveLogs } from './admin-logs.js';
 import { checkBearer } from './admin-token.js';
@@ -91,7 +91,8 @@ interface Op {
 async function deploy(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, name: string, activate: boolean): Promise<[number, unknown] | null> {
   const entry = parseManifestHeader(req.headers['x-isola-manifest']);
   const parsed = parseFunctionEntry(name, entry, { where: 'manifest entry', source: 'forbidden', defaultIsolation: ctx.defaultIsolation });
-  const spec = checkGrants(parsed, ctx.policy, 'deploy'); // before the upload is read: a refused deploy costs nothing
+  const writable = writableGrants(ctx.orchestrator.list().flatMap((f) => f.versions.map((v) => v.spec)));
+  const spec = checkGrants(parsed, ctx.policy, 'deploy', writable); // before the upload is read: a refused deploy costs nothing
   const bytes = await readBody(req, ctx.maxUploadBytes, 'upload');
   if (bytes.byteLength === 0) throw usage('empty upload: send the module bytes as the request body');
   const streaming = String(req.headers['accept'] ?? '').includes('application/x-ndjson');

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError, isIsolaError } from '../errors.js';
 import { CellPool } from '../cells/index.js';
-import { checkGrants, grantPolicy, type GrantPolicy } from '../orchestrator/grant-policy.js';
+import { checkGrants, grantPolicy, writableGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { loadManifest } from '../orchestrator/manifest.js';
 import { openOrchestrator } from '../orchestrator/orchestrator.js';
 import type { OrchestratorApi, OrchestratorOptions } from '../orchestrator/types.js';
@@ -267,9 +267,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
 async function deployManifest(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, policy: GrantPolicy, logger: Logger): Promise<void> {
   const file = basename(path);
-  const specs = loadManifest(path, defaultIsolation ? { defaultIsolation } : {}).map((spec) => {
+  const loaded = loadManifest(path, defaultIsolation ? { defaultIsolation } : {});
+  // Where guests can write: every read-write grant of the manifest and of what the server already holds.
+  const writable = writableGrants([...loaded, ...orch.list().flatMap((f) => f.versions.map((v) => v.spec))]);
+  const specs = loaded.map((spec) => {
     try {
-      return checkGrants(spec, policy, 'manifest');
+      return checkGrants(spec, policy, 'manifest', writable);
     } catch (e) {
       throw isIsolaError(e) ? new IsolaError(e.code, `${file}: ${e.message}`, e.detail) : e;
     }

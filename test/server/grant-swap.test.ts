@@ -89,3 +89,43 @@ test('a grant that became a symlink out of the allowed roots is refused, not fol
   }
   for (const isolation of KINDS) assert.match((await get(`b-${isolation}`)).body, /read: granted/, `${isolation}: serves again once the directory is back`);
 });
+
+// The same link, planted before a grant names it: where it leads is the guest's choice (here another
+// function's private folder, inside the allowed roots, so the root check alone would let it through).
+test('a grant whose path goes through a symlink inside a read-write grant is refused: deploy (403) and isola.toml', async () => {
+  const files = join(dataDir, 'files');
+  mkdirSync(join(files, 'private'), { recursive: true });
+  const writer = await fetch(`${srv.adminUrl}/admin/functions/writer`, {
+    method: 'PUT', body: FILES,
+    headers: { authorization: `Bearer ${srv.adminToken}`, 'x-isola-manifest': JSON.stringify({ route: '/writer', isolation: 'inline', files: [{ host: shared, guest: '/data', 'read-only': false }] }) },
+  });
+  assert.equal(writer.status, 201, await writer.text());
+  symlinkSync(join('..', 'private'), join(shared, 'c')); // what writer's guest can make with path_symlink
+  try {
+    const r = await fetch(`${srv.adminUrl}/admin/functions/reader`, {
+      method: 'PUT', body: FILES,
+      headers: { authorization: `Bearer ${srv.adminToken}`, 'x-isola-manifest': JSON.stringify({ route: '/reader', isolation: 'inline', files: [`${join(shared, 'c')}::/data`] }) },
+    });
+    assert.equal(r.status, 403);
+    assert.equal(((await r.json()) as { error: string }).error, `function.reader.files.0: ${join(shared, 'c')} goes through the symlink ${join(shared, 'c')}, `
+      + 'inside a directory granted read-write to a function (a guest may have put it there, and so chosen where it leads); grant the directory it should lead to by its own path');
+    // The operator's own file is checked the same way.
+    const project = join(dir, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'isola.toml'), `
+[function.writer]
+source = "${fromRoot('test', 'fixtures', 'cgi', 'files.wasm')}"
+route = "/w"
+files = [{ host = "${shared}", guest = "/data", read-only = false }]
+
+[function.reader]
+source = "${fromRoot('test', 'fixtures', 'cgi', 'files.wasm')}"
+route = "/r"
+files = ["${join(shared, 'c')}::/data"]
+`);
+    await assert.rejects(startServer({ listen: '127.0.0.1:0', dataDir: join(project, '.isola'), manifestPath: join(project, 'isola.toml'), logger: pino({ level: 'silent' }) }),
+      (e: unknown) => e instanceof Error && /isola\.toml: function\.reader\.files\.0: .* goes through the symlink .*, inside a directory granted read-write/.test(e.message));
+  } finally {
+    rmSync(join(shared, 'c'));
+  }
+});
