@@ -1,4 +1,5 @@
 // The one table `npm run bench` prints.
+import { median } from './stats.js';
 
 /** The figure a row's target is judged on, so that rounds can be combined into a range and a verdict. */
 export interface Judged {
@@ -46,9 +47,8 @@ export function verdictOf(values: readonly number[], ok: (x: number) => boolean,
 
 /** "median (min–max)" of a figure over rounds. */
 export function fmtRange(values: readonly number[], fmt: (x: number) => string): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-  return sorted.length === 1 ? fmt(mid) : `${fmt(mid)} (${fmt(sorted[0]!)}–${fmt(sorted[sorted.length - 1]!)})`;
+  const mid = median(values);
+  return values.length === 1 ? fmt(mid) : `${fmt(mid)} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
 }
 
 /** A run fails on a row that missed its target or could not be measured; noise and reported figures do not. */

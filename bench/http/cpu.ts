@@ -2,22 +2,14 @@
 // per request counts all the work a request costs and not only what one process did. A process that died
 // meanwhile (a recycled cell) is counted through its reaper's cutime/cstime; every live process of the tree
 // counts its own time plus that of the children it reaped.
-import { readdirSync, readFileSync } from 'node:fs';
-
-/** USER_HZ: what /proc reports CPU times in. */
-const TICKS_PER_SECOND = 100;
+import { readdirSync } from 'node:fs';
+import { CLOCK_TICKS_PER_SECOND, procStatFields } from '../../src/cells/proc-stat.js';
 
 interface Stat { ppid: number; ticks: number }
 
 function readStat(pid: number): Stat | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // After the command name (which may hold spaces, hence the last ')'): ppid is field 4, utime..cstime 14-17.
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
-  } catch {
-    return null; // gone between the listing and the read
-  }
+  const f = procStatFields(`/proc/${pid}/stat`); // null: gone between the listing and the read
+  return f && { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
 }
 
 /** CPU ms used so far by `root` and all its live descendants (with what each reaped). */
@@ -37,5 +29,5 @@ export function treeCpuMs(root: number): number {
     ticks += stats.get(pid)?.ticks ?? 0;
     todo.push(...(children.get(pid) ?? []));
   }
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }

@@ -7,7 +7,8 @@ import type { Row } from '../table.js';
 import type { IsolaUnderTest } from './isola.js';
 import { slowCgi, type SlowKind } from './slow-cgi.js';
 import { runWrk, type LoadResult } from './wrk.js';
-import { fmtRange, median, verdict } from './rounds.js';
+import { fmtRange, verdict } from './rounds.js';
+import { median } from '../stats.js';
 const ms = (v: number): string => `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
 const sec = (v: number): string => `${(v / 1000).toFixed(2)} s`;
 

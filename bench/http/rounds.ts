@@ -56,7 +56,6 @@ export async function alternatingRounds(sides: Side[], rounds: number, shape: Lo
   return out;
 }
 
-export { median } from '../stats.js';
 
 export interface Target {
   /** '>=': the ratio must reach `value` (throughput); '<=': it must stay under it (latency, CPU). */

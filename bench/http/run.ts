@@ -14,7 +14,8 @@ import { startNodeHello } from './node-hello-server.js';
 import { freePort, type Child } from './servers.js';
 import { startWorkerd } from './workerd.js';
 import { headOfLineRow, neighbourRow } from './pool-figures.js';
-import { alternatingRounds, fmtRange, median, sample, verdict, warmUntilSteady, type Sample, type Side, type Target } from './rounds.js';
+import { alternatingRounds, fmtRange, sample, verdict, warmUntilSteady, type Sample, type Side, type Target } from './rounds.js';
+import { median } from '../stats.js';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

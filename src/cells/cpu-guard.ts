@@ -69,7 +69,7 @@ export class CpuGuard {
   private running = false;
   /** The running invocation has kept a core busy. */
   private spinning = false;
-  /** CPU time and time when the running invocation's heavy span began (-1: not begun). */
+  /** CPU figures when the running invocation's heavy span began (null: not begun), and the time. */
   private heavyFrom: CpuSample | null = null;
   /** The running invocation started lowered. */
   private startedLow = false;
@@ -81,7 +81,7 @@ export class CpuGuard {
   /** The agent kept a core busy with nothing to do, in the last idle window judged. */
   private idleSpin = false;
   private slowTimer: NodeJS.Timeout | null = null;
-  /** CPU time when the current slow window began (-1: not sampled yet). */
+  /** CPU figures when the current slow window began (null: not sampled yet). */
   private window: CpuSample | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private idleCpu = -1;

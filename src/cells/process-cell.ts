@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { AgentConfig } from './agent/core.js';
 import { exitDescription } from './cell-errors.js';
+import { CLOCK_TICKS_PER_SECOND, procStatFields } from './proc-stat.js';
 import { CpuGuard, type CpuSample } from './cpu-guard.js';
 import { launchStdio, type JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
@@ -19,8 +20,6 @@ import type { CellSpawnOptions, InvokeRequest, LoadRequest, ModuleHandle } from 
 
 /** Nice value of a spinning cell (and of its autogroup): the lowest, so it takes ~1.5% of a core from a nice-0 neighbour. */
 export const LOW_PRIORITY = 19;
-/** USER_HZ: what /proc reports CPU times in, 100 on every Linux. */
-const CLOCK_TICKS_PER_SECOND = 100;
 const STDERR_TAIL = 4096;
 /**
  * Invocations a process cell may hold at once (see RemoteCell): every request otherwise costs a socket write
@@ -155,15 +154,10 @@ export class ProcessCell extends RemoteCell {
     } catch {
       /* no schedstat here */
     }
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1');
-      // Fields after the command name (which may hold spaces, hence the last ')'): utime is the 12th, stime the 13th.
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cpuMs = (Number(f[11]) + Number(f[12])) * (1000 / CLOCK_TICKS_PER_SECOND);
-      return { cpuMs, wantedMs: cpuMs };
-    } catch {
-      return null;
-    }
+    const f = procStatFields(`/proc/${pid}/task/${pid}/stat`);
+    if (f === null) return null;
+    const cpuMs = (Number(f[11]) + Number(f[12])) * (1000 / CLOCK_TICKS_PER_SECOND); // utime + stime
+    return { cpuMs, wantedMs: cpuMs };
   }
 
   /**

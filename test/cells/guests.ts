@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
+import { procStatFields } from '../../src/cells/proc-stat.js';
 import { wat } from '../engine/wat.js';
 import { fromRoot } from '../helpers/root.js';
 
@@ -38,8 +39,8 @@ export function processAlive(pid: number): boolean {
 
 /** CPU time (user + system, clock ticks) of a process, from /proc. */
 export function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(`/proc/${pid}/stat`);
+  if (fields === null) throw new Error(`cannot read /proc/${pid}/stat`);
   return Number(fields[11]) + Number(fields[12]);
 }
 

@@ -49,6 +49,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Deploys the files guest as `name` with a manifest entry, through the admin API. */
+const deploy = (name: string, manifest: Record<string, unknown>): Promise<Response> => fetch(`${srv.adminUrl}/admin/functions/${name}`, {
+  method: 'PUT', body: FILES, headers: { authorization: `Bearer ${srv.adminToken}`, 'x-isola-manifest': JSON.stringify(manifest) },
+});
+
 const get = async (name: string): Promise<{ status: number; body: string }> => {
   const r = await fetch(`${srv.url}/${name}`);
   return { status: r.status, body: await r.text() };
@@ -56,11 +61,7 @@ const get = async (name: string): Promise<{ status: number; body: string }> => {
 
 test('a grant that became a symlink out of the allowed roots is refused, not followed, in every cell kind', { timeout: 120_000 }, async () => {
   for (const isolation of KINDS) {
-    const r = await fetch(`${srv.adminUrl}/admin/functions/b-${isolation}`, {
-      method: 'PUT',
-      body: FILES,
-      headers: { authorization: `Bearer ${srv.adminToken}`, 'x-isola-manifest': JSON.stringify({ route: `/b-${isolation}`, isolation, files: [`${join(shared, 'b')}::/data`] }) },
-    });
+    const r = await deploy(`b-${isolation}`, { route: `/b-${isolation}`, isolation, files: [`${join(shared, 'b')}::/data`] });
     assert.equal(r.status, 201, await r.text());
     assert.match((await get(`b-${isolation}`)).body, /read: granted/, `${isolation}: the grant works as deployed`);
   }
@@ -95,17 +96,11 @@ test('a grant that became a symlink out of the allowed roots is refused, not fol
 test('a grant whose path goes through a symlink inside a read-write grant is refused: deploy (403) and isola.toml', async () => {
   const files = join(dataDir, 'files');
   mkdirSync(join(files, 'private'), { recursive: true });
-  const writer = await fetch(`${srv.adminUrl}/admin/functions/writer`, {
-    method: 'PUT', body: FILES,
-    headers: { authorization: `Bearer ${srv.adminToken}`, 'x-isola-manifest': JSON.stringify({ route: '/writer', isolation: 'inline', files: [{ host: shared, guest: '/data', 'read-only': false }] }) },
-  });
+  const writer = await deploy('writer', { route: '/writer', isolation: 'inline', files: [{ host: shared, guest: '/data', 'read-only': false }] });
   assert.equal(writer.status, 201, await writer.text());
   symlinkSync(join('..', 'private'), join(shared, 'c')); // what writer's guest can make with path_symlink
   try {
-    const r = await fetch(`${srv.adminUrl}/admin/functions/reader`, {
-      method: 'PUT', body: FILES,
-      headers: { authorization: `Bearer ${srv.adminToken}`, 'x-isola-manifest': JSON.stringify({ route: '/reader', isolation: 'inline', files: [`${join(shared, 'c')}::/data`] }) },
-    });
+    const r = await deploy('reader', { route: '/reader', isolation: 'inline', files: [`${join(shared, 'c')}::/data`] });
     assert.equal(r.status, 403);
     assert.equal(((await r.json()) as { error: string }).error, `function.reader.files.0: ${join(shared, 'c')} goes through the symlink ${join(shared, 'c')}, `
       + 'inside a directory granted read-write to a function (a guest may have put it there, and so chosen where it leads); grant the directory it should lead to by its own path');

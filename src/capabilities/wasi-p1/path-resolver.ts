@@ -31,7 +31,8 @@
  * use is followed by the kernel. The jailed process cell (next issue) closes that in the
  * kernel: its mount namespace holds nothing but the preopens.
  */
-import { closeSync, constants as C, existsSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as C, existsSync, lstatSync, openSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { grantChanged } from '../../errors.js';
 import { E, fail } from './errno.js';
 
 const MAX_SYMLINK_EXPANSIONS = 40;
@@ -70,6 +71,32 @@ const DIR_OPEN_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
  */
 export function openDirectoryNoFollow(path: string): number {
   return openSync(path, DIR_OPEN_FLAGS);
+}
+
+/**
+ * Opens a granted directory exactly (Linux: needs fdAddressing()): `real` is the real path it was granted
+ * as, and the fd's own path says what was opened, so a symlink swapped in anywhere along it, before or
+ * during the open, is refused (grantChanged) instead of followed. Returns the fd, owned by the caller.
+ */
+export function openGrantExactly(real: string): number {
+  let fd: number;
+  try {
+    fd = openDirectoryNoFollow(real);
+  } catch (e) {
+    let now: string;
+    try {
+      now = realpathSync(real);
+    } catch {
+      now = `nothing (${(e as Error).message})`;
+    }
+    throw grantChanged(real, now);
+  }
+  const opened = readlinkSync(fdPath(fd));
+  if (opened !== real) {
+    closeSync(fd);
+    throw grantChanged(real, opened);
+  }
+  return fd;
 }
 
 export interface Resolved {

@@ -2,7 +2,7 @@
  * WasiP1: one guest's wasi_snapshot_preview1 imports, built from explicit grants only.
  * No host environment, no host cwd, no host descriptors unless the options name them.
  */
-import { closeSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, realpathSync, statSync } from 'node:fs';
 import { IsolaError, grantChanged } from '../../errors.js';
 import { StringList, WasiContext, type WasiFn, type WasiImpl } from './context.js';
 import { checkedEnviron, joinEnviron, type EnvironBlock } from './environ.js';
@@ -10,7 +10,7 @@ import { errnoOf } from './errno.js';
 import { fdCalls } from './fd-calls.js';
 import { FdEntry, FT } from './fd-table.js';
 import { pathCalls } from './path-calls.js';
-import { fdAddressing, fdPath, held, openDirectoryNoFollow, releaseHeld } from './path-resolver.js';
+import { fdAddressing, fdPath, held, openDirectoryNoFollow, openGrantExactly, releaseHeld } from './path-resolver.js';
 import { pollCalls } from './poll.js';
 import { processCalls, WasiExit } from './process-calls.js';
 import { DIR_RIGHTS, FILE_RIGHTS, MUTATING_RIGHTS, R } from './rights.js';
@@ -232,11 +232,9 @@ export class WasiP1 {
       if (p.exact === true && host !== p.hostPath) throw grantChanged(p.hostPath, host);
       if (!statSync(host).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
       if (fdAddressing()) {
-        dir.hostFd = openDirectoryNoFollow(host);
+        // exact: what was opened, not what the name meant a moment ago (a swap between the check and the open).
+        dir.hostFd = p.exact === true ? openGrantExactly(host) : openDirectoryNoFollow(host);
         dir.hostPath = fdPath(dir.hostFd);
-        // What was opened, not what the name meant a moment ago: a swap between the check and the open is caught here.
-        const opened = readlinkSync(dir.hostPath);
-        if (p.exact === true && opened !== p.hostPath) throw grantChanged(p.hostPath, opened);
       } else dir.hostPath = host;
     } catch (e) {
       if (dir.hostFd >= 0) closeSync(dir.hostFd);

@@ -4,10 +4,11 @@
  * otherwise empty tmpfs root; nothing else of the host is visible.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { IsolaError, grantChanged } from '../../errors.js';
 import type { Preopen } from '../../capabilities/wasi-p1/index.js';
+import { openGrantExactly } from '../../capabilities/wasi-p1/path-resolver.js';
 
 export interface Mount {
   /** Host path (resolved). */
@@ -152,17 +153,8 @@ export function pinMounts(mounts: Mount[]): Map<number, number> {
   const pinned = new Map<number, number>();
   try {
     for (const m of mounts) {
-      let fd: number;
-      try {
-        fd = openSync(m.src, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-      } catch (e) {
-        const now = (() => { try { return realpathSync(m.src); } catch { return `nothing (${(e as Error).message})`; } })();
-        throw grantChanged(m.src, now);
-      }
       const childFd = FIRST_PINNED_FD + pinned.size;
-      pinned.set(childFd, fd);
-      const opened = readlinkSync(`/proc/self/fd/${fd}`);
-      if (opened !== m.src) throw grantChanged(m.src, opened);
+      pinned.set(childFd, openGrantExactly(m.src));
       m.childFd = childFd;
     }
     return pinned;
