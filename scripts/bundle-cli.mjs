@@ -26,6 +26,9 @@ await build({
   define,
   // commander is CommonJS and calls require('node:events') and friends, which ESM lacks.
   banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
+  // jco's transpiler finds its own .wasm files next to it (import.meta.url): loaded from node_modules, on
+  // first use by a component only.
+  external: ['@bytecodealliance/*'],
   logLevel: 'warning',
 });
 

@@ -21,6 +21,10 @@ export {
   type WasiOptions, type Preopen, type OutputSink,
 } from './capabilities/wasi-p1/index.js';
 
+// src/capabilities/wasi-p2: WASI 0.2 for components, on the preview 1 layer
+export { WasiP2, runComponentCommand, isCommandComponent } from './capabilities/wasi-p2/index.js';
+export type { CompiledComponent, ComponentInstance, ComponentImports } from './engine/component/compiled-component.js';
+
 // src/cells: the second wall (inline, worker and jailed process cells) and pools of them
 export {
   spawnCell, CellPool,

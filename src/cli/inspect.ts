@@ -21,8 +21,9 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
       info = inspectModule(bytes);
     } catch (e) {
       if (!(e instanceof IsolaError && e.code === 'COMPONENT')) throw e;
-      info = componentInfo(bytes.length);
+      return inspectComponent(file, bytes, flags);
     }
+    if (info.kind === 'component') return inspectComponent(file, bytes, flags);
     // inspect() reads lazily (function bodies are not decoded); V8 checks the rest.
     if (info.kind === 'module') checkValid(bytes);
   }
@@ -30,10 +31,17 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
   return 0;
 }
 
-function componentInfo(size: number): ModuleInfo {
-  return {
-    kind: 'component', size, imports: [], exports: [], memories: [], tables: [], globals: 0,
-    functions: { imported: 0, defined: 0 }, tags: { imported: 0, defined: 0 }, start: null, customSections: [], wasi: null, functionNames: new Map(),
-  };
+/** A component: its world in WIT (imports and exports with their types), as wasm-tools prints it. */
+async function inspectComponent(file: string, bytes: Uint8Array, flags: { json?: boolean }): Promise<number> {
+  const { componentWorld } = await import('../engine/component/wit.js');
+  const { liftOrCached } = await import('../engine/component/compile-component.js');
+  const wit = await componentWorld(bytes);
+  const { lifted } = await liftOrCached(bytes, null);
+  if (flags.json) {
+    writeStdout(`${JSON.stringify({ file, kind: 'component', size: bytes.length, imports: lifted.imports, exports: lifted.exports.map(([name, kind]) => ({ name, kind })), wit }, null, 2)}\n`);
+  } else {
+    writeStdout(`${file}: WebAssembly component, ${bytes.length} bytes\n\n${wit.trimEnd()}\n`);
+  }
+  return 0;
 }
 

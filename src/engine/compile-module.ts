@@ -32,7 +32,7 @@ export const needsRewrite = (o: InstrumentOptions, info: Pick<ModuleInfo, 'table
 export function inspectModule(bytes: Uint8Array): ModuleInfo {
   const info = inspect(bytes);
   if (info.kind === 'component') {
-    throw new IsolaError('COMPONENT', 'this is a WebAssembly component, not a core module; isola runs core modules only');
+    throw new IsolaError('COMPONENT', 'this is a WebAssembly component, not a core module: compile it with engine.compileComponent (isola compile, cells and the server take core modules only for now)');
   }
   return info;
 }

@@ -110,6 +110,33 @@ export class CompiledModuleImpl implements CompiledModule {
     return this.services.toArtifact(this.parts);
   }
 
+  /**
+   * One core module of a component, for its glue: instantiated under the component's meter (a slot of its
+   * own, so one budget and one clock span all its core modules) and returned as V8's instance. The limits
+   * pick the variant as for instantiate; `meter` must be given when they need fuel or the module has it.
+   */
+  instantiateCore(imports: WebAssembly.Imports, limits: Limits, meter: FuelMeter | null): WebAssembly.Instance {
+    const variant = this.variantFor(limits);
+    if (variant !== this) return variant.instantiateCore(imports, limits, meter);
+    if (this.memoryPool !== null) throw new IsolaError('USAGE', 'a component\'s core modules are not compiled with reuseMemory');
+    if (this.v128Imports.length > 0) checkV128Imports(this.v128Imports, imports);
+    let all = this.canThrow ? markingHostExceptions(imports, this.info) : imports;
+    let slot: ReturnType<FuelMeter['addSlot']> | null = null;
+    if (this.parts.fuel !== null) {
+      if (meter === null) throw new IsolaError('USAGE', 'a metered core module needs its component\'s meter');
+      slot = meter.addSlot();
+      all = { ...all, isola: { ...all.isola, fuel_check: slot.check } };
+    }
+    let raw: WebAssembly.Instance;
+    try {
+      raw = new WebAssembly.Instance(this.module, all);
+    } catch (e) {
+      throw this.instantiationError(e, meter, imports);
+    }
+    if (slot !== null) meter!.attach(raw.exports[FUEL_GLOBAL] as WebAssembly.Global, this.hasStart, slot.index);
+    return raw;
+  }
+
   /** Backtrace of a Wasm error, in the original module's terms. */
   frames(e: unknown): WasmFrame[] {
     const stack = e instanceof Error ? e.stack : undefined;

@@ -15,6 +15,9 @@ import { CompiledModuleImpl, type CompiledModule, type CompiledParts, type Modul
 import { DiskCache } from './disk-cache.js';
 import { checkThreads, instrumentOptionsFor, type CompileOptions } from './limits.js';
 import { SigningKey } from './signing-key.js';
+import { CompiledComponentImpl, type CompiledComponent } from './component/compiled-component.js';
+import { componentKeyOf, liftOrCached } from './component/compile-component.js';
+import { LiftCache } from './component/lift-cache.js';
 
 export interface EngineOptions {
   /** Where compiled modules are cached on disk; null disables the disk cache. Default: defaultCacheDir(). */
@@ -32,6 +35,8 @@ export class Engine {
   readonly stats: EngineStats = { memoryHits: 0, diskHits: 0, compiled: 0 };
   private readonly memory = new Map<string, CompiledModuleImpl>();
   private readonly disk: DiskCache | null;
+  private readonly lifts: LiftCache | null;
+  private readonly components = new Map<string, CompiledComponentImpl>();
   private readonly key: SigningKey;
   private readonly services: ModuleServices = {
     // threads: the original was accepted once already; a variant only changes instrumentation
@@ -48,6 +53,28 @@ export class Engine {
     const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
     this.key = new SigningKey(opts.keyDir ?? keyDirFor(cacheDir));
     this.disk = cacheDir === null ? null : new DiskCache(cacheDir, this.key);
+    this.lifts = cacheDir === null ? null : new LiftCache(cacheDir, this.key);
+  }
+
+  /**
+   * Compiles a component (wasm32-wasip2 and others): lifted once by jco's transpiler (cached by content, in
+   * memory and signed on disk), then each of its core modules compiled like any module, with the same
+   * options (fuel, memory and table caps; not reuseMemory). A core module here is a COMPONENT error.
+   */
+  async compileComponent(bytes: Uint8Array, opts: CompileOptions = {}): Promise<CompiledComponent> {
+    const options = { ...opts, reuseMemory: false };
+    const key = componentKeyOf(bytes, instrumentOptionsFor(options));
+    const hit = this.components.get(key);
+    if (hit) {
+      this.stats.memoryHits++;
+      return hit;
+    }
+    const { lifted, wanted } = await liftOrCached(bytes, this.lifts);
+    const cores = new Map([...lifted.cores].map(([name, core]) => [name, this.compile(core, options) as CompiledModuleImpl]));
+    const compiled = new CompiledComponentImpl({ glue: lifted.glue, cores, imports: lifted.imports, exports: lifted.exports, wanted });
+    if (this.components.size >= MEMORY_CACHE_ENTRIES) this.components.delete(this.components.keys().next().value!);
+    this.components.set(key, compiled);
+    return compiled;
   }
 
   /** Compiles (and instruments) a module. Synchronous; cached by content. */

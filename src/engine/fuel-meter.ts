@@ -18,14 +18,21 @@ const UNLIMITED_SLICE = 2 ** 50;
 
 const cancelledError = (): IsolaError => new IsolaError('CANCELLED', 'cancelled');
 
-export class FuelMeter {
-  private global: WebAssembly.Global | null = null;
-  /** Fuel consumed in settled slices (plus the current one up to `given`). */
-  private consumed = 0;
-  /** What the current slice started with (the global's value after the last refill). */
-  private given = 0;
+/** One metered instance's fuel global: a module has one, a component one per core module. */
+interface Slot {
+  global: WebAssembly.Global | null;
+  /** What the current slice gave this global (its value after the last refill). */
+  given: number;
   /** fuel_check calls before the global could be reached (while the start function runs). */
-  private startChecks = 0;
+  startChecks: number;
+}
+
+export class FuelMeter {
+  /** Slot 0 is a module's own; a component's core modules add more (addSlot): one budget for all of them. */
+  private readonly slots: Slot[] = [{ global: null, given: 0, startChecks: 0 }];
+  private attached = 0;
+  /** Fuel consumed in settled slices (plus the current one up to each slot's `given`). */
+  private consumed = 0;
   private deadline = 0;
   /** The error a fuel_check decided on; the engine reports it in place of the trap it causes. */
   pending: IsolaError | null = null;
@@ -38,26 +45,32 @@ export class FuelMeter {
     private readonly tick: (() => void) | null = null,
   ) {}
 
-  /** The import. An arrow function so it can be handed to V8 as is. */
-  readonly check = (): void => {
-    const g = this.global;
-    if (g === null) {
+  /** The import of slot 0. An arrow function so it can be handed to V8 as is. */
+  readonly check = (): void => this.checkSlot(this.slots[0]!);
+
+  /** A further slot (a component's next core module) and its fuel_check import. */
+  addSlot(): { index: number; check: () => void } {
+    const slot: Slot = { global: null, given: 0, startChecks: 0 };
+    this.slots.push(slot);
+    return { index: this.slots.length - 1, check: () => this.checkSlot(slot) };
+  }
+
+  private checkSlot(slot: Slot): void {
+    if (slot.global === null) {
       // During instantiation (start function) the exported global is not reachable yet:
       // every call means at least one unit was spent, which is enough to end a runaway start.
-      if (++this.startChecks > this.budget) this.stop(this.fuelError());
+      if (this.consumed + ++slot.startChecks > this.budget) this.stop(this.fuelError());
       if (this.deadline !== 0 && performance.now() > this.deadline) this.stop(this.timeoutError());
       if (this.cancelFlag !== null && Atomics.load(this.cancelFlag, 0) !== 0) this.stop(cancelledError());
       return;
     }
-    const left = Number(g.value as bigint);
-    this.consumed += this.given - left;
-    this.given = left;
+    this.settle();
     if (this.consumed > this.budget) this.stop(this.fuelError());
     if (this.deadline !== 0 && performance.now() > this.deadline) this.stop(this.timeoutError());
     if (this.cancelFlag !== null && Atomics.load(this.cancelFlag, 0) !== 0) this.stop(cancelledError());
     this.tick?.();
     this.refill();
-  };
+  }
 
   /** Starts the clock for an outermost call (and for instantiation). */
   begin(): void {
@@ -66,25 +79,46 @@ export class FuelMeter {
   }
 
   /** After instantiation: take hold of the global. `ranStart`: the start function has been charged from 0. */
-  attach(global: WebAssembly.Global, ranStart: boolean): void {
-    this.global = global;
+  attach(global: WebAssembly.Global, ranStart: boolean, index = 0): void {
+    const slot = this.slots[index]!;
+    this.settle();
+    slot.global = global;
+    this.attached++;
     // The start function (if any) was charged from the global's initial value, 0.
-    if (ranStart) this.consumed = Math.max(-Number(global.value as bigint), this.startChecks);
+    if (ranStart) this.consumed += Math.max(-Number(global.value as bigint), slot.startChecks);
     this.refill();
   }
 
   get fuelConsumed(): bigint {
-    const g = this.global;
-    const current = g === null ? 0 : this.given - Number(g.value as bigint);
+    let current = 0;
+    for (const s of this.slots) if (s.global !== null) current += s.given - Number(s.global.value as bigint);
     return BigInt(this.consumed + current);
   }
 
+  /** Counts what every attached global spent since its last refill. */
+  private settle(): void {
+    for (const s of this.slots) {
+      if (s.global === null) continue;
+      const left = Number(s.global.value as bigint);
+      this.consumed += s.given - left;
+      s.given = left;
+    }
+  }
+
+  /**
+   * New slices. With several globals the remainder is shared out, so together they can never spend more
+   * than the budget before the next check notices.
+   */
   private refill(): void {
     const remaining = this.budget - this.consumed;
-    let slice = this.timeoutMs !== 0 || this.cancelFlag !== null || this.tick !== null ? Math.min(SLICE, remaining) : Math.min(UNLIMITED_SLICE, remaining);
+    const cap = this.timeoutMs !== 0 || this.cancelFlag !== null || this.tick !== null ? SLICE : UNLIMITED_SLICE;
+    let slice = Math.min(cap, this.attached > 1 ? Math.floor(remaining / this.attached) : remaining);
     if (slice < 0) slice = 0; // overspent: the next check ends it
-    this.global!.value = BigInt(slice);
-    this.given = slice;
+    for (const s of this.slots) {
+      if (s.global === null) continue;
+      s.global.value = BigInt(slice);
+      s.given = slice;
+    }
   }
 
   private fuelError(): IsolaError {

@@ -16,7 +16,7 @@ export interface WasmFrame {
 
 /** V8 RuntimeError messages (Node 20–26) → trap kinds as wasmtime names them. */
 const TRAP_KINDS: Array<[RegExp, string]> = [
-  [/^unreachable/, 'unreachable'],
+  [/^unreachable|^wasm `unreachable`/, 'unreachable'],
   [/divide by zero|remainder by zero/, 'integer divide by zero'],
   [/divide result unrepresentable/, 'integer overflow'],
   [/float unrepresentable in integer range/, 'invalid conversion to integer'],
@@ -24,12 +24,12 @@ const TRAP_KINDS: Array<[RegExp, string]> = [
   [/table index is out of bounds|table access out of bounds|element segment.*out of bounds|table.*out of bounds/, 'out of bounds table access'],
   // V8 before Node 26 says "null function or function signature mismatch" for both; V8 in Node 26 says
   // "function signature mismatch" for a null entry too. One kind on every Node: the guest cannot tell.
-  [/null function|function signature mismatch/, 'indirect call to null function or type mismatch'],
+  [/null function|function signature mismatch|^indirect call type mismatch/, 'indirect call to null function or type mismatch'],
   [/dereferencing a null pointer|null reference/, 'null reference'],
   [/illegal cast/, 'cast failure'],
   [/array element access out of bounds/, 'out of bounds array access'],
   [/requested new array is too large|array.*too large/, 'allocation too large'],
-  [/Maximum call stack size exceeded/, 'call stack exhausted'],
+  [/Maximum call stack size exceeded|^call stack exhausted/, 'call stack exhausted'],
   [/atomics wait/i, 'atomic wait on non-shared memory'],
 ];
 
@@ -40,8 +40,10 @@ export function isTrap(e: unknown): e is Error {
 }
 
 export function trapKind(e: Error): string {
-  for (const [re, kind] of TRAP_KINDS) if (re.test(e.message)) return kind;
-  return e.message.replace(/^WebAssembly\.\w+\(\): /, '');
+  // A component's glue (jco) rethrows traps reworded as `wasm trap: <wasmtime's words>`.
+  const message = e.message.replace(/^wasm trap: /, '');
+  for (const [re, kind] of TRAP_KINDS) if (re.test(message)) return kind;
+  return message.replace(/^WebAssembly\.\w+\(\): /, '');
 }
 
 const FRAME = /wasm-function\[(\d+)\]:0x([0-9a-f]+)/;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../src/index.js';
 import type { CompiledModule } from '../../src/index.js';
-import { OutputCapture, runWasiCommand } from '../../src/capabilities/wasi-p1/index.js';
+import { OutputCapture, runWasiCommand, type WasiOptions } from '../../src/capabilities/wasi-p1/index.js';
 import { nodeWasiArgv } from '../../scripts/conformance.js';
 import { CLI, fromRoot } from '../helpers/root.js';
 
@@ -37,16 +37,21 @@ export function compileFixture(name: string): CompiledModule {
 export const viaLibrary: Runner = (run) => {
   const stdout = new OutputCapture(OUTPUT_CAP);
   const stderr = new OutputCapture(OUTPUT_CAP);
-  const code = runWasiCommand(compileFixture(run.guest), {
+  const code = runWasiCommand(compileFixture(run.guest), wasiOptionsFor(run, stdout, stderr));
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+};
+
+/** The WASI options of a guest run (preview 1 and 0.2 take the same). */
+export function wasiOptionsFor(run: GuestRun, stdout: OutputCapture, stderr: OutputCapture): WasiOptions {
+  return {
     args: [`${run.guest}.wasm`, ...(run.args ?? [])],
     env: run.env ?? {},
     preopens: (run.dirs ?? []).map((d) => ({ hostPath: d.host, guestPath: d.guest, readOnly: d.readOnly })),
     stdin: new TextEncoder().encode(run.stdin ?? ''),
     stdout,
     stderr,
-  });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-};
+  };
+}
 
 /** The command line a user types; `hostEnv` is the environment of the isola process itself. */
 export function cliArgs(run: GuestRun): string[] {

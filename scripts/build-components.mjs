@@ -1,0 +1,44 @@
+// Rebuilds the component fixtures in test/fixtures/components (committed, so tests need no toolchain):
+//  - <name>.wasm from src/<name>.wat + src/<name>.wit: wabt compiles the core module, wasm-tools (from
+//    @bytecodealliance/jco-transpile, a dependency) embeds the WIT world and makes the component;
+//  - cmd-<name>.wasm from the C guest test/fixtures/wasi/<name>.wasm (WASI preview 1, built by
+//    build-fixtures.sh) and the Bytecode Alliance's preview1-to-preview2 command adapter, which ships in
+//    the @bytecodealliance/jco package: fetched here with `npm pack` into a temporary folder (not a dependency).
+// Usage: node scripts/build-components.mjs
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import wabtInit from 'wabt';
+import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
+
+const root = new URL('..', import.meta.url).pathname;
+const dir = join(root, 'test/fixtures/components');
+const JCO = '@bytecodealliance/jco@1.35.0';
+const COMMANDS = ['hello', 'env', 'cat', 'exit7', 'paths', 'trap', 'tree', 'clocks'];
+
+const wabt = await wabtInit();
+for (const file of readdirSync(join(dir, 'src')).filter((f) => f.endsWith('.wat')).sort()) {
+  const name = file.slice(0, -4);
+  const core = wabt.parseWat(file, readFileSync(join(dir, 'src', file), 'utf8')).toBinary({}).buffer;
+  const witSource = readFileSync(join(dir, 'src', `${name}.wit`), 'utf8');
+  const world = /^world\s+([\w-]+)/m.exec(witSource)[1];
+  const component = await componentNew(await componentEmbed({ binary: core, witSource, world }), undefined);
+  writeFileSync(join(dir, `${name}.wasm`), component);
+  console.log(`${name}.wasm`.padEnd(18), component.length, 'bytes');
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'isola-jco-'));
+try {
+  const tarball = execFileSync('npm', ['pack', JCO, '--silent'], { cwd: tmp, encoding: 'utf8' }).trim().split('\n').pop();
+  execFileSync('tar', ['-xzf', tarball, 'package/lib/wasi_snapshot_preview1.command.wasm'], { cwd: tmp });
+  const adapter = readFileSync(join(tmp, 'package/lib/wasi_snapshot_preview1.command.wasm'));
+  for (const name of COMMANDS) {
+    const core = readFileSync(join(root, 'test/fixtures/wasi', `${name}.wasm`));
+    const component = await componentNew(core, [['wasi_snapshot_preview1', adapter]]);
+    writeFileSync(join(dir, `cmd-${name}.wasm`), component);
+    console.log(`cmd-${name}.wasm`.padEnd(18), component.length, 'bytes');
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,2 @@
+export { WasiP2 } from './wasi.js';
+export { runComponentCommand, isCommandComponent } from './run.js';

@@ -1,0 +1,141 @@
+/**
+ * A compiled component: its glue and its core modules, each compiled (and instrumented) by the engine.
+ * Every instantiation runs the glue with isola's instantiateCore, so one fuel meter (one budget, one
+ * clock) spans all core modules of the instance, and every core module carries the memory and table caps.
+ */
+import { IsolaError } from '../../errors.js';
+import type { CompiledModuleImpl } from '../compiled-module.js';
+import type { FuelMeter } from '../fuel-meter.js';
+import { instrumentation } from '../instrumentation.js';
+import { meterSettings, type Limits } from '../limits.js';
+import { isTrap, trapError } from '../traps.js';
+import { evaluateGlue, missingImports, type GlueInstantiate } from './glue.js';
+
+/** Host implementations of a component's imports: interface name (without version) → an object of functions and resource classes. */
+export type ComponentImports = Record<string, unknown>;
+
+export interface ComponentInstance {
+  /** The component's exports as jco types them: functions, and objects of functions for exported interfaces. Limits apply to every call. */
+  readonly exports: Readonly<Record<string, unknown>>;
+  /** Fuel spent so far by all core modules of this instance. */
+  readonly fuelConsumed: bigint;
+}
+
+export interface CompiledComponent {
+  readonly kind: 'component';
+  /** Imported interfaces, keyed as the host provides them (`wasi:cli/environment`, without the version). */
+  readonly imports: readonly string[];
+  /** Exported names and kinds, as jco names them (`add`, `run` for `wasi:cli/run`, …). */
+  readonly exports: ReadonlyArray<readonly [string, 'function' | 'instance']>;
+  /** What the glue reads from each imported interface. */
+  readonly wanted: ReadonlyMap<string, readonly string[]>;
+  /** A fresh instance; a missing import is one LINK error listing all of them. */
+  instantiate(imports?: ComponentImports, limits?: Limits): ComponentInstance;
+}
+
+export interface ComponentParts {
+  glue: string;
+  cores: Map<string, CompiledModuleImpl>;
+  imports: string[];
+  exports: Array<[string, 'function' | 'instance']>;
+  wanted: Map<string, string[]>;
+}
+
+export class CompiledComponentImpl implements CompiledComponent {
+  readonly kind = 'component' as const;
+  readonly imports: readonly string[];
+  readonly exports: ReadonlyArray<readonly [string, 'function' | 'instance']>;
+  readonly wanted: ReadonlyMap<string, readonly string[]>;
+  private readonly run: GlueInstantiate;
+  private readonly metered: boolean;
+
+  constructor(private readonly parts: ComponentParts) {
+    this.imports = parts.imports;
+    this.exports = parts.exports;
+    this.wanted = parts.wanted;
+    this.run = evaluateGlue(parts.glue);
+    this.metered = [...parts.cores.values()].some((c) => c.options.fuel === true);
+  }
+
+  instantiate(imports: ComponentImports = {}, limits: Limits = {}): ComponentInstance {
+    const missing = missingImports(this.parts.wanted, imports);
+    if (missing.length > 0) {
+      throw new IsolaError('LINK', `cannot instantiate: the component imports ${missing.join(', ')}, which ${missing.length === 1 ? 'was' : 'were'} not provided`, { missing });
+    }
+    const needsMeter = this.metered || limits.fuel !== undefined || limits.timeoutMs !== undefined || limits.cancelFlag !== undefined;
+    let meter: FuelMeter | null = null;
+    if (needsMeter) {
+      const s = meterSettings(limits);
+      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag, s.tick);
+      meter.begin();
+    }
+    const getCore = (name: string): CompiledModuleImpl => {
+      const core = this.parts.cores.get(name);
+      if (core === undefined) throw new IsolaError('INVALID', `component refused: its glue asks for an unknown core module ${name}`);
+      return core;
+    };
+    const instantiateCore = (m: unknown, imp?: WebAssembly.Imports) => (m as CompiledModuleImpl).instantiateCore(imp ?? {}, limits, meter);
+    let raw: Record<string, unknown>;
+    try {
+      raw = this.run(getCore, imports, instantiateCore);
+    } catch (e) {
+      throw callError(e, meter);
+    }
+    return new ComponentInstanceImpl(raw, meter);
+  }
+}
+
+/** What a failed call throws: the meter's decision, a trap, or the error as it is (a host's, a result's err). */
+function callError(e: unknown, meter: FuelMeter | null): unknown {
+  if (meter !== null && meter.pending !== null) {
+    const err = meter.pending;
+    meter.pending = null;
+    return err;
+  }
+  if (isTrap(e)) return trapError(e, []);
+  return e;
+}
+
+class ComponentInstanceImpl implements ComponentInstance {
+  readonly exports: Readonly<Record<string, unknown>>;
+  /** Nesting of calls into the instance (a host import may call back in). */
+  private depth = 0;
+
+  constructor(raw: Record<string, unknown>, private readonly meter: FuelMeter | null) {
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(raw)) out[name] = this.wrapValue(value);
+    this.exports = Object.freeze(out);
+  }
+
+  get fuelConsumed(): bigint {
+    return this.meter === null ? 0n : this.meter.fuelConsumed;
+  }
+
+  private wrapValue(value: unknown): unknown {
+    if (typeof value === 'function' && !isClass(value)) return this.wrap(value as (...a: unknown[]) => unknown);
+    if (typeof value === 'object' && value !== null) {
+      const obj: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) obj[k] = typeof v === 'function' && !isClass(v) ? this.wrap(v as (...a: unknown[]) => unknown) : v;
+      return Object.freeze(obj);
+    }
+    return value;
+  }
+
+  private wrap(fn: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
+    return (...args: unknown[]) => {
+      if (this.depth++ === 0) this.meter?.begin();
+      try {
+        return fn(...args);
+      } catch (e) {
+        throw callError(e, this.meter);
+      } finally {
+        this.depth--;
+      }
+    };
+  }
+}
+
+/** Exported resources are classes: handed over as they are. */
+function isClass(f: unknown): boolean {
+  return typeof f === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(f));
+}

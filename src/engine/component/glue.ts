@@ -1,0 +1,49 @@
+/**
+ * The generated glue of a lifted component, made callable. The text is what jco's transpiler emitted for
+ * this component (lift.ts), from isola's own signed cache at most: never text a guest supplies at run time.
+ * It is an ES module with no imports of its own; it is turned into a function without touching the file
+ * system or the module loader, so a cell can run it from the bytes it was sent.
+ */
+import { IsolaError } from '../../errors.js';
+
+/** The glue's entry point in `instantiation: sync` mode. */
+export type GlueInstantiate = (
+  getCoreModule: (name: string) => unknown,
+  imports: Record<string, unknown>,
+  instantiateCore: (module: unknown, imports?: WebAssembly.Imports) => { exports: WebAssembly.Exports },
+) => Record<string, unknown>;
+
+const EXPORT_INSTANTIATE = /^export function instantiate\(/m;
+const OTHER_EXPORTS = /^export const (\w+) =/gm;
+
+export function evaluateGlue(glue: string): GlueInstantiate {
+  if (!EXPORT_INSTANTIATE.test(glue)) throw new IsolaError('INVALID', 'component refused: the glue has no instantiate function');
+  const body = glue.replace(EXPORT_INSTANTIATE, 'function instantiate(').replace(OTHER_EXPORTS, 'const $1 =');
+  if (/^\s*(export|import)\s/m.test(body)) throw new IsolaError('INVALID', 'component refused: unexpected module syntax in the glue');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- jco's output, see the header
+  return new Function(`'use strict';\n${body}\nreturn instantiate;`)() as GlueInstantiate;
+}
+
+/** What the glue takes from its `imports` object: interface (or world-level import) → the names it reads. */
+export function glueImports(glue: string): Map<string, string[]> {
+  const wanted = new Map<string, string[]>();
+  const re = /^\s*const \{ ([^}]*) \} = imports(?:\.([\w$]+)|\['([^']+)'\]);$/gm;
+  for (const m of glue.matchAll(re)) {
+    const names = m[1]!.split(',').map((s) => s.split(':')[0]!.trim()).filter((s) => s !== '');
+    const key = m[2] ?? m[3]!;
+    wanted.set(key, [...(wanted.get(key) ?? []), ...names]);
+  }
+  return wanted;
+}
+
+/** Every import the host did not provide, as `interface#name`; empty when all are there. */
+export function missingImports(wanted: Map<string, string[]>, imports: Record<string, unknown>): string[] {
+  const missing: string[] = [];
+  for (const [iface, names] of wanted) {
+    const given = imports[iface] as Record<string, unknown> | undefined;
+    for (const n of names) {
+      if (given === undefined || given === null || typeof given !== 'object' || !(n in given)) missing.push(`${iface}#${n}`);
+    }
+  }
+  return missing;
+}

@@ -1,0 +1,67 @@
+// Components through the library: a custom WIT world with a host interface the caller supplies, typed
+// exports, one LINK error naming every missing import, and the lift cache (memory, signed disk entries).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine, IsolaError } from '../../src/index.js';
+import { componentBytes, compileComponentFixture } from './helpers.js';
+import { tempDir } from '../wasi/helpers.js';
+import { fromRoot } from '../helpers/root.js';
+import { readFileSync } from 'node:fs';
+
+const isCode = (code: string) => (e: unknown) => e instanceof IsolaError && e.code === code;
+
+test('a component\'s exports are typed functions; its imports are the host objects the caller gives', async () => {
+  const calc = await compileComponentFixture('calc');
+  assert.deepEqual(calc.imports, ['host']);
+  assert.deepEqual(calc.exports.map(([n]) => n), ['add', 'greet']);
+  const logged: string[] = [];
+  const { exports } = calc.instantiate({ host: { log: (m: string) => logged.push(m) } });
+  assert.equal((exports.add as (a: number, b: number) => number)(2, 40), 42);
+  assert.equal((exports.greet as (s: string) => string)('wörld ✓'), 'wörld ✓');
+  assert.deepEqual(logged, ['wörld ✓']);
+  // u32 arguments wrap as the canonical ABI says: no silent NaN, no host crash
+  assert.equal((exports.add as (a: number, b: number) => number)(0xffffffff, 2), 1);
+});
+
+test('missing imports are one LINK error that lists every one of them', async () => {
+  const calc = await compileComponentFixture('calc');
+  assert.throws(() => calc.instantiate({}), (e: unknown) => isCode('LINK')(e) && /host#log/.test((e as Error).message));
+  assert.throws(() => calc.instantiate({ host: {} }), isCode('LINK'));
+  const cat = await compileComponentFixture('cmd-cat');
+  assert.throws(() => cat.instantiate({}), (e: unknown) => {
+    const missing = (e as IsolaError).detail.missing as string[];
+    return isCode('LINK')(e) && missing.includes('wasi:filesystem/preopens#getDirectories') && missing.includes('wasi:cli/exit#exit') && missing.length > 10;
+  });
+});
+
+test('bad input: a core module, a truncated component, garbage: one clear error each', async () => {
+  const engine = new Engine({ cacheDir: null });
+  const core = readFileSync(fromRoot('test/fixtures/wasi/hello.wasm'));
+  await assert.rejects(engine.compileComponent(core), (e: unknown) => isCode('COMPONENT')(e) && /core WebAssembly module, not a component/.test((e as Error).message));
+  assert.throws(() => engine.compile(componentBytes('calc')), isCode('COMPONENT'));
+  const calc = componentBytes('calc');
+  for (const cut of [9, 40, calc.length - 3]) {
+    await assert.rejects(engine.compileComponent(calc.subarray(0, cut)), (e: unknown) => isCode('INVALID')(e) && !(e as Error).message.includes('\n'), `cut at ${cut}`);
+  }
+  await assert.rejects(engine.compileComponent(new TextEncoder().encode('not wasm at all')), isCode('DECODE'));
+});
+
+test('the lift is cached: in memory, and on disk signed (a forged entry is never loaded)', async () => {
+  const tmp = tempDir('lift-cache');
+  try {
+    const bytes = componentBytes('calc');
+    const first = await new Engine({ cacheDir: tmp.path }).compileComponent(bytes);
+    const files = readdirSync(join(tmp.path, 'components'));
+    assert.equal(files.length, 1);
+    const engine = new Engine({ cacheDir: tmp.path });
+    assert.equal(await engine.compileComponent(bytes), await engine.compileComponent(bytes), 'a memory hit the second time');
+    // A forged entry (signed with another key) is ignored: lifted again, and the result still works.
+    writeFileSync(join(tmp.path, 'components', files[0]!), Buffer.concat([Buffer.alloc(32), Buffer.from('isola-lifted-1\n{}\n')]));
+    const again = await new Engine({ cacheDir: tmp.path }).compileComponent(bytes);
+    for (const c of [first, again]) assert.equal((c.instantiate({ host: { log() {} } }).exports.add as (a: number, b: number) => number)(1, 2), 3);
+  } finally {
+    tmp.remove();
+  }
+});
