@@ -5,6 +5,7 @@ import { checkValid } from '../wasm/validate.js';
 import { formatInspect, inspectJson, type ArtifactFacts } from './format-inspect.js';
 import { readInputFile } from './read-input.js';
 import { writeStdout } from './stdout.js';
+import type { ComponentSurface } from '../wasm/component/types.js';
 
 export async function inspectCommand(file: string, flags: { json?: boolean }): Promise<number> {
   const bytes = readInputFile(file);
@@ -31,17 +32,32 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
   return 0;
 }
 
-/** A component: its world in WIT (imports and exports with their types), as wasm-tools prints it. */
+/** A component: its world in WIT, as wasm-tools prints it, and every exported and imported function with its WIT type. */
 async function inspectComponent(file: string, bytes: Uint8Array, flags: { json?: boolean }): Promise<number> {
   const { componentWorld } = await import('../engine/component/wit.js');
-  const { liftOrCached } = await import('../engine/component/compile-component.js');
+  const { typesOrNull } = await import('../engine/component/compile-component.js');
+  const { formatFunc } = await import('../wasm/component/types.js');
   const wit = await componentWorld(bytes);
-  const { lifted } = await liftOrCached(bytes, null);
+  const types = typesOrNull(bytes);
+  const listing = (s: ComponentSurface): { functions: string[]; interfaces: Record<string, string[]> } => ({
+    functions: [...s.functions].map(([n, f]) => formatFunc(n, f)),
+    interfaces: Object.fromEntries([...s.interfaces].map(([i, fns]) => [i, [...fns].map(([n, f]) => formatFunc(n, f))])),
+  });
   if (flags.json) {
-    writeStdout(`${JSON.stringify({ file, kind: 'component', size: bytes.length, imports: lifted.imports, exports: lifted.exports.map(([name, kind]) => ({ name, kind })), wit }, null, 2)}\n`);
-  } else {
-    writeStdout(`${file}: WebAssembly component, ${bytes.length} bytes\n\n${wit.trimEnd()}\n`);
+    const surface = types === null ? null : { exports: listing(types.exports), imports: listing(types.imports) };
+    writeStdout(`${JSON.stringify({ file, kind: 'component', size: bytes.length, wit, ...surface }, null, 2)}\n`);
+    return 0;
   }
+  let text = `${file}: WebAssembly component, ${bytes.length} bytes\n\n${wit.trimEnd()}\n`;
+  if (types !== null) {
+    for (const [title, s] of [['exports', types.exports], ['imports', types.imports]] as const) {
+      const l = listing(s);
+      if (l.functions.length === 0 && Object.keys(l.interfaces).length === 0) continue;
+      text += `\n${title}:\n`;
+      for (const f of l.functions) text += `  ${f}\n`;
+      for (const [i, fns] of Object.entries(l.interfaces)) text += `  ${i}\n${fns.map((f) => `    ${f}\n`).join('')}`;
+    }
+  } else text += '\n(export and import types not shown: the component uses features isola cannot read yet)\n';
+  writeStdout(text);
   return 0;
 }
-

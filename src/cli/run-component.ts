@@ -2,6 +2,7 @@
 import { IsolaError } from '../errors.js';
 import type { Limits } from '../engine/limits.js';
 import type { Grants } from './wasi-grants.js';
+import { writeStdout } from './stdout.js';
 
 export interface RunComponentInput {
   file: string;
@@ -20,14 +21,28 @@ export async function runComponent(input: RunComponentInput): Promise<number> {
     throw new IsolaError('USAGE', `components run inline for now (--isolation ${input.isolation} takes core modules only); drop --isolation or use --isolation inline`);
   }
   if (input.buffer !== undefined) throw new IsolaError('USAGE', '--buffer is the core-module buffer ABI; a component exports typed functions');
-  if (input.invoke !== undefined) throw new IsolaError('USAGE', '--invoke does not call component exports yet; run a wasi:cli/run component as a command, or call its exports through the library (engine.compileComponent)');
   const { Engine } = await import('../engine/index.js');
   const fuel = limits.fuel !== undefined || limits.timeoutMs !== undefined;
   const compiled = await new Engine().compileComponent(bytes, {
     fuel, maxMemoryBytes: limits.maxMemoryBytes, maxTableElements: limits.maxTableElements, maxTotalTableElements: limits.maxTotalTableElements,
   });
+  const wasiOptions = { args: [file, ...args], env: grants.env, preopens: grants.preopens, stdin: 'inherit' as const, stdout: 'inherit' as const, stderr: 'inherit' as const };
+  if (input.invoke !== undefined) {
+    if (args.length > 0) throw new IsolaError('USAGE', `--invoke takes the arguments inside the call, in WAVE: --invoke '${input.invoke.replace(/\)\s*$/, '')}${input.invoke.includes('()') ? '' : ', '}${args.join(', ')})'`);
+    if (compiled.types === null) throw new IsolaError('USAGE', 'isola cannot read this component\'s export types (it uses component model async or threads), so --invoke cannot type the call');
+    const { WasiP2 } = await import('../capabilities/wasi-p2/index.js');
+    const { invokeWave } = await import('../engine/component/invoke-wave.js');
+    const wasi = new WasiP2(wasiOptions);
+    wasi.setTimeout(limits.timeoutMs);
+    try {
+      const instance = compiled.instantiate(wasi.imports, limits);
+      const text = invokeWave(compiled.types.exports, instance.exports, input.invoke);
+      if (text !== null) writeStdout(`${text}\n`);
+      return 0;
+    } finally {
+      wasi.close();
+    }
+  }
   const { runComponentCommand } = await import('../capabilities/wasi-p2/index.js');
-  return runComponentCommand(compiled, {
-    args: [file, ...args], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit',
-  }, limits);
+  return runComponentCommand(compiled, wasiOptions, limits);
 }

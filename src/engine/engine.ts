@@ -16,8 +16,9 @@ import { DiskCache } from './disk-cache.js';
 import { checkThreads, instrumentOptionsFor, type CompileOptions } from './limits.js';
 import { SigningKey } from './signing-key.js';
 import { CompiledComponentImpl, type CompiledComponent } from './component/compiled-component.js';
-import { componentKeyOf, liftOrCached } from './component/compile-component.js';
+import { componentKeyOf, liftOrCached, typesOrNull } from './component/compile-component.js';
 import { LiftCache } from './component/lift-cache.js';
+
 
 export interface EngineOptions {
   /** Where compiled modules are cached on disk; null disables the disk cache. Default: defaultCacheDir(). */
@@ -71,7 +72,7 @@ export class Engine {
     }
     const { lifted, wanted } = await liftOrCached(bytes, this.lifts);
     const cores = new Map([...lifted.cores].map(([name, core]) => [name, this.compile(core, options) as CompiledModuleImpl]));
-    const compiled = new CompiledComponentImpl({ glue: lifted.glue, cores, imports: lifted.imports, exports: lifted.exports, wanted });
+    const compiled = new CompiledComponentImpl({ glue: lifted.glue, cores, imports: lifted.imports, exports: lifted.exports, wanted, types: typesOrNull(bytes) });
     if (this.components.size >= MEMORY_CACHE_ENTRIES) this.components.delete(this.components.keys().next().value!);
     this.components.set(key, compiled);
     return compiled;

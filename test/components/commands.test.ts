@@ -95,14 +95,17 @@ test('cli: limits apply to components (--fuel, --timeout), and a non-command or 
   assert.equal(existsSync(componentFixture('cmd-hello')), true);
 });
 
-test('cli: inspect prints the component\'s world in WIT, and --json its imports and exports', () => {
+test('cli: inspect prints the component\'s world in WIT, and --json its imports and exports with their types', () => {
   const text = spawnIsola(['inspect', componentFixture('calc')]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /WebAssembly component, 1018 bytes/);
   assert.match(text.stdout, /export add: func\(a: u32, b: u32\) -> u32;/);
   assert.match(text.stdout, /log: func\(msg: string\);/);
-  const json = JSON.parse(spawnIsola(['inspect', '--json', componentFixture('cmd-hello')]).stdout) as { kind: string; imports: string[]; exports: Array<{ name: string }> };
+  type Surface = { functions: string[]; interfaces: Record<string, string[]> };
+  const json = JSON.parse(spawnIsola(['inspect', '--json', componentFixture('cmd-hello')]).stdout) as { kind: string; wit: string; imports: Surface; exports: Surface };
   assert.equal(json.kind, 'component');
-  assert.ok(json.imports.includes('wasi:cli/stdout'));
-  assert.ok(json.exports.some((e) => e.name === 'run'));
+  assert.match(json.wit, /^world root \{/m);
+  assert.ok(Object.keys(json.imports.interfaces).some((i) => /^wasi:cli\/stdout@0\.2\.\d+$/.test(i)));
+  const run = Object.entries(json.exports.interfaces).find(([i]) => i.startsWith('wasi:cli/run@'));
+  assert.deepEqual(run?.[1], ['run: func() -> result']);
 });

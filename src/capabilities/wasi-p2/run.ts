@@ -18,7 +18,7 @@ export function isCommandComponent(c: CompiledComponent): boolean {
 export function runComponentCommand(compiled: CompiledComponent, options: WasiOptions, limits: Limits = {}, extra: ComponentImports = {}): number {
   if (!isCommandComponent(compiled)) {
     const names = compiled.exports.map(([n]) => n);
-    throw new IsolaError('USAGE', `the component is not a command (it does not export wasi:cli/run); its exports${names.length ? ` (${names.join(', ')})` : ''} are called through the library for now (engine.compileComponent)`);
+    throw new IsolaError('USAGE', `the component is not a command (it does not export wasi:cli/run); call one of its exports with --invoke 'name(args)'${names.length ? ` (it exports ${names.join(', ')})` : ''}`);
   }
   const wasi = new WasiP2(options);
   wasi.setTimeout(limits.timeoutMs);

@@ -6,6 +6,7 @@ import { cacheKeyOf } from '../cache-key.js';
 import { glueImports } from './glue.js';
 import { liftComponent, type Lifted } from './lift.js';
 import type { LiftCache } from './lift-cache.js';
+import { readComponentTypes, type ComponentTypes } from '../../wasm/component/read-types.js';
 
 /** The transpiler's version is part of every key: another version may lift the same bytes differently. */
 const TRANSPILER = '@bytecodealliance/jco-transpile 0.15.0';
@@ -29,4 +30,14 @@ export async function liftOrCached(bytes: Uint8Array, cache: LiftCache | null): 
     cache?.put(key, lifted);
   }
   return { lifted, wanted: glueImports(lifted.glue) };
+}
+
+/** The component's WIT-typed surface, or null where isola's reader stops (async, threads): calls through the library still work. */
+export function typesOrNull(bytes: Uint8Array): ComponentTypes | null {
+  try {
+    return readComponentTypes(bytes);
+  } catch (e) {
+    if (e instanceof IsolaError) return null;
+    throw e;
+  }
 }

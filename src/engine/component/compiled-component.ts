@@ -10,6 +10,7 @@ import { instrumentation } from '../instrumentation.js';
 import { meterSettings, type Limits } from '../limits.js';
 import { isTrap, trapError } from '../traps.js';
 import { evaluateGlue, missingImports, type GlueInstantiate } from './glue.js';
+import type { ComponentTypes } from '../../wasm/component/read-types.js';
 
 /** Host implementations of a component's imports: interface name (without version) → an object of functions and resource classes. */
 export type ComponentImports = Record<string, unknown>;
@@ -29,6 +30,8 @@ export interface CompiledComponent {
   readonly exports: ReadonlyArray<readonly [string, 'function' | 'instance']>;
   /** What the glue reads from each imported interface. */
   readonly wanted: ReadonlyMap<string, readonly string[]>;
+  /** Exports and imports with their WIT types, read from the binary; null when isola cannot read them (async or threads features). */
+  readonly types: ComponentTypes | null;
   /** A fresh instance; a missing import is one LINK error listing all of them. */
   instantiate(imports?: ComponentImports, limits?: Limits): ComponentInstance;
 }
@@ -39,6 +42,7 @@ export interface ComponentParts {
   imports: string[];
   exports: Array<[string, 'function' | 'instance']>;
   wanted: Map<string, string[]>;
+  types: ComponentTypes | null;
 }
 
 export class CompiledComponentImpl implements CompiledComponent {
@@ -46,6 +50,7 @@ export class CompiledComponentImpl implements CompiledComponent {
   readonly imports: readonly string[];
   readonly exports: ReadonlyArray<readonly [string, 'function' | 'instance']>;
   readonly wanted: ReadonlyMap<string, readonly string[]>;
+  readonly types: ComponentTypes | null;
   private readonly run: GlueInstantiate;
   private readonly metered: boolean;
 
@@ -53,6 +58,7 @@ export class CompiledComponentImpl implements CompiledComponent {
     this.imports = parts.imports;
     this.exports = parts.exports;
     this.wanted = parts.wanted;
+    this.types = parts.types;
     this.run = evaluateGlue(parts.glue);
     this.metered = [...parts.cores.values()].some((c) => c.options.fuel === true);
   }
