@@ -43,6 +43,8 @@ for (const [entry, out] of [['process-main', 'agent'], ['worker-main', 'worker']
     format: 'esm',
     target: 'node20',
     define,
+    // A cell gets components lifted by its host: the transpiler is never loaded (nor mounted) inside one.
+    external: ['@bytecodealliance/*'],
     logLevel: 'warning',
   });
 }

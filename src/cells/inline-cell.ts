@@ -12,6 +12,8 @@ import { StreamCallback, callbackFailure, withPartialOutput } from './caller-out
 import { cancelled, cellClosed } from './cell-errors.js';
 import type { OutputCaps } from './output-caps.js';
 import { checkInvocationPreopens } from './preopens.js';
+import { liftedParts } from './load-message.js';
+import { isComponentBinary } from '../wasm/component/header.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, LoadRequest, ModuleHandle } from './types.js';
 
 let nextInlineId = 1_000_000; // distinct from remote cells' ids in logs
@@ -38,7 +40,8 @@ export class InlineCell implements Cell {
 
   async load(req: LoadRequest): Promise<ModuleHandle> {
     if (!this.open) throw cellClosed('the cell is not running');
-    return this.core.load(req.bytes, req.compile);
+    const component = isComponentBinary(req.bytes) ? await liftedParts(req.bytes, this.options.cacheDir) : undefined;
+    return this.core.load(req.bytes, req.compile, undefined, component);
   }
 
   invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult> {

@@ -1,19 +1,30 @@
 /**
- * What a remote cell is asked to load. A signed artifact is checked here, on the host, which holds the
- * signing key; the cell gets its parts (the original module, the instrumented one and what instrumentation it
- * carries) and compiles them as they are. The cell has no key, so it could not check an artifact itself, and
- * it never decides that bytes are instrumented: only a load made here from a verified artifact says so.
+ * What a cell is asked to load. A signed artifact is checked here, on the host, which holds the signing key;
+ * the cell gets its parts (the original module, the instrumented one and what instrumentation it carries) and
+ * compiles them as they are. A component is lifted here, on the host, by jco's transpiler (the cell has no
+ * node_modules, and the glue it runs must be what isola made, never bytes a cell or a user sent): the cell gets
+ * the component with its glue and core modules. The cell never decides that bytes are instrumented or that a
+ * text is glue: only a load made here says so.
  */
 import { isArtifact, verifyArtifact } from '../engine/artifact.js';
+import { isComponentBinary } from '../wasm/component/header.js';
 import { IsolaError } from '../errors.js';
-import type { LoadMessage } from './protocol/index.js';
+import type { LiftedParts, LoadMessage } from './protocol/index.js';
 import type { LoadRequest } from './types.js';
 
 /** `cacheDir`: the cell's (CellSpawnOptions.cacheDir); its signing key is the one an Engine with that cache uses. */
-export function loadMessage(req: LoadRequest, cacheDir: string | null | undefined): LoadMessage {
+export async function loadMessage(req: LoadRequest, cacheDir: string | null | undefined): Promise<LoadMessage> {
   const compile = req.compile ?? {};
+  if (isComponentBinary(req.bytes)) return { bytes: req.bytes, compile, component: await liftedParts(req.bytes, cacheDir) };
   if (!isArtifact(req.bytes)) return { bytes: req.bytes, compile };
   const p = verifyArtifact(req.bytes, cacheDir);
   if (p.original === null) throw new IsolaError('ARTIFACT', 'artifact rejected: it is a cache entry, not a complete artifact');
   return { bytes: p.original, compile, verified: { cacheKey: p.cacheKey, options: p.options, fuel: p.fuel, instrumented: p.instrumented } };
+}
+
+/** The component's lift (cached by content in memory, and signed on disk under `cacheDir`). */
+export async function liftedParts(bytes: Uint8Array, cacheDir: string | null | undefined): Promise<LiftedParts> {
+  const { liftOrCached, liftCacheFor } = await import('../engine/component/compile-component.js');
+  const { lifted } = await liftOrCached(bytes, liftCacheFor(cacheDir));
+  return { glue: lifted.glue, cores: [...lifted.cores], exports: lifted.exports };
 }

@@ -147,14 +147,9 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.listeners.push(listener);
   }
 
-  /** An artifact is verified here, on the host (see load-message.ts). */
-  load(req: LoadRequest): Promise<ModuleHandle> {
-    let message: LoadMessage;
-    try {
-      message = loadMessage(req, this.options.cacheDir);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  /** An artifact is verified, a component lifted, here on the host (see load-message.ts). */
+  async load(req: LoadRequest): Promise<ModuleHandle> {
+    const message: LoadMessage = await loadMessage(req, this.options.cacheDir);
     return this.call('load', (id) => this.writer.load(id, message)) as Promise<ModuleHandle>;
   }
 

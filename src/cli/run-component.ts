@@ -17,10 +17,12 @@ export interface RunComponentInput {
 
 export async function runComponent(input: RunComponentInput): Promise<number> {
   const { file, args, bytes, limits, grants } = input;
-  if (input.isolation !== undefined && input.isolation !== 'inline') {
-    throw new IsolaError('USAGE', `components run inline for now (--isolation ${input.isolation} takes core modules only); drop --isolation or use --isolation inline`);
+  if (input.buffer !== undefined) throw new IsolaError('USAGE', '--buffer is the core-module buffer ABI; a component exports typed functions (call one with --invoke)');
+  if (input.invoke !== undefined && args.length > 0) throw invokeArgsError(input.invoke, args);
+  if (input.isolation !== undefined) {
+    const { runInCell } = await import('./run-in-cell.js');
+    return runInCell({ file, args, bytes, isolation: input.isolation, invoke: input.invoke, limits, grants });
   }
-  if (input.buffer !== undefined) throw new IsolaError('USAGE', '--buffer is the core-module buffer ABI; a component exports typed functions');
   const { Engine } = await import('../engine/index.js');
   const fuel = limits.fuel !== undefined || limits.timeoutMs !== undefined;
   const compiled = await new Engine().compileComponent(bytes, {
@@ -28,7 +30,6 @@ export async function runComponent(input: RunComponentInput): Promise<number> {
   });
   const wasiOptions = { args: [file, ...args], env: grants.env, preopens: grants.preopens, stdin: 'inherit' as const, stdout: 'inherit' as const, stderr: 'inherit' as const };
   if (input.invoke !== undefined) {
-    if (args.length > 0) throw new IsolaError('USAGE', `--invoke takes the arguments inside the call, in WAVE: --invoke '${input.invoke.replace(/\)\s*$/, '')}${input.invoke.includes('()') ? '' : ', '}${args.join(', ')})'`);
     if (compiled.types === null) throw new IsolaError('USAGE', 'isola cannot read this component\'s export types (it uses component model async or threads), so --invoke cannot type the call');
     const { WasiP2 } = await import('../capabilities/wasi-p2/index.js');
     const { invokeWave } = await import('../engine/component/invoke-wave.js');
@@ -45,4 +46,9 @@ export async function runComponent(input: RunComponentInput): Promise<number> {
   }
   const { runComponentCommand } = await import('../capabilities/wasi-p2/index.js');
   return runComponentCommand(compiled, wasiOptions, limits);
+}
+
+/** A component's --invoke takes its arguments inside the call, in WAVE. */
+function invokeArgsError(call: string, args: string[]): IsolaError {
+  return new IsolaError('USAGE', `--invoke takes a component's arguments inside the call, in WAVE (like --invoke 'add(1, 2)'), not after the file: got ${JSON.stringify(call)} and ${args.join(' ')}`);
 }

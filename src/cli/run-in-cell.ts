@@ -8,6 +8,7 @@ import { IsolaError } from '../errors.js';
 import type { Limits } from '../engine/limits.js';
 import { isArtifact } from '../engine/artifact-magic.js';
 import { inspect } from '../wasm/inspect.js';
+import { isComponentBinary } from '../wasm/component/header.js';
 import type { InvokeRequest, InvokeResult, Isolation } from '../cells/types.js';
 import { readStdin } from './read-input.js';
 import { writeStdout } from './stdout.js';
@@ -39,7 +40,7 @@ export async function runInCell(r: CellRun): Promise<number> {
   if (r.invoke !== undefined) req = { ...base, kind: 'invoke', export: r.invoke, args: r.args };
   else if (r.buffer !== undefined) req = { ...base, kind: 'buffer', export: r.buffer, input: readStdin() };
   else {
-    checkCommand(r.file, r.bytes);
+    if (!isComponentBinary(r.bytes)) checkCommand(r.file, r.bytes); // a component: the cell says whether it is a command
     req = { ...base, kind: 'wasi', args: [r.file, ...r.args], input: process.stdin.isTTY ? new Uint8Array(0) : readStdin() };
   }
 

@@ -3,6 +3,7 @@
  */
 import { IsolaError } from '../errors.js';
 import { importsWasi } from '../wasm/inspect.js';
+import { isComponentBinary } from '../wasm/component/header.js';
 import type { CompiledModule } from '../engine/compiled-module.js';
 import type { Instance } from '../engine/instance.js';
 import type { Limits } from '../engine/limits.js';
@@ -29,7 +30,7 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
   if (reporting.backtrace) Error.stackTraceLimit = 100;
 
   const bytes = readInputFile(file);
-  if (isComponentBytes(bytes)) {
+  if (isComponentBinary(bytes)) {
     const { runComponent } = await import('./run-component.js');
     return runComponent({ file, args, bytes, isolation: flags.isolation, invoke: flags.invoke, buffer: flags.buffer, limits, grants });
   }
@@ -62,11 +63,6 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
   return runWasiCommand(compiled, {
     args: [file, ...args], env: grants.env, preopens: grants.preopens, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit',
   }, limits);
-}
-
-/** A component's header (the module path reads and refuses everything else itself). */
-function isComponentBytes(bytes: Uint8Array): boolean {
-  return bytes.length >= 8 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d && bytes[4] === 0x0d && bytes[6] === 0x01;
 }
 
 /**

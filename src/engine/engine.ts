@@ -18,6 +18,8 @@ import { SigningKey } from './signing-key.js';
 import { CompiledComponentImpl, type CompiledComponent } from './component/compiled-component.js';
 import { componentKeyOf, liftOrCached, typesOrNull } from './component/compile-component.js';
 import { LiftCache } from './component/lift-cache.js';
+import { glueImports } from './component/glue.js';
+import type { Lifted } from './component/lift.js';
 
 
 export interface EngineOptions {
@@ -70,9 +72,22 @@ export class Engine {
       this.stats.memoryHits++;
       return hit;
     }
-    const { lifted, wanted } = await liftOrCached(bytes, this.lifts);
+    const { lifted } = await liftOrCached(bytes, this.lifts);
+    return this.componentFromLift(bytes, lifted, opts);
+  }
+
+  /**
+   * A component from its lift, synchronously (a cell gets the lift from its host). Only hand it a lift
+   * isola made (liftOrCached, or a cell's host): the glue is code and runs as it is.
+   */
+  componentFromLift(bytes: Uint8Array, lifted: Pick<Lifted, 'glue' | 'cores' | 'exports'>, opts: CompileOptions = {}): CompiledComponent {
+    const options = { ...opts, reuseMemory: false };
+    const key = componentKeyOf(bytes, instrumentOptionsFor(options));
+    const hit = this.components.get(key);
+    if (hit) return hit;
     const cores = new Map([...lifted.cores].map(([name, core]) => [name, this.compile(core, options) as CompiledModuleImpl]));
-    const compiled = new CompiledComponentImpl({ glue: lifted.glue, cores, imports: lifted.imports, exports: lifted.exports, wanted, types: typesOrNull(bytes) });
+    const wanted = glueImports(lifted.glue);
+    const compiled = new CompiledComponentImpl({ glue: lifted.glue, cores, exports: lifted.exports, wanted, types: typesOrNull(bytes) });
     if (this.components.size >= MEMORY_CACHE_ENTRIES) this.components.delete(this.components.keys().next().value!);
     this.components.set(key, compiled);
     return compiled;

@@ -3,7 +3,7 @@
 // wasi:filesystem calls. Every file call reaches isola's one path resolver, so the same escapes fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolaError } from '../../src/index.js';
 import { results, spawnIsola, tempDir, type GuestRun, type RunResult } from '../wasi/helpers.js';
@@ -83,16 +83,21 @@ test('a trap in the command is a TRAP error after the output written before it (
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
-test('cli: limits apply to components (--fuel, --timeout), and a non-command or other isolation is one usage line', () => {
+test('cli: limits apply to components (--fuel, --timeout) in every isolation; a non-command or --buffer is one usage line', () => {
   const spin = spawnIsola(['run', '--fuel', '100000', componentFixture('cmd-paths'), '/nonexistent']);
   assert.notEqual(spin.code, 0);
   const calc = spawnIsola(['run', componentFixture('calc')]);
   assert.equal(calc.code, 2);
   assert.match(calc.stderr, /^error: the component is not a command/);
-  const proc = spawnIsola(['run', '--isolation', 'process', componentFixture('cmd-hello')]);
-  assert.equal(proc.code, 2);
-  assert.match(proc.stderr, /^error: components run inline for now/);
-  assert.equal(existsSync(componentFixture('cmd-hello')), true);
+  for (const isolation of ['inline', 'worker', 'process']) {
+    const r = spawnIsola(['run', '--isolation', isolation, componentFixture('cmd-hello')]);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, 'hello, world\n', ''], isolation);
+    const t = spawnIsola(['run', '--isolation', isolation, '--timeout', '200ms', '--invoke', 'spin()', componentFixture('hostile')]);
+    assert.deepEqual([t.code, t.stderr], [1, 'error: timed out after 200ms\n'], isolation);
+  }
+  const buffer = spawnIsola(['run', '--buffer', 'f', componentFixture('calc')]);
+  assert.equal(buffer.code, 2);
+  assert.match(buffer.stderr, /^error: --buffer is the core-module buffer ABI/);
 });
 
 test('cli: inspect prints the component\'s world in WIT, and --json its imports and exports with their types', () => {

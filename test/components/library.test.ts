@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, IsolaError } from '../../src/index.js';
-import { componentBytes, compileComponentFixture } from './helpers.js';
-import { tempDir } from '../wasi/helpers.js';
+import { componentBytes, componentFixture, compileComponentFixture } from './helpers.js';
+import { spawnIsola, tempDir } from '../wasi/helpers.js';
 import { fromRoot } from '../helpers/root.js';
 import { readFileSync } from 'node:fs';
 
@@ -51,16 +51,24 @@ test('bad input: a core module, a truncated component, garbage: one clear error 
 test('the lift is cached: in memory, and on disk signed (a forged entry is never loaded)', async () => {
   const tmp = tempDir('lift-cache');
   try {
-    const bytes = componentBytes('calc');
-    const first = await new Engine({ cacheDir: tmp.path }).compileComponent(bytes);
-    const files = readdirSync(join(tmp.path, 'components'));
-    assert.equal(files.length, 1);
+    const bytes = componentBytes('types');
     const engine = new Engine({ cacheDir: tmp.path });
     assert.equal(await engine.compileComponent(bytes), await engine.compileComponent(bytes), 'a memory hit the second time');
-    // A forged entry (signed with another key) is ignored: lifted again, and the result still works.
-    writeFileSync(join(tmp.path, 'components', files[0]!), Buffer.concat([Buffer.alloc(32), Buffer.from('isola-lifted-1\n{}\n')]));
-    const again = await new Engine({ cacheDir: tmp.path }).compileComponent(bytes);
-    for (const c of [first, again]) assert.equal((c.instantiate({ host: { log() {} } }).exports.add as (a: number, b: number) => number)(1, 2), 3);
+    const dir = join(tmp.path, 'components');
+    const files = readdirSync(dir);
+    assert.equal(files.length, 1, 'one signed entry on disk');
+    // A new process reads the entry from disk; a forged one (not signed with this user's key) is lifted again.
+    const env = { ...process.env, ISOLA_CACHE_DIR: tmp.path };
+    const run = () => spawnIsola(['run', '--invoke', 'add(1, 2)', componentFixture('types')], { hostEnv: env });
+    assert.equal(run().stdout, '3\n');
+    // Glue that would print PWNED if it ever ran, under a MAC made without the key.
+    const glue = 'export function instantiate() { process.stdout.write("PWNED"); return { add: () => 0 }; }';
+    const header = JSON.stringify({ glue: Buffer.byteLength(glue), cores: [], imports: [], exports: [['add', 'function']] });
+    const forged = Buffer.concat([Buffer.alloc(32, 7), Buffer.from(`isola-lifted-1\n${header}\n${glue}`)]);
+    writeFileSync(join(dir, files[0]!), forged);
+    const again = run();
+    assert.deepEqual([again.code, again.stdout, again.stderr], [0, '3\n', '']);
+    assert.notDeepEqual(readFileSync(join(dir, files[0]!)), forged, 'replaced by a signed entry');
   } finally {
     tmp.remove();
   }

@@ -19,7 +19,11 @@ import {
 import { outputCaps, type OutputCaps } from '../output-caps.js';
 import type { InvokeRequest, InvokeResult, ModuleHandle } from '../types.js';
 import { capturedOutput, type GuestOutput, type GuestOutputFactory } from './guest-output.js';
-import type { VerifiedParts } from '../protocol/index.js';
+import type { LiftedParts, VerifiedParts } from '../protocol/index.js';
+import type { CompiledComponent, ComponentInstance } from '../../engine/component/compiled-component.js';
+import { isComponentBinary } from '../../wasm/component/header.js';
+import { runComponentCommand, WasiP2 } from '../../capabilities/wasi-p2/index.js';
+import { invokeWave } from '../../engine/component/invoke-wave.js';
 
 export interface AgentConfig {
   /** The cell's preopens as the agent sees them (inside a jail: where they are mounted). */
@@ -52,6 +56,7 @@ const NO_KEY_DIR = '/nonexistent/isola-cell-has-no-signing-key';
 export class AgentCore {
   private readonly engine: Engine;
   private readonly modules = new Map<ModuleHandle, CompiledModule>();
+  private readonly components = new Map<ModuleHandle, CompiledComponent>();
 
   /**
    * `cancelFlag`: the worker's shared flag (see Limits.cancelFlag). `outputViews`: buffer output may be a
@@ -66,7 +71,10 @@ export class AgentCore {
    * `verified`: the parts of an artifact the host verified (`bytes` is then its original module): compiled
    * as they are. Only the host makes them (a process cell has no signing key; see load-message.ts).
    */
-  load(bytes: Uint8Array, compile: CompileOptions = {}, verified?: VerifiedParts): ModuleHandle {
+  load(bytes: Uint8Array, compile: CompileOptions = {}, verified?: VerifiedParts, component?: LiftedParts): ModuleHandle {
+    if (component !== undefined) return this.loadComponent(bytes, compile, component);
+    // A component comes lifted by the host (load-message.ts): its glue is never made or taken here.
+    if (isComponentBinary(bytes)) throw new IsolaError('COMPONENT', 'a component must be loaded with its lift (the cell\'s host lifts it)');
     if (verified !== undefined) {
       const handle = handleOf(verified.instrumented, verified.options);
       if (!this.modules.has(handle)) this.modules.set(handle, this.engine.loadVerified({ ...verified, original: bytes }));
@@ -85,12 +93,27 @@ export class AgentCore {
     return handle;
   }
 
+  /** A component lifted by the host: its core modules compiled with fuel metering (timeouts, cancellation), like a module. */
+  private loadComponent(bytes: Uint8Array, compile: CompileOptions, parts: LiftedParts): ModuleHandle {
+    const options: CompileOptions = {
+      fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes,
+      maxTableElements: compile.maxTableElements, maxTotalTableElements: compile.maxTotalTableElements,
+    };
+    const handle = handleOf(bytes, { ...options, component: true });
+    if (!this.components.has(handle)) {
+      this.components.set(handle, this.engine.componentFromLift(bytes, { glue: parts.glue, cores: new Map(parts.cores), exports: parts.exports }, options));
+    }
+    return handle;
+  }
+
   /**
    * Runs one invocation in a fresh instance. A WASI guest's stdout and stderr go where `output` says (captured
    * into the result by default); a buffer invocation's WASI streams are discarded (its output is the buffer).
    * A guest's failure carries the fuel it spent in `detail.fuelConsumed`.
    */
   invoke(req: InvokeRequest, output: GuestOutputFactory = capturedOutput): InvokeResult {
+    const component = this.components.get(req.module);
+    if (component !== undefined) return this.invokeComponent(component, req, output);
     const { compiled, limits, started, caps } = this.begin(req);
     switch (req.kind) {
       case 'invoke': return this.callExport(compiled, req, limits, started, () => output(caps));
@@ -143,17 +166,66 @@ export class AgentCore {
     };
   }
 
-  /** The module, this invocation's limits (the worker's cancel flag reset: an earlier cancel must not stop it) and output caps. */
+  /**
+   * A component's invocation: `wasi` runs its wasi:cli/run; `invoke` calls an export with WAVE arguments (`export`
+   * a function name and `args` one WAVE value each, or `export` a whole call like `add(1, 2)`) and answers the
+   * result's WAVE text in `values`.
+   */
+  private invokeComponent(c: CompiledComponent, req: InvokeRequest, output: GuestOutputFactory): InvokeResult {
+    const { limits, started, caps } = this.limitsFor(req);
+    if (req.kind === 'buffer') throw new IsolaError('USAGE', 'a component has no buffer ABI: call its exports with an invoke');
+    if (req.kind !== 'wasi' && req.kind !== 'invoke') throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke or wasi)`);
+    const out = output(caps);
+    if (out.tick !== undefined) limits.tick = out.tick;
+    let instance: ComponentInstance | undefined;
+    try {
+      if (req.kind === 'wasi') {
+        const exitCode = runComponentCommand(c, this.wasiOptions(req, req.args ?? ['guest'], out), limits, {}, (i) => {
+          instance = i;
+        });
+        const res: InvokeResult = { exitCode, fuelConsumed: instance?.fuelConsumed ?? 0n, durationUs: micros(started) };
+        out.done(res);
+        return res;
+      }
+      if (req.export === undefined) throw new IsolaError('USAGE', "an 'invoke' invocation needs an export name");
+      if (c.types === null) throw new IsolaError('USAGE', 'isola cannot read this component\'s export types (it uses component model async or threads), so it cannot type a call');
+      const args = req.args ?? [];
+      const call = args.length === 0 && req.export.includes('(') ? req.export : `${req.export}(${args.join(', ')})`;
+      const wasi = new WasiP2(this.wasiOptions(req, [req.export], out));
+      wasi.setTimeout(limits.timeoutMs);
+      try {
+        instance = c.instantiate(wasi.imports, limits);
+        const text = invokeWave(c.types.exports, instance.exports, call);
+        const res: InvokeResult = { values: text === null ? [] : [text], fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
+        out.done(res);
+        return res;
+      } finally {
+        wasi.close();
+      }
+    } catch (e) {
+      throw withFuel(e, instance);
+    }
+  }
+
+  /** The module, this invocation's limits and output caps. */
   private begin(req: InvokeRequest): { compiled: CompiledModule; limits: Limits; started: number; caps: OutputCaps } {
     const compiled = this.modules.get(req.module);
-    if (compiled === undefined) throw new IsolaError('NOT_FOUND', `module ${req.module} is not loaded in this cell`);
+    if (compiled === undefined) {
+      if (this.components.has(req.module)) throw new IsolaError('USAGE', 'a component has no buffer ABI: call its exports with an invoke');
+      throw new IsolaError('NOT_FOUND', `module ${req.module} is not loaded in this cell`);
+    }
+    return { compiled, ...this.limitsFor(req) };
+  }
+
+  /** This invocation's limits (the worker's cancel flag reset: an earlier cancel must not stop it) and output caps. */
+  private limitsFor(req: InvokeRequest): { limits: Limits; started: number; caps: OutputCaps } {
     const caps = outputCaps(req);
     const limits: Limits = req.limits === undefined ? {} : { fuel: req.limits.fuel, timeoutMs: req.limits.timeoutMs };
     if (this.cancelFlag !== undefined) {
       Atomics.store(this.cancelFlag, 0, 0);
       limits.cancelFlag = this.cancelFlag;
     }
-    return { compiled, limits, started: performance.now(), caps };
+    return { limits, started: performance.now(), caps };
   }
 
   private callExport(compiled: CompiledModule, req: InvokeRequest, limits: Limits, started: number, output: () => GuestOutput): InvokeResult {
@@ -251,7 +323,7 @@ function micros(started: number): number {
 }
 
 /** A guest's failure, with the fuel it spent until then (a trap, running out, a timeout, a cancel). */
-function withFuel(e: unknown, instance: Instance | undefined): unknown {
+function withFuel(e: unknown, instance: { readonly fuelConsumed: bigint } | undefined): unknown {
   if (e instanceof IsolaError && instance !== undefined) e.detail.fuelConsumed = instance.fuelConsumed;
   return e;
 }

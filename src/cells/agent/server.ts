@@ -102,7 +102,8 @@ export class AgentServer {
           const m = decodeLoad(payload);
           // Copies: the engine keeps the bytes (backtraces, variants), the frame buffer is reused.
           const verified = m.verified && { ...m.verified, instrumented: copyBytes(m.verified.instrumented) };
-          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(copyBytes(m.bytes), m.compile, verified)));
+          const component = m.component && { ...m.component, cores: m.component.cores.map(([n, b]): [string, Uint8Array] => [n, copyBytes(b)]) };
+          this.writer.frame(FrameType.READY, id, textBytes(this.core.load(copyBytes(m.bytes), m.compile, verified, component)));
         });
         return;
       case FrameType.INVOKE: {

@@ -7,7 +7,7 @@ export {
 export {
   encodeLoad, decodeLoad, encodeInvoke, decodeInvoke, encodeResult, decodeResult, encodeError, decodeError,
   encodeEvalResult, decodeEvalResult, dataFrameSlot, DATA_INPUT, DATA_OUTPUT, DATA_STDERR, textBytes, bytesText,
-  type LoadMessage, type OutputSlot, type VerifiedParts,
+  type LoadMessage, type LiftedParts, type OutputSlot, type VerifiedParts,
 } from './messages.js';
 export { FrameWriter, joinParts, writeParts, type FrameSink } from './writer.js';
 export { monotonicMs } from './clock.js';

@@ -23,21 +23,34 @@ export interface VerifiedParts {
   instrumented: Uint8Array;
 }
 
+/** A component lifted by the host (its glue and core modules, see engine/component/lift.ts); `bytes` is then the component. */
+export interface LiftedParts {
+  glue: string;
+  cores: Array<[string, Uint8Array]>;
+  exports: Array<[string, 'function' | 'instance']>;
+}
+
 export interface LoadMessage {
-  /** The module (with `verified`: the original the instrumented bytes were made from). */
+  /** The module (with `verified`: the original the instrumented bytes were made from; with `component`: the component). */
   bytes: Uint8Array;
   compile: CompileOptions;
   /** Only ever made by the host, from an artifact it verified (see src/cells/load-message.ts). */
   verified?: VerifiedParts;
+  /** Only ever made by the host, from a component it lifted itself (see src/cells/load-message.ts): the glue is code. */
+  component?: LiftedParts;
 }
 
 /** Options, the verified parts' metadata ('' when none), then the bytes (with verified parts: original, then instrumented). */
 export function encodeLoad(w: ByteWriter, m: LoadMessage): void {
   const v = m.verified;
+  const c = m.component;
   w.str(JSON.stringify(m.compile));
-  w.str(v === undefined ? '' : JSON.stringify({ cacheKey: v.cacheKey, options: v.options, fuel: v.fuel, instrumentedLength: v.instrumented.length }));
+  if (v !== undefined) w.str(JSON.stringify({ cacheKey: v.cacheKey, options: v.options, fuel: v.fuel, instrumentedLength: v.instrumented.length }));
+  else if (c !== undefined) w.str(JSON.stringify({ component: { glue: c.glue, exports: c.exports, cores: c.cores.map(([n, b]) => [n, b.length]) } }));
+  else w.str('');
   w.raw(m.bytes);
   if (v !== undefined) w.raw(v.instrumented);
+  if (c !== undefined) for (const [, b] of c.cores) w.raw(b);
 }
 
 export function decodeLoad(payload: Uint8Array): LoadMessage {
@@ -52,12 +65,38 @@ export function decodeLoad(payload: Uint8Array): LoadMessage {
   const bytes = r.rest();
   if (meta === '') return { compile: out, bytes };
   const m = jsonObject(meta, 'load frame verified parts');
+  if (m.component !== undefined) return decodeComponentParts(m.component, bytes, out);
   const length = safeInteger(m.instrumentedLength, 'load frame instrumentedLength');
   if (typeof m.cacheKey !== 'string' || length > bytes.length) throw protocolError('load frame verified parts are malformed');
   const verified: VerifiedParts = {
     cacheKey: m.cacheKey, options: instrumentOptions(m.options), fuel: fuelInfo(m.fuel), instrumented: bytes.subarray(bytes.length - length),
   };
   return { compile: out, bytes: bytes.subarray(0, bytes.length - length), verified };
+}
+
+/** The lifted parts' metadata: the glue, then each core module's name and length (their bytes follow the component's). */
+function decodeComponentParts(meta: unknown, bytes: Uint8Array, compile: CompileOptions): LoadMessage {
+  const o = asObject(meta, 'load frame component parts');
+  if (typeof o.glue !== 'string' || !Array.isArray(o.cores) || !Array.isArray(o.exports)) throw protocolError('load frame component parts are malformed');
+  const exports = o.exports.map((e: unknown): [string, 'function' | 'instance'] => {
+    if (!Array.isArray(e) || typeof e[0] !== 'string' || (e[1] !== 'function' && e[1] !== 'instance')) throw protocolError('load frame component export is malformed');
+    return [e[0], e[1]];
+  });
+  let end = bytes.length;
+  const sized = o.cores.map((c: unknown): [string, number] => {
+    if (!Array.isArray(c) || typeof c[0] !== 'string') throw protocolError('load frame component core is malformed');
+    return [c[0], safeInteger(c[1], 'load frame core length')];
+  });
+  const total = sized.reduce((n, [, len]) => n + len, 0);
+  if (total > bytes.length) throw protocolError('load frame component cores overrun the frame');
+  end = bytes.length - total;
+  const cores: Array<[string, Uint8Array]> = [];
+  let at = end;
+  for (const [name, len] of sized) {
+    cores.push([name, bytes.subarray(at, at + len)]);
+    at += len;
+  }
+  return { compile, bytes: bytes.subarray(0, end), component: { glue: o.glue, cores, exports } };
 }
 
 function asObject(o: unknown, what: string): Record<string, unknown> {

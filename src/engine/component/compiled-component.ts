@@ -39,7 +39,6 @@ export interface CompiledComponent {
 export interface ComponentParts {
   glue: string;
   cores: Map<string, CompiledModuleImpl>;
-  imports: string[];
   exports: Array<[string, 'function' | 'instance']>;
   wanted: Map<string, string[]>;
   types: ComponentTypes | null;
@@ -55,7 +54,7 @@ export class CompiledComponentImpl implements CompiledComponent {
   private readonly metered: boolean;
 
   constructor(private readonly parts: ComponentParts) {
-    this.imports = parts.imports;
+    this.imports = [...parts.wanted.keys()];
     this.exports = parts.exports;
     this.wanted = parts.wanted;
     this.types = parts.types;

@@ -3,7 +3,7 @@
  * is never loaded), one file per content key. Best effort, like the module cache: a damaged or foreign
  * entry costs a new lift.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SigningKey } from '../signing-key.js';
 import type { Lifted } from './lift.js';
@@ -41,6 +41,11 @@ export class LiftCache {
   private readonly dir: string;
   constructor(cacheDir: string, private readonly key: SigningKey) {
     this.dir = join(cacheDir, 'components');
+  }
+
+  /** Whether an entry exists (not whether it is valid: get() checks that). */
+  has(cacheKey: string): boolean {
+    return existsSync(join(this.dir, `${cacheKey}.isolalift`));
   }
 
   get(cacheKey: string): Lifted | null {
