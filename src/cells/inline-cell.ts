@@ -12,8 +12,7 @@ import { StreamCallback, callbackFailure, withPartialOutput } from './caller-out
 import { cancelled, cellClosed } from './cell-errors.js';
 import type { OutputCaps } from './output-caps.js';
 import { checkInvocationPreopens } from './preopens.js';
-import { liftedParts } from './load-message.js';
-import { isComponentBinary } from '../wasm/component/header.js';
+import { loadMessage } from './load-message.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, LoadRequest, ModuleHandle } from './types.js';
 
 let nextInlineId = 1_000_000; // distinct from remote cells' ids in logs
@@ -40,8 +39,9 @@ export class InlineCell implements Cell {
 
   async load(req: LoadRequest): Promise<ModuleHandle> {
     if (!this.open) throw cellClosed('the cell is not running');
-    const component = isComponentBinary(req.bytes) ? await liftedParts(req.bytes, this.options.cacheDir) : undefined;
-    return this.core.load(req.bytes, req.compile, undefined, component);
+    // As a remote cell's host does: artifacts verified, components lifted, before the agent's core sees them.
+    const m = await loadMessage(req, this.options.cacheDir);
+    return this.core.load(m.bytes, m.compile, m.verified, m.component);
   }
 
   invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult> {

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { IsolaError } from '../errors.js';
 import { parseCount, parseSize } from '../engine/units.js';
 import { readInputFile } from './read-input.js';
+import { isComponentBinary } from '../wasm/component/header.js';
 
 export interface CompileFlags { output: string; fuel?: boolean; maxMemory?: string; maxTableElements?: string }
 
@@ -11,8 +12,11 @@ export async function compileCommand(file: string, flags: CompileFlags): Promise
   const maxTableElements = flags.maxTableElements === undefined ? undefined : parseCount(flags.maxTableElements, 'table element limit');
   const bytes = readInputFile(file);
   const { Engine, isArtifact } = await import('../engine/index.js');
-  if (isArtifact(bytes)) throw new IsolaError('USAGE', `${file} is already an isola artifact; compile the .wasm module it was made from`);
-  const artifact = new Engine().compile(bytes, { fuel: flags.fuel === true, maxMemoryBytes, maxTableElements }).toArtifact();
+  const { isComponentArtifact } = await import('../engine/component/component-artifact.js');
+  if (isArtifact(bytes) || isComponentArtifact(bytes)) throw new IsolaError('USAGE', `${file} is already an isola artifact; compile the .wasm file it was made from`);
+  const options = { fuel: flags.fuel === true, maxMemoryBytes, maxTableElements };
+  const engine = new Engine();
+  const artifact = isComponentBinary(bytes) ? (await engine.compileComponent(bytes, options)).toArtifact() : engine.compile(bytes, options).toArtifact();
   try {
     writeFileSync(flags.output, artifact);
   } catch (e) {

@@ -12,6 +12,16 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
   let info: ModuleInfo;
   let artifact: ArtifactFacts | null = null;
   const { isArtifact } = await import('../engine/artifact.js');
+  const { isComponentArtifact } = await import('../engine/component/component-artifact.js');
+  if (isComponentArtifact(bytes)) {
+    // Checked like any artifact (a forged one is refused), then described as the component it holds.
+    const { Engine } = await import('../engine/engine.js');
+    const { decodeComponentArtifact } = await import('../engine/component/component-artifact.js');
+    const p = decodeComponentArtifact(bytes, new Engine().signingKey);
+    const o = p.options;
+    const note = `isola artifact of a component: fuel metering ${o.fuel === true ? 'on' : 'off'}, memory cap ${o.maxMemoryBytes === undefined ? 'none' : `${o.maxMemoryBytes} bytes`}`;
+    return inspectComponent(file, p.component, flags, note);
+  }
   if (isArtifact(bytes)) {
     const { Engine } = await import('../engine/engine.js');
     const compiled = new Engine().loadArtifact(bytes);
@@ -33,7 +43,7 @@ export async function inspectCommand(file: string, flags: { json?: boolean }): P
 }
 
 /** A component: its world in WIT, as wasm-tools prints it, and every exported and imported function with its WIT type. */
-async function inspectComponent(file: string, bytes: Uint8Array, flags: { json?: boolean }): Promise<number> {
+async function inspectComponent(file: string, bytes: Uint8Array, flags: { json?: boolean }, artifact?: string): Promise<number> {
   const { componentWorld } = await import('../engine/component/wit.js');
   const { typesOrNull } = await import('../engine/component/compile-component.js');
   const { formatFunc } = await import('../wasm/component/types.js');
@@ -45,10 +55,10 @@ async function inspectComponent(file: string, bytes: Uint8Array, flags: { json?:
   });
   if (flags.json) {
     const surface = types === null ? null : { exports: listing(types.exports), imports: listing(types.imports) };
-    writeStdout(`${JSON.stringify({ file, kind: 'component', size: bytes.length, wit, ...surface }, null, 2)}\n`);
+    writeStdout(`${JSON.stringify({ file, kind: 'component', size: bytes.length, ...(artifact === undefined ? {} : { artifact }), wit, ...surface }, null, 2)}\n`);
     return 0;
   }
-  let text = `${file}: WebAssembly component, ${bytes.length} bytes\n\n${wit.trimEnd()}\n`;
+  let text = `${file}: WebAssembly component, ${bytes.length} bytes${artifact === undefined ? '' : `\n${artifact}`}\n\n${wit.trimEnd()}\n`;
   if (types !== null) {
     for (const [title, s] of [['exports', types.exports], ['imports', types.imports]] as const) {
       const l = listing(s);

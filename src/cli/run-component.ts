@@ -25,7 +25,9 @@ export async function runComponent(input: RunComponentInput): Promise<number> {
   }
   const { Engine } = await import('../engine/index.js');
   const fuel = limits.fuel !== undefined || limits.timeoutMs !== undefined;
-  const compiled = await new Engine().compileComponent(bytes, {
+  const { isComponentArtifact } = await import('../engine/component/component-artifact.js');
+  const engine = new Engine();
+  const compiled = isComponentArtifact(bytes) ? engine.loadComponentArtifact(bytes) : await engine.compileComponent(bytes, {
     fuel, maxMemoryBytes: limits.maxMemoryBytes, maxTableElements: limits.maxTableElements, maxTotalTableElements: limits.maxTotalTableElements,
   });
   const wasiOptions = { args: [file, ...args], env: grants.env, preopens: grants.preopens, stdin: 'inherit' as const, stdout: 'inherit' as const, stderr: 'inherit' as const };

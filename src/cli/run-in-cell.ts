@@ -9,6 +9,7 @@ import type { Limits } from '../engine/limits.js';
 import { isArtifact } from '../engine/artifact-magic.js';
 import { inspect } from '../wasm/inspect.js';
 import { isComponentBinary } from '../wasm/component/header.js';
+import { isComponentArtifact } from '../engine/component/component-artifact.js';
 import type { InvokeRequest, InvokeResult, Isolation } from '../cells/types.js';
 import { readStdin } from './read-input.js';
 import { writeStdout } from './stdout.js';
@@ -40,7 +41,8 @@ export async function runInCell(r: CellRun): Promise<number> {
   if (r.invoke !== undefined) req = { ...base, kind: 'invoke', export: r.invoke, args: r.args };
   else if (r.buffer !== undefined) req = { ...base, kind: 'buffer', export: r.buffer, input: readStdin() };
   else {
-    if (!isComponentBinary(r.bytes)) checkCommand(r.file, r.bytes); // a component: the cell says whether it is a command
+    // a component (or its artifact): the cell says whether it is a command
+    if (!isComponentBinary(r.bytes) && !isComponentArtifact(r.bytes)) checkCommand(r.file, r.bytes);
     req = { ...base, kind: 'wasi', args: [r.file, ...r.args], input: process.stdin.isTTY ? new Uint8Array(0) : readStdin() };
   }
 

@@ -4,6 +4,7 @@
 import { IsolaError } from '../errors.js';
 import { importsWasi } from '../wasm/inspect.js';
 import { isComponentBinary } from '../wasm/component/header.js';
+import { isComponentArtifact } from '../engine/component/component-artifact.js';
 import type { CompiledModule } from '../engine/compiled-module.js';
 import type { Instance } from '../engine/instance.js';
 import type { Limits } from '../engine/limits.js';
@@ -30,7 +31,7 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
   if (reporting.backtrace) Error.stackTraceLimit = 100;
 
   const bytes = readInputFile(file);
-  if (isComponentBinary(bytes)) {
+  if (isComponentBinary(bytes) || isComponentArtifact(bytes)) {
     const { runComponent } = await import('./run-component.js');
     return runComponent({ file, args, bytes, isolation: flags.isolation, invoke: flags.invoke, buffer: flags.buffer, limits, grants });
   }

@@ -9,9 +9,9 @@
  * anything else is read, so a forged or edited artifact is refused, never half-trusted.
  * Disk-cache entries omit the original module (the caller holds it; its hash is in the key).
  */
-import { IsolaError } from '../errors.js';
 import type { InstrumentOptions, Instrumented } from '../wasm/index.js';
-import { MAC_BYTES, SigningKey } from './signing-key.js';
+import { SigningKey } from './signing-key.js';
+import { openSigned, rejectArtifact, sealSigned } from './signed-file.js';
 import { keyDirFor } from './cache-dir.js';
 import { isolaVersion } from './version.js';
 import { buildFingerprint } from './build-fingerprint.js';
@@ -47,17 +47,7 @@ export function encodeArtifact(p: ArtifactPayload, key: SigningKey): Uint8Array 
     format: FORMAT, isola: isolaVersion(), build: buildFingerprint(), cacheKey: p.cacheKey, options: p.options, fuel: p.fuel,
     originalLength: original.length, instrumentedLength: p.instrumented.length,
   };
-  const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
-  const bodyLength = MAGIC.length + 4 + metaBytes.length + original.length + p.instrumented.length;
-  const out = new Uint8Array(bodyLength + MAC_BYTES);
-  let at = 0;
-  out.set(MAGIC, at); at += MAGIC.length;
-  new DataView(out.buffer).setUint32(at, metaBytes.length, true); at += 4;
-  out.set(metaBytes, at); at += metaBytes.length;
-  out.set(original, at); at += original.length;
-  out.set(p.instrumented, at);
-  out.set(key.mac(out.subarray(0, bodyLength)), bodyLength);
-  return out;
+  return sealSigned(MAGIC, meta, [original, p.instrumented], key);
 }
 
 /**
@@ -68,30 +58,20 @@ export function verifyArtifact(bytes: Uint8Array, cacheDir: string | null | unde
   return decodeArtifact(bytes, new SigningKey(keyDirFor(cacheDir)));
 }
 
-const reject = (why: string): IsolaError => new IsolaError('ARTIFACT', `artifact rejected: ${why}`);
-
 export function decodeArtifact(bytes: Uint8Array, key: SigningKey): ArtifactPayload {
-  if (!isArtifact(bytes)) throw reject('not an isola artifact');
-  if (bytes.length < MAGIC.length + 4 + MAC_BYTES) throw reject('truncated');
-  const bodyLength = bytes.length - MAC_BYTES;
-  if (!key.verify(bytes.subarray(0, bodyLength), bytes.subarray(bodyLength))) {
-    throw reject(`its signature does not match this user's key (${key.path}); artifacts load only for the user `
-      + 'and machine that compiled them, and are invalid once that key is deleted — recompile it with `isola compile`');
-  }
-  // Signed by us, so well-formed unless isola itself changed the format.
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const metaLength = view.getUint32(MAGIC.length, true);
-  let at = MAGIC.length + 4;
-  const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(at, at + metaLength))) as Meta;
-  at += metaLength;
+  if (!isArtifact(bytes)) throw rejectArtifact('not an isola artifact');
+  const opened = openSigned(bytes, MAGIC, key);
+  const meta = opened.meta as Meta;
+  let at = opened.at;
+  const bodyLength = opened.bodyLength;
   if (meta.format !== FORMAT || meta.isola !== isolaVersion()) {
-    throw reject(`made by isola ${meta.isola} (format ${meta.format}); this is isola ${isolaVersion()} — recompile it with \`isola compile\``);
+    throw rejectArtifact(`made by isola ${meta.isola} (format ${meta.format}); this is isola ${isolaVersion()} — recompile it with \`isola compile\``);
   }
   if (meta.build !== buildFingerprint()) {
-    throw reject(`made by another build of isola ${meta.isola} (build ${String(meta.build)}; this is build ${buildFingerprint()}), `
+    throw rejectArtifact(`made by another build of isola ${meta.isola} (build ${String(meta.build)}; this is build ${buildFingerprint()}), `
       + 'whose instrumentation may differ — recompile it with `isola compile`');
   }
-  if (at + meta.originalLength + meta.instrumentedLength !== bodyLength) throw reject('inconsistent lengths');
+  if (at + meta.originalLength + meta.instrumentedLength !== bodyLength) throw rejectArtifact('inconsistent lengths');
   const original = meta.originalLength ? bytes.slice(at, at + meta.originalLength) : null;
   at += meta.originalLength;
   return { cacheKey: meta.cacheKey, options: meta.options, fuel: meta.fuel, original, instrumented: bytes.slice(at, bodyLength) };

@@ -5,7 +5,7 @@
  *   disk:   key → signed instrumented bytes, under the user's cache directory
  */
 import { IsolaError } from '../errors.js';
-import type { Instrumented, ModuleInfo } from '../wasm/index.js';
+import type { InstrumentOptions, Instrumented, ModuleInfo } from '../wasm/index.js';
 import { inspect } from '../wasm/inspect.js';
 import { decodeArtifact, encodeArtifact, isArtifact, type ArtifactPayload } from './artifact.js';
 import { defaultCacheDir, keyDirFor } from './cache-dir.js';
@@ -20,6 +20,7 @@ import { componentKeyOf, liftOrCached, typesOrNull } from './component/compile-c
 import { LiftCache } from './component/lift-cache.js';
 import { glueImports } from './component/glue.js';
 import type { Lifted } from './component/lift.js';
+import { decodeComponentArtifact, encodeComponentArtifact } from './component/component-artifact.js';
 
 
 export interface EngineOptions {
@@ -86,11 +87,24 @@ export class Engine {
     const hit = this.components.get(key);
     if (hit) return hit;
     const cores = new Map([...lifted.cores].map(([name, core]) => [name, this.compile(core, options) as CompiledModuleImpl]));
-    const wanted = glueImports(lifted.glue);
-    const compiled = new CompiledComponentImpl({ glue: lifted.glue, cores, exports: lifted.exports, wanted, types: typesOrNull(bytes) });
+    const compiled = this.assemble(bytes, lifted.glue, lifted.exports, cores, instrumentOptionsFor(options));
     if (this.components.size >= MEMORY_CACHE_ENTRIES) this.components.delete(this.components.keys().next().value!);
     this.components.set(key, compiled);
     return compiled;
+  }
+
+  /** Loads what CompiledComponent.toArtifact wrote, after checking its signature: nothing is lifted or instrumented. */
+  loadComponentArtifact(bytes: Uint8Array): CompiledComponent {
+    const p = decodeComponentArtifact(bytes, this.key);
+    const cores = new Map(p.cores.map(([name, art]) => [name, this.loadArtifact(art) as CompiledModuleImpl]));
+    return this.assemble(p.component, p.glue, p.exports, cores, p.options);
+  }
+
+  private assemble(bytes: Uint8Array, glue: string, exports: Lifted['exports'], cores: Map<string, CompiledModuleImpl>, options: InstrumentOptions): CompiledComponentImpl {
+    return new CompiledComponentImpl({
+      glue, cores, exports, wanted: glueImports(glue), types: typesOrNull(bytes),
+      toArtifact: () => encodeComponentArtifact({ options, component: bytes, glue, exports, cores: [...cores].map(([n, c]) => [n, c.toArtifact()]) }, this.key),
+    });
   }
 
   /** Compiles (and instruments) a module. Synchronous; cached by content. */
@@ -150,6 +164,11 @@ export class Engine {
   /** A module or an artifact, told apart by the artifact's magic bytes. */
   load(bytes: Uint8Array, opts: CompileOptions = {}): CompiledModule {
     return isArtifact(bytes) ? this.loadArtifact(bytes, opts) : this.compile(bytes, opts);
+  }
+
+  /** This engine's signing key (artifacts are checked against it). */
+  get signingKey(): SigningKey {
+    return this.key;
   }
 
   /** The file holding this user's artifact signing key. */

@@ -34,6 +34,8 @@ export interface CompiledComponent {
   readonly types: ComponentTypes | null;
   /** A fresh instance; a missing import is one LINK error listing all of them. */
   instantiate(imports?: ComponentImports, limits?: Limits): ComponentInstance;
+  /** A signed artifact (`isola compile`) that Engine.loadComponentArtifact loads without lifting or instrumenting again. */
+  toArtifact(): Uint8Array;
 }
 
 export interface ComponentParts {
@@ -42,6 +44,8 @@ export interface ComponentParts {
   exports: Array<[string, 'function' | 'instance']>;
   wanted: Map<string, string[]>;
   types: ComponentTypes | null;
+  /** Made by the engine, which holds the signing key. */
+  toArtifact: () => Uint8Array;
 }
 
 export class CompiledComponentImpl implements CompiledComponent {
@@ -60,6 +64,10 @@ export class CompiledComponentImpl implements CompiledComponent {
     this.types = parts.types;
     this.run = evaluateGlue(parts.glue);
     this.metered = [...parts.cores.values()].some((c) => c.options.fuel === true);
+  }
+
+  toArtifact(): Uint8Array {
+    return this.parts.toArtifact();
   }
 
   instantiate(imports: ComponentImports = {}, limits: Limits = {}): ComponentInstance {
