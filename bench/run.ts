@@ -3,6 +3,7 @@
 import { cpus, loadavg } from 'node:os';
 import { cellBufferBench, cellCgiBench, cellInvokeBench, cellRssBench, cellSpawnBench } from './cells.js';
 import { cliStartupBench } from './cli-startup.js';
+import { componentsBench } from './components.js';
 import { fdWriteBench } from './fd-write.js';
 import { fuelBench } from './fuel.js';
 import { instantiateBench } from './instantiate.js';
@@ -24,6 +25,7 @@ const BENCHMARKS: Array<{ name: string; target: string; run: Benchmark }> = [
   { name: 'cell CGI hello', target: 'report', run: cellCgiBench },
   { name: 'cell buffer throughput', target: '>= 500 MB/s', run: cellBufferBench },
   { name: 'cell idle RSS', target: 'report', run: cellRssBench },
+  { name: 'components', target: '<= 1.2x vs jco', run: componentsBench },
 ];
 
 const quick = process.argv.includes('--quick');

@@ -115,23 +115,33 @@ class ComponentInstanceImpl implements ComponentInstance {
   private depth = 0;
 
   constructor(raw: Record<string, unknown>, private readonly meter: FuelMeter | null) {
-    const out: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(raw)) out[name] = this.wrapValue(value);
-    this.exports = Object.freeze(out);
+    // Wrapped on first use (a request calls one export of many): a read-only view whose functions carry the limits.
+    this.exports = this.view(raw, true);
   }
 
   get fuelConsumed(): bigint {
     return this.meter === null ? 0n : this.meter.fuelConsumed;
   }
 
-  private wrapValue(value: unknown): unknown {
-    if (typeof value === 'function' && !isClass(value)) return this.wrap(value as (...a: unknown[]) => unknown);
-    if (typeof value === 'object' && value !== null) {
-      const obj: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) obj[k] = typeof v === 'function' && !isClass(v) ? this.wrap(v as (...a: unknown[]) => unknown) : v;
-      return Object.freeze(obj);
-    }
-    return value;
+  private view(raw: Record<string, unknown>, top: boolean): Record<string, unknown> {
+    const wrapped = new Map<string | symbol, unknown>();
+    const readOnly = (): never => {
+      throw new IsolaError('USAGE', 'a component instance\'s exports are read-only');
+    };
+    return new Proxy(raw, {
+      get: (target, key) => {
+        if (wrapped.has(key)) return wrapped.get(key);
+        const v = Reflect.get(target, key) as unknown;
+        let out = v;
+        if (typeof v === 'function' && !isClass(v)) out = this.wrap(v as (...a: unknown[]) => unknown);
+        else if (top && typeof v === 'object' && v !== null) out = this.view(v as Record<string, unknown>, false);
+        wrapped.set(key, out);
+        return out;
+      },
+      set: readOnly,
+      defineProperty: readOnly,
+      deleteProperty: readOnly,
+    });
   }
 
   private wrap(fn: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
