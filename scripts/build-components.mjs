@@ -3,7 +3,9 @@
 //    @bytecodealliance/jco-transpile, a dependency) embeds the WIT world and makes the component;
 //  - cmd-<name>.wasm from the C guest test/fixtures/wasi/<name>.wasm (WASI preview 1, built by
 //    build-fixtures.sh) and the Bytecode Alliance's preview1-to-preview2 command adapter, which ships in
-//    the @bytecodealliance/jco package: fetched here with `npm pack` into a temporary folder (not a dependency).
+//    the @bytecodealliance/jco package: fetched here with `npm pack` into a temporary folder (not a dependency);
+//  - js-guest.wasm from src/js-guest.js + src/js-guest.wit with componentize-qjs (QuickJS; run with npm exec,
+//    not a dependency): another toolchain's component, importing the WASI 0.2 it runs on.
 // Usage: node scripts/build-components.mjs
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wa
 const root = new URL('..', import.meta.url).pathname;
 const dir = join(root, 'test/fixtures/components');
 const JCO = '@bytecodealliance/jco@1.35.0';
+const QJS = 'componentize-qjs@0.4.5';
 const COMMANDS = ['hello', 'env', 'cat', 'exit7', 'paths', 'trap', 'tree', 'clocks'];
 
 const wabt = await wabtInit();
@@ -42,3 +45,7 @@ try {
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
+
+execFileSync('npm', ['exec', '--yes', `--package=${QJS}`, '--', 'componentize-qjs', '--wit', join(dir, 'src/js-guest.wit'),
+  '--js', join(dir, 'src/js-guest.js'), '--sync', '--opt-size', '-o', join(dir, 'js-guest.wasm')], { stdio: ['ignore', 'ignore', 'inherit'] });
+console.log('js-guest.wasm'.padEnd(18), readFileSync(join(dir, 'js-guest.wasm')).length, 'bytes');

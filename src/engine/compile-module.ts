@@ -11,6 +11,7 @@ import { invalidModule } from '../wasm/validate.js';
 import { CompiledModuleImpl, type ModuleServices } from './compiled-module.js';
 import { instrumentation } from './instrumentation.js';
 import { checkThreads } from './limits.js';
+import { enableStandardFeatures } from '../wasm/features.js';
 
 export interface CompileInput {
   bytes: Uint8Array;
@@ -62,6 +63,7 @@ export const standaloneServices: ModuleServices = {
 
 /** V8 compile; a rejection is reported against the ORIGINAL bytes so offsets mean something to the user. */
 export function compileWasm(bytes: Uint8Array, original: Uint8Array): WebAssembly.Module {
+  enableStandardFeatures();
   try {
     return new WebAssembly.Module(bytes);
   } catch (e) {
