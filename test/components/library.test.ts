@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, IsolaError } from '../../src/index.js';
+import { Engine, IsolaError, WasiP2 } from '../../src/index.js';
+import { readComponentTypes } from '../../src/wasm/component/read-types.js';
 import { componentBytes, componentFixture, compileComponentFixture } from './helpers.js';
 import { spawnIsola, tempDir } from '../wasi/helpers.js';
 import { fromRoot } from '../helpers/root.js';
@@ -72,4 +73,18 @@ test('the lift is cached: in memory, and on disk signed (a forged entry is never
   } finally {
     tmp.remove();
   }
+});
+
+test('WASI imports of any 0.2.x link: a component built against wasi:cli@0.2.0 gets isola\'s host', async () => {
+  const c = await compileComponentFixture('old-wasi');
+  assert.deepEqual(c.imports, ['wasi:cli/environment']);
+  const wasi = new WasiP2({ args: ['prog', 'a', 'b'] });
+  assert.equal((c.instantiate(wasi.imports).exports.countArgs as () => number)(), 3);
+});
+
+test('a type section that claims more than the bytes hold: one DECODE line from the type reader, one INVALID from the lift', async () => {
+  // preamble, then section 7 (types) of 5 bytes claiming 2^32-1 entries
+  const bytes = Uint8Array.of(0, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 7, 5, 0xff, 0xff, 0xff, 0xff, 0x0f);
+  assert.throws(() => readComponentTypes(bytes), (e: unknown) => isCode('DECODE')(e) && /types count 4294967295 exceeds/.test((e as Error).message));
+  await assert.rejects(new Engine({ cacheDir: null }).compileComponent(bytes), (e: unknown) => isCode('INVALID')(e) && !(e as Error).message.includes('\n'));
 });
