@@ -99,3 +99,27 @@ test('the load frame carries a lift both ways, and a malformed one is a protocol
   bad.raw(new Uint8Array(4));
   assert.throws(() => decodeLoad(bad.take()), isCode('CELL_PROTOCOL'));
 });
+
+// A guest can make lifting its results cost the host far more memory than its own (1 Mi strings, each the same
+// 1 MiB of guest memory: 1 TiB on the host). Inside a worker or process cell that exhausts the cell, never
+// the host: the cell dies, the invocation fails with CELL_CRASHED, and a new cell serves on.
+for (const isolation of ['worker', 'process'] as const) {
+  test(`${isolation} cell: a result that amplifies into host memory kills the cell, not the host`, async () => {
+    const cell = await spawnCell({ isolation });
+    try {
+      const m = await cell.load({ bytes: componentBytes('amplify') });
+      assert.deepEqual((await cell.invoke({ module: m, kind: 'invoke', export: 'strings(2, 3)' })).values, ['["aaa", "aaa"]']);
+      await assert.rejects(cell.invoke({ module: m, kind: 'invoke', export: 'strings(1048576, 1048576)' }), isCode('CELL_CRASHED'));
+      assert.equal(cell.alive, false);
+    } finally {
+      cell.kill();
+    }
+    const next = await spawnCell({ isolation });
+    try {
+      const m = await next.load({ bytes: componentBytes('amplify') });
+      assert.deepEqual((await next.invoke({ module: m, kind: 'invoke', export: 'strings(1, 1)' })).values, ['["a"]']);
+    } finally {
+      await next.close();
+    }
+  });
+}
