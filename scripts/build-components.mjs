@@ -18,7 +18,7 @@ const root = new URL('..', import.meta.url).pathname;
 const dir = join(root, 'test/fixtures/components');
 const JCO = '@bytecodealliance/jco@1.35.0';
 const QJS = 'componentize-qjs@0.4.5';
-const COMMANDS = ['hello', 'env', 'cat', 'exit7', 'paths', 'trap', 'tree', 'clocks'];
+const COMMANDS = ['hello', 'env', 'cat', 'exit7', 'paths', 'trap', 'tree', 'clocks', 'rootops', 'stale-dirfd', 'readdir', 'readonly', 'two-dirs', 'wc'];
 
 const wabt = await wabtInit();
 for (const file of readdirSync(join(dir, 'src')).filter((f) => f.endsWith('.wat')).sort()) {

@@ -59,14 +59,9 @@ export class FileSystem {
       this.p1.reserve(len);
       this.p1.call('fd_prestat_dir_name', fd, DATA, len);
       const name = Buffer.from(this.p1.bytes(DATA, len)).toString('utf8');
-      out.push([new this.Descriptor(fd, { read: true, mutateDirectory: !this.readOnly(fd) }, false), name]);
+      out.push([new this.Descriptor(fd, { read: true }, false), name]);
     }
     return out;
-  }
-
-  private readOnly(fd: number): boolean {
-    this.p1.call('fd_fdstat_get', fd, OUT);
-    return (Number(this.p1.u64(OUT + 8) & BigInt(R.PATH_CREATE_FILE))) === 0;
   }
 
   imports(): Record<string, Record<string, unknown>> {
@@ -143,7 +138,13 @@ function makeDescriptorClass(fs: FileSystem) {
       this.p1.call('fd_sync', this.fd);
     }
     getFlags(): DescriptorFlags {
-      return { ...this.flags };
+      if (this.getType() !== 'directory') return { ...this.flags };
+      return { ...this.flags, read: true, mutateDirectory: this.mutable() };
+    }
+    /** A directory whose preview 1 rights let it be changed (a read-only grant's never do). */
+    private mutable(): boolean {
+      this.p1.call('fd_fdstat_get', this.fd, OUT);
+      return (Number(this.p1.u64(OUT + 8) & BigInt(R.PATH_CREATE_FILE))) !== 0;
     }
     getType(): string {
       this.p1.call('fd_fdstat_get', this.fd, OUT);
@@ -193,9 +194,12 @@ function makeDescriptorClass(fs: FileSystem) {
       this.p1.call('path_link', this.fd, oldFlags.symlinkFollow ? 1 : 0, DATA, oldLen, fdOf(to), newAt, newLen);
     }
     openAt(pathFlags: { symlinkFollow?: boolean }, path: string, openFlags: { create?: boolean; directory?: boolean; exclusive?: boolean; truncate?: boolean }, flags: DescriptorFlags): Descriptor {
-      if ((flags.write || flags.mutateDirectory) && !this.flags.mutateDirectory) throw new P2Error('not-permitted');
+      // As wasmtime: writing needs a mutable directory; a directory opened from one is as mutable as it is,
+      // whatever the flags ask (preview 1 keeps a read-only grant's children read-only, and refuses creating
+      // or truncating in it).
+      if (flags.write && !this.mutable()) throw new P2Error('not-permitted');
       const oflags = (openFlags.create ? 1 : 0) | (openFlags.directory ? 2 : 0) | (openFlags.exclusive ? 4 : 0) | (openFlags.truncate ? 8 : 0);
-      const rights = READ_RIGHTS | (flags.write ? WRITE_RIGHTS : 0) | (flags.mutateDirectory ? MUTATE_DIR_RIGHTS : 0);
+      const rights = READ_RIGHTS | MUTATE_DIR_RIGHTS | (flags.write ? WRITE_RIGHTS : 0);
       const fdflags = (flags.fileIntegritySync ? FDFLAGS.SYNC : 0) | (flags.dataIntegritySync ? FDFLAGS.DSYNC : 0) | (flags.requestedWriteSync ? FDFLAGS.RSYNC : 0);
       const [ptr, len] = this.path(path);
       this.p1.call('path_open', this.fd, pathFlags.symlinkFollow ? 1 : 0, ptr, len, oflags, BigInt(rights & (FILE_RIGHTS | DIR_RIGHTS)),
