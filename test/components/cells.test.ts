@@ -101,9 +101,11 @@ test('the load frame carries a lift both ways, and a malformed one is a protocol
 });
 
 // A guest can make lifting its results cost the host far more memory than its own (1 Mi strings, each the same
-// 1 MiB of guest memory: 1 TiB on the host). Inside a worker or process cell that exhausts the cell, never
-// the host: the cell dies, the invocation fails with CELL_CRASHED, and a new cell serves on.
-for (const isolation of ['worker', 'process'] as const) {
+// 1 MiB of guest memory: 1 TiB on the host). Inside a process cell that exhausts the cell, never the host: the
+// cell dies, the invocation fails with CELL_CRASHED, and a new cell serves on. (A worker cell's heap limit
+// stops it on Node 20, but on Node 26 the strings grow outside that limit and the whole host thrashes: worker
+// cells do not contain it there, see docs/architecture.md.)
+for (const isolation of ['process'] as const) {
   test(`${isolation} cell: a result that amplifies into host memory kills the cell, not the host`, async () => {
     const cell = await spawnCell({ isolation });
     try {
