@@ -30,7 +30,7 @@ export async function loadMessage(req: LoadRequest, cacheDir: string | null | un
 /** The component's lift (cached by content in memory, and signed on disk under `cacheDir`). */
 export async function liftedParts(bytes: Uint8Array, cacheDir: string | null | undefined): Promise<LiftedParts> {
   const { liftOrCached, liftCacheFor } = await import('../engine/component/compile-component.js');
-  const { lifted } = await liftOrCached(bytes, liftCacheFor(cacheDir));
+  const lifted = await liftOrCached(bytes, liftCacheFor(cacheDir));
   return { glue: lifted.glue, cores: [...lifted.cores], exports: lifted.exports };
 }
 

@@ -73,8 +73,7 @@ export class Engine {
       this.stats.memoryHits++;
       return hit;
     }
-    const { lifted } = await liftOrCached(bytes, this.lifts);
-    return this.componentFromLift(bytes, lifted, opts);
+    return this.buildComponent(key, bytes, await liftOrCached(bytes, this.lifts), options);
   }
 
   /**
@@ -84,8 +83,11 @@ export class Engine {
   componentFromLift(bytes: Uint8Array, lifted: Pick<Lifted, 'glue' | 'cores' | 'exports'>, opts: CompileOptions = {}): CompiledComponent {
     const options = { ...opts, reuseMemory: false };
     const key = componentKeyOf(bytes, instrumentOptionsFor(options));
-    const hit = this.components.get(key);
-    if (hit) return hit;
+    return this.components.get(key) ?? this.buildComponent(key, bytes, lifted, options);
+  }
+
+  /** Compiles a lift's core modules, assembles the component and remembers it under `key`. */
+  private buildComponent(key: string, bytes: Uint8Array, lifted: Pick<Lifted, 'glue' | 'cores' | 'exports'>, options: CompileOptions): CompiledComponent {
     const cores = new Map([...lifted.cores].map(([name, core]) => [name, this.compile(core, options) as CompiledModuleImpl]));
     const compiled = this.assemble(bytes, lifted.glue, lifted.exports, cores, instrumentOptionsFor(options));
     if (this.components.size >= MEMORY_CACHE_ENTRIES) this.components.delete(this.components.keys().next().value!);

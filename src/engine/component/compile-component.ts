@@ -3,7 +3,6 @@ import { IsolaError } from '../../errors.js';
 import type { InstrumentOptions } from '../../wasm/index.js';
 import { readHeader } from '../../wasm/sections.js';
 import { cacheKeyOf } from '../cache-key.js';
-import { glueImports } from './glue.js';
 import { liftComponent, type Lifted } from './lift.js';
 import { LiftCache } from './lift-cache.js';
 import { defaultCacheDir, keyDirFor } from '../cache-dir.js';
@@ -27,7 +26,7 @@ const recent = new Map<string, Lifted>();
 const RECENT_LIFTS = 64;
 
 /** A component's lift from memory or the disk cache, else lifted now (and cached). Core modules and garbage are refused first. */
-export async function liftOrCached(bytes: Uint8Array, cache: LiftCache | null): Promise<{ lifted: Lifted; wanted: Map<string, string[]> }> {
+export async function liftOrCached(bytes: Uint8Array, cache: LiftCache | null): Promise<Lifted> {
   if (readHeader(bytes) === 'module') throw new IsolaError('COMPONENT', 'this is a core WebAssembly module, not a component');
   const key = componentKeyOf(bytes, { fuel: false });
   let lifted = recent.get(key) ?? null;
@@ -43,7 +42,7 @@ export async function liftOrCached(bytes: Uint8Array, cache: LiftCache | null): 
   recent.delete(key);
   if (recent.size >= RECENT_LIFTS) recent.delete(recent.keys().next().value!);
   recent.set(key, lifted);
-  return { lifted, wanted: glueImports(lifted.glue) };
+  return lifted;
 }
 
 /** The disk cache of lifts under a cache directory (null: none), signed with that directory's key. */
