@@ -23,6 +23,8 @@ export {
 
 // src/capabilities/wasi-p2: WASI 0.2 for components, on the preview 1 layer
 export { WasiP2, runComponentCommand, isCommandComponent } from './capabilities/wasi-p2/index.js';
+// src/capabilities/wasi-http: serving a request with a wasi:http/incoming-handler component
+export { serveHttpRequest, incomingHandlerExport, type IncomingHttpRequest, type ResponseSink, type HeadOrError } from './capabilities/wasi-http/index.js';
 export type { CompiledComponent, ComponentInstance, ComponentImports } from './engine/component/compiled-component.js';
 
 // src/cells: the second wall (inline, worker and jailed process cells) and pools of them

@@ -16,6 +16,7 @@ import { CLOCK_TICKS_PER_SECOND, procStatFields } from './proc-stat.js';
 import { CpuGuard, type CpuSample } from './cpu-guard.js';
 import { launchStdio, type JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
+import { CAP_FD } from './protocol/index.js';
 import type { CellSpawnOptions, InvokeRequest, LoadRequest, ModuleHandle } from './types.js';
 
 /** Nice value of a spinning cell (and of its autogroup): the lowest, so it takes ~1.5% of a core from a nice-0 neighbour. */
@@ -34,6 +35,7 @@ export class ProcessCell extends RemoteCell {
   readonly pid: number | undefined;
   private readonly child: ChildProcess;
   private readonly channel: Socket;
+  private readonly capChannel: Socket;
   private stderrTail = '';
   private readonly cpu: CpuGuard;
   private agent: number | undefined;
@@ -51,7 +53,9 @@ export class ProcessCell extends RemoteCell {
     this.jailed = launch.kind !== 'none';
     this.cpu = new CpuGuard(() => this.cpuSample(), (low) => this.setLow(low, launch), options.cpuHistory);
     try {
-      this.child = spawn(launch.command, [...launch.args, JSON.stringify(config)], { stdio: launchStdio(launch, ['ignore', 'ignore', 'pipe', 'pipe']), env: launch.env });
+      // fd 3: the control channel; fd 5 (CAP_FD): the capability channel, blocking on the agent's side.
+      const stdio = launchStdio(launch, ['ignore', 'ignore', 'pipe', 'pipe', 'ignore', 'pipe']);
+      this.child = spawn(launch.command, [...launch.args, JSON.stringify(config)], { stdio, env: launch.env });
     } finally {
       launch.releaseSharedFds(); // the child has its own copies
     }
@@ -62,6 +66,9 @@ export class ProcessCell extends RemoteCell {
       pipe.end(bytes);
     }
     this.channel = this.child.stdio[3] as Socket;
+    this.capChannel = (this.child.stdio as unknown as Socket[])[CAP_FD]!;
+    this.capChannel.on('data', (chunk: Buffer) => this.capReceive(chunk));
+    this.capChannel.on('error', () => {});
     this.channel.setNoDelay?.(true);
     this.channel.on('data', (chunk: Buffer) => this.receive(chunk));
     this.channel.on('error', () => {}); // the exit event reports what happened
@@ -108,6 +115,10 @@ export class ProcessCell extends RemoteCell {
       setImmediate(this.flush);
     }
     for (const part of parts) this.channel.write(part); // corked: they leave together at the flush
+  }
+
+  protected capSend(frame: Uint8Array): void {
+    if (!this.capChannel.destroyed) this.capChannel.write(frame);
   }
 
   protected terminate(): void {

@@ -23,6 +23,7 @@
  */
 import { IsolaError } from '../errors.js';
 import {
+  CAP_CELL_TO_HOST, MAX_CAP_DATA, MAX_CAP_FRAME_BYTES, capPayload, writeHeader, joinParts,
   CELL_TO_HOST, DATA_INPUT, DATA_STDERR, FrameDecoder, FrameType, FrameWriter, HEADER_BYTES, MAX_CONTROL_FRAME_BYTES, TYPE_NAMES,
   bytesText, dataFrameSlot, decodeError, decodeEvalResult, decodeResult, monotonicMs, protocolError, textBytes, ByteReader,
   type FrameSink, type LoadMessage,
@@ -88,6 +89,9 @@ export abstract class RemoteCell implements Cell, FrameSink {
   /** When the host began to start this cell, and whether the agent's hello showed it reads the same clock. */
   private readonly createdAt = monotonicMs();
   private clockShared = false;
+  /** The capability channel's frames (see protocol/cap-channel.ts), and whether a call on it awaits its reply. */
+  private readonly capDecoder: FrameDecoder;
+  private capCallPending = false;
   private readonly readyPromise: Promise<void>;
   private readyResolve!: () => void;
   private readyReject!: (e: unknown) => void;
@@ -96,6 +100,12 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.decoder = new FrameDecoder(CELL_TO_HOST, (type, id, payload) => this.onFrame(type, id, payload), {
       admit: (type, id, length) => this.admit(type, id, length),
+    });
+    this.capDecoder = new FrameDecoder(CAP_CELL_TO_HOST, (type, id, payload) => this.onCapFrame(type, id, payload), {
+      admit: (type, id, length) => {
+        if (length + HEADER_BYTES > MAX_CAP_FRAME_BYTES) throw protocolError(`${TYPE_NAMES[type]} frame of ${length + HEADER_BYTES} bytes exceeds the maximum of ${MAX_CAP_FRAME_BYTES}`);
+        this.capJob(id);
+      },
     });
     this.readyPromise = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
@@ -106,6 +116,8 @@ export abstract class RemoteCell implements Cell, FrameSink {
 
   /** Transport: deliver whole frames to the cell. */
   abstract send(parts: Uint8Array[]): void;
+  /** Transport: deliver one whole frame to the cell's end of the capability channel. */
+  protected abstract capSend(frame: Uint8Array): void;
   /** Transport: end the cell now (SIGKILL, worker.terminate()). Its exit is reported through exited(). */
   protected abstract terminate(): void;
   /** Stop the running invocation if the transport can (worker: the shared flag). The CANCEL frame is sent either way. */
@@ -218,6 +230,17 @@ export abstract class RemoteCell implements Cell, FrameSink {
     } catch (e) {
       const err = e instanceof IsolaError && e.code === 'CELL_PROTOCOL' ? e : protocolError(e instanceof Error ? e.message : String(e));
       this.die(err);
+      this.terminate();
+    }
+  }
+
+  /** Bytes from the cell's capability channel. Anything malformed kills it, as on the control channel. */
+  protected capReceive(chunk: Uint8Array): void {
+    if (this.state === 'dead') return;
+    try {
+      this.capDecoder.push(chunk);
+    } catch (e) {
+      this.die(e instanceof IsolaError && e.code === 'CELL_PROTOCOL' ? e : protocolError(e instanceof Error ? e.message : String(e)));
       this.terminate();
     }
   }
@@ -457,8 +480,40 @@ export abstract class RemoteCell implements Cell, FrameSink {
         return;
       }
       default:
-        throw protocolError(`the host cannot serve frame type ${type} (no capability broker yet)`);
+        throw protocolError(`the host cannot serve frame type ${type} on the control channel`);
     }
+  }
+
+  /**
+   * A capability frame from the running invocation, for the capabilities its caller gave it (InvokeRequest.host).
+   * One call at a time (the guest waits for it); its reply goes back even when the invocation was settled
+   * meanwhile (cancelled), because the agent is waiting for it. A handler that throws on a send or fails a
+   * call was given something isola's agent never sends: the cell is killed.
+   */
+  private onCapFrame(type: FrameType, id: number, payload: Uint8Array): void {
+    const job = this.capJob(id);
+    const host = job.req.host;
+    if (host === undefined) throw protocolError(`capability frame for request ${id}, which was given no capabilities`);
+    const { op, data } = capPayload(payload);
+    if (type === FrameType.CAP_SEND) {
+      host.send(op, data);
+      return;
+    }
+    if (this.capCallPending) throw protocolError('a capability call while another is unanswered');
+    this.capCallPending = true;
+    host.call(op, data).then((reply) => {
+      this.capCallPending = false;
+      if (this.state === 'dead') return;
+      if (reply.length > MAX_CAP_DATA + 1) throw new Error(`a capability reply of ${reply.length} bytes`);
+      const head = new Uint8Array(HEADER_BYTES);
+      writeHeader(head, FrameType.CAP_REPLY, id, reply.length);
+      this.capSend(joinParts([head, reply]));
+    }).catch((e: unknown) => {
+      this.capCallPending = false;
+      if (this.state === 'dead') return;
+      this.die(protocolError(`capability call refused: ${e instanceof Error ? e.message : String(e)}`));
+      this.terminate();
+    });
   }
 
   /** Called with each frame's header, before its payload is buffered (see FrameAdmit). */
@@ -473,6 +528,17 @@ export abstract class RemoteCell implements Cell, FrameSink {
     if (payloadLength - 1 > head.output.room) {
       throw protocolError(`data frame of ${payloadLength - 1} bytes for request ${id} exceeds what its output caps leave (${head.output.room})`);
     }
+  }
+
+  /**
+   * The invocation a capability frame belongs to: one in the cell. Not only the head: the channels are not
+   * ordered with each other, so the next invocation's frames may be read before the answer that ended the head
+   * (an invocation's own frames all come before its answer: it makes a last call, which the host answers, first).
+   */
+  private capJob(id: number): Job {
+    const job = this.inflight.find((j) => j.id === id);
+    if (job === undefined || job.takenBack) throw protocolError(`capability frame for request ${id}, which is not in the cell`);
+    return job;
   }
 
   /** The head, which must be request `id`: the only invocation the cell can be running, so the only one it may send data or a result for. */

@@ -63,7 +63,12 @@ export type ModuleHandle = string;
 export type InvocationKind =
   | 'invoke' // call `export` with `args` (text, converted exactly as `isola run --invoke`)
   | 'buffer' // buffer ABI: `input` into get_buffer_ptr(), call `export(len)`, return the output bytes
-  | 'wasi'; // run a WASI command's _start: `args` = argv (argv[0] included), `input` = stdin, `env`, `preopens`
+  | 'wasi' // run a WASI command's _start: `args` = argv (argv[0] included), `input` = stdin, `env`, `preopens`
+  // serve one HTTP request with a wasi:http/incoming-handler component: `args` = [method, path-with-query, scheme,
+  // authority, then header name and value pairs], `input` = the body, `env`, `preopens`; the output stream carries
+  // the response (wasi-http/response-sink.ts: head, then body; capped by maxOutputBytes), `values` its trailers
+  // (one JSON array of pairs, or none); the guest's own stdout joins its stderr
+  | 'http';
 
 export interface InvokeRequest {
   module: ModuleHandle;
@@ -96,6 +101,19 @@ export interface InvokeRequest {
   onStdout?: OutputCallback;
   /** The guest's stderr as it is written, as onStdout (capped by maxStderrBytes; not kept in InvokeResult.stderr). */
   onStderr?: OutputCallback;
+  /** What the guest's capability code reaches on the host (an `http` invocation's bodies); worker and process cells only. */
+  host?: HostCalls;
+}
+
+/**
+ * The capabilities a running guest reaches through its host (the cell's capability channel; see
+ * protocol/cap-channel.ts): what its capability code sends one way, and the calls it waits on. `data` is the
+ * host's to keep. A cell is untrusted: an op or payload the handler does not expect should throw (a send) or
+ * reject (a call), which kills the cell.
+ */
+export interface HostCalls {
+  send(op: number, data: Uint8Array): void;
+  call(op: number, data: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Receives one chunk of a guest's stdout or stderr (see InvokeRequest.onStdout). */

@@ -1,6 +1,7 @@
 /**
- * `isola serve`: the function server in the foreground. In a folder with an isola.toml it serves that
- * manifest; otherwise it starts empty and takes deploys. SIGTERM/SIGINT drain in-flight requests (up
+ * `isola serve`: the function server in the foreground. `isola serve MODULE` serves that one module on every
+ * path (as `wasmtime serve`); in a folder with an isola.toml it serves that manifest; otherwise it starts empty
+ * and takes deploys. SIGTERM/SIGINT drain in-flight requests (up
  * to --drain-timeout) and exit 0. The human lines go to stderr; stdout carries the JSON logs.
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,15 @@ export interface ServeFlags {
   sendTimeout?: string;
   maxConnections?: string;
   manifest?: string;
+}
+
+/** Quick mode's module, checked before the server loads (a one-line error for a path that is not a file). */
+function modulePath(path: string | undefined, manifestFlag: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  if (manifestFlag !== undefined) throw new IsolaError('USAGE', 'give a module or --manifest, not both');
+  if (!existsSync(path)) throw new IsolaError('IO', `cannot read ${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new IsolaError('IO', `cannot read ${path}: is a directory (isola serve takes a .wasm module)`);
+  return resolve(path);
 }
 
 type ServerModule = typeof import('../server/index.js');
@@ -99,7 +109,7 @@ function networkWarning(listen: string, adminListen: string | undefined): string
   return `isola: warning: the admin API is reachable from the network (${flag} ${address})${fix}`;
 }
 
-export async function serveCommand(flags: ServeFlags): Promise<number> {
+export async function serveCommand(flags: ServeFlags, module?: string): Promise<number> {
   // The flags that need no server code are checked before loading it (it takes a while).
   const listen = flags.listen ?? DEFAULT_LISTEN;
   parseListen(listen);
@@ -112,13 +122,15 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
   const maxConnections = flags.maxConnections === undefined ? undefined : positiveInt(flags.maxConnections, 'max connections');
   const defaultIsolation = flags.isolation === undefined ? undefined : parseIsolation(flags.isolation);
   const allowIsolations = allowedIsolations(flags.allowIsolation);
-  const manifest = manifestPath(flags.manifest);
+  const quick = modulePath(module, flags.manifest);
+  const manifest = quick === undefined ? manifestPath(flags.manifest) : undefined;
   const server = await loadServer();
   try {
     const options = {
       listen,
       adminListen: flags.adminListen,
       manifestPath: manifest,
+      modulePath: quick,
       dataDir: dataDir(flags.dataDir),
       adminToken: flags.adminToken?.trim(),
       defaultIsolation,
@@ -132,7 +144,8 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
     server.drainOnSignal(running, drainMs);
     // Where the admin commands run in this folder find the admin API (as they find the token).
     writeFileSync(join(options.dataDir, ADMIN_URL_FILE), `${running.adminUrl}\n`, { mode: 0o600 });
-    const lines = [`isola: serving ${running.url}${manifest ? ` (${manifest})` : ' (no isola.toml: waiting for deploys)'}`];
+    const source = quick ?? manifest;
+    const lines = [`isola: serving ${running.url}${source ? ` (${source})` : ' (no isola.toml: waiting for deploys)'}`];
     for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${routeUrl(f.route, running.url)}`);
     if (running.adminUrl !== running.url) lines.push(`isola: admin API on ${running.adminUrl} (not on ${running.url})`);
     const warning = networkWarning(listen, flags.adminListen);

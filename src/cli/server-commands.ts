@@ -20,7 +20,8 @@ function serverOptions(command: Command): Command {
 
 function serveCommand(program: Command, record: Recorder): void {
   program.command('serve')
-    .description('run the function server: serves ./isola.toml if present, takes deploys on /admin')
+    .argument('[module]', 'serve this one module (a wasi:http component or a CGI command) on every path, no manifest')
+    .description('run the function server: serves MODULE, or ./isola.toml if present; takes deploys on /admin')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:3000; port 0 picks a free one)')
     .option('--admin-listen <host:port>', 'serve the admin API here only (default: on --listen)')
     .option('--data-dir <dir>', 'state: versions, admin token, logs (default ./.isola)')
@@ -33,7 +34,7 @@ function serveCommand(program: Command, record: Recorder): void {
     .option('--send-timeout <duration>', 'drop a client that reads nothing of its response for this long (default 60s)')
     .option('--log-level <level>', 'fatal, error, warn, info (default), debug, trace or silent')
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, wait this long for in-flight requests (default 10s)')
-    .action(record(async (o: ServeFlags) => (await import('./serve.js')).serveCommand(o)));
+    .action(record(async (module: string | undefined, o: ServeFlags) => (await import('./serve.js')).serveCommand(o, module)));
 }
 
 interface DeployOptions extends ServerFlags {

@@ -129,7 +129,7 @@ const entrySchema = z.strictObject({
   env: envTable.optional(),
   files: z.array(fileEntry, { error: () => 'expected an array of "host::guest" or {host, guest, read-only}' }).optional(),
   isolation: field(`one of ${ISOLATIONS.map((i) => `"${i}"`).join(', ')}`, (v) => (ISOLATIONS.includes(v as Isolation) ? (v as Isolation) : undefined)).optional(),
-  executor: field('"cgi"', (v) => (v === 'cgi' ? ('cgi' as const) : undefined)).optional(),
+  executor: field('"cgi" or "wasi-http"', (v) => (v === 'cgi' || v === 'wasi-http' ? v : undefined)).optional(),
 }, { error: () => 'expected a table' });
 
 type Entry = z.infer<typeof entrySchema>;
@@ -220,8 +220,8 @@ function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
     env: { ...(e.env ?? {}) },
     files,
     isolation: e.isolation ?? opts.defaultIsolation ?? 'process',
-    executor: e.executor ?? 'cgi',
   };
+  if (e.executor !== undefined) spec.executor = e.executor; // else chosen at deploy by what the module is
   if (e.source !== undefined) spec.source = resolve(opts.baseDir ?? process.cwd(), e.source);
   return spec;
 }

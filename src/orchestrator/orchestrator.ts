@@ -16,12 +16,13 @@ import { CellPool } from '../cells/index.js';
 import type { CellPoolApi, InvokeResult, PoolOptions } from '../cells/types.js';
 import { Admission } from './admission.js';
 import { CgiExecutor } from './executors/cgi.js';
+import { WasiHttpExecutor } from './executors/wasi-http.js';
 import { FunctionLogs } from './function-logs.js';
 import { errorTextFor, httpStatusFor, outcomeDetailFor, outcomeFor } from './http-status.js';
 import { DEFAULT_LIMITS, checkFunctionName, routeShape } from './manifest.js';
 import { checkRoute } from './routes.js';
 import { VersionStore, versionIdOf, type FunctionState } from './store.js';
-import { compileOptionsFor, validateCgiModule } from './validate-module.js';
+import { compileOptionsFor, validateModule } from './validate-module.js';
 import { grantPreopens } from './grant-policy.js';
 import type {
   ExecutionContext, Executor, FunctionSpec, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor,
@@ -65,7 +66,7 @@ interface FunctionEntry {
   admission: Admission;
 }
 
-const EXECUTORS: Record<FunctionSpec['executor'], Executor> = { cgi: new CgiExecutor() };
+const EXECUTORS: Record<NonNullable<FunctionSpec['executor']>, Executor> = { cgi: new CgiExecutor(), 'wasi-http': new WasiHttpExecutor() };
 
 /** The log line of a failed request: status and the reason the client saw (none when the client went away). */
 function failureLine(e: unknown): string | undefined {
@@ -250,7 +251,10 @@ export class Orchestrator implements OrchestratorApi {
       if (other) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${other}`);
       progress('validating');
       const activate = opts.activate ?? true;
-      validateCgiModule(this.engine, bytes, spec, !activate);
+      spec = await validateModule(this.engine, bytes, spec, !activate);
+      this.checkOpen();
+      const raced = this.routeConflict(spec); // validating a component awaits: another deploy may have taken the route
+      if (raced) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${raced}`);
       const entry = this.fns.get(spec.name);
       const { id } = versionIdOf(bytes, spec);
       const known = entry?.versions.find((v) => v.id === id);
@@ -437,28 +441,49 @@ export class Orchestrator implements OrchestratorApi {
         return res;
       },
     };
-    try {
-      const resp = await EXECUTORS[live.info.spec.executor].handle(req, ctx);
-      this.logs.requestEnded(requestId, name, version);
-      this.report(name, live, requestId, startedAt, t0, 'ok', resp.status, fuel);
-      return resp;
-    } catch (e) {
-      this.logs.requestEnded(requestId, name, version, failureLine(e));
-      // A guest that failed (trap, timeout, cancel) reports what it spent until then; one that ran out spent its
-      // budget; a crash or a refusal before it ran reports what is known (nothing: 0).
-      const budget = live.info.spec.limits.fuel;
-      const outcome = outcomeFor(e);
-      const failedAfter = e instanceof IsolaError && typeof e.detail.fuelConsumed === 'bigint' ? e.detail.fuelConsumed : fuel;
-      const spent = outcome === 'fuel' && budget !== undefined ? BigInt(budget) : failedAfter;
-      this.report(name, live, requestId, startedAt, t0, outcome, httpStatusFor(e), spent, outcomeDetailFor(e));
-      throw e;
-    } finally {
+    // A request ends when its guest's work has: at once for a whole response, after its body for a streamed one.
+    const ended = (e: unknown, status: number): void => {
+      if (e === undefined) {
+        this.logs.requestEnded(requestId, name, version);
+        this.report(name, live, requestId, startedAt, t0, 'ok', status, fuel);
+      } else {
+        this.logs.requestEnded(requestId, name, version, failureLine(e));
+        // A guest that failed (trap, timeout, cancel) reports what it spent until then; one that ran out spent its
+        // budget; a crash or a refusal before it ran reports what is known (nothing: 0).
+        const budget = live.info.spec.limits.fuel;
+        const outcome = outcomeFor(e);
+        const failedAfter = e instanceof IsolaError && typeof e.detail.fuelConsumed === 'bigint' ? e.detail.fuelConsumed : fuel;
+        const spent = outcome === 'fuel' && budget !== undefined ? BigInt(budget) : failedAfter;
+        this.report(name, live, requestId, startedAt, t0, outcome, status, spent, outcomeDetailFor(e));
+      }
       live.inflight--;
       this.inflight--;
       entry.admission.release();
       if (live.retired) this.retiredIdle(entry, live);
       if (this.inflight === 0) this.drained?.();
+    };
+    let resp: HttpResponseDescriptor;
+    try {
+      resp = await EXECUTORS[live.info.spec.executor ?? 'cgi'].handle(req, ctx);
+    } catch (e) {
+      ended(e, httpStatusFor(e));
+      throw e;
     }
+    if (resp.completion === undefined) {
+      ended(undefined, resp.status);
+      return resp;
+    }
+    // Streamed: the status is on its way to the client; a failure from here on cuts the body.
+    const status = resp.status;
+    const completion = resp.completion.then((trailers) => {
+      ended(undefined, status);
+      return trailers;
+    }, (e: unknown) => {
+      ended(e, status);
+      throw e;
+    });
+    completion.catch(() => {});
+    return { ...resp, completion };
   }
 
   async close(graceMs = DEFAULT_GRACE_MS): Promise<void> {

@@ -18,8 +18,11 @@ export interface FunctionSpec {
   /** Directories granted: host path (absolute after validation), guest path, read-only unless `readOnly: false`. */
   files: Array<{ hostPath: string; guestPath: string; readOnly: boolean }>;
   isolation: Isolation;
-  /** Executor for this function. Only 'cgi' (WASI preview 1 command, WAGI) for now; 'wasi-http' later. */
-  executor: 'cgi';
+  /**
+   * How requests reach the guest: 'cgi' (a WASI preview 1 command, WAGI) or 'wasi-http' (a component exporting
+   * wasi:http/incoming-handler@0.2.x). Absent: chosen at deploy by what the module is (stored versions always say).
+   */
+  executor?: 'cgi' | 'wasi-http';
 }
 
 export interface FunctionLimits {
@@ -48,7 +51,10 @@ export interface HttpRequestDescriptor {
   pathInfo: string;
   /** Lower-case header names; repeated headers joined with ', '. */
   headers: Record<string, string>;
+  /** The body, read whole by the server (CGI functions); empty when `bodyStream` carries it. */
   body: Uint8Array;
+  /** wasi:http functions: the client's request itself, paused, read only as the guest asks (max-body still counted). */
+  bodyStream?: import('node:stream').Readable;
   remoteAddr: string;
   serverName: string;
   serverPort: number;
@@ -59,11 +65,18 @@ export interface HttpResponseDescriptor {
   status: number;
   headers: Array<[string, string]>;
   body: Uint8Array;
+  /**
+   * A streamed response (wasi:http): the body comes from here instead of `body` (empty), as the guest writes it;
+   * iterating throws if the guest fails after its head. `completion` settles when the guest's work has ended:
+   * its trailers (or null), or its failure. The consumer iterates to the end, or stops early (client gone).
+   */
+  stream?: AsyncIterable<Uint8Array>;
+  completion?: Promise<Array<[string, string]> | null>;
 }
 
-/** How one kind of guest turns a request into a response. CGI now; wasi:http components slot in beside it. */
+/** How one kind of guest turns a request into a response: CGI, or a wasi:http component. */
 export interface Executor {
-  readonly kind: FunctionSpec['executor'];
+  readonly kind: NonNullable<FunctionSpec['executor']>;
   handle(req: HttpRequestDescriptor, ctx: ExecutionContext): Promise<HttpResponseDescriptor>;
 }
 

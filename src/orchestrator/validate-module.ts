@@ -1,8 +1,9 @@
 /**
- * The checks a module passes before a deploy stores anything: it decodes, is a core module (not a
- * component), is a WASI command (CGI runs `_start`), and compiles with the function's instrumentation
- * (fuel metering, memory cap), and imports only what a CGI guest is given (wasi_snapshot_preview1
- * functions), so a bad upload fails here with a clear error and changes nothing.
+ * The checks a module passes before a deploy stores anything, and the executor it gets. A core module is a
+ * CGI function: a WASI command (CGI runs `_start`) importing only what a CGI guest is given
+ * (wasi_snapshot_preview1 functions). A component is a wasi:http function: it exports
+ * wasi:http/incoming-handler@0.2.x and imports only WASI 0.2 and wasi:http. Either compiles with the function's
+ * instrumentation (fuel metering, memory cap), so a bad upload fails here with a clear error and changes nothing.
  */
 
 let wasiNames: ReadonlySet<string> | undefined;
@@ -21,11 +22,44 @@ import { Engine } from '../engine/engine.js';
 import { IsolaError } from '../errors.js';
 import { inspect } from '../wasm/inspect.js';
 import type { FunctionSpec } from './types.js';
+import { incomingHandlerExport, missingHandlerImports } from '../capabilities/wasi-http/index.js';
 
 /** What every version's cells compile: fuel metering (needed for timeouts too), the memory and table caps. */
 export function compileOptionsFor(spec: FunctionSpec): { fuel: true; maxMemoryBytes: number; maxTableElements?: number } {
   const { maxMemoryBytes, maxTableElements } = spec.limits;
   return maxTableElements === undefined ? { fuel: true, maxMemoryBytes } : { fuel: true, maxMemoryBytes, maxTableElements };
+}
+
+/**
+ * Validates the module for its function and returns the spec with the executor it runs under: the one the
+ * spec names, or the one the module is made for (a component: wasi-http; a core module: cgi).
+ */
+export async function validateModule(engine: Engine, bytes: Uint8Array, spec: FunctionSpec, compile = true): Promise<FunctionSpec> {
+  if (bytes.length === 0) throw new IsolaError('DECODE', 'the module is empty');
+  const component = inspect(bytes).kind === 'component';
+  if (!component) {
+    if (spec.executor === 'wasi-http') {
+      throw new IsolaError('INVALID', 'executor "wasi-http" serves components exporting wasi:http/incoming-handler; this is a core module (serve it as CGI)');
+    }
+    validateCgiModule(engine, bytes, spec, compile);
+    return { ...spec, executor: 'cgi' };
+  }
+  if (spec.isolation === 'inline') {
+    throw new IsolaError('INVALID', 'a wasi:http function runs in a worker or process cell (isolation "inline" runs guests on the server\'s own thread, which cannot wait for their request and response bodies)');
+  }
+  if (spec.executor === 'cgi') {
+    throw new IsolaError('COMPONENT', 'this is a component; executor "cgi" serves WASI preview 1 commands (a wasi:http component needs executor "wasi-http", or none)');
+  }
+  const compiled = await engine.compileComponent(bytes, compileOptionsFor(spec));
+  if (incomingHandlerExport(compiled) === null) {
+    const names = compiled.exports.map(([n]) => n).filter((n) => n.includes(':'));
+    throw new IsolaError('INVALID', `the component does not export wasi:http/incoming-handler@0.2.x, so it cannot serve requests${names.length ? ` (it exports ${names.join(', ')})` : ''}`);
+  }
+  const missing = missingHandlerImports(compiled);
+  if (missing.length > 0) {
+    throw new IsolaError('LINK', `the component imports what a wasi:http function is not given: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+  }
+  return { ...spec, executor: 'wasi-http' };
 }
 
 /**
@@ -37,7 +71,7 @@ export function validateCgiModule(engine: Engine, bytes: Uint8Array, spec: Funct
   if (bytes.length === 0) throw new IsolaError('DECODE', 'the module is empty');
   const info = inspect(bytes);
   if (info.kind === 'component') {
-    throw new IsolaError('COMPONENT', 'this is a component; CGI functions are WASI preview 1 core modules (wasi:http components are not supported yet)');
+    throw new IsolaError('COMPONENT', 'this is a component; CGI functions are WASI preview 1 core modules (a wasi:http component is served by executor "wasi-http")');
   }
   if (info.wasi !== 'command') {
     throw new IsolaError('INVALID', 'the module is not a WASI command (it must export _start): CGI functions are WASI preview 1 commands');

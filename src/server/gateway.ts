@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { HttpRequestDescriptor, HttpResponseDescriptor, OrchestratorApi } from '../orchestrator/types.js';
 import { isIsolaError } from '../errors.js';
 import { httpStatusFor, publicReason } from './error-status.js';
-import { readBody } from './read-body.js';
+import { readBody, tooLarge } from './read-body.js';
 import { endWithBody, sendText } from './respond.js';
 import type { RequestPath } from './request-path.js';
 import type { RouteMatch } from './router.js';
@@ -42,13 +42,16 @@ function collectHeaders(raw: string[], requestId: string): Record<string, string
   return out;
 }
 
-function maxBodyOf(orch: OrchestratorApi, name: string): number {
+/** The live version's body limit, and whether its guest reads the body as a stream (wasi:http) rather than whole (CGI). */
+function bodyPolicyOf(orch: OrchestratorApi, name: string): { limit: number; stream: boolean } {
   const f = orch.get(name);
   const active = f?.versions.find((v) => v.id === f.active);
-  return active?.spec.limits.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  return { limit: active?.spec.limits.maxBodyBytes ?? DEFAULT_MAX_BODY, stream: active?.spec.executor === 'wasi-http' };
 }
 
-function writeGuestResponse(res: ServerResponse, out: HttpResponseDescriptor, log: Logger, requestId: string): void {
+const NO_BODY = new Uint8Array(0);
+
+function guestHeaders(out: HttpResponseDescriptor, log: Logger, requestId: string): string[] {
   const headers: string[] = [];
   for (const [name, value] of out.headers) {
     const lower = name.toLowerCase();
@@ -58,16 +61,69 @@ function writeGuestResponse(res: ServerResponse, out: HttpResponseDescriptor, lo
     }
     headers.push(name, value);
   }
+  return headers;
+}
+
+/** Writes a whole response; a streamed one (wasi:http) is written as it comes, and the promise settles when it has ended. */
+function writeGuestResponse(res: ServerResponse, out: HttpResponseDescriptor, log: Logger, requestId: string): Promise<void> | void {
+  const headers = guestHeaders(out, log, requestId);
   const status = Number.isInteger(out.status) && out.status >= 200 && out.status <= 999 ? out.status : 500;
   // RFC 9110 §6.4.1, §8.6: a 204 or 304 has no body and no content-length (a length there would make the
   // next response on the connection be read as this one's body); a HEAD answer carries the length a GET
   // would have (the guest's body, which is not sent), or none when the guest wrote no body.
   const bodiless = status === 204 || status === 304;
   const head = res.req.method === 'HEAD';
+  if (out.stream !== undefined) return writeStreamed(res, status, headers, out, bodiless || head);
   if (!bodiless && !(head && out.body.byteLength === 0)) headers.push('content-length', String(out.body.byteLength));
   res.writeHead(status, headers);
   if (bodiless || head) res.end();
   else endWithBody(res, out.body);
+}
+
+/**
+ * A body that arrives while it is sent (chunked): each piece is written once the previous one has left (the
+ * connection's send timeout sees progress), trailers after the last. A guest that fails mid-body cuts the
+ * connection, so the client sees an incomplete response, never a complete-looking one; one that fails before
+ * its first body byte gets the error answer a whole response would. A bodiless answer
+ * (HEAD, 204, 304) still waits for the guest, whose writes are dropped.
+ */
+async function writeStreamed(res: ServerResponse, status: number, headers: string[], out: HttpResponseDescriptor, bodiless: boolean): Promise<void> {
+  // The head leaves with the first body bytes (or at the end): a guest that fails before writing any body gets
+  // a plain 500 (thrown on to the caller), not a cut response.
+  let started = false;
+  const start = (): void => {
+    if (!started) res.writeHead(status, headers);
+    started = true;
+  };
+  try {
+    for await (const chunk of out.stream!) {
+      if (res.destroyed) break;
+      if (bodiless || chunk.length === 0) continue;
+      start();
+      if (!res.write(chunk)) await drained(res);
+    }
+    const trailers = await out.completion;
+    if (res.destroyed) return;
+    start();
+    if (trailers && !bodiless) res.addTrailers(trailers.filter(([n, v]) => TOKEN.test(n) && FIELD_VALUE.test(v) && !HOP_BY_HOP.has(n.toLowerCase())));
+    res.end();
+  } catch (e) {
+    if (!started) throw e;
+    res.destroy(); // the guest failed mid-body (the orchestrator logged why)
+  }
+}
+
+/** Resolves when the response can take more, or has closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 const CONNECTION_ABORT = Symbol('isola.connectionAbort');
@@ -101,7 +157,11 @@ export async function handleFunctionRequest(
   const signal = connectionSignal(req.socket);
   ctx.versionOf.set(requestId, '');
   try {
-    const body = await readBody(req, maxBodyOf(ctx.orchestrator, match.name));
+    const policy = bodyPolicyOf(ctx.orchestrator, match.name);
+    // A streaming guest pulls the body from the connection as it reads (an announced length past max-body is
+    // refused at once); otherwise it is read whole, within the limit, before the guest starts.
+    if (policy.stream && Number(req.headers['content-length'] ?? 0) > policy.limit) throw tooLarge(policy.limit, 'request body');
+    const body = policy.stream ? NO_BODY : await readBody(req, policy.limit);
     const descriptor: HttpRequestDescriptor = {
       method: req.method ?? 'GET',
       path: where.path,
@@ -112,13 +172,15 @@ export async function handleFunctionRequest(
       pathInfo: match.pathInfo,
       headers: collectHeaders(req.rawHeaders, requestId),
       body,
+      ...(policy.stream ? { bodyStream: req } : {}),
       remoteAddr: req.socket.remoteAddress ?? '',
       serverName: ctx.serverName,
       serverPort: ctx.serverPort,
       scheme: 'http',
     };
     const out = await ctx.orchestrator.handle(match.name, descriptor, signal);
-    if (!signal.aborted) writeGuestResponse(res, out, ctx.logger, requestId);
+    if (!signal.aborted) await writeGuestResponse(res, out, ctx.logger, requestId);
+    else out.completion?.catch(() => {});
   } catch (e) {
     const status = httpStatusFor(e, 'request');
     const reason = publicReason(e);

@@ -11,7 +11,7 @@ import type { Isolation } from '../cells/types.js';
 import { IsolaError, isIsolaError } from '../errors.js';
 import { CellPool } from '../cells/index.js';
 import { checkGrants, grantPolicy, writableGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
-import { loadManifest } from '../orchestrator/manifest.js';
+import { loadManifest, parseFunctionEntry } from '../orchestrator/manifest.js';
 import { openOrchestrator } from '../orchestrator/orchestrator.js';
 import type { OrchestratorApi, OrchestratorOptions } from '../orchestrator/types.js';
 import { handleAdmin, type AdminContext } from './admin.js';
@@ -34,6 +34,8 @@ export interface ServerOptions {
   adminListen?: string;
   dataDir: string;
   manifestPath?: string;
+  /** Quick mode (as `wasmtime serve`): serve this one module on every path, as a function named after the file. */
+  modulePath?: string;
   adminToken?: string;
   logger?: Logger;
   logLevel?: LogLevel;
@@ -113,6 +115,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   try {
     if (opts.manifestPath !== undefined) await deployManifest(orch, opts.manifestPath, opts.defaultIsolation, policy, logger);
+    if (opts.modulePath !== undefined) await deployQuick(orch, opts.modulePath, opts.defaultIsolation, logger);
   } catch (e) {
     await orch.close(0);
     throw e;
@@ -263,6 +266,32 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     refreshRoutes,
     close,
   };
+}
+
+/** The function quick mode serves: named after the file (as a function name may be), on every path. */
+export function quickFunctionName(path: string): string {
+  const name = basename(path).replace(/\.[^.]*$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z0-9]+|-+$/g, '').slice(0, 63);
+  return name === '' ? 'app' : name;
+}
+
+async function deployQuick(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, logger: Logger): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new IsolaError('IO', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const name = quickFunctionName(path);
+  const spec = parseFunctionEntry(name, { route: '/...' }, { where: path, ...(defaultIsolation ? { defaultIsolation } : {}) });
+  // Whatever else the data directory holds, quick mode serves this module alone on every path.
+  for (const f of orch.list()) if (f.name !== name) await orch.remove(f.name);
+  try {
+    const v = await orch.deploy(spec, bytes);
+    logger.info({ function: name, version: v.id, route: spec.route }, 'serving one module');
+  } catch (e) {
+    if (isIsolaError(e)) throw new IsolaError(e.code, `${path}: ${e.message}`, e.detail);
+    throw e;
+  }
 }
 
 async function deployManifest(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, policy: GrantPolicy, logger: Logger): Promise<void> {

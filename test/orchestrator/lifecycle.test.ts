@@ -135,7 +135,7 @@ test('a failed deploy changes nothing: bad bytes, not a command, a component, me
       ['reactor', wat('(module (func (export "f")))'), 'INVALID', /not a WASI command \(it must export _start\)/],
       ['bad _start', wat('(module (func (export "_start") (result i32) i32.const 1))'), 'INVALID', /_start has type \(\) -> i32; a WASI command's _start takes and returns nothing/],
       ['does not validate', typeError(), 'INVALID', /^invalid module: Compiling function #0 failed/],
-      ['component', component, 'COMPONENT', /component/],
+      ['component (inline: wasi:http needs a cell)', component, 'INVALID', /worker or process cell/],
       ['big memory', wat('(module (memory 100) (func (export "_start")))'), 'MEMORY_LIMIT', /above the cap/, spec('app', { limits: { maxMemoryBytes: 65536 } })],
       ['missing import', wat('(module (import "env" "nope" (func)) (func (export "_start") call 0))'), 'LINK', /nope/],
       ['taken route', cgi('counter'), 'CONFLICT', /route \/other\/:x is already served by function other/, spec('app', { route: '/other/:x' })],

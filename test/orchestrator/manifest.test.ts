@@ -30,7 +30,7 @@ test('a full entry becomes a spec: sizes, durations, env, files, isolation; rela
     const toml = `${HEAD}fuel = "1_000_000"\nmax-memory = "64MiB"\ntimeout = "2s"\nmax-concurrency = 3\nmax-queue = 0\n`
       + `max-body = "4KiB"\nmax-response = 1048576\nisolation = "worker"\nenv = { GREETING = "hi", EMPTY = "" }\n`
       + `files = ["data::/data", { host = "out", guest = "/out", read-only = false }, "data::/ro/"]\n`;
-    const [s] = parseManifest(toml, 'isola.toml', { baseDir: dir.path });
+    const [s] = parseManifest(`${toml}executor = "cgi"\n`, 'isola.toml', { baseDir: dir.path });
     assert.deepEqual(s, {
       name: 'hello', route: '/hello', source: join(dir.path, 'hello.wasm'),
       limits: { fuel: 1_000_000, maxMemoryBytes: 64 * 1024 ** 2, timeoutMs: 2000, maxConcurrency: 3, maxQueue: 0, maxBodyBytes: 4096, maxResponseBytes: 1048576 },
@@ -70,7 +70,9 @@ test('wrong types and values name the key and what was expected', () => {
   refused(`${HEAD}max-body = "0"`, /function\.hello\.max-body: expected a size/);
   refused(`${HEAD}max-response = [1]`, /function\.hello\.max-response: expected a size .*got an array/);
   refused(`${HEAD}isolation = "vm"`, 'isola.toml: function.hello.isolation: expected one of "inline", "worker", "process", got "vm"');
-  refused(`${HEAD}executor = "wasi-http"`, /function\.hello\.executor: expected "cgi", got "wasi-http"/);
+  refused(`${HEAD}executor = "wagi"`, /function\.hello\.executor: expected "cgi" or "wasi-http", got "wagi"/);
+  assert.equal(parseManifest(HEAD, 'isola.toml')[0]!.executor, undefined, 'no executor: chosen at deploy by what the module is');
+  assert.equal(parseManifest(`${HEAD}executor = "wasi-http"`, 'isola.toml')[0]!.executor, 'wasi-http');
   refused(`${HEAD}env = { A = 1 }`, 'isola.toml: function.hello.env.A: expected a string (no NUL), got 1');
   refused(`${HEAD}env = { "1A" = "x" }`, 'isola.toml: function.hello.env.1A: expected a variable name of letters, digits and "_", not starting with a digit');
   refused(`${HEAD}env = { "A=B" = "x" }`, /function\.hello\.env\.A=B: expected a variable name/);

@@ -12,11 +12,13 @@ import { P1Bridge } from './p1-bridge.js';
 
 export class WasiP2 {
   readonly imports: Record<string, Record<string, unknown>>;
+  /** The guest's clocks (other interfaces' pollables wait on them). */
+  readonly clocks: Clocks;
   private readonly p1: P1Bridge;
 
   constructor(opts: WasiOptions = {}) {
     const p1 = (this.p1 = new P1Bridge(opts));
-    const clocks = new Clocks(p1);
+    const clocks = (this.clocks = new Clocks(p1));
     const fs = new FileSystem(p1, clocks);
     this.imports = {
       ...cliImports(p1, clocks),

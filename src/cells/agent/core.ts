@@ -24,6 +24,9 @@ import type { CompiledComponent, ComponentInstance } from '../../engine/componen
 import { isComponentBinary } from '../../wasm/component/header.js';
 import { runComponentCommand, WasiP2 } from '../../capabilities/wasi-p2/index.js';
 import { invokeWave } from '../../engine/component/invoke-wave.js';
+import { channelDone, channelRequestBody, channelResponseSink, serveHttpRequest } from '../../capabilities/wasi-http/index.js';
+import type { OutputSink } from '../../capabilities/wasi-p1/stdio.js';
+import type { HostChannel } from './host-channel.js';
 
 export interface AgentConfig {
   /** The cell's preopens as the agent sees them (inside a jail: where they are mounted). */
@@ -61,8 +64,10 @@ export class AgentCore {
   /**
    * `cancelFlag`: the worker's shared flag (see Limits.cancelFlag). `outputViews`: buffer output may be a
    * view of the dropped instance's memory (the protocol copies it out anyway); inline cells hand out copies.
+   * `channel`: the capability channel of a worker or process cell (wasi:http's bodies cross it); none inline.
    */
-  constructor(private readonly config: AgentConfig, private readonly cancelFlag?: Int32Array, private readonly outputViews = false) {
+  constructor(private readonly config: AgentConfig, private readonly cancelFlag?: Int32Array, private readonly outputViews = false,
+    private readonly channel?: HostChannel & { flush(): void; readonly unsynced: boolean }) {
     // Without artifacts the engine never needs the signing key, so it must not look for a home directory.
     this.engine = new Engine({ cacheDir: config.cacheDir, keyDir: config.artifacts === false ? NO_KEY_DIR : undefined });
   }
@@ -119,6 +124,7 @@ export class AgentCore {
       case 'invoke': return this.callExport(compiled, req, limits, started, () => output(caps));
       case 'buffer': return this.runBuffer(req);
       case 'wasi': return this.runCommand(compiled, req, limits, started, output(caps));
+      case 'http': throw new IsolaError('USAGE', 'an http invocation needs a wasi:http component; a core module is served as CGI');
       default: throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
     }
   }
@@ -174,7 +180,7 @@ export class AgentCore {
   private invokeComponent(c: CompiledComponent, req: InvokeRequest, output: GuestOutputFactory): InvokeResult {
     const { limits, started, caps } = this.limitsFor(req);
     if (req.kind === 'buffer') throw new IsolaError('USAGE', 'a component has no buffer ABI: call its exports with an invoke');
-    if (req.kind !== 'wasi' && req.kind !== 'invoke') throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke or wasi)`);
+    if (req.kind !== 'wasi' && req.kind !== 'invoke' && req.kind !== 'http') throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, wasi or http)`);
     const out = output(caps);
     if (out.tick !== undefined) limits.tick = out.tick;
     let instance: ComponentInstance | undefined;
@@ -184,6 +190,15 @@ export class AgentCore {
           instance = i;
         });
         const res: InvokeResult = { exitCode, fuelConsumed: instance?.fuelConsumed ?? 0n, durationUs: micros(started) };
+        out.done(res);
+        return res;
+      }
+      if (req.kind === 'http') {
+        const res = this.serveHttp(c, req, limits, started, caps, out, (i) => {
+          instance = i;
+        });
+        res.fuelConsumed = instance?.fuelConsumed ?? 0n;
+        res.durationUs = micros(started);
         out.done(res);
         return res;
       }
@@ -204,6 +219,53 @@ export class AgentCore {
       }
     } catch (e) {
       throw withFuel(e, instance);
+    }
+  }
+
+  /**
+   * One HTTP request to a wasi:http handler: the response goes out in the output stream (head, then body, as the
+   * guest writes it), its trailers in the result's values; the guest's own stdout joins its stderr (its log).
+   */
+  private serveHttp(c: CompiledComponent, req: InvokeRequest, limits: Limits, started: number, caps: OutputCaps, out: GuestOutput,
+    observe: (i: ComponentInstance) => void): InvokeResult {
+    const ch = this.channel;
+    if (ch === undefined) throw new IsolaError('USAGE', 'wasi:http functions run in worker or process cells: an inline cell cannot wait for the network');
+    const [method, pathWithQuery, scheme, authority, ...flat] = req.args ?? [];
+    if (method === undefined || pathWithQuery === undefined || (scheme !== 'http' && scheme !== 'https') || authority === undefined || flat.length % 2 !== 0) {
+      throw new IsolaError('USAGE', 'an http invocation takes args [method, path-with-query, scheme, authority, name, value, …]');
+    }
+    const headers: Array<[string, string]> = [];
+    for (let i = 0; i < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
+    // What the guest sent leaves at least every millisecond of its work and before it sleeps, so a response
+    // it streams slowly reaches the client as it goes; and before its result or error.
+    const tick = limits.tick;
+    limits.tick = () => {
+      tick?.();
+      ch.flush();
+    };
+    const log = out.stderr;
+    const logAndFlush: OutputSink = {
+      filetype: log.filetype,
+      write: (u8, off, len) => log.write(u8, off, len),
+      flush: () => {
+        log.flush?.();
+        ch.flush();
+      },
+    };
+    const options = { ...this.wasiOptions(req, [pathWithQuery], out), stdout: logAndFlush, stderr: logAndFlush };
+    try {
+      const handled = serveHttpRequest(c, { method, pathWithQuery, scheme, authority, headers, body: channelRequestBody(ch) }, options,
+        channelResponseSink(ch), caps.stdout, limits, observe);
+      return { values: handled.trailers === null ? [] : [JSON.stringify(handled.trailers)], fuelConsumed: 0n, durationUs: 0 };
+    } finally {
+      // Whatever was sent reaches the host before this invocation's answer does.
+      if (ch.unsynced) {
+        try {
+          channelDone(ch);
+        } catch {
+          // a broken channel: the answer below is all the host gets
+        }
+      }
     }
   }
 

@@ -1,12 +1,14 @@
 /**
  * Entry of a process cell's agent (bundled into dist/bundle/cells/agent.js). The protocol runs over
- * fd 3, a socketpair the host set up; the agent's configuration is the last argv entry (JSON).
+ * fd 3, a socketpair the host set up, and the capability channel over fd 5 (blocking: read synchronously while a guest runs); the agent's configuration is the last argv entry (JSON).
  * Anything wrong with the channel ends the process: the host sees the exit and fails the invocations.
  */
 import { closeSync } from 'node:fs';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { AgentServer } from './server.js';
 import { writeParts } from '../protocol/writer.js';
+import { CAP_FD } from '../protocol/cap-channel.js';
+import { FdHostChannel } from './host-channel.js';
 import type { AgentConfig } from './core.js';
 
 const config = JSON.parse(process.argv[process.argv.length - 1]!) as AgentConfig;
@@ -26,7 +28,7 @@ const channel = new Socket({ fd: 3, readable: true, writable: true, onread } as 
 const agent = new AgentServer(config, {
   send: (parts) => writeParts(channel, parts),
   backlogged: () => channel.writableLength > 0,
-}, () => channel.end(() => process.exit(0)), undefined, true);
+}, () => channel.end(() => process.exit(0)), undefined, true, new FdHostChannel(CAP_FD));
 
 function received(chunk: Uint8Array): void {
   try {

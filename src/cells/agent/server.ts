@@ -10,6 +10,7 @@ import {
 import { cellClosed, notStarted } from '../cell-errors.js';
 import type { InvokeRequest } from '../types.js';
 import { AgentCore, type AgentConfig, type OpenedBuffer } from './core.js';
+import type { AgentHostChannel } from './host-channel.js';
 import { OutputBatch } from './output-batch.js';
 import { probe, type ProbeRequest } from './probe.js';
 
@@ -29,8 +30,10 @@ export class AgentServer {
   private readonly batch: OutputBatch;
 
   /** `volatileChunks`: the transport reuses the memory of the chunks it pushes (process cells read into one buffer). */
-  constructor(private readonly config: AgentConfig, private readonly sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array, volatileChunks = false) {
-    this.core = new AgentCore(config, cancelFlag, true); // output is copied into frames: views of guest memory suffice
+  /** `channel`: the capability channel (host-channel.ts), which the running invocation's capability code uses. */
+  constructor(private readonly config: AgentConfig, private readonly sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array,
+    volatileChunks = false, private readonly channel?: AgentHostChannel) {
+    this.core = new AgentCore(config, cancelFlag, true, channel); // output is copied into frames: views of guest memory suffice
     this.writer = new FrameWriter(sink);
     this.batch = new OutputBatch(this.writer);
     // Reused assembly buffers: every payload is consumed before the frame after next (invocations run synchronously).
@@ -148,6 +151,7 @@ export class AgentServer {
     }
     const batch = this.batch;
     batch.begin(id);
+    this.channel?.begin(id);
     try {
       const res = this.core.invoke(req, batch.output);
       batch.drain();

@@ -1,20 +1,22 @@
 /**
  * Entry of a worker cell's agent: frames arrive as transferred buffers on the parent port; the host
- * cancels a running guest through the shared flag in workerData (checked by the fuel meter).
+ * cancels a running guest through the shared flag in workerData (checked by the fuel meter). The capability
+ * channel is a port of its own, read synchronously (host-channel.ts).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { PortHostChannel } from './host-channel.js';
 import { joinParts } from '../protocol/index.js';
 import { AgentServer } from './server.js';
 import type { AgentConfig } from './core.js';
 
-const { config, cancel } = workerData as { config: AgentConfig; cancel: SharedArrayBuffer };
+const { config, cancel, capPort, capFlag } = workerData as { config: AgentConfig; cancel: SharedArrayBuffer; capPort: MessagePort; capFlag: SharedArrayBuffer };
 const port = parentPort!;
 const agent = new AgentServer(config, {
   send(parts) {
     const buf = joinParts(parts);
     port.postMessage(buf, [buf.buffer as ArrayBuffer]);
   },
-}, () => process.exit(0), new Int32Array(cancel));
+}, () => process.exit(0), new Int32Array(cancel), false, new PortHostChannel(capPort, new Int32Array(capFlag)));
 
 port.on('message', (msg: unknown) => {
   if (!(msg instanceof Uint8Array)) throw new Error('cell-protocol-error: a message that is not bytes');

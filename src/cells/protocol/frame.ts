@@ -12,21 +12,25 @@ export const FrameType = {
   ERROR: 5, // cell → host: JSON {code, message, detail}
   CANCEL: 6, // host → cell: stop requestId
   SHUTDOWN: 7, // host → cell: finish and exit
-  CAP_CALL: 8, // cell → host: capability call (reserved for the broker)
-  CAP_REPLY: 9, // host → cell: its reply (reserved)
+  CAP_CALL: 8, // cell → host, capability channel: [u8 op][bytes], the guest waits for the reply
+  CAP_REPLY: 9, // host → cell, capability channel: the reply's bytes
   DATA: 10, // both: [u8 slot][bytes]: input after its INVOKE; output/stderr while it runs, before its RESULT or ERROR
   EVAL: 11, // host → cell, tests only: JavaScript source
   EVAL_RESULT: 12, // cell → host, tests only: JSON {ok, value} | {ok: false, error}
   PROBE: 13, // host → cell, isola doctor: JSON ProbeRequest (agent/probe.ts)
   PROBE_RESULT: 14, // cell → host: JSON ProbeReport, what the cell sees from inside
+  CAP_SEND: 15, // cell → host, capability channel: [u8 op][bytes], one way (e.g. a response body chunk)
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k.toLowerCase()]));
 
-/** What each side may receive: anything else is a protocol error. */
-export const HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.LOAD, FrameType.INVOKE, FrameType.CANCEL, FrameType.SHUTDOWN, FrameType.CAP_REPLY, FrameType.DATA, FrameType.EVAL, FrameType.PROBE]);
-export const CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.READY, FrameType.RESULT, FrameType.ERROR, FrameType.CAP_CALL, FrameType.DATA, FrameType.EVAL_RESULT, FrameType.PROBE_RESULT]);
+/** What each side may receive on the control channel: anything else is a protocol error. */
+export const HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.LOAD, FrameType.INVOKE, FrameType.CANCEL, FrameType.SHUTDOWN, FrameType.DATA, FrameType.EVAL, FrameType.PROBE]);
+export const CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.READY, FrameType.RESULT, FrameType.ERROR, FrameType.DATA, FrameType.EVAL_RESULT, FrameType.PROBE_RESULT]);
+/** And on the capability channel (cap-channel.ts). */
+export const CAP_HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.CAP_REPLY]);
+export const CAP_CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.CAP_CALL, FrameType.CAP_SEND]);
 
 export const HEADER_BYTES = 9;
 /** Default cap on one frame (module bytes and bulk data included). */

@@ -131,7 +131,7 @@ function fuelInfo(v: unknown): Instrumented['fuel'] {
 
 // ---- invoke ----------------------------------------------------------------------------------
 
-const KINDS: readonly InvocationKind[] = ['invoke', 'buffer', 'wasi'];
+const KINDS: readonly InvocationKind[] = ['invoke', 'buffer', 'wasi', 'http'];
 const enum F {
   EXPORT = 1, ARGS = 2, ENV = 4, PREOPENS = 8, FUEL = 16, TIMEOUT = 32, MAX_OUT = 64, MAX_ERR = 128, INPUT = 256, START_BY = 512,
 }
@@ -142,7 +142,7 @@ const enum F {
  */
 export function encodeInvoke(w: ByteWriter, req: InvokeRequest, startBy?: number): void {
   const kind = KINDS.indexOf(req.kind);
-  if (kind < 0) throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
+  if (kind < 0) throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer, wasi or http)`);
   const l = req.limits;
   let flags = 0;
   if (req.export !== undefined) flags |= F.EXPORT;
@@ -300,7 +300,7 @@ export function dataFrameSlot(payload: Uint8Array): { slot: number; bytes: Uint8
 const CODES = new Set<string>([
   'DECODE', 'INVALID', 'COMPONENT', 'LINK', 'NO_EXPORT', 'BAD_ARGS', 'FUEL', 'TIMEOUT', 'MEMORY_LIMIT', 'TRAP', 'BUFFER',
   'ARTIFACT', 'USAGE', 'IO', 'EXIT', 'CELL_CRASHED', 'CELL_PROTOCOL', 'CELL_CLOSED', 'CANCELLED', 'JAIL', 'OVERLOADED',
-  'NOT_FOUND', 'MANIFEST', 'TOO_LARGE', 'CONFLICT',
+  'NOT_FOUND', 'MANIFEST', 'TOO_LARGE', 'CONFLICT', 'BAD_RESPONSE',
 ] satisfies IsolaErrorCode[]);
 
 /** What an error or eval-result frame may hold (the host refuses larger control frames). */

@@ -1,20 +1,15 @@
 /**
  * The CGI executor (WAGI): the guest is a WASI preview 1 command; the request reaches it as CGI
  * variables + the body on stdin, argv = [function name]; its stdout is parsed as a CGI response.
- * A future wasi:http executor implements the same Executor interface beside this one.
+ * The wasi:http executor (wasi-http.ts) implements the same Executor interface beside this one.
  */
 import { IsolaError } from '../../errors.js';
 import type { ExecutionContext, Executor, HttpRequestDescriptor, HttpResponseDescriptor } from '../types.js';
 import { cgiEnvironment } from './cgi-env.js';
 import { parseCgiOutput } from './cgi-response.js';
 import { grantPreopens } from '../grant-policy.js';
-
-function sizeText(bytes: number): string {
-  for (const [unit, n] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
-    if (bytes >= n && bytes % n === 0) return `${bytes / n} ${unit}`;
-  }
-  return `${bytes} bytes`;
-}
+import { sizeText } from './size-text.js';
+import { wholeBody } from './request-body.js';
 
 export class CgiExecutor implements Executor {
   readonly kind = 'cgi' as const;
@@ -22,14 +17,16 @@ export class CgiExecutor implements Executor {
   async handle(req: HttpRequestDescriptor, ctx: ExecutionContext): Promise<HttpResponseDescriptor> {
     const { spec } = ctx;
     const { limits } = spec;
-    if (req.body.length > limits.maxBodyBytes) {
+    // A request the server left unread (the version live when it arrived streams its body) is read whole here.
+    const body = await wholeBody(req.bodyStream, req.body, limits.maxBodyBytes);
+    if (body.length > limits.maxBodyBytes) {
       throw new IsolaError('TOO_LARGE', `request body larger than max-body (${sizeText(limits.maxBodyBytes)})`);
     }
     const result = await ctx.run({
       kind: 'wasi',
       args: [spec.name],
-      input: req.body,
-      env: cgiEnvironment(req, spec),
+      input: body,
+      env: cgiEnvironment(body === req.body ? req : { ...req, body }, spec),
       preopens: grantPreopens(spec),
       maxOutputBytes: limits.maxResponseBytes,
       limits: { fuel: limits.fuel, timeoutMs: limits.timeoutMs },

@@ -1,0 +1,86 @@
+/**
+ * A request body as a wasi:http guest reads it: pulled from the client's connection a piece at a time, when
+ * the guest asks (nothing is read ahead beyond the socket's own buffers), counted against max-body.
+ */
+import type { Readable } from 'node:stream';
+import { IsolaError } from '../../errors.js';
+
+/** A piece of the body, its end, or why it failed (an error-code name the guest sees as a stream error). */
+export type BodyRead = { data: Uint8Array } | { end: true } | { failed: string };
+
+export class RequestBodySource {
+  private taken = 0;
+  private failure: string | null = null;
+  private done = false;
+  private at = 0;
+
+  /** `stream`: the client's request, paused (never read by anyone else); or the whole body in `bytes`. */
+  constructor(private readonly stream: Readable | undefined, private readonly bytes: Uint8Array, private readonly limit: number) {}
+
+  async read(max: number): Promise<BodyRead> {
+    if (this.failure !== null) return { failed: this.failure };
+    if (this.done) return { end: true };
+    if (this.stream === undefined) return this.fromBytes(max);
+    for (;;) {
+      const s = this.stream;
+      const chunk = s.read() as Buffer | null;
+      if (chunk !== null) {
+        const piece = chunk.length > max ? chunk.subarray(0, max) : chunk;
+        if (chunk.length > max) s.unshift(chunk.subarray(max));
+        this.taken += piece.length;
+        if (this.taken > this.limit) return this.fail('HTTP-request-body-size');
+        return { data: piece };
+      }
+      if (s.readableEnded) {
+        this.done = true;
+        return { end: true };
+      }
+      if (s.destroyed || s.errored) return this.fail('connection-terminated');
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          s.off('readable', wake);
+          s.off('end', wake);
+          s.off('close', wake);
+          s.off('error', wake);
+          resolve();
+        };
+        s.on('readable', wake);
+        s.on('end', wake);
+        s.on('close', wake);
+        s.on('error', wake);
+      });
+    }
+  }
+
+  private fromBytes(max: number): BodyRead {
+    if (this.at >= this.bytes.length) {
+      this.done = true;
+      return { end: true };
+    }
+    const data = this.bytes.subarray(this.at, this.at + max);
+    this.at += data.length;
+    return { data };
+  }
+
+  private fail(why: string): BodyRead {
+    this.failure = why;
+    return { failed: why };
+  }
+}
+
+/** The whole body (a CGI guest reads stdin whole): from `stream` when the server left it unread, else `bytes`. */
+export async function wholeBody(stream: Readable | undefined, bytes: Uint8Array, limit: number): Promise<Uint8Array> {
+  if (stream === undefined) return bytes;
+  const source = new RequestBodySource(stream, bytes, limit);
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const r = await source.read(64 * 1024);
+    if ('end' in r) return Buffer.concat(parts);
+    if ('failed' in r) {
+      throw r.failed === 'HTTP-request-body-size'
+        ? new IsolaError('TOO_LARGE', `request body larger than ${limit} bytes`, { limit })
+        : new IsolaError('USAGE', 'client went away before sending the whole body');
+    }
+    parts.push(r.data);
+  }
+}
