@@ -26,6 +26,8 @@ export interface DeployFlags extends ServerFlags {
   /** --dir and --dir-ro in command-line order. */
   preopens?: Array<{ spec: string; readOnly: boolean }>;
   isolation?: string;
+  /** --allow-outbound, repeatable: allowed-outbound-hosts (checked by the server's manifest rules). */
+  allowOutbound?: string[];
   activate: boolean;
 }
 
@@ -73,6 +75,7 @@ export function manifestEntry(flags: DeployFlags): Record<string, unknown> {
   });
   if (files.length) entry.files = files;
   if (flags.isolation !== undefined) entry.isolation = parseIsolation(flags.isolation);
+  if (flags.allowOutbound !== undefined) entry['allowed-outbound-hosts'] = flags.allowOutbound;
   return entry;
 }
 

@@ -39,7 +39,7 @@ function serveCommand(program: Command, record: Recorder): void {
 
 interface DeployOptions extends ServerFlags {
   name: string; route: string; fuel?: string; maxMemory?: string; timeout?: string; maxConcurrency?: string;
-  maxBody?: string; env?: string[]; isolation?: string; activate: boolean;
+  maxBody?: string; env?: string[]; isolation?: string; allowOutbound?: string[]; activate: boolean;
 }
 
 function deployCommand(program: Command, record: Recorder): void {
@@ -63,6 +63,7 @@ function deployCommand(program: Command, record: Recorder): void {
     .option('--dir <host[::guest]>', "grant read-write access to a directory on the server's host", preopen(false))
     .option('--dir-ro <host[::guest]>', "grant read-only access to a directory on the server's host", preopen(true))
     .option('--isolation <kind>', 'inline, worker or process (default: the server\'s)')
+    .option('--allow-outbound <url>', 'a wasi:http guest may send requests here: scheme://host[:port], * patterns as Spin (repeatable)', collect)
     .option('--no-activate', 'store the version without switching to it'))
     .action(record(async (file: string, o: DeployOptions) => (await import('./deploy.js')).deployCommand(file, { ...o, preopens })));
 }

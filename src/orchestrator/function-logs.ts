@@ -121,6 +121,11 @@ export class FunctionLogs implements FunctionLogsApi {
     lines.write(chunk);
   }
 
+  /** One line of isola's own about a request in progress (an outbound request refused, …). */
+  note(requestId: string, fn: string, version: string, text: string): void {
+    if (!this.closed) this.append(fn, { time: new Date().toISOString(), requestId, function: fn, version, stream: 'isola', text });
+  }
+
   /** The request is over: its partial lines are written, then `failure` (one line: why it failed) if given. */
   requestEnded(requestId: string, fn: string, version: string, failure?: string): void {
     this.end(requestId);

@@ -4,8 +4,9 @@
  * (the admin API's JSON). Every error is one line naming the file, the key and what was expected:
  *   isola.toml: function.hello.fuel: expected a whole number >= 1, got "lots"
  *
- * Reserved keys: `key-value-stores` and `allowed-outbound-hosts` are refused with "not supported
- * yet" rather than accepted and ignored: a grant that is written down but not enforced would mislead.
+ * Reserved keys: `key-value-stores` is refused with "not supported yet" rather than accepted and ignored: a
+ * grant that is written down but not enforced would mislead. Spin's snake_case spellings of the keys Spin also
+ * has (`allowed_outbound_hosts`, `key_value_stores`) are accepted for theirs.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, posix, resolve } from 'node:path';
@@ -17,6 +18,7 @@ import type { Isolation } from '../cells/types.js';
 import type { FunctionLimits, FunctionSpec } from './types.js';
 import { checkRoute } from './routes.js';
 import { functionNameProblem } from './function-name.js';
+import { parseAllowedHost } from '../capabilities/wasi-http/allowed-hosts.js';
 
 export { FUNCTION_NAME } from './function-name.js';
 
@@ -30,7 +32,9 @@ export const DEFAULT_LIMITS: FunctionLimits = {
 };
 
 const ISOLATIONS: readonly Isolation[] = ['inline', 'worker', 'process'];
-const NOT_YET = ['key-value-stores', 'allowed-outbound-hosts'];
+const NOT_YET = ['key-value-stores'];
+/** Spin's spelling → isola's. */
+const SPIN_KEYS: Record<string, string> = { allowed_outbound_hosts: 'allowed-outbound-hosts', key_value_stores: 'key-value-stores' };
 
 /** How a bad value is shown in an error: strings quoted, tables and arrays named. */
 function shown(v: unknown): string {
@@ -129,6 +133,19 @@ const entrySchema = z.strictObject({
   env: envTable.optional(),
   files: z.array(fileEntry, { error: () => 'expected an array of "host::guest" or {host, guest, read-only}' }).optional(),
   isolation: field(`one of ${ISOLATIONS.map((i) => `"${i}"`).join(', ')}`, (v) => (ISOLATIONS.includes(v as Isolation) ? (v as Isolation) : undefined)).optional(),
+  'allowed-outbound-hosts': field('an array of "scheme://host[:port]" strings', (v) => {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return undefined;
+    for (const t of v) {
+      try {
+        parseAllowedHost(t);
+      } catch (e) {
+        throw new IsolaError('MANIFEST', (e as Error).message);
+      }
+    }
+    return v as string[];
+  }).optional(),
+  'max-outbound-requests': wholeNumber(0, 10_000).optional(),
+  'max-outbound-response': size(1).optional(),
   executor: field('"cgi" or "wasi-http"', (v) => (v === 'cgi' || v === 'wasi-http' ? v : undefined)).optional(),
 }, { error: () => 'expected a table' });
 
@@ -212,6 +229,8 @@ function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
     maxResponseBytes: e['max-response'] ?? DEFAULT_LIMITS.maxResponseBytes,
   };
   if (e.fuel !== undefined) limits.fuel = e.fuel;
+  if (e['max-outbound-requests'] !== undefined) limits.maxOutboundRequests = e['max-outbound-requests'];
+  if (e['max-outbound-response'] !== undefined) limits.maxOutboundResponseBytes = e['max-outbound-response'];
   if (e['max-table-elements'] !== undefined) limits.maxTableElements = e['max-table-elements'];
   const spec: FunctionSpec = {
     name,
@@ -222,6 +241,7 @@ function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
     isolation: e.isolation ?? opts.defaultIsolation ?? 'process',
   };
   if (e.executor !== undefined) spec.executor = e.executor; // else chosen at deploy by what the module is
+  if (e['allowed-outbound-hosts'] !== undefined && e['allowed-outbound-hosts'].length > 0) spec.allowedOutboundHosts = [...e['allowed-outbound-hosts']];
   if (e.source !== undefined) spec.source = resolve(opts.baseDir ?? process.cwd(), e.source);
   return spec;
 }
@@ -235,12 +255,24 @@ export function checkFunctionName(name: string, where = 'function'): void {
 /** Validates one function entry (the keys of `[function.NAME]`, as a parsed object). */
 export function parseFunctionEntry(name: string, raw: unknown, opts: EntryOptions): FunctionSpec {
   checkFunctionName(name, opts.where);
-  const r = entrySchema.safeParse(raw);
+  const r = entrySchema.safeParse(withIsolaKeys(raw, (k, own) => fail(opts, `function.${name}`, `both ${k} and ${own} are given`)));
   if (!r.success) {
     const [key, message] = firstIssue(`function.${name}`, r.error.issues);
     fail(opts, key, message);
   }
   return toSpec(name, r.data, opts);
+}
+
+/** An entry with Spin's snake_case keys renamed to isola's (both at once is refused by the schema as a duplicate). */
+function withIsolaKeys(raw: unknown, both: (k: string, own: string) => never): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const own = SPIN_KEYS[k] ?? k;
+    if (own in out) both(k, own);
+    out[own] = v;
+  }
+  return out;
 }
 
 /** Two routes that match the same requests (`:a` and `:b` are the same shape). */

@@ -25,7 +25,7 @@ import { VersionStore, versionIdOf, type FunctionState } from './store.js';
 import { compileOptionsFor, validateModule } from './validate-module.js';
 import { grantPreopens } from './grant-policy.js';
 import type {
-  ExecutionContext, Executor, FunctionSpec, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor,
+  ExecutionContext, Executor, FunctionSpec, OutboundCall, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor,
   InvocationRecord, OrchestratorApi, OrchestratorOptions, VersionInfo,
 } from './types.js';
 
@@ -388,7 +388,7 @@ export class Orchestrator implements OrchestratorApi {
 
   /** One audit record (and metrics sample) for a request that reached `name`. */
   private report(name: string, v: LiveVersion | null, requestId: string, startedAt: number, t0: number,
-    outcome: InvocationRecord['outcome'], status: number, fuel: bigint, detail?: string): void {
+    outcome: InvocationRecord['outcome'], status: number, fuel: bigint, detail?: string, outbound: OutboundCall[] = []): void {
     const sink = this.opts.onInvocation;
     if (!sink) return;
     const rec: InvocationRecord = {
@@ -397,6 +397,7 @@ export class Orchestrator implements OrchestratorApi {
       grantsUsed: v?.grants ?? [],
     };
     if (detail !== undefined) rec.detail = detail;
+    if (outbound.length > 0) rec.outbound = outbound;
     try {
       sink(rec);
     } catch {
@@ -428,10 +429,16 @@ export class Orchestrator implements OrchestratorApi {
     this.inflight++;
     let fuel = 0n;
     const version = live.info.id;
+    const outbound: OutboundCall[] = [];
     const ctx: ExecutionContext = {
       spec: live.info.spec,
       version,
       signal,
+      outbound: (call) => {
+        outbound.push(call);
+        if (call.error !== undefined) this.logs.note(requestId, name, version, `outbound ${call.method} ${call.url}: ${call.error}${call.reason ? ` (${call.reason})` : ''}`);
+      },
+      note: (text) => this.logs.note(requestId, name, version, text),
       run: async (r, s) => {
         // The guest's stderr reaches the function's log as the guest writes it, so what it wrote before a
         // trap, a timeout or a killed cell is kept too.
@@ -445,7 +452,7 @@ export class Orchestrator implements OrchestratorApi {
     const ended = (e: unknown, status: number): void => {
       if (e === undefined) {
         this.logs.requestEnded(requestId, name, version);
-        this.report(name, live, requestId, startedAt, t0, 'ok', status, fuel);
+        this.report(name, live, requestId, startedAt, t0, 'ok', status, fuel, undefined, outbound);
       } else {
         this.logs.requestEnded(requestId, name, version, failureLine(e));
         // A guest that failed (trap, timeout, cancel) reports what it spent until then; one that ran out spent its
@@ -454,7 +461,7 @@ export class Orchestrator implements OrchestratorApi {
         const outcome = outcomeFor(e);
         const failedAfter = e instanceof IsolaError && typeof e.detail.fuelConsumed === 'bigint' ? e.detail.fuelConsumed : fuel;
         const spent = outcome === 'fuel' && budget !== undefined ? BigInt(budget) : failedAfter;
-        this.report(name, live, requestId, startedAt, t0, outcome, status, spent, outcomeDetailFor(e));
+        this.report(name, live, requestId, startedAt, t0, outcome, status, spent, outcomeDetailFor(e), outbound);
       }
       live.inflight--;
       this.inflight--;

@@ -19,6 +19,11 @@ export interface FunctionSpec {
   files: Array<{ hostPath: string; guestPath: string; readOnly: boolean }>;
   isolation: Isolation;
   /**
+   * Where a wasi:http guest may send requests (Spin's syntax: `https://api.example.com`, `http://127.0.0.1:8080`,
+   * `https://*.example.com`, `*://localhost:*`); none: nowhere. CGI guests have no network either way.
+   */
+  allowedOutboundHosts?: string[];
+  /**
    * How requests reach the guest: 'cgi' (a WASI preview 1 command, WAGI) or 'wasi-http' (a component exporting
    * wasi:http/incoming-handler@0.2.x). Absent: chosen at deploy by what the module is (stored versions always say).
    */
@@ -34,6 +39,8 @@ export interface FunctionLimits {
   maxQueue: number; // waiting beyond maxConcurrency before 503, default 64
   maxBodyBytes: number; // request body, default 1 MiB
   maxResponseBytes: number; // guest stdout, default 16 MiB
+  maxOutboundRequests?: number; // outbound HTTP requests per request (wasi:http), default 32
+  maxOutboundResponseBytes?: number; // one outbound response body, default 16 MiB
 }
 
 /** A request as the executor sees it (already size-checked by the server). */
@@ -86,6 +93,10 @@ export interface ExecutionContext {
   /** Runs the guest in the version's pool; the executor builds the InvokeRequest (kind 'wasi' for CGI). */
   run: import('../cells/types.js').CellPoolApi['invoke'];
   signal: AbortSignal;
+  /** Records an outbound HTTP request the guest made (for the audit record and metrics). */
+  outbound(call: OutboundCall): void;
+  /** A line of isola's own in the function's log for this request. */
+  note(text: string): void;
 }
 
 export interface VersionInfo {
@@ -118,6 +129,22 @@ export interface InvocationRecord {
   detail?: string;
   status: number;
   grantsUsed: string[]; // e.g. ['env:GREETING', 'files:/data'] (granted to the invocation)
+  /** The outbound HTTP requests the guest made (wasi:http), refused ones included. */
+  outbound?: OutboundCall[];
+}
+
+/** One outbound HTTP request in the audit record. */
+export interface OutboundCall {
+  method: string;
+  /** scheme://authority as the guest asked. */
+  url: string;
+  status?: number;
+  /** The wasi:http error-code it ended with, and why. */
+  error?: string;
+  reason?: string;
+  bytesOut: number;
+  bytesIn: number;
+  ms: number;
 }
 
 /** Where a log line came from: the guest's output streams, or isola's own note (a failed request). */

@@ -13,6 +13,8 @@ export class ServerMetrics {
   private readonly requests: Counter<'function' | 'version' | 'status'>;
   private readonly latency: Histogram<'function'>;
   private readonly invocations: Counter<'function' | 'version' | 'outcome'>;
+  private readonly outbound: Counter<'function' | 'host' | 'outcome'>;
+  private readonly outboundBytes: Counter<'function' | 'host' | 'direction'>;
   private readonly fuel: Counter<'function' | 'version'>;
   private readonly admin: Counter<'operation' | 'result'>;
 
@@ -28,6 +30,8 @@ export class ServerMetrics {
     });
     this.invocations = new Counter({ name: 'isola_invocations_total', help: 'Invocations by outcome (ok, trap, fuel, timeout, memory, crash, overloaded, ...)', labelNames: ['function', 'version', 'outcome'], registers });
     this.fuel = new Counter({ name: 'isola_fuel_consumed_total', help: 'Fuel units consumed by guests', labelNames: ['function', 'version'], registers });
+    this.outbound = new Counter({ name: 'isola_outbound_requests_total', help: 'Outbound HTTP requests made for wasi:http guests, by host:port and outcome (2xx..5xx, or the error-code: HTTP-request-denied, connection-refused, ...)', labelNames: ['function', 'host', 'outcome'], registers });
+    this.outboundBytes = new Counter({ name: 'isola_outbound_bytes_total', help: 'Bytes of outbound HTTP bodies, sent (out) and received (in)', labelNames: ['function', 'host', 'direction'], registers });
     this.admin = new Counter({ name: 'isola_admin_operations_total', help: 'Admin API operations', labelNames: ['operation', 'result'], registers });
     new Gauge({
       name: 'isola_http_connections',
@@ -80,6 +84,12 @@ export class ServerMetrics {
 
   invocation(rec: InvocationRecord): void {
     this.invocations.inc({ function: rec.function, version: rec.version, outcome: rec.outcome });
+    for (const o of rec.outbound ?? []) {
+      const labels = { function: rec.function, host: o.url.replace(/^[a-z]+:\/\//, '').slice(0, 100) };
+      this.outbound.inc({ ...labels, outcome: o.error ?? (o.status === undefined ? 'none' : `${Math.floor(o.status / 100)}xx`) });
+      if (o.bytesOut > 0) this.outboundBytes.inc({ ...labels, direction: 'out' }, o.bytesOut);
+      if (o.bytesIn > 0) this.outboundBytes.inc({ ...labels, direction: 'in' }, o.bytesIn);
+    }
     const fuel = Number(rec.fuel);
     if (fuel > 0) this.fuel.inc({ function: rec.function, version: rec.version }, fuel);
   }

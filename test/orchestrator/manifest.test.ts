@@ -84,7 +84,16 @@ test('wrong types and values name the key and what was expected', () => {
 test('unknown keys, reserved grants, missing keys, bad names, bad TOML', () => {
   refused(`${HEAD}fule = 1`, /^isola\.toml: function\.hello: unknown key "fule" \(expected source, route, fuel, /);
   refused(`${HEAD}key-value-stores = ["default"]`, 'isola.toml: function.hello.key-value-stores: not supported yet');
-  refused(`${HEAD}allowed-outbound-hosts = ["https://example.com"]`, 'isola.toml: function.hello.allowed-outbound-hosts: not supported yet');
+  refused(`${HEAD}key_value_stores = ["default"]`, 'isola.toml: function.hello.key-value-stores: not supported yet');
+  refused(`${HEAD}allowed-outbound-hosts = ["example.com"]`, /function\.hello\.allowed-outbound-hosts: expected an array of "scheme:\/\/host\[:port\]" strings, got an array \("example\.com" is not scheme:\/\/host\[:port\]/);
+  refused(`${HEAD}allowed-outbound-hosts = ["http://2130706433"]`, /"2130706433" is not a host name/);
+  refused(`${HEAD}allowed-outbound-hosts = ["https://u@x.com"]`, /no user or password/);
+  refused(`${HEAD}allowed-outbound-hosts = "https://x.com"`, /expected an array/);
+  refused(`${HEAD}allowed-outbound-hosts = []\nallowed_outbound_hosts = []`, /both allowed_outbound_hosts and allowed-outbound-hosts are given/);
+  const [spin] = parseManifest(`${HEAD}allowed_outbound_hosts = ["https://api.example.com", "*://localhost:*"]\nmax-outbound-requests = 5\nmax-outbound-response = "2MiB"`, 'isola.toml');
+  assert.deepEqual(spin!.allowedOutboundHosts, ['https://api.example.com', '*://localhost:*']);
+  assert.equal(spin!.limits.maxOutboundRequests, 5);
+  assert.equal(spin!.limits.maxOutboundResponseBytes, 2 * 1024 * 1024);
   refused('[function.hello]\nroute = "/h"\n', 'isola.toml: function.hello.source: expected a path to a .wasm file (missing)');
   refused('[function.hello]\nsource = "h.wasm"\n', 'isola.toml: function.hello.route: expected a route starting with "/", got nothing (missing)');
   refused('[function.Hello]\nsource = "h.wasm"\nroute = "/h"\n', /^isola\.toml: bad function name "Hello" \(expected lower-case letters/);

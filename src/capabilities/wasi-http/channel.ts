@@ -31,6 +31,20 @@ export const HttpOp = {
    * ordered with it), so nothing of one invocation arrives after its answer.
    */
   DONE: 5,
+  /** call: JSON OutboundHead → [OK][u32 id], or [FAILED][JSON error-code] when refused before it left. */
+  OUT_START: 6,
+  /** send: [u32 id][bytes] of an outgoing request's body. */
+  OUT_BODY: 7,
+  /** send: [u32 id]: the outgoing request's body has ended. */
+  OUT_END: 8,
+  /** call: [u32 id] → [OK][JSON {status, headers}], [PENDING], or [FAILED][JSON error-code]. */
+  OUT_RESPONSE: 9,
+  /** call: [u32 id][u32 max][u8 wait] → [OK][bytes] (maybe none when not waiting), [END], [FAILED][JSON error-code]. */
+  OUT_READ: 10,
+  /** call: [f64 timeout ms, < 0: none][u32 n][n × (u8 kind 0 response | 1 body, u32 id)] → [OK][n × u8 ready]. */
+  OUT_WAIT: 11,
+  /** send: [u32 id]: the guest dropped the request's response or body: stop it. */
+  OUT_DROP: 12,
 } as const;
 
 /** The first byte of a reply. */
@@ -43,12 +57,21 @@ export const Reply = {
   FAILED: 2,
   /** Any call: the invocation must stop; JSON {code, message} follows (TIMEOUT, CANCELLED). */
   STOP: 3,
+  /** OUT_RESPONSE: not there yet. */
+  PENDING: 4,
 } as const;
 
 /** Bytes of response sent between two FLOW calls. */
 export const FLOW_WINDOW = 1024 * 1024;
 
 const text = new TextDecoder();
+
+/** What a call's reply says, with a STOP turned into the error that ends the guest. */
+export function replyOf(reply: Uint8Array): { kind: number; data: Uint8Array } {
+  if (reply.length === 0) throw new IsolaError('CELL_PROTOCOL', 'cell-protocol-error: capability channel: an empty reply');
+  if (reply[0] === Reply.STOP) throw stopError(reply.subarray(1));
+  return { kind: reply[0]!, data: reply.subarray(1) };
+}
 
 /** A STOP reply as the error that ends the guest (its code is checked: a host says only these). */
 function stopError(data: Uint8Array): IsolaError {
@@ -76,7 +99,10 @@ export function channelRequestBody(ch: CapabilityChannel): RequestBody {
         case Reply.END:
           ended = true;
           return null;
-        case Reply.FAILED: throw new P2Error({ tag: 'last-operation-failed', val: new IoError(text.decode(reply.subarray(1)).slice(0, 100)) });
+        case Reply.FAILED: {
+          const tag = text.decode(reply.subarray(1)).slice(0, 100);
+          throw new P2Error({ tag: 'last-operation-failed', val: new IoError(tag, { tag }) });
+        }
         case Reply.STOP: throw stopError(reply.subarray(1));
         default: throw new IsolaError('CELL_PROTOCOL', 'cell-protocol-error: capability channel: a READ reply of an unknown kind');
       }

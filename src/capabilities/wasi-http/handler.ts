@@ -12,6 +12,7 @@ import { WasiP2 } from '../wasi-p2/wasi.js';
 import { bufferedBody, httpErrorCode, httpTypes, ResponseState, type HttpTypes, type RequestBody, type RequestParts } from './types.js';
 import { outgoingTypes } from './outgoing.js';
 import type { ResponseSink } from './response-sink.js';
+import type { CapabilityChannel } from './channel.js';
 
 const HANDLER = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
 
@@ -31,9 +32,9 @@ export interface HandledRequest {
   trailers: Array<[string, string]> | null;
 }
 
-/** Everything a handler is given: WASI 0.2 and wasi:http (types, and an outgoing-handler that refuses). */
-function handlerImports(wasi: WasiP2, http: HttpTypes): ComponentImports {
-  const out = outgoingTypes(wasi.clocks, http.OutgoingBody);
+/** Everything a handler is given: WASI 0.2 and wasi:http (types, and outgoing requests through `channel`, or refused without one). */
+function handlerImports(wasi: WasiP2, http: HttpTypes, channel: CapabilityChannel | null): ComponentImports {
+  const out = outgoingTypes(wasi.clocks, http, channel);
   return {
     ...wasi.imports,
     'wasi:http/types': { ...http.classes, ...out.classes, httpErrorCode },
@@ -45,15 +46,18 @@ function handlerImports(wasi: WasiP2, http: HttpTypes): ComponentImports {
 export function missingHandlerImports(c: Pick<CompiledComponent, 'wanted'>): string[] {
   const wasi = new WasiP2({});
   try {
-    return missingImports(c.wanted as Map<string, string[]>, handlerImports(wasi, httpTypes(wasi.clocks)));
+    return missingImports(c.wanted as Map<string, string[]>, handlerImports(wasi, httpTypes(wasi.clocks), null));
   } finally {
     wasi.close();
   }
 }
 
-/** Runs the handler; throws the guest's failure (a trap, fuel, timeout), or BAD_RESPONSE when it set no response. */
+/**
+ * Runs the handler; throws the guest's failure (a trap, fuel, timeout), or BAD_RESPONSE when it set no response.
+ * `channel`: where its outgoing requests go (a cell's capability channel); none: they are refused.
+ */
 export function serveHttpRequest(compiled: CompiledComponent, req: IncomingHttpRequest, options: WasiOptions, sink: ResponseSink,
-  maxBodyBytes: number, limits: Limits = {}, observe?: (i: ComponentInstance) => void): HandledRequest {
+  maxBodyBytes: number, limits: Limits = {}, observe?: (i: ComponentInstance) => void, channel: CapabilityChannel | null = null): HandledRequest {
   const name = incomingHandlerExport(compiled);
   if (name === null) throw new IsolaError('USAGE', 'the component does not export wasi:http/incoming-handler@0.2.x');
   const wasi = new WasiP2(options);
@@ -61,7 +65,7 @@ export function serveHttpRequest(compiled: CompiledComponent, req: IncomingHttpR
   const http = httpTypes(wasi.clocks);
   const state = new ResponseState(sink, maxBodyBytes);
   try {
-    const instance = compiled.instantiate(handlerImports(wasi, http), limits);
+    const instance = compiled.instantiate(handlerImports(wasi, http, channel), limits);
     observe?.(instance);
     const body = req.body instanceof Uint8Array ? bufferedBody(req.body) : req.body;
     const { request, outparam } = http.begin({ ...req, body }, state);

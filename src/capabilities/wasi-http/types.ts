@@ -36,9 +36,14 @@ const unit = (): P2Error => new P2Error(undefined);
 const closed = (): P2Error => new P2Error({ tag: 'closed' });
 const trap = (message: string): IsolaError => new IsolaError('TRAP', `wasm trap: ${message}`, { kind: 'wasi-http' });
 
-/** Where an incoming body comes from: `read` returns up to `max` bytes (waiting for some), null at its end. */
+/**
+ * Where an incoming body comes from: `read` returns up to `max` bytes (waiting for some), null at its end;
+ * `readNow` what is there without waiting (maybe nothing); `pollable` one ready when there is something to read.
+ */
 export interface RequestBody {
   read(max: number): Uint8Array | null;
+  readNow?(max: number): Uint8Array | null;
+  pollable?(): Pollable;
 }
 
 /** A body the caller already holds whole. */
@@ -59,26 +64,32 @@ export class BodyInputStream extends InputStream {
   constructor(clocks: Clocks, private readonly source: RequestBody) {
     super(undefined as never, clocks, -1, null);
   }
-  override read(len: bigint): Uint8Array {
+  private take(len: bigint, block: boolean): Uint8Array {
     const n = Number(len > BigInt(MAX_READ) ? BigInt(MAX_READ) : len);
     if (n === 0) return new Uint8Array(0);
-    const got = this.source.read(n);
+    const got = block || this.source.readNow === undefined ? this.source.read(n) : this.source.readNow(n);
     if (got === null) throw closed();
     return got;
   }
+  override read(len: bigint): Uint8Array {
+    return this.take(len, false);
+  }
   override blockingRead(len: bigint): Uint8Array {
-    return this.read(len);
+    return this.take(len, true);
   }
   override skip(len: bigint): bigint {
     return BigInt(this.read(len).length);
   }
   override blockingSkip(len: bigint): bigint {
-    return this.skip(len);
+    return BigInt(this.blockingRead(len).length);
+  }
+  override subscribe(): Pollable {
+    return this.source.pollable?.() ?? super.subscribe();
   }
 }
 
 /** The response being written: its head once the guest sets it, its body bytes capped by max-response. */
-export class ResponseState {
+export class ResponseState implements BodyTarget {
   headSent = false;
   finished = false;
   trailers: Array<[string, string]> | null = null;
@@ -95,6 +106,11 @@ export class ResponseState {
     }
     if (this.headSent) this.sink.body(bytes);
     else this.held.push(Uint8Array.from(bytes)); // written before the response was set: sent after its head
+  }
+
+  finish(trailers: Array<[string, string]> | null): void {
+    this.finished = true;
+    this.trailers = trailers;
   }
 
   sendHead(status: number, headers: Array<[string, string]>): void {
@@ -142,8 +158,16 @@ export interface HttpTypes {
   /** Starts the request: the resources the export is called with. */
   begin(req: RequestParts, state: ResponseState): { request: unknown; outparam: unknown };
   readonly outparamSet: boolean;
-  /** For outgoing requests' bodies: (null, chunks) buffers what the guest writes. */
-  OutgoingBody: new (response: null, buffer: Uint8Array[]) => object;
+  /** For outgoing requests: their bodies' class (made with a BodyTarget), and incoming bodies' (of responses). */
+  OutgoingBody: new (target: BodyTarget) => { readonly finished: boolean };
+  IncomingBody: new (source: RequestBody) => object;
+}
+
+/** Where an outgoing body's bytes go: the response being written, or an outgoing request's. */
+export interface BodyTarget {
+  body(bytes: Uint8Array): void;
+  /** The guest finished the body (with trailers, host view), or dropped it finished. */
+  finish(trailers: Array<[string, string]> | null): void;
 }
 
 export function httpTypes(clocks: Clocks): HttpTypes {
@@ -204,10 +228,9 @@ export function httpTypes(clocks: Clocks): HttpTypes {
   class OutgoingBody {
     stream: BodyOutputStream | null = null;
     finished = false;
-    constructor(private readonly response: ResponseState | null, private readonly buffer: Uint8Array[] | null) {}
+    constructor(private readonly target: BodyTarget) {}
     body(bytes: Uint8Array): void {
-      if (this.response !== null) this.response.body(bytes);
-      else this.buffer!.push(Uint8Array.from(bytes));
+      this.target.body(bytes);
     }
     write(): OutputStream {
       if (this.stream !== null) throw unit();
@@ -219,10 +242,7 @@ export function httpTypes(clocks: Clocks): HttpTypes {
       if (body.stream !== null && !body.stream.dropped) throw trap('outgoing-body.finish while its output-stream is still alive');
       if (body.finished) throw trap('outgoing-body finished twice');
       body.finished = true;
-      if (body.response !== null) {
-        body.response.finished = true;
-        if (trailers !== undefined) body.response.trailers = trailers.pairs();
-      }
+      body.target.finish(trailers === undefined ? null : trailers.pairs());
     }
     [Symbol.dispose](): void {}
   }
@@ -245,7 +265,7 @@ export function httpTypes(clocks: Clocks): HttpTypes {
     }
     body(): OutgoingBody {
       if (this.bodyTaken !== null) throw unit();
-      this.bodyTaken = new OutgoingBody(current, null);
+      this.bodyTaken = new OutgoingBody(current!);
       return this.bodyTaken;
     }
     [Symbol.dispose](): void {}
@@ -281,6 +301,7 @@ export function httpTypes(clocks: Clocks): HttpTypes {
       return outparamUsed;
     },
     OutgoingBody: OutgoingBody as unknown as HttpTypes['OutgoingBody'],
+    IncomingBody: IncomingBody as unknown as HttpTypes['IncomingBody'],
   };
 }
 
@@ -291,7 +312,7 @@ export function errorCodeText(code: { tag: string; val?: unknown }): string {
   return `${code.tag}(${JSON.stringify(code.val, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))})`;
 }
 
-/** wasi:http/types.http-error-code: isola's io errors never carry an HTTP error. */
-export function httpErrorCode(_err: IoError): undefined {
-  return undefined;
+/** wasi:http/types.http-error-code: the error-code behind a body's stream error, if it has one. */
+export function httpErrorCode(err: IoError): { tag: string; val?: unknown } | undefined {
+  return err.http;
 }

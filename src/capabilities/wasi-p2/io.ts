@@ -9,7 +9,8 @@ const WHENCE_END = 2;
 
 /** wasi:io/error.error */
 export class IoError {
-  constructor(private readonly code: string) {}
+  /** `http`: the wasi:http error-code behind it (wasi:http/types.http-error-code reads it), for errors of HTTP bodies. */
+  constructor(private readonly code: string, readonly http?: { tag: string; val?: unknown }) {}
   toDebugString(): string {
     return this.code;
   }
@@ -22,14 +23,24 @@ export class IoError {
 const closed = (): P2Error => new P2Error({ tag: 'closed' });
 const failed = (errno: number): P2Error => new P2Error({ tag: 'last-operation-failed', val: new IoError(errorCodeOf(errno)) });
 
-/** wasi:io/poll.pollable: ready now, or at an instant of the monotonic clock. */
+/**
+ * Pollables whose readiness the host knows (an outbound response, a body from the network): `wait` blocks until
+ * one of `members` is ready or `timeoutMs` passes (0: just look; null: no limit) and says which are.
+ */
+export interface PollGroup {
+  wait(members: Pollable[], timeoutMs: number | null): boolean[];
+}
+
+/** wasi:io/poll.pollable: ready now, at an instant of the monotonic clock, or when its group says so. */
 export class Pollable {
-  constructor(private readonly clocks: Clocks, private readonly at: bigint | null) {}
+  constructor(private readonly clocks: Clocks, private readonly at: bigint | null, readonly group?: PollGroup) {}
   ready(): boolean {
+    if (this.group !== undefined) return this.group.wait([this], 0)[0] === true;
     return this.at === null || this.clocks.monotonicNow() >= this.at;
   }
   block(): void {
-    if (this.at !== null) this.clocks.sleepUntil(this.at);
+    if (this.group !== undefined) this.group.wait([this], null);
+    else if (this.at !== null) this.clocks.sleepUntil(this.at);
   }
   /** The instant it becomes ready (null: now). */
   get instant(): bigint | null {
@@ -85,11 +96,18 @@ export class Clocks {
       Pollable,
       poll: (list: Pollable[]) => {
         if (list.length === 0) throw new RangeError('poll: empty list'); // a trap, as the interface says
+        const grouped = list.filter((p) => p.group !== undefined);
         for (;;) {
-          const ready = list.flatMap((p, i) => (p.ready() ? [i] : []));
+          const ready = list.flatMap((p, i) => (p.group === undefined && p.ready() ? [i] : []));
           if (ready.length > 0) return new Uint32Array(ready);
-          const next = list.reduce<bigint | null>((min, p) => (p.instant !== null && (min === null || p.instant < min) ? p.instant : min), null);
-          if (next !== null) this.sleepUntil(next);
+          const next = list.reduce<bigint | null>((min, p) => (p.group === undefined && p.instant !== null && (min === null || p.instant < min) ? p.instant : min), null);
+          if (grouped.length > 0) {
+            // One wait for the host's pollables, bounded by the earliest clock one.
+            const timeoutMs = next === null ? null : Math.max(0, Number(next - this.monotonicNow()) / 1e6);
+            const flags = grouped[0]!.group!.wait(grouped, timeoutMs);
+            const hostReady = list.flatMap((p, i) => (p.group !== undefined && flags[grouped.indexOf(p)] === true ? [i] : []));
+            if (hostReady.length > 0) return new Uint32Array(hostReady);
+          } else if (next !== null) this.sleepUntil(next);
         }
       },
     };

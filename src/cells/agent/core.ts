@@ -255,7 +255,7 @@ export class AgentCore {
     const options = { ...this.wasiOptions(req, [pathWithQuery], out), stdout: logAndFlush, stderr: logAndFlush };
     try {
       const handled = serveHttpRequest(c, { method, pathWithQuery, scheme, authority, headers, body: channelRequestBody(ch) }, options,
-        channelResponseSink(ch), caps.stdout, limits, observe);
+        channelResponseSink(ch), caps.stdout, limits, observe, ch);
       return { values: handled.trailers === null ? [] : [JSON.stringify(handled.trailers)], fuelConsumed: 0n, durationUs: 0 };
     } finally {
       // Whatever was sent reaches the host before this invocation's answer does.

@@ -14,8 +14,36 @@ export class RequestBodySource {
   private done = false;
   private at = 0;
 
-  /** `stream`: the client's request, paused (never read by anyone else); or the whole body in `bytes`. */
-  constructor(private readonly stream: Readable | undefined, private readonly bytes: Uint8Array, private readonly limit: number) {}
+  /**
+   * `stream`: the client's request (or an outbound response), paused, read by nothing else; or the whole body in
+   * `bytes`. Past `limit` it fails with `tooLarge`.
+   */
+  constructor(private readonly stream: Readable | undefined, private readonly bytes: Uint8Array, private readonly limit: number,
+    private readonly tooLarge = 'HTTP-request-body-size') {}
+
+  /** What is there now, without waiting: a piece (maybe empty), the end, or the failure. */
+  readNow(max: number): BodyRead {
+    if (this.failure !== null) return { failed: this.failure };
+    if (this.done) return { end: true };
+    const s = this.stream;
+    if (s === undefined) return this.fromBytes(max);
+    const chunk = s.read() as Buffer | null;
+    if (chunk !== null) return this.take(s, chunk, max);
+    if (s.readableEnded) {
+      this.done = true;
+      return { end: true };
+    }
+    if (s.destroyed || s.errored) return this.fail('connection-terminated');
+    return { data: new Uint8Array(0) };
+  }
+
+  private take(s: Readable, chunk: Buffer, max: number): BodyRead {
+    const piece = chunk.length > max ? chunk.subarray(0, max) : chunk;
+    if (chunk.length > max) s.unshift(chunk.subarray(max));
+    this.taken += piece.length;
+    if (this.taken > this.limit) return this.fail(this.tooLarge);
+    return { data: piece };
+  }
 
   async read(max: number): Promise<BodyRead> {
     if (this.failure !== null) return { failed: this.failure };
@@ -24,13 +52,7 @@ export class RequestBodySource {
     for (;;) {
       const s = this.stream;
       const chunk = s.read() as Buffer | null;
-      if (chunk !== null) {
-        const piece = chunk.length > max ? chunk.subarray(0, max) : chunk;
-        if (chunk.length > max) s.unshift(chunk.subarray(max));
-        this.taken += piece.length;
-        if (this.taken > this.limit) return this.fail('HTTP-request-body-size');
-        return { data: piece };
-      }
+      if (chunk !== null) return this.take(s, chunk, max);
       if (s.readableEnded) {
         this.done = true;
         return { end: true };

@@ -7,14 +7,17 @@
  * settles when the guest's work ends: with its trailers, or its failure (which cuts a response already begun).
  */
 import { IsolaError } from '../../errors.js';
-import { formatDuration } from '../../engine/units.js';
 import { FLOW_WINDOW, HttpOp, Reply, parseHead, type HeadOrError } from '../../capabilities/wasi-http/index.js';
 import type { HostCalls } from '../../cells/types.js';
-import type { ExecutionContext, Executor, HttpRequestDescriptor, HttpResponseDescriptor } from '../types.js';
+import type { ExecutionContext, Executor, FunctionSpec, HttpRequestDescriptor, HttpResponseDescriptor } from '../types.js';
 import { grantPreopens } from '../grant-policy.js';
 import { sizeText } from './size-text.js';
 import { BodyQueue } from './body-queue.js';
 import { RequestBodySource } from './request-body.js';
+import { DEFAULT_OUTBOUND_LIMITS, OutboundBroker } from './outbound.js';
+import { outboundCalls } from './outbound-calls.js';
+import { reply, Stops } from './stops.js';
+import { parseAllowedHost, type AllowedHost } from '../../capabilities/wasi-http/allowed-hosts.js';
 
 /** Connection-level request headers: they describe the hop to isola, not the request the guest answers. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'http2-settings']);
@@ -28,57 +31,21 @@ function requestArgs(req: HttpRequestDescriptor): string[] {
   return args;
 }
 
-const reply = (kind: number, data: Uint8Array = EMPTY): Uint8Array => {
-  const out = new Uint8Array(1 + data.length);
-  out[0] = kind;
-  out.set(data, 1);
-  return out;
-};
-const stopReply = (e: IsolaError): Uint8Array => reply(Reply.STOP, Buffer.from(JSON.stringify({ code: e.code, message: e.message })));
-
-/**
- * Why the guest must stop waiting: its caller went away, or its time is up. A guest blocked in a call cannot
- * see its own deadline (it is not running), so the host answers the call with a stop at that moment.
- */
-class Stops {
-  private readonly timer: NodeJS.Timeout | undefined;
-  private reason: IsolaError | null = null;
-  private readonly waiters = new Set<(e: IsolaError) => void>();
-  private readonly onAbort = (): void => this.stop(new IsolaError('CANCELLED', 'the client went away'));
-
-  constructor(private readonly signal: AbortSignal, timeoutMs: number) {
-    this.timer = setTimeout(() => this.stop(new IsolaError('TIMEOUT', `timed out after ${formatDuration(timeoutMs)}`, { timeoutMs })), timeoutMs);
-    this.timer.unref();
-    if (signal.aborted) this.onAbort();
-    else signal.addEventListener('abort', this.onAbort, { once: true });
-  }
-
-  private stop(e: IsolaError): void {
-    if (this.reason !== null) return;
-    this.reason = e;
-    for (const w of this.waiters) w(e);
-    this.waiters.clear();
-  }
-
-  /** `work`'s reply, or a stop reply if one comes first. */
-  async race(work: Promise<Uint8Array>): Promise<Uint8Array> {
-    if (this.reason !== null) return stopReply(this.reason);
-    let waiter!: (e: IsolaError) => void;
-    const stopped = new Promise<Uint8Array>((resolve) => {
-      waiter = (e) => resolve(stopReply(e));
-      this.waiters.add(waiter);
+const allowedCache = new WeakMap<object, AllowedHost[]>();
+/** The spec's allowed outbound hosts, parsed (checked when the spec was made: an entry that fails here is dropped). */
+function allowedHostsOf(spec: FunctionSpec): AllowedHost[] {
+  let list = allowedCache.get(spec);
+  if (list === undefined) {
+    list = (spec.allowedOutboundHosts ?? []).flatMap((t) => {
+      try {
+        return [parseAllowedHost(t)];
+      } catch {
+        return [];
+      }
     });
-    try {
-      return await Promise.race([work, stopped]);
-    } finally {
-      this.waiters.delete(waiter);
-    }
+    allowedCache.set(spec, list);
   }
-
-  end(): void {
-    clearTimeout(this.timer);
-    this.signal.removeEventListener('abort', this.onAbort);
-  }
+  return list;
 }
 
 export class WasiHttpExecutor implements Executor {
@@ -98,8 +65,15 @@ export class WasiHttpExecutor implements Executor {
       gotHead = resolve;
     });
     let headSeen = false;
+    const broker = new OutboundBroker(allowedHostsOf(spec), {
+      ...DEFAULT_OUTBOUND_LIMITS,
+      maxRequests: limits.maxOutboundRequests ?? DEFAULT_OUTBOUND_LIMITS.maxRequests,
+      maxResponseBytes: limits.maxOutboundResponseBytes ?? DEFAULT_OUTBOUND_LIMITS.maxResponseBytes,
+    }, (r) => ctx.outbound(r));
+    const outbound = outboundCalls(broker, stops);
     const host: HostCalls = {
       send(op, data) {
+        if (outbound.send(op, data)) return;
         if (op === HttpOp.HEAD) {
           if (headSeen) throw new Error('a second response head');
           headSeen = true;
@@ -119,7 +93,7 @@ export class WasiHttpExecutor implements Executor {
         }
         if (op === HttpOp.FLOW) return stops.race(body.below(FLOW_WINDOW / 2).then(() => reply(Reply.OK)));
         if (op === HttpOp.DONE) return Promise.resolve(reply(Reply.OK)); // every send before it has been handled
-        return Promise.reject(new Error(`unknown wasi:http call ${op}`));
+        return outbound.call(op, data) ?? Promise.reject(new Error(`unknown wasi:http call ${op}`));
       },
     };
     const run = ctx.run({
@@ -138,7 +112,10 @@ export class WasiHttpExecutor implements Executor {
     }).catch((e: unknown) => {
       body.fail(e);
       throw e;
-    }).finally(() => stops.end());
+    }).finally(() => {
+      stops.end();
+      broker.close();
+    });
     // The head, or the invocation's end without one (its failure, or a handler that set no response).
     const first = await Promise.race([head, completion.then(() => null)]);
     if (first === null || 'error' in first) {
