@@ -5,7 +5,7 @@
 // second; the other cell kinds for scale; the figures of a function's pool (pool-figures.ts). Prints one
 // table and writes it into docs/benchmarks.md. Not a test.
 //   npm run bench:http [-- --quick] [-- --rounds 5 --seconds 5 --connections 32 --isolation process]
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { fromRoot } from '../../support/project-root.js';
 import { failedRow, formatTable, rowFailed, type Row } from '../table.js';
 import { machineDetails, writeBenchmarksDoc } from './report.js';
@@ -14,6 +14,9 @@ import { startNodeHello } from './node-hello-server.js';
 import { freePort, type Child } from './servers.js';
 import { startWorkerd } from './workerd.js';
 import { headOfLineRow, neighbourRow } from './pool-figures.js';
+import { wasiHttpRows } from './wasi-http.js';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { alternatingRounds, fmtRange, sample, verdict, warmUntilSteady, type Sample, type Side, type Target } from './rounds.js';
 import { median } from '../stats.js';
 
@@ -167,6 +170,10 @@ try {
       const row = await run().catch((e: unknown) => failedRow(label, '', e));
       rows.push(row);
     };
+    log('wasi:http rows…');
+    rows.push(...await wasiHttpRows(server, server.helloUrl, {
+      rounds: QUICK ? 2 : 3, seconds: SECONDS, connections: CONNECTIONS, quick: QUICK, tmp: mkdtempSync(join(tmpdir(), 'isola-bench-wasi-http-')), log,
+    }));
     await figure('4 spinning requests at once, 1 s timeout', () => headOfLineRow(server, QUICK ? 2 : 5, !QUICK));
     await figure('hello next to a function busy 50 ms per request', () => neighbourRow(server, server.helloUrl, { busyMs: 50 }, NEIGHBOURS));
     await figure('hello next to a function asleep 50 ms per request', () => neighbourRow(server, server.helloUrl, { sleepMs: 50 }, NEIGHBOURS));

@@ -115,24 +115,31 @@ export class CompiledModuleImpl implements CompiledModule {
    * own, so one budget and one clock span all its core modules) and returned as V8's instance. The limits
    * pick the variant as for instantiate; `meter` must be given when they need fuel or the module has it.
    */
-  instantiateCore(imports: WebAssembly.Imports, limits: Limits, meter: FuelMeter | null): WebAssembly.Instance {
+  instantiateCore(imports: WebAssembly.Imports, limits: Limits, meter: FuelMeter | null, held?: Array<() => void>): WebAssembly.Instance {
     const variant = this.variantFor(limits);
-    if (variant !== this) return variant.instantiateCore(imports, limits, meter);
-    if (this.memoryPool !== null) throw new IsolaError('USAGE', 'a component\'s core modules are not compiled with reuseMemory');
+    if (variant !== this) return variant.instantiateCore(imports, limits, meter, held);
+    if (this.memoryPool !== null && held === undefined) throw new IsolaError('USAGE', 'a pooled memory needs somewhere to be given back');
     if (this.v128Imports.length > 0) checkV128Imports(this.v128Imports, imports);
     let all = this.canThrow ? markingHostExceptions(imports, this.info) : imports;
     let slot: ReturnType<FuelMeter['addSlot']> | null = null;
+    let isola: Record<string, WebAssembly.ImportValue> | null = null;
     if (this.parts.fuel !== null) {
       if (meter === null) throw new IsolaError('USAGE', 'a metered core module needs its component\'s meter');
       slot = meter.addSlot();
-      all = { ...all, isola: { ...all.isola, fuel_check: slot.check } };
+      isola = { ...all.isola, fuel_check: slot.check };
     }
+    // A recycled memory, given back when the component instance is released (only small ones are pooled).
+    const pool = this.memoryPool;
+    const memory = pool?.acquire() ?? null;
+    if (memory !== null) (isola ??= { ...all.isola })[MEMORY_IMPORT_NAME] = memory;
+    if (isola !== null) all = { ...all, isola };
     let raw: WebAssembly.Instance;
     try {
       raw = new WebAssembly.Instance(this.module, all);
     } catch (e) {
-      throw this.instantiationError(e, meter, imports);
+      throw this.instantiationError(e, meter, imports); // the memory is not given back: a data segment may have written to it
     }
+    if (memory !== null) held!.push(() => pool!.release(memory));
     if (slot !== null) meter!.attach(raw.exports[FUEL_GLOBAL] as WebAssembly.Global, this.hasStart, slot.index);
     return raw;
   }

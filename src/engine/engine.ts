@@ -63,10 +63,11 @@ export class Engine {
   /**
    * Compiles a component (wasm32-wasip2 and others): lifted once by jco's transpiler (cached by content, in
    * memory and signed on disk), then each of its core modules compiled like any module, with the same
-   * options (fuel, memory and table caps; not reuseMemory). A core module here is a COMPONENT error.
+   * options (fuel, memory and table caps; with reuseMemory, an instance's small memories come from a pool and
+   * go back on ComponentInstance.release()). A core module here is a COMPONENT error.
    */
   async compileComponent(bytes: Uint8Array, opts: CompileOptions = {}): Promise<CompiledComponent> {
-    const options = { ...opts, reuseMemory: false };
+    const options = { ...opts, reuseMemory: opts.reuseMemory === true };
     const key = componentKeyOf(bytes, instrumentOptionsFor(options));
     const hit = this.components.get(key);
     if (hit) {
@@ -81,7 +82,7 @@ export class Engine {
    * isola made (liftOrCached, or a cell's host): the glue is code and runs as it is.
    */
   componentFromLift(bytes: Uint8Array, lifted: Pick<Lifted, 'glue' | 'cores' | 'exports'>, opts: CompileOptions = {}): CompiledComponent {
-    const options = { ...opts, reuseMemory: false };
+    const options = { ...opts, reuseMemory: opts.reuseMemory === true };
     const key = componentKeyOf(bytes, instrumentOptionsFor(options));
     return this.components.get(key) ?? this.buildComponent(key, bytes, lifted, options);
   }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IsolaError } from '../../src/errors.js';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
-import { FrameType } from '../../src/cells/protocol/index.js';
+import { CAP_FD, FrameType } from '../../src/cells/protocol/index.js';
 import { COUNTER, processAlive, sleep, witnessCell } from './guests.js';
 
 const MIB = 1024 * 1024;
@@ -16,11 +16,11 @@ const MIB = 1024 * 1024;
  * declaring a payload of `declared` bytes (a data frame's first is its slot), then up to `send` bytes of it,
  * 1 MiB at a time (the socket is non-blocking: EAGAIN is waited out). The host should kill the cell long before.
  */
-function flood(type: number, requestId: number, slot: number | null, declared: number, send: number, waitMs: number): string {
+function flood(type: number, requestId: number, slot: number | null, declared: number, send: number, waitMs: number, fd = 3): string {
   return `(() => {
     const fs = require('fs');
     const pause = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-    const writeAll = (b) => { for (let off = 0; off < b.length;) { try { off += fs.writeSync(3, b, off); } catch (e) { if (e.code !== 'EAGAIN') throw e; pause(1); } } };
+    const writeAll = (b) => { for (let off = 0; off < b.length;) { try { off += fs.writeSync(${fd}, b, off); } catch (e) { if (e.code !== 'EAGAIN') throw e; pause(1); } } };
     pause(${waitMs});
     const head = Buffer.alloc(9);
     head.writeUInt32LE(${declared} + 5, 0); head[4] = ${type}; head.writeUInt32LE(${requestId}, 5);
@@ -104,5 +104,38 @@ describe('frame attacks on the host', () => {
     await assert.rejects(inv, isProtocol(/^cell-protocol-error: error frame of 209715209 bytes exceeds the maximum of 1048576$/));
     await assert.rejects(attack, isProtocol(/error frame/));
     await witnessAnswers();
+  });
+});
+
+describe('attacks through the capability channel (fd 5): the same rules, refused from the header', () => {
+  const witness = witnessCell();
+  async function victim(): Promise<{ cell: SpawnedCell; m: string }> {
+    const cell = await spawnCell({ isolation: 'process', unsafeTestHooks: { eval: true } });
+    return { cell, m: await cell.load({ bytes: COUNTER }) };
+  }
+
+  test('a 200 MiB capability send for the running invocation: refused before it is buffered', async () => {
+    const { cell, m } = await victim();
+    const attack = cell.unsafeEval(flood(FrameType.CAP_SEND, 3, 2, 200 * MIB, 200 * MIB, 200, CAP_FD));
+    const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop' });
+    const grew = await rssGrowth(Promise.allSettled([attack, inv]));
+    assert.ok(grew < 16 * MIB, `the host's RSS grew ${(grew / MIB).toFixed(0)} MiB`);
+    await assert.rejects(inv, isProtocol(/cap_send frame of 209715209 bytes exceeds the maximum of 1048586/));
+    await witness.answers();
+  });
+
+  test('capability frames for a request not in the cell, or for one given no capabilities, kill the cell', async () => {
+    for (const [id, type, message] of [
+      [999, FrameType.CAP_SEND, /capability frame for request 999, which is not in the cell/],
+      [3, FrameType.CAP_CALL, /capability frame for request 3, which was given no capabilities/],
+      [3, FrameType.CAP_REPLY, /frame type 9|cap_reply|unexpected/i],
+    ] as const) {
+      const { cell, m } = await victim();
+      const attack = cell.unsafeEval(flood(type, id, 1, 8, 8, 200, CAP_FD));
+      const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop' });
+      await assert.rejects(inv, isProtocol(message));
+      await assert.rejects(attack);
+      await witness.answers();
+    }
   });
 });

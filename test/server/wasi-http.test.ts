@@ -285,3 +285,39 @@ test('hot swap under load between a CGI version and a wasi:http version fails no
   assert.deepEqual(failures, []);
   assert.ok((seen.get('hello from isola\n') ?? 0) > 0 && (seen.get('hello from wasi:http\n') ?? 0) > 0, JSON.stringify([...seen]));
 });
+
+test('trailers the guest sets reach the client after a chunked body', async () => {
+  const got = await new Promise<{ body: string; trailers: Record<string, string | undefined> }>((resolve, reject) => {
+    request(`${srv.url}/api/r`, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ body, trailers: res.trailers }));
+      res.on('error', reject);
+    }).on('error', reject).end();
+  });
+  assert.equal(got.body, 'hello from wasi:http\n');
+  assert.equal(got.trailers['x-trailer'], 'done');
+});
+
+test('a client that goes away mid-download stops the guest (it waits on the client, then is cancelled)', async () => {
+  const before = audits('stream').length;
+  await new Promise<void>((resolve) => {
+    const req = request(`${srv.url}/stream/big?200`, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > 4 * 1024 * 1024) {
+          req.destroy();
+          resolve();
+        }
+      });
+    });
+    req.on('error', () => {});
+    req.end();
+  });
+  const t0 = Date.now();
+  while (audits('stream').length === before && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+  const a = audits('stream').at(-1)!;
+  assert.equal(a['outcome'], 'cancelled');
+  assert.ok(Date.now() - t0 < 3000);
+});

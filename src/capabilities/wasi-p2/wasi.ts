@@ -43,8 +43,8 @@ export class WasiP2 {
     this.p1.wasi.setTimeout(timeoutMs);
   }
 
-  /** Closes every host file the guest still holds open. */
+  /** Closes every host file the guest still holds open; nothing of it may be called after. */
   close(): void {
-    this.p1.wasi.close();
+    this.p1.close();
   }
 }

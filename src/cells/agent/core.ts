@@ -98,10 +98,13 @@ export class AgentCore {
     return handle;
   }
 
-  /** A component lifted by the host: its core modules compiled with fuel metering (timeouts, cancellation), like a module. */
+  /**
+   * A component lifted by the host: its core modules compiled with fuel metering (timeouts, cancellation), like a
+   * module, and small memories recycled (each invocation releases its instance).
+   */
   private loadComponent(bytes: Uint8Array, compile: CompileOptions, parts: LiftedParts): ModuleHandle {
     const options: CompileOptions = {
-      fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes,
+      fuel: compile.fuel ?? true, maxMemoryBytes: compile.maxMemoryBytes, reuseMemory: true,
       maxTableElements: compile.maxTableElements, maxTotalTableElements: compile.maxTotalTableElements,
     };
     const handle = handleOf(bytes, { ...options, component: true });
@@ -219,12 +222,15 @@ export class AgentCore {
       }
     } catch (e) {
       throw withFuel(e, instance);
+    } finally {
+      instance?.release(); // results are text or copies by now; nothing calls into it again
     }
   }
 
   /**
-   * One HTTP request to a wasi:http handler: the response goes out in the output stream (head, then body, as the
-   * guest writes it), its trailers in the result's values; the guest's own stdout joins its stderr (its log).
+   * One HTTP request to a wasi:http handler: its bodies cross the capability channel as the guest reads and writes
+   * them (and its outbound requests), the trailers leave in the result's values; the guest's own stdout joins its
+   * stderr (its log).
    */
   private serveHttp(c: CompiledComponent, req: InvokeRequest, limits: Limits, started: number, caps: OutputCaps, out: GuestOutput,
     observe: (i: ComponentInstance) => void): InvokeResult {

@@ -20,6 +20,11 @@ export interface ComponentInstance {
   readonly exports: Readonly<Record<string, unknown>>;
   /** Fuel spent so far by all core modules of this instance. */
   readonly fuelConsumed: bigint;
+  /**
+   * Gives its recycled memories back (a component compiled with reuseMemory): call once nothing will call it
+   * again; after, every call into it fails. Without it they are simply collected.
+   */
+  release(): void;
 }
 
 export interface CompiledComponent {
@@ -87,14 +92,15 @@ export class CompiledComponentImpl implements CompiledComponent {
       if (core === undefined) throw new IsolaError('INVALID', `component refused: its glue asks for an unknown core module ${name}`);
       return core;
     };
-    const instantiateCore = (m: unknown, imp?: WebAssembly.Imports) => (m as CompiledModuleImpl).instantiateCore(imp ?? {}, limits, meter);
+    const held: Array<() => void> = [];
+    const instantiateCore = (m: unknown, imp?: WebAssembly.Imports) => (m as CompiledModuleImpl).instantiateCore(imp ?? {}, limits, meter, held);
     let raw: Record<string, unknown>;
     try {
       raw = this.run(getCore, imports, instantiateCore);
     } catch (e) {
       throw callError(e, meter);
     }
-    return new ComponentInstanceImpl(raw, meter);
+    return new ComponentInstanceImpl(raw, meter, held);
   }
 }
 
@@ -114,13 +120,21 @@ class ComponentInstanceImpl implements ComponentInstance {
   /** Nesting of calls into the instance (a host import may call back in). */
   private depth = 0;
 
-  constructor(raw: Record<string, unknown>, private readonly meter: FuelMeter | null) {
+  private released = false;
+
+  constructor(raw: Record<string, unknown>, private readonly meter: FuelMeter | null, private readonly held: Array<() => void>) {
     // Wrapped on first use (a request calls one export of many): a read-only view whose functions carry the limits.
     this.exports = this.view(raw, true);
   }
 
   get fuelConsumed(): bigint {
     return this.meter === null ? 0n : this.meter.fuelConsumed;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const give of this.held.splice(0)) give();
   }
 
   private view(raw: Record<string, unknown>, top: boolean): Record<string, unknown> {
@@ -146,6 +160,7 @@ class ComponentInstanceImpl implements ComponentInstance {
 
   private wrap(fn: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
     return (...args: unknown[]) => {
+      if (this.released) throw new IsolaError('USAGE', 'this component instance was released: make a new one');
       if (this.depth++ === 0) this.meter?.begin();
       try {
         return fn(...args);
