@@ -10,7 +10,7 @@ import { SigningKey } from '../signing-key.js';
 import { readComponentTypes, type ComponentTypes } from '../../wasm/component/read-types.js';
 
 /** The transpiler's version is part of every key: another version may lift the same bytes differently. */
-const TRANSPILER = '@bytecodealliance/jco-transpile 0.15.0';
+const TRANSPILER = '@bytecodealliance/jco-transpile 0.1.1 (js-component-bindgen)';
 
 /** Content key of a component compiled with these options (the module key, with a component prefix). */
 export function componentKeyOf(bytes: Uint8Array, options: InstrumentOptions): string {

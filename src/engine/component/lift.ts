@@ -5,6 +5,9 @@
  * through isola's own compile and instrumentation (fuel, memory and table caps) like any other module.
  * The glue is loaded only by glue.ts, from what this returns (or from isola's signed cache of it).
  */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { IsolaError } from '../../errors.js';
 
 export interface Lifted {
@@ -24,10 +27,19 @@ interface Bindgen {
 
 let bindgen: Promise<Bindgen> | null = null;
 
-/** The transpiler, loaded on first use (it compiles a ~10 MB core module; core-module users never pay for it). */
+/**
+ * The transpiler, loaded on first use (it compiles a ~10 MB core module; core-module users never pay for it).
+ * It is the bindgen of jco-transpile 0.1.1 (the dependency `jco-bindgen`, an npm alias), not of the current
+ * release: from 0.5 on, the glue it makes runs component-model async machinery (a task and a subtask per
+ * host call, generators) on every call, even for a component that uses no async: a wasi:http hello took
+ * ~700 µs in the glue instead of ~150 µs. Its exports map has no subpath for the vendored bindgen, so the
+ * file is found from the package's own entry.
+ */
 function loadBindgen(): Promise<Bindgen> {
   return (bindgen ??= (async () => {
-    const mod = await import('@bytecodealliance/jco-transpile/component') as unknown as Bindgen & { $init?: Promise<void> };
+    const entry = createRequire(import.meta.url).resolve('jco-bindgen'); // <package>/dist/index.js
+    const file = join(dirname(dirname(entry)), 'vendor', 'js-component-bindgen-component.js');
+    const mod = await import(pathToFileURL(file).href) as unknown as Bindgen & { $init?: Promise<void> };
     if (mod.$init !== undefined) await mod.$init;
     return mod;
   })());
