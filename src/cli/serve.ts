@@ -4,7 +4,8 @@
  * and takes deploys. SIGTERM/SIGINT drain in-flight requests (up
  * to --drain-timeout) and exit 0. The human lines go to stderr; stdout carries the JSON logs.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError } from '../errors.js';
@@ -69,6 +70,13 @@ function manifestPath(flag: string | undefined): string | undefined {
   return existsSync(MANIFEST) ? resolve(MANIFEST) : undefined;
 }
 
+/** Quick mode keeps no state unless --data-dir says where: a data directory of its own, removed at exit. */
+function scratchDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'isola-serve-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** The data directory, made here so a path that cannot be one is a one-line error naming the flag. */
 function dataDir(flag: string | undefined): string {
   const dir = resolve(flag ?? DEFAULT_DATA_DIR);
@@ -131,7 +139,7 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
       adminListen: flags.adminListen,
       manifestPath: manifest,
       modulePath: quick,
-      dataDir: dataDir(flags.dataDir),
+      dataDir: quick !== undefined && flags.dataDir === undefined ? scratchDataDir() : dataDir(flags.dataDir),
       adminToken: flags.adminToken?.trim(),
       defaultIsolation,
       allowDirs: flags.allowDir,

@@ -283,8 +283,6 @@ async function deployQuick(orch: OrchestratorApi, path: string, defaultIsolation
   }
   const name = quickFunctionName(path);
   const spec = parseFunctionEntry(name, { route: '/...' }, { where: path, ...(defaultIsolation ? { defaultIsolation } : {}) });
-  // Whatever else the data directory holds, quick mode serves this module alone on every path.
-  for (const f of orch.list()) if (f.name !== name) await orch.remove(f.name);
   try {
     const v = await orch.deploy(spec, bytes);
     logger.info({ function: name, version: v.id, route: spec.route }, 'serving one module');

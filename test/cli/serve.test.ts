@@ -100,6 +100,30 @@ test('in a folder with isola.toml it serves the manifest', async () => {
   });
 });
 
+test('quick mode: isola serve MODULE serves one wasi:http component on every path, keeps no state, and ignores ./isola.toml', async () => {
+  const cwd = tempDir('isola-serve-quick-');
+  writeFileSync(join(cwd, 'isola.toml'), '[function.x]\nsource = "missing.wasm"\nroute = "/x"\n'); // would fail if read
+  const served = await startServe(['--isolation', 'worker', fromRoot('test', 'fixtures', 'components', 'http-handler.wasm')], cwd);
+  try {
+    assert.match(served.stderr(), /^isola: serving http:\/\/127\.0\.0\.1:\d+ \(.*http-handler\.wasm\)$/m);
+    assert.match(served.stderr(), new RegExp(`^isola:   http-handler → ${served.url}/$`, 'm'));
+    for (const path of ['/hello', '/a/b/hello?q=1']) {
+      const r = await fetch(`${served.url}${path}`);
+      assert.equal(await r.text(), 'hello from wasi:http\n');
+      assert.equal(r.headers.get('x-path'), path);
+    }
+    served.child.kill('SIGTERM');
+    assert.equal(await served.exited, 0);
+    assert.throws(() => statSync(join(cwd, '.isola')), 'no data directory in the folder');
+  } finally {
+    await served.kill();
+  }
+  const both = await isolaAsync(['serve', '--manifest', join(cwd, 'isola.toml'), 'x.wasm'], { cwd });
+  assertFails(both, /^error: give a module or --manifest, not both$/, { status: 2, usage: true });
+  const none = await isolaAsync(['serve', join(cwd, 'nothing.wasm')], { cwd });
+  assertFails(none, /^error: cannot read .*nothing\.wasm: no such file$/);
+});
+
 test('a bad manifest, bad flags and a busy port: one error line and a non-zero exit', async () => {
   const cwd = tempDir('isola-serve-bad-');
   writeFileSync(join(cwd, 'isola.toml'), `[function.hello]\nsource = "${CGI('hello')}"\nroute = "/hello"\nfuel = "lots"\n`);

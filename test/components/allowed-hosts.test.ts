@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { addressAllowed, allowedBy, parseAllowedHost, specialAddress, unmapped } from '../../src/capabilities/wasi-http/allowed-hosts.js';
-import { DEFAULT_OUTBOUND_LIMITS, OutboundBroker, type OutboundRecord } from '../../src/orchestrator/executors/outbound.js';
+import { DEFAULT_OUTBOUND_LIMITS, OutboundBroker, type OutboundRecord } from '../../src/capabilities/wasi-http/host/outbound.js';
 import type { OutboundHead } from '../../src/capabilities/wasi-http/outgoing.js';
 
 const list = (...t: string[]) => t.map(parseAllowedHost);

@@ -9,7 +9,7 @@ import { cgiEnvironment } from './cgi-env.js';
 import { parseCgiOutput } from './cgi-response.js';
 import { grantPreopens } from '../grant-policy.js';
 import { sizeText } from './size-text.js';
-import { wholeBody } from './request-body.js';
+import { wholeBody } from '../../capabilities/wasi-http/host/request-body.js';
 
 export class CgiExecutor implements Executor {
   readonly kind = 'cgi' as const;

@@ -13,10 +13,10 @@ import type { ExecutionContext, Executor, FunctionSpec, HttpRequestDescriptor, H
 import { grantPreopens } from '../grant-policy.js';
 import { sizeText } from './size-text.js';
 import { BodyQueue } from './body-queue.js';
-import { RequestBodySource } from './request-body.js';
-import { DEFAULT_OUTBOUND_LIMITS, OutboundBroker } from './outbound.js';
-import { outboundCalls } from './outbound-calls.js';
-import { reply, Stops } from './stops.js';
+import { RequestBodySource } from '../../capabilities/wasi-http/host/request-body.js';
+import { DEFAULT_OUTBOUND_LIMITS, OutboundBroker } from '../../capabilities/wasi-http/host/outbound.js';
+import { outboundCalls } from '../../capabilities/wasi-http/host/outbound-calls.js';
+import { reply, Stops } from '../../capabilities/wasi-http/host/replies.js';
 import { parseAllowedHost, type AllowedHost } from '../../capabilities/wasi-http/allowed-hosts.js';
 
 /** Connection-level request headers: they describe the hop to isola, not the request the guest answers. */

@@ -13,8 +13,8 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import {
   addressAllowed, allowedBy, canonicalIPv4, specialAddress, splitHostPort, unmapped, urlHost, type AllowedHost,
-} from '../../capabilities/wasi-http/allowed-hosts.js';
-import type { OutboundHead } from '../../capabilities/wasi-http/outgoing.js';
+} from '../allowed-hosts.js';
+import type { OutboundHead } from '../outgoing.js';
 import { RequestBodySource, type BodyRead } from './request-body.js';
 
 export interface OutboundLimits {

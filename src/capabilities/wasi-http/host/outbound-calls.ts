@@ -1,9 +1,9 @@
 /** The wasi:http executor's outbound ops (capabilities/wasi-http/channel.ts OUT_*), decoded and answered from an OutboundBroker. */
-import { HttpOp, Reply } from '../../capabilities/wasi-http/index.js';
-import type { OutboundHead } from '../../capabilities/wasi-http/outgoing.js';
-import { MAX_CAP_DATA } from '../../cells/protocol/index.js';
+import { HttpOp, Reply } from '../channel.js';
+import type { OutboundHead } from '../outgoing.js';
+import { MAX_CAP_DATA } from '../../../cells/protocol/index.js';
 import type { OutboundBroker, ErrorCode } from './outbound.js';
-import { reply, type Stops } from './stops.js';
+import { reply, type Stops } from './replies.js';
 
 const json = (v: unknown): Uint8Array => Buffer.from(JSON.stringify(v), 'utf8');
 const u32 = (data: Uint8Array, at: number): number => new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(at, true);

@@ -1,7 +1,7 @@
 /** Replies to a guest's capability calls, and the stops (cancel, timeout) that answer a waiting guest early. */
-import { IsolaError } from '../../errors.js';
-import { formatDuration } from '../../engine/units.js';
-import { Reply } from '../../capabilities/wasi-http/index.js';
+import { IsolaError } from '../../../errors.js';
+import { formatDuration } from '../../../engine/units.js';
+import { Reply } from '../channel.js';
 
 const EMPTY = new Uint8Array(0);
 

@@ -3,7 +3,7 @@
  * the guest asks (nothing is read ahead beyond the socket's own buffers), counted against max-body.
  */
 import type { Readable } from 'node:stream';
-import { IsolaError } from '../../errors.js';
+import { IsolaError } from '../../../errors.js';
 
 /** A piece of the body, its end, or why it failed (an error-code name the guest sees as a stream error). */
 export type BodyRead = { data: Uint8Array } | { end: true } | { failed: string };
