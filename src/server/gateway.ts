@@ -11,6 +11,7 @@ import { isIsolaError } from '../errors.js';
 import { httpStatusFor, publicReason } from './error-status.js';
 import { readBody, tooLarge } from './read-body.js';
 import { endWithBody, sendText } from './respond.js';
+import { writeStreamed } from './write-streamed.js';
 import type { RequestPath } from './request-path.js';
 import type { RouteMatch } from './router.js';
 
@@ -73,57 +74,11 @@ function writeGuestResponse(res: ServerResponse, out: HttpResponseDescriptor, lo
   // would have (the guest's body, which is not sent), or none when the guest wrote no body.
   const bodiless = status === 204 || status === 304;
   const head = res.req.method === 'HEAD';
-  if (out.stream !== undefined) return writeStreamed(res, status, headers, out, bodiless || head);
+  if (out.stream !== undefined) return writeStreamed(res, status, headers, out, bodiless || head, (n, v) => TOKEN.test(n) && FIELD_VALUE.test(v) && !HOP_BY_HOP.has(n.toLowerCase()));
   if (!bodiless && !(head && out.body.byteLength === 0)) headers.push('content-length', String(out.body.byteLength));
   res.writeHead(status, headers);
   if (bodiless || head) res.end();
   else endWithBody(res, out.body);
-}
-
-/**
- * A body that arrives while it is sent (chunked): each piece is written once the previous one has left (the
- * connection's send timeout sees progress), trailers after the last. A guest that fails mid-body cuts the
- * connection, so the client sees an incomplete response, never a complete-looking one; one that fails before
- * its first body byte gets the error answer a whole response would. A bodiless answer
- * (HEAD, 204, 304) still waits for the guest, whose writes are dropped.
- */
-async function writeStreamed(res: ServerResponse, status: number, headers: string[], out: HttpResponseDescriptor, bodiless: boolean): Promise<void> {
-  // The head leaves with the first body bytes (or at the end): a guest that fails before writing any body gets
-  // a plain 500 (thrown on to the caller), not a cut response.
-  let started = false;
-  const start = (): void => {
-    if (!started) res.writeHead(status, headers);
-    started = true;
-  };
-  try {
-    for await (const chunk of out.stream!) {
-      if (res.destroyed) break;
-      if (bodiless || chunk.length === 0) continue;
-      start();
-      if (!res.write(chunk)) await drained(res);
-    }
-    const trailers = await out.completion;
-    if (res.destroyed) return;
-    start();
-    if (trailers && !bodiless) res.addTrailers(trailers.filter(([n, v]) => TOKEN.test(n) && FIELD_VALUE.test(v) && !HOP_BY_HOP.has(n.toLowerCase())));
-    res.end();
-  } catch (e) {
-    if (!started) throw e;
-    res.destroy(); // the guest failed mid-body (the orchestrator logged why)
-  }
-}
-
-/** Resolves when the response can take more, or has closed. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 const CONNECTION_ABORT = Symbol('isola.connectionAbort');
