@@ -73,6 +73,13 @@ export async function wasiHttpRows(isola: IsolaUnderTest, cgiUrl: string, o: Was
       const a = samples.get(ours);
       const b = samples.get(base);
       if (!a || !b) return;
+      const failed = b.reduce((n, x) => n + x.errors, 0);
+      const answered = b.reduce((n, x) => n + x.requestsPerSec, 0);
+      if (failed > 0 || answered === 0) {
+        // A baseline that fails requests (or answers none) measures its failures, not its speed: no ratio.
+        rows.push({ metric, isola: summary(a), baseline: `${summary(b)} ${base}: the baseline ${answered === 0 ? 'answered nothing' : 'failed requests'}`, ratio: '-', target: target ? `>= ${target.value.toFixed(2)}x` : 'report', ok: '-' });
+        return;
+      }
       const ratios = a.map((s, i) => s.requestsPerSec / b[i]!.requestsPerSec);
       rows.push({
         metric, isola: summary(a), baseline: `${summary(b)} ${base}`, ratio: fmtRange(ratios),
