@@ -52,7 +52,20 @@ interface Job {
   startBy: number | undefined;
   /** Taken back unstarted: it will not run here (no hooks, not counted). */
   takenBack: boolean;
+  /** CAP_SEND frames received for it on the capability channel. */
+  capSends: number;
 }
+
+/** An invocation answered before all its capability sends were read (the channels are not ordered with each other). */
+interface Draining {
+  job: Job;
+  result: InvokeResult;
+  want: number;
+  timer: NodeJS.Timeout;
+}
+
+/** How long an answered invocation may wait for the capability frames its result announced. */
+const CAP_SENDS_GRACE_MS = 5000;
 
 interface Call {
   kind: 'load' | 'eval' | 'probe';
@@ -92,6 +105,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
   /** The capability channel's frames (see protocol/cap-channel.ts), and whether a call on it awaits its reply. */
   private readonly capDecoder: FrameDecoder;
   private capCallPending = false;
+  private readonly draining = new Map<number, Draining>();
   private readonly readyPromise: Promise<void>;
   private readyResolve!: () => void;
   private readyReject!: (e: unknown) => void;
@@ -104,7 +118,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
     this.capDecoder = new FrameDecoder(CAP_CELL_TO_HOST, (type, id, payload) => this.onCapFrame(type, id, payload), {
       admit: (type, id, length) => {
         if (length + HEADER_BYTES > MAX_CAP_FRAME_BYTES) throw protocolError(`${TYPE_NAMES[type]} frame of ${length + HEADER_BYTES} bytes exceeds the maximum of ${MAX_CAP_FRAME_BYTES}`);
-        this.capJob(id);
+        if (!this.draining.has(id)) this.capJob(id);
       },
     });
     this.readyPromise = new Promise((resolve, reject) => {
@@ -191,6 +205,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
     return new Promise<InvokeResult>((resolve, reject) => {
       const job: Job = {
         id: 0, req, output, failWith: null, signal, resolve, reject, onAbort: undefined, done: false, startBy: undefined, takenBack: false,
+        capSends: 0,
       };
       if (signal !== undefined) {
         job.onAbort = () => this.abort(job);
@@ -368,8 +383,11 @@ export abstract class RemoteCell implements Cell, FrameSink {
     });
   }
 
-  /** The head ended (answered, or given up on); the next one, if any, is running now. */
-  private finish(job: Job, outcome: InvokeResult | unknown, ok = false): void {
+  /**
+   * The head ended (answered, or given up on); the next one, if any, is running now. `awaitSends`: its answer
+   * counts more capability sends than have been read; it settles when they are in (see onCapFrame).
+   */
+  private finish(job: Job, outcome: InvokeResult | unknown, ok = false, awaitSends = 0): void {
     if (this.inflight[0] !== job) return;
     this.inflight.shift();
     if (this.timer !== null) {
@@ -380,7 +398,17 @@ export abstract class RemoteCell implements Cell, FrameSink {
       this.invocations++;
       this.settled();
     }
-    this.settle(job, outcome, ok);
+    if (awaitSends > 0) {
+      const timer = setTimeout(() => {
+        if (!this.draining.has(job.id)) return;
+        this.die(protocolError(`request ${job.id} announced ${awaitSends} capability sends and sent ${job.capSends}`));
+        this.terminate();
+      }, CAP_SENDS_GRACE_MS);
+      timer.unref?.();
+      this.draining.set(job.id, { job, result: outcome as InvokeResult, want: awaitSends, timer });
+    } else {
+      this.settle(job, outcome, ok);
+    }
     if (this.state === 'alive' || this.state === 'closing') {
       if (this.inflight.length > 0) this.headStarted();
       if (this.state === 'alive') this.pump();
@@ -419,6 +447,12 @@ export abstract class RemoteCell implements Cell, FrameSink {
     }
     // Never started (the cell runs its invocations in order): say so, so that a pool may retry them.
     for (const job of [...behind, ...this.queue.splice(0)]) this.settle(job, notStarted(err));
+    // Answered, but what they sent on the capability channel never all came: their responses are incomplete.
+    for (const d of this.draining.values()) {
+      clearTimeout(d.timer);
+      this.settle(d.job, err);
+    }
+    this.draining.clear();
     for (const c of this.calls.values()) c.reject(err);
     this.calls.clear();
     if (!this.hostEnded) for (const l of this.listeners) l(err);
@@ -446,9 +480,12 @@ export abstract class RemoteCell implements Cell, FrameSink {
       case FrameType.RESULT: {
         const job = this.runningHead(id, 'result');
         if (job.takenBack) throw protocolError(`request ${id} ran after its start-by time (it had been taken back)`);
-        const { res, hasOutput, hasStderr } = decodeResult(payload);
+        const { res, hasOutput, hasStderr, capSends } = decodeResult(payload);
+        if (capSends > 0 && job.req.host === undefined) throw protocolError(`request ${id} counts capability sends, but was given no capabilities`);
+        if (capSends < job.capSends) throw protocolError(`request ${id} counts ${capSends} capability sends, but sent ${job.capSends}`);
         const failedCallback = job.output.callbackFailure;
         if (failedCallback !== null) this.finish(job, failedCallback.failure);
+        else if (job.capSends < capSends) this.finish(job, job.output.result(res, hasOutput, hasStderr), true, capSends);
         else this.finish(job, job.output.result(res, hasOutput, hasStderr), true);
         return;
       }
@@ -491,14 +528,23 @@ export abstract class RemoteCell implements Cell, FrameSink {
    * call was given something isola's agent never sends: the cell is killed.
    */
   private onCapFrame(type: FrameType, id: number, payload: Uint8Array): void {
-    const job = this.capJob(id);
+    const d = this.draining.get(id);
+    const job = d?.job ?? this.capJob(id);
     const host = job.req.host;
     if (host === undefined) throw protocolError(`capability frame for request ${id}, which was given no capabilities`);
     const { op, data } = capPayload(payload);
     if (type === FrameType.CAP_SEND) {
+      job.capSends++;
+      if (d !== undefined && job.capSends > d.want) throw protocolError(`request ${id} sent more capability frames than its answer counted`);
       host.send(op, data);
+      if (d !== undefined && job.capSends === d.want) {
+        clearTimeout(d.timer);
+        this.draining.delete(id);
+        this.settle(job, d.result, true);
+      }
       return;
     }
+    if (d !== undefined) throw protocolError(`a capability call from request ${id}, which has answered`);
     if (this.capCallPending) throw protocolError('a capability call while another is unanswered');
     this.capCallPending = true;
     host.call(op, data).then((reply) => {

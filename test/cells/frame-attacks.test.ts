@@ -124,6 +124,23 @@ describe('attacks through the capability channel (fd 5): the same rules, refused
     await witness.answers();
   });
 
+  test('a result that counts capability sends for an invocation given no capabilities kills the cell', async () => {
+    const { cell, m } = await victim();
+    // A RESULT for request 3: flags CAP_SENDS (32), fuel u64, duration f64, then the count (u32).
+    const attack = cell.unsafeEval(`(() => {
+      const fs = require('fs');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      const p = Buffer.alloc(1 + 8 + 8 + 4); p[0] = 32; p.writeUInt32LE(7, 17);
+      const head = Buffer.alloc(9); head.writeUInt32LE(p.length + 5, 0); head[4] = ${FrameType.RESULT}; head.writeUInt32LE(3, 5);
+      fs.writeSync(3, Buffer.concat([head, p]));
+      return 'sent';
+    })()`);
+    const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop' });
+    await assert.rejects(inv, isProtocol(/request 3 counts capability sends, but was given no capabilities/));
+    await attack.catch(() => {});
+    await witness.answers();
+  });
+
   test('capability frames for a request not in the cell, or for one given no capabilities, kill the cell', async () => {
     for (const [id, type, message] of [
       [999, FrameType.CAP_SEND, /capability frame for request 999, which is not in the cell/],

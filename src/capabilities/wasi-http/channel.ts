@@ -26,9 +26,9 @@ export const HttpOp = {
   /** call: empty → [REPLY_OK] once the host's client has caught up, or a stop. */
   FLOW: 4,
   /**
-   * call: empty → [REPLY_OK]. The invocation's last call, made before its result or error: the host has then
-   * handled every frame it sent (the channel is ordered; the result travels on the control channel, which is not
-   * ordered with it), so nothing of one invocation arrives after its answer.
+   * call: empty → [REPLY_OK]. The last call of an invocation that fails, made before its error frame: the host
+   * has then handled every frame it sent (the channel is ordered; the error travels on the control channel,
+   * which is not ordered with it). A result needs none: it counts the sends (see RemoteCell).
    */
   DONE: 5,
   /** call: JSON OutboundHead → [OK][u32 id], or [FAILED][JSON error-code] when refused before it left. */
@@ -110,7 +110,7 @@ export function channelRequestBody(ch: CapabilityChannel): RequestBody {
   };
 }
 
-/** The last call of an invocation that used the channel (see HttpOp.DONE). */
+/** The last call of a failing invocation that used the channel (see HttpOp.DONE). */
 export function channelDone(ch: CapabilityChannel): void {
   const reply = ch.call(HttpOp.DONE, new Uint8Array(0));
   if (reply[0] !== Reply.OK && reply[0] !== Reply.STOP) throw new IsolaError('CELL_PROTOCOL', 'cell-protocol-error: capability channel: a DONE reply of an unknown kind');

@@ -262,16 +262,18 @@ export class AgentCore {
     try {
       const handled = serveHttpRequest(c, { method, pathWithQuery, scheme, authority, headers, body: channelRequestBody(ch) }, options,
         channelResponseSink(ch), caps.stdout, limits, observe, ch);
+      // The result counts the sends (AgentServer.run): the host settles it once they are all in.
       return { values: handled.trailers === null ? [] : [JSON.stringify(handled.trailers)], fuelConsumed: 0n, durationUs: 0 };
-    } finally {
-      // Whatever was sent reaches the host before this invocation's answer does.
+    } catch (e) {
+      // An error frame has no count: whatever was sent reaches the host before it does (a last call).
       if (ch.unsynced) {
         try {
           channelDone(ch);
         } catch {
-          // a broken channel: the answer below is all the host gets
+          // a broken channel: the error is all the host gets
         }
       }
+      throw e;
     }
   }
 

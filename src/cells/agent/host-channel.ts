@@ -22,11 +22,14 @@ export abstract class AgentHostChannel implements HostChannel {
   private batched = 0;
   /** Sends made since the last call (which the host has therefore not been seen to handle). */
   unsynced = false;
+  /** CAP_SEND frames of the running invocation (its result tells the host how many to wait for). */
+  sent = 0;
 
   /** The invocation that may use the channel now. */
   begin(requestId: number): void {
     this.id = requestId;
     this.unsynced = false;
+    this.sent = 0;
     this.parts = [];
     this.batched = 0;
   }
@@ -37,6 +40,7 @@ export abstract class AgentHostChannel implements HostChannel {
       this.parts.push(capHead(FrameType.CAP_SEND, this.id, op, piece.length), piece.slice()); // a copy: it may be guest memory
       this.batched += piece.length + HEADER_BYTES + 1;
       this.unsynced = true;
+      this.sent++;
     }
     if (this.batched >= SEND_BATCH) this.flush();
   }

@@ -155,7 +155,9 @@ export class AgentServer {
     try {
       const res = this.core.invoke(req, batch.output);
       batch.drain();
-      this.writer.result(id, res, batch.streamed);
+      // What the invocation sent on the capability channel goes first; its result says how much (see RemoteCell).
+      this.channel?.flush();
+      this.writer.result(id, res, batch.streamed, this.channel?.sent ?? 0);
     } catch (e) {
       batch.drain();
       this.writer.error(id, e);

@@ -235,16 +235,18 @@ function readEnv(r: ByteReader): EnvironBlock {
 // ---- result ----------------------------------------------------------------------------------
 
 const enum R {
-  VALUES = 1, OUTPUT = 2, TRUNCATED = 4, STDERR = 8, EXIT = 16,
+  VALUES = 1, OUTPUT = 2, TRUNCATED = 4, STDERR = 8, EXIT = 16, CAP_SENDS = 32,
 }
 
 /**
  * Everything but `output` and `stderr`, which travel in DATA frames (slots DATA_OUTPUT, DATA_STDERR) before it:
  * flags OUTPUT and STDERR say the result has them (the bytes of every DATA frame of that slot since the invoke,
- * none: empty). `streamed`: the guest's stdout and stderr were sent while it ran.
+ * none: empty). `streamed`: the guest's stdout and stderr were sent while it ran. `capSends`: the CAP_SEND
+ * frames it sent on the capability channel, which the host waits for before it settles the invocation.
  */
-export function encodeResult(w: ByteWriter, res: InvokeResult, streamed = false): void {
+export function encodeResult(w: ByteWriter, res: InvokeResult, streamed = false, capSends = 0): void {
   let flags = 0;
+  if (capSends > 0) flags |= R.CAP_SENDS;
   if (res.values !== undefined) flags |= R.VALUES;
   if (res.output !== undefined || streamed) flags |= R.OUTPUT;
   if (res.outputTruncated === true) flags |= R.TRUNCATED;
@@ -253,17 +255,20 @@ export function encodeResult(w: ByteWriter, res: InvokeResult, streamed = false)
   w.u8(flags).u64(res.fuelConsumed).f64(res.durationUs);
   if (res.exitCode !== undefined) w.i32(res.exitCode);
   if (res.values !== undefined) writeStrings(w, res.values);
+  if (capSends > 0) w.u32(capSends);
 }
 
-export function decodeResult(payload: Uint8Array): { res: InvokeResult; hasOutput: boolean; hasStderr: boolean } {
+/** `capSends`: how many CAP_SEND frames the invocation sent on the capability channel before this result. */
+export function decodeResult(payload: Uint8Array): { res: InvokeResult; hasOutput: boolean; hasStderr: boolean; capSends: number } {
   const r = new ByteReader(payload, 'result');
   const flags = r.u8();
   const res: InvokeResult = { fuelConsumed: r.u64(), durationUs: r.f64() };
   if (flags & R.EXIT) res.exitCode = r.i32();
   if (flags & R.VALUES) res.values = readStrings(r);
   if (flags & R.TRUNCATED) res.outputTruncated = true;
+  const capSends = flags & R.CAP_SENDS ? r.u32() : 0;
   r.end();
-  return { res, hasOutput: (flags & R.OUTPUT) !== 0, hasStderr: (flags & R.STDERR) !== 0 };
+  return { res, hasOutput: (flags & R.OUTPUT) !== 0, hasStderr: (flags & R.STDERR) !== 0, capSends };
 }
 
 /** A list of strings: u32 count, then each as str (String() of each: a JavaScript caller may pass numbers as args). */

@@ -57,11 +57,11 @@ export class FrameWriter {
     this.flush();
   }
 
-  /** `streamed`: the guest's stdout and stderr went out in data frames while it ran (see encodeResult). */
-  result(requestId: number, res: InvokeResult, streamed = false): void {
+  /** `streamed`: the guest's stdout and stderr went out in data frames while it ran; `capSends`: see encodeResult. */
+  result(requestId: number, res: InvokeResult, streamed = false, capSends = 0): void {
     if (res.output !== undefined) this.data(requestId, DATA_OUTPUT, res.output);
     if (res.stderr !== undefined) this.data(requestId, DATA_STDERR, res.stderr);
-    encodeResult(this.begin(), res, streamed);
+    encodeResult(this.begin(), res, streamed, capSends);
     this.end(FrameType.RESULT, requestId);
     this.flush();
   }
