@@ -21,8 +21,23 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export function startChild(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Child {
-  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * `group`: the child leads a process group of its own, and stop() signals the whole group (a launcher such as
+ * `npm exec` does not pass signals on to the server it started, which would outlive the run).
+ */
+export function startChild(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; group?: boolean } = {}): Child {
+  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], detached: opts.group === true });
+  const signal = (s: NodeJS.Signals): void => {
+    if (opts.group === true && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, s);
+        return;
+      } catch {
+        // the group is gone already
+      }
+    }
+    child.kill(s);
+  };
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err = (err + d).slice(-4000); });
   child.on('error', (e) => { err += `\n${e.message}`; });
@@ -32,8 +47,8 @@ export function startChild(command: string, args: string[], opts: { cwd?: string
     stderr: () => err.trim(),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
     },

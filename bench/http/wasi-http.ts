@@ -28,7 +28,7 @@ export interface WasiHttpOptions {
 
 async function startJcoServe(file: string): Promise<{ child: Child; url: string }> {
   const port = await freePort();
-  const child = startChild('npm', ['exec', '--yes', `--package=${JCO}`, '--', 'jco', 'serve', '--port', String(port), file]);
+  const child = startChild('npm', ['exec', '--yes', `--package=${JCO}`, '--', 'jco', 'serve', '--port', String(port), file], { group: true });
   const url = `http://127.0.0.1:${port}/hello`;
   await waitReady(child, url, undefined, 120_000);
   return { child, url };
