@@ -8,6 +8,9 @@ import type { InvocationRecord, OrchestratorApi } from '../orchestrator/types.js
  */
 export const NO_FUNCTION = '(none)';
 
+/** Distinct outbound host labels kept per function (the rest count as "other"): bounded memory whatever guests ask for. */
+const MAX_HOST_LABELS = 64;
+
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'function' | 'version' | 'status'>;
@@ -15,6 +18,8 @@ export class ServerMetrics {
   private readonly invocations: Counter<'function' | 'version' | 'outcome'>;
   private readonly outbound: Counter<'function' | 'host' | 'outcome'>;
   private readonly outboundBytes: Counter<'function' | 'host' | 'direction'>;
+  /** Host labels seen per function: a guest chooses them (even refused ones), so past MAX_HOST_LABELS they count as "other". */
+  private readonly hostLabels = new Map<string, Set<string>>();
   private readonly fuel: Counter<'function' | 'version'>;
   private readonly admin: Counter<'operation' | 'result'>;
 
@@ -85,13 +90,22 @@ export class ServerMetrics {
   invocation(rec: InvocationRecord): void {
     this.invocations.inc({ function: rec.function, version: rec.version, outcome: rec.outcome });
     for (const o of rec.outbound ?? []) {
-      const labels = { function: rec.function, host: o.url.replace(/^[a-z]+:\/\//, '').slice(0, 100) };
+      const labels = { function: rec.function, host: this.hostLabel(rec.function, o.url.replace(/^[a-z]+:\/\//, '').slice(0, 100)) };
       this.outbound.inc({ ...labels, outcome: o.error ?? (o.status === undefined ? 'none' : `${Math.floor(o.status / 100)}xx`) });
       if (o.bytesOut > 0) this.outboundBytes.inc({ ...labels, direction: 'out' }, o.bytesOut);
       if (o.bytesIn > 0) this.outboundBytes.inc({ ...labels, direction: 'in' }, o.bytesIn);
     }
     const fuel = Number(rec.fuel);
     if (fuel > 0) this.fuel.inc({ function: rec.function, version: rec.version }, fuel);
+  }
+
+  private hostLabel(fn: string, host: string): string {
+    let seen = this.hostLabels.get(fn);
+    if (seen === undefined) this.hostLabels.set(fn, (seen = new Set()));
+    if (seen.has(host)) return host;
+    if (seen.size >= MAX_HOST_LABELS) return 'other';
+    seen.add(host);
+    return host;
   }
 
   adminOperation(operation: string, ok: boolean): void {

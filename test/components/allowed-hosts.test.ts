@@ -3,6 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ServerMetrics } from '../../src/server/metrics.js';
 import type { AddressInfo } from 'node:net';
 import { addressAllowed, allowedBy, parseAllowedHost, specialAddress, unmapped } from '../../src/capabilities/wasi-http/allowed-hosts.js';
 import { DEFAULT_OUTBOUND_LIMITS, OutboundBroker, type OutboundRecord } from '../../src/capabilities/wasi-http/host/outbound.js';
@@ -110,4 +116,41 @@ test('DNS rebinding: an allowed name that resolves to loopback (or any special a
     b.close();
     trusting.close();
   });
+});
+
+test('https: a server whose certificate the host does not trust is a TLS error for the guest, not a crash', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'isola-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const srv = createTlsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('secret'));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      const records: OutboundRecord[] = [];
+      const b = new OutboundBroker(list(`https://127.0.0.1:${port}`), DEFAULT_OUTBOUND_LIMITS, (r) => records.push(r));
+      assert.equal(await outcome(b, head(`127.0.0.1:${port}`, 'https')), 'TLS-certificate-error');
+      assert.match(records[0]!.reason ?? '', /self.signed|certificate/i);
+      b.close();
+    } finally {
+      srv.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('outbound metrics keep at most 64 host labels per function (a guest picks the hosts, even refused ones)', async () => {
+  const m = new ServerMetrics(() => undefined, () => 0);
+  for (let i = 0; i < 200; i++) {
+    m.invocation({
+      function: 'f', version: 'v', requestId: String(i), startedAt: '', durationMs: 1, fuel: '0', outcome: 'ok', status: 200, grantsUsed: [],
+      outbound: [{ method: 'GET', url: `http://h${i}.example:80`, error: 'HTTP-request-denied', bytesIn: 0, bytesOut: 0, ms: 0 }],
+    });
+  }
+  const text = await m.registry.metrics();
+  const hosts = new Set([...text.matchAll(/isola_outbound_requests_total\{function="f",host="([^"]+)"/g)].map((x) => x[1]));
+  assert.equal(hosts.size, 65);
+  assert.ok(hosts.has('other'));
+  assert.match(text, /isola_outbound_requests_total\{function="f",host="other",outcome="HTTP-request-denied"\} 136/);
 });
