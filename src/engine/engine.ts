@@ -78,6 +78,15 @@ export class Engine {
   }
 
   /**
+   * What a component exports and what its glue reads from its imports, from its lift alone (cached like any
+   * lift): nothing is instrumented or compiled, for a caller that only checks it (a deploy whose cells compile).
+   */
+  async describeComponent(bytes: Uint8Array): Promise<Pick<CompiledComponent, 'exports' | 'wanted'>> {
+    const lifted = await liftOrCached(bytes, this.lifts);
+    return { exports: lifted.exports, wanted: glueImports(lifted.glue) };
+  }
+
+  /**
    * A component from its lift, synchronously (a cell gets the lift from its host). Only hand it a lift
    * isola made (liftOrCached, or a cell's host): the glue is code and runs as it is.
    */

@@ -3,6 +3,7 @@
  * The orchestrator never parses HTTP; the server never touches Wasm. Both sides use these shapes.
  */
 import type { Isolation, PoolStats } from '../cells/types.js';
+import type { OutboundRecord as OutboundCall } from '../capabilities/wasi-http/host/outbound.js';
 
 /** One `[function.NAME]` table of isola.toml, or a deploy's manifest entry, after validation. */
 export interface FunctionSpec {
@@ -133,19 +134,8 @@ export interface InvocationRecord {
   outbound?: OutboundCall[];
 }
 
-/** One outbound HTTP request in the audit record. */
-export interface OutboundCall {
-  method: string;
-  /** scheme://authority as the guest asked. */
-  url: string;
-  status?: number;
-  /** The wasi:http error-code it ended with, and why. */
-  error?: string;
-  reason?: string;
-  bytesOut: number;
-  bytesIn: number;
-  ms: number;
-}
+/** One outbound HTTP request in the audit record (made by capabilities/wasi-http/host/outbound.ts). */
+export type { OutboundRecord as OutboundCall } from '../capabilities/wasi-http/host/outbound.js';
 
 /** Where a log line came from: the guest's output streams, or isola's own note (a failed request). */
 export type LogStream = 'stdout' | 'stderr' | 'isola';

@@ -3,7 +3,8 @@
  * CGI function: a WASI command (CGI runs `_start`) importing only what a CGI guest is given
  * (wasi_snapshot_preview1 functions). A component is a wasi:http function: it exports
  * wasi:http/incoming-handler@0.2.x and imports only WASI 0.2 and wasi:http. Either compiles with the function's
- * instrumentation (fuel metering, memory cap), so a bad upload fails here with a clear error and changes nothing.
+ * instrumentation (fuel metering, memory cap), here or in the cells a deploy warms, so a bad upload fails with a
+ * clear error and changes nothing.
  */
 
 let wasiNames: ReadonlySet<string> | undefined;
@@ -50,7 +51,8 @@ export async function validateModule(engine: Engine, bytes: Uint8Array, spec: Fu
   if (spec.executor === 'cgi') {
     throw new IsolaError('COMPONENT', 'this is a component; executor "cgi" serves WASI preview 1 commands (a wasi:http component needs executor "wasi-http", or none)');
   }
-  const compiled = await engine.compileComponent(bytes, compileOptionsFor(spec));
+  // Compiled here only when no cells will (as for CGI): a large component's cores would stall the server's thread.
+  const compiled = compile ? await engine.compileComponent(bytes, compileOptionsFor(spec)) : await engine.describeComponent(bytes);
   if (incomingHandlerExport(compiled) === null) {
     const names = compiled.exports.map(([n]) => n).filter((n) => n.includes(':'));
     throw new IsolaError('INVALID', `the component does not export wasi:http/incoming-handler@0.2.x, so it cannot serve requests${names.length ? ` (it exports ${names.join(', ')})` : ''}`);

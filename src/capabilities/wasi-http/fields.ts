@@ -7,15 +7,17 @@
 import { P2Error } from '../wasi-p2/p1-bridge.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/**
- * Hop-by-hop names (wasmtime's default forbidden set): they describe one connection, not the message. Framing
- * the server computes (content-length) is allowed in fields, as guests copy a request's headers whole, and
- * dropped from what the gateway sends.
- */
-export const FORBIDDEN_FIELDS: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'http2-settings',
+/** Names that describe one connection, not the message: never handed on across a hop, in either direction. */
+export const CONNECTION_FIELDS: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'http2-settings',
 ]);
+
+/**
+ * What a guest may not set (wasmtime's default forbidden set): the connection's names, the trailer
+ * announcement and proxy credentials. Framing the server computes (content-length) is allowed in fields, as
+ * guests copy a request's headers whole, and dropped from what the gateway sends.
+ */
+export const FORBIDDEN_FIELDS: ReadonlySet<string> = new Set([...CONNECTION_FIELDS, 'trailer', 'proxy-authenticate', 'proxy-authorization']);
 /** One fields' total size (names and values): more is not a header a client would take. */
 export const MAX_FIELDS_BYTES = 64 * 1024;
 

@@ -10,11 +10,11 @@
  */
 import { FrameType, HEADER_BYTES, writeHeader } from './frame.js';
 import { protocolError } from './codec.js';
+import { MAX_CAP_DATA } from '../../capabilities/capability-frames.js';
 
 /** The child fd of a process cell's capability channel (3 is the control channel, 4 bwrap's seccomp program, 10+ pinned mounts). */
 export const CAP_FD = 5;
-/** Most bytes one capability frame carries after its op byte (a body chunk, a reply). */
-export const MAX_CAP_DATA = 1024 * 1024;
+export { MAX_CAP_DATA };
 /** The largest capability frame, header included. */
 export const MAX_CAP_FRAME_BYTES = HEADER_BYTES + 1 + MAX_CAP_DATA;
 

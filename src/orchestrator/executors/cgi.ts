@@ -8,7 +8,7 @@ import type { ExecutionContext, Executor, HttpRequestDescriptor, HttpResponseDes
 import { cgiEnvironment } from './cgi-env.js';
 import { parseCgiOutput } from './cgi-response.js';
 import { grantPreopens } from '../grant-policy.js';
-import { sizeText } from './size-text.js';
+import { formatSize } from '../../engine/units.js';
 import { wholeBody } from '../../capabilities/wasi-http/host/request-body.js';
 
 export class CgiExecutor implements Executor {
@@ -20,7 +20,7 @@ export class CgiExecutor implements Executor {
     // A request the server left unread (the version live when it arrived streams its body) is read whole here.
     const body = await wholeBody(req.bodyStream, req.body, limits.maxBodyBytes);
     if (body.length > limits.maxBodyBytes) {
-      throw new IsolaError('TOO_LARGE', `request body larger than max-body (${sizeText(limits.maxBodyBytes)})`);
+      throw new IsolaError('TOO_LARGE', `request body larger than max-body (${formatSize(limits.maxBodyBytes)})`);
     }
     const result = await ctx.run({
       kind: 'wasi',
@@ -32,7 +32,7 @@ export class CgiExecutor implements Executor {
       limits: { fuel: limits.fuel, timeoutMs: limits.timeoutMs },
     }, ctx.signal);
     if (result.outputTruncated) {
-      throw new IsolaError('BAD_RESPONSE', `response larger than max-response (${sizeText(limits.maxResponseBytes)})`, { truncated: true });
+      throw new IsolaError('BAD_RESPONSE', `response larger than max-response (${formatSize(limits.maxResponseBytes)})`, { truncated: true });
     }
     if (result.exitCode !== undefined && result.exitCode !== 0) {
       throw new IsolaError('BAD_RESPONSE', `guest exited with status ${result.exitCode}`, { exitCode: result.exitCode });

@@ -7,27 +7,26 @@
  * settles when the guest's work ends: with its trailers, or its failure (which cuts a response already begun).
  */
 import { IsolaError } from '../../errors.js';
-import { FLOW_WINDOW, HttpOp, Reply, parseHead, type HeadOrError } from '../../capabilities/wasi-http/index.js';
+import { CONNECTION_FIELDS, FLOW_WINDOW, HttpOp, Reply, parseHead, type HeadOrError } from '../../capabilities/wasi-http/index.js';
 import type { HostCalls } from '../../cells/types.js';
 import type { ExecutionContext, Executor, FunctionSpec, HttpRequestDescriptor, HttpResponseDescriptor } from '../types.js';
 import { grantPreopens } from '../grant-policy.js';
-import { sizeText } from './size-text.js';
+import { formatSize } from '../../engine/units.js';
 import { BodyQueue } from './body-queue.js';
 import { RequestBodySource } from '../../capabilities/wasi-http/host/request-body.js';
 import { DEFAULT_OUTBOUND_LIMITS, OutboundBroker } from '../../capabilities/wasi-http/host/outbound.js';
 import { outboundCalls } from '../../capabilities/wasi-http/host/outbound-calls.js';
 import { reply, Stops } from '../../capabilities/wasi-http/host/replies.js';
+import { MAX_CAP_DATA } from '../../capabilities/capability-frames.js';
 import { parseAllowedHost, type AllowedHost } from '../../capabilities/wasi-http/allowed-hosts.js';
 
-/** Connection-level request headers: they describe the hop to isola, not the request the guest answers. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'http2-settings']);
 const EMPTY = new Uint8Array(0);
 
 /** The invocation's args: method, path with query (as it arrived), scheme, authority, then header pairs. */
 function requestArgs(req: HttpRequestDescriptor): string[] {
   const path = req.rawPath ?? req.path;
   const args = [req.method, req.query === '' ? path : `${path}?${req.query}`, req.scheme, req.headers.host ?? `${req.serverName}:${req.serverPort}`];
-  for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) args.push(name, value);
+  for (const [name, value] of Object.entries(req.headers)) if (!CONNECTION_FIELDS.has(name)) args.push(name, value); // the hop to isola, not the guest's request
   return args;
 }
 
@@ -55,7 +54,7 @@ export class WasiHttpExecutor implements Executor {
     const { spec } = ctx;
     const { limits } = spec;
     if (req.body.length > limits.maxBodyBytes) {
-      throw new IsolaError('TOO_LARGE', `request body larger than max-body (${sizeText(limits.maxBodyBytes)})`);
+      throw new IsolaError('TOO_LARGE', `request body larger than max-body (${formatSize(limits.maxBodyBytes)})`);
     }
     const body = new BodyQueue();
     const source = new RequestBodySource(req.bodyStream, req.body, limits.maxBodyBytes);
@@ -88,7 +87,7 @@ export class WasiHttpExecutor implements Executor {
       call(op, data) {
         if (op === HttpOp.READ) {
           if (data.length !== 4) return Promise.reject(new Error('a malformed READ'));
-          const max = Math.min(new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true), FLOW_WINDOW);
+          const max = Math.min(new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true), MAX_CAP_DATA);
           return stops.race(source.read(max).then((r) => ('data' in r ? reply(Reply.OK, r.data) : 'end' in r ? reply(Reply.END) : reply(Reply.FAILED, Buffer.from(r.failed)))));
         }
         if (op === HttpOp.FLOW) return stops.race(body.below(FLOW_WINDOW / 2).then(() => reply(Reply.OK)));

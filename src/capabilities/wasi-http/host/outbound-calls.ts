@@ -1,7 +1,7 @@
 /** The wasi:http executor's outbound ops (capabilities/wasi-http/channel.ts OUT_*), decoded and answered from an OutboundBroker. */
 import { HttpOp, Reply } from '../channel.js';
 import type { OutboundHead } from '../outgoing.js';
-import { MAX_CAP_DATA } from '../../../cells/protocol/index.js';
+import { MAX_CAP_DATA } from '../../capability-frames.js';
 import type { OutboundBroker, ErrorCode } from './outbound.js';
 import { reply, type Stops } from './replies.js';
 

@@ -15,6 +15,7 @@ import {
   addressAllowed, allowedBy, canonicalIPv4, specialAddress, splitHostPort, unmapped, urlHost, type AllowedHost,
 } from '../allowed-hosts.js';
 import type { OutboundHead } from '../outgoing.js';
+import { CONNECTION_FIELDS } from '../fields.js';
 import { RequestBodySource, type BodyRead } from './request-body.js';
 
 export interface OutboundLimits {
@@ -52,7 +53,8 @@ export type ErrorCode = { tag: string; val?: unknown };
 export type Resolver = (name: string) => Promise<string[]>;
 const systemResolver: Resolver = async (name) => (await lookup(name, { all: true, verbatim: true })).map((a) => a.address);
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'http2-settings', 'host', 'content-length']);
+/** Not handed on either way: the connection's own names, and those node:http sets itself (framing, Host from the authority). */
+const HOP_BY_HOP = new Set([...CONNECTION_FIELDS, 'trailer', 'host', 'content-length']);
 
 interface Outbound {
   record: OutboundRecord;

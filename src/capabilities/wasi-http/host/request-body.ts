@@ -45,19 +45,12 @@ export class RequestBodySource {
     return { data: piece };
   }
 
+  /** A piece (waiting until there is one), the end, or the failure. */
   async read(max: number): Promise<BodyRead> {
-    if (this.failure !== null) return { failed: this.failure };
-    if (this.done) return { end: true };
-    if (this.stream === undefined) return this.fromBytes(max);
     for (;;) {
+      const r = this.readNow(max);
+      if (!('data' in r) || r.data.length > 0 || this.stream === undefined) return r;
       const s = this.stream;
-      const chunk = s.read() as Buffer | null;
-      if (chunk !== null) return this.take(s, chunk, max);
-      if (s.readableEnded) {
-        this.done = true;
-        return { end: true };
-      }
-      if (s.destroyed || s.errored) return this.fail('connection-terminated');
       await new Promise<void>((resolve) => {
         const wake = (): void => {
           s.off('readable', wake);
