@@ -28,7 +28,9 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
   // jco's transpiler finds its own .wasm files next to it (import.meta.url): loaded from node_modules, on
   // first use by a component only.
-  external: ['@bytecodealliance/*'],
+  // The key-value backends' clients (`isola run --kv`) load from node_modules too: lmdb finds its native
+  // build from its own package.
+  external: ['@bytecodealliance/*', 'lmdb', 'ioredis', 'nats'],
   logLevel: 'warning',
 });
 

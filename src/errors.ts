@@ -29,6 +29,7 @@ export type IsolaErrorCode =
   | 'MANIFEST' // isola.toml or a deploy's manifest entry is invalid (file, key, expectation)
   | 'TOO_LARGE' // body, upload or output above its limit (HTTP 413)
   | 'CONFLICT' // e.g. route already taken by another function
+  | 'UNAVAILABLE' // a backend the server depends on (a key-value store) did not answer or could not open (HTTP 503)
   | 'FORBIDDEN' // a deploy asks for more than the server allows (a directory outside --allow-dir, an isolation outside --allow-isolation): HTTP 403
   | 'BAD_RESPONSE'; // a guest's response is unusable: malformed CGI headers, output above max-response, non-zero exit (HTTP 500)
 

@@ -88,6 +88,35 @@ export class AdminClient {
     await eachJsonLine(res, 'log line', this.server.origin, (value) => onRecord(value as unknown as LogRecord));
   }
 
+  kvStores(): Promise<{ stores: Array<{ name: string; backend: string; open: boolean }> }> {
+    return this.call('GET', '/admin/kv');
+  }
+
+  kvList(store: string, prefix: string, cursor: string | null): Promise<{ keys: string[]; cursor: string | null }> {
+    const params = new URLSearchParams();
+    if (prefix !== '') params.set('prefix', prefix);
+    if (cursor !== null) params.set('cursor', cursor);
+    return this.call('GET', `/admin/kv/${encodeURIComponent(store)}${params.size > 0 ? `?${params}` : ''}`);
+  }
+
+  /** A value's bytes, as stored. */
+  async kvGet(store: string, key: string): Promise<Uint8Array> {
+    const res = await this.send('GET', kvPath(store, key), { accept: 'application/octet-stream, application/json' });
+    const parts: Buffer[] = [];
+    for await (const chunk of res) parts.push(chunk as Buffer);
+    const body = Buffer.concat(parts);
+    if (res.statusCode === 200) return body;
+    throw statusError(res.statusCode ?? 0, body.toString('utf8'), this.server.origin);
+  }
+
+  async kvSet(store: string, key: string, value: Uint8Array): Promise<{ bytes: number }> {
+    return this.json(await readAnswer(await this.send('PUT', kvPath(store, key), { 'content-type': 'application/octet-stream', accept: 'application/json' }, value)));
+  }
+
+  kvRemove(store: string, key: string): Promise<{ removed: boolean }> {
+    return this.call('DELETE', kvPath(store, key));
+  }
+
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -180,6 +209,8 @@ async function deployStream(res: IncomingMessage, onPhase: DeployOptions['onPhas
   if (last?.ok === false) throw statusError(Number(last.status) || 400, JSON.stringify({ error: last.error }), where);
   throw new IsolaError('IO', `${where} ended the deploy without a result (did the server stop?)`);
 }
+
+const kvPath = (store: string, key: string): string => `/admin/kv/${encodeURIComponent(store)}/${encodeURIComponent(key)}`;
 
 function statusError(status: number, body: string, where: string): IsolaError {
   let message = body.trim().split('\n')[0]!.slice(0, 300);

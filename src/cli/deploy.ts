@@ -28,6 +28,8 @@ export interface DeployFlags extends ServerFlags {
   isolation?: string;
   /** --allow-outbound, repeatable: allowed-outbound-hosts (checked by the server's manifest rules). */
   allowOutbound?: string[];
+  /** --kv, repeatable: key-value-stores (checked by the server's manifest rules). */
+  kv?: string[];
   activate: boolean;
 }
 
@@ -76,6 +78,7 @@ export function manifestEntry(flags: DeployFlags): Record<string, unknown> {
   if (files.length) entry.files = files;
   if (flags.isolation !== undefined) entry.isolation = parseIsolation(flags.isolation);
   if (flags.allowOutbound !== undefined) entry['allowed-outbound-hosts'] = flags.allowOutbound;
+  if (flags.kv !== undefined) entry['key-value-stores'] = flags.kv;
   return entry;
 }
 

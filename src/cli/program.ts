@@ -33,7 +33,7 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 /** What commander collects for `run` (besides --dir and --dir-ro, gathered in order below). */
 interface RunOptions {
   invoke?: string; buffer?: string; fuel?: string; maxMemory?: string; maxTableElements?: string; timeout?: string;
-  W?: string[]; backtrace?: boolean; env?: string[]; isolation?: string;
+  W?: string[]; backtrace?: boolean; env?: string[]; isolation?: string; kv?: string[];
 }
 
 function runCommand(program: Command, run: Handler<'run'>): void {
@@ -60,10 +60,11 @@ function runCommand(program: Command, run: Handler<'run'>): void {
     .option('--dir-ro <host[::guest]>', 'grant read-only access to a host directory', preopen(true))
     .option('--env <name[=value]>', "give the guest an environment variable (NAME alone copies isola's own)", collect)
     .option('--isolation <wall>', 'run the guest in a cell: inline, worker or process (jailed); default: in isola itself')
+    .option('--kv <name[=path]>', 'grant a key-value store: embedded, in PATH (default .isola/kv/NAME); runs the guest in a worker cell (repeatable)', collect)
     .action((file: string, args: string[], o: RunOptions) => run(file, args, {
       ...(o.isolation !== undefined && { isolation: o.isolation }),
       invoke: o.invoke, buffer: o.buffer, fuel: o.fuel, maxMemory: o.maxMemory, maxTableElements: o.maxTableElements, timeout: o.timeout, W: o.W,
-      backtrace: o.backtrace === true, preopens, env: o.env,
+      backtrace: o.backtrace === true, preopens, env: o.env, ...(o.kv !== undefined && { kv: o.kv }),
     }));
 }
 

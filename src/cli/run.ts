@@ -30,14 +30,17 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
   reporting.backtrace = flags.backtrace === true || !!process.env.ISOLA_BACKTRACE && process.env.ISOLA_BACKTRACE !== '0';
   if (reporting.backtrace) Error.stackTraceLimit = 100;
 
+  // Store calls cross a cell's capability channel: a guest granted stores runs in a worker cell unless told otherwise.
+  const isolation = flags.isolation ?? (grants.kv === undefined ? undefined : 'worker');
+  if (grants.kv !== undefined && isolation === 'inline') throw new IsolaError('USAGE', '--kv needs --isolation worker or process (an inline cell cannot wait for a store)');
   const bytes = readInputFile(file);
   if (isComponentBinary(bytes) || isComponentArtifact(bytes)) {
     const { runComponent } = await import('./run-component.js');
-    return runComponent({ file, args, bytes, isolation: flags.isolation, invoke: flags.invoke, buffer: flags.buffer, limits, grants });
+    return runComponent({ file, args, bytes, isolation, invoke: flags.invoke, buffer: flags.buffer, limits, grants });
   }
-  if (flags.isolation !== undefined) {
+  if (isolation !== undefined) {
     const { runInCell } = await import('./run-in-cell.js');
-    return runInCell({ file, args, bytes, isolation: flags.isolation, invoke: flags.invoke, buffer: flags.buffer, limits, grants });
+    return runInCell({ file, args, bytes, isolation, invoke: flags.invoke, buffer: flags.buffer, limits, grants });
   }
   const compiled = await compile(bytes, limits);
 

@@ -27,6 +27,8 @@ export interface ServeFlags {
   sendTimeout?: string;
   maxConnections?: string;
   manifest?: string;
+  runtimeConfig?: string;
+  kv?: string[];
 }
 
 /** Quick mode's module, checked before the server loads (a one-line error for a path that is not a file). */
@@ -68,6 +70,12 @@ function manifestPath(flag: string | undefined): string | undefined {
     return resolve(flag);
   }
   return existsSync(MANIFEST) ? resolve(MANIFEST) : undefined;
+}
+
+function existingFile(path: string, what: string): string {
+  if (!existsSync(path)) throw new IsolaError('IO', `cannot read ${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new IsolaError('IO', `cannot read ${path}: is a directory (${what})`);
+  return resolve(path);
 }
 
 /** Quick mode keeps no state unless --data-dir says where: a data directory of its own, removed at exit. */
@@ -131,6 +139,7 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
   const defaultIsolation = flags.isolation === undefined ? undefined : parseIsolation(flags.isolation);
   const allowIsolations = allowedIsolations(flags.allowIsolation);
   const quick = modulePath(module, flags.manifest);
+  if (flags.kv !== undefined && quick === undefined) throw new IsolaError('USAGE', '--kv grants stores to the module of quick mode (isola serve MODULE --kv NAME); a manifest grants them with key-value-stores');
   const manifest = quick === undefined ? manifestPath(flags.manifest) : undefined;
   const server = await loadServer();
   try {
@@ -139,6 +148,8 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
       adminListen: flags.adminListen,
       manifestPath: manifest,
       modulePath: quick,
+      runtimeConfigPath: flags.runtimeConfig === undefined ? undefined : existingFile(flags.runtimeConfig, '--runtime-config takes a TOML file'),
+      quickKeyValueStores: flags.kv,
       dataDir: quick !== undefined && flags.dataDir === undefined ? scratchDataDir() : dataDir(flags.dataDir),
       adminToken: flags.adminToken?.trim(),
       defaultIsolation,

@@ -26,6 +26,8 @@ function serveCommand(program: Command, record: Recorder): void {
     .option('--admin-listen <host:port>', 'serve the admin API here only (default: on --listen)')
     .option('--data-dir <dir>', 'state: versions, admin token, logs (default ./.isola)')
     .option('--manifest <file>', 'serve this manifest instead of ./isola.toml')
+    .option('--runtime-config <file>', 'key-value store config: [key-value-store.NAME] tables (type = embedded, redis or nats)')
+    .option('--kv <store>', 'quick mode: grant the module a key-value store (repeatable)', collect)
     .option('--admin-token <token>', 'admin API token (default: generated on first start, stored in the data dir)')
     .option('--isolation <kind>', 'default isolation for functions: inline, worker or process (default process)')
     .option('--allow-dir <dir>', 'a directory deploys may grant, with its subfolders (repeatable; default DATA-DIR/files)', collect)
@@ -39,7 +41,7 @@ function serveCommand(program: Command, record: Recorder): void {
 
 interface DeployOptions extends ServerFlags {
   name: string; route: string; fuel?: string; maxMemory?: string; timeout?: string; maxConcurrency?: string;
-  maxBody?: string; env?: string[]; isolation?: string; allowOutbound?: string[]; activate: boolean;
+  maxBody?: string; env?: string[]; isolation?: string; allowOutbound?: string[]; kv?: string[]; activate: boolean;
 }
 
 function deployCommand(program: Command, record: Recorder): void {
@@ -64,6 +66,7 @@ function deployCommand(program: Command, record: Recorder): void {
     .option('--dir-ro <host[::guest]>', "grant read-only access to a directory on the server's host", preopen(true))
     .option('--isolation <kind>', 'inline, worker or process (default: the server\'s)')
     .option('--allow-outbound <url>', 'a wasi:http guest may send requests here: scheme://host[:port], * patterns as Spin (repeatable)', collect)
+    .option('--kv <store>', 'grant a key-value store by name (repeatable; a store without config is embedded on the server)', collect)
     .option('--no-activate', 'store the version without switching to it'))
     .action(record(async (file: string, o: DeployOptions) => (await import('./deploy.js')).deployCommand(file, { ...o, preopens })));
 }
@@ -96,8 +99,40 @@ function adminCommands(program: Command, record: Recorder): void {
     .action(record(async (name: string, o: ServerFlags) => (await import('./rm.js')).rmCommand(name, o)));
 }
 
+function kvCommands(program: Command, record: Recorder): void {
+  const kv = program.command('kv').description("read and change the server's key-value stores (the ones guests use)");
+  serverOptions(kv.command('stores')
+    .description('list the stores: configured, opened, or granted to a function')
+    .option('--json', 'machine-readable output'))
+    .action(record(async (o: ServerFlags & { json?: boolean }) => (await import('./kv.js')).kvStoresCommand(o)));
+  serverOptions(kv.command('ls')
+    .description("list a store's keys, one per line")
+    .argument('<store>', 'store name')
+    .argument('[prefix]', 'only keys starting with this')
+    .option('--json', 'a JSON array'))
+    .action(record(async (store: string, prefix: string | undefined, o: ServerFlags & { json?: boolean }) => (await import('./kv.js')).kvListCommand(store, prefix, o)));
+  serverOptions(kv.command('get')
+    .description('print a value (its bytes, as stored)')
+    .argument('<store>', 'store name')
+    .argument('<key>', 'key'))
+    .action(record(async (store: string, key: string, o: ServerFlags) => (await import('./kv.js')).kvGetCommand(store, key, o)));
+  serverOptions(kv.command('set')
+    .description('set a value: the argument, or --file')
+    .argument('<store>', 'store name')
+    .argument('<key>', 'key')
+    .argument('[value]', 'the value as text')
+    .option('--file <file>', "the value: a file's bytes (- for stdin)"))
+    .action(record(async (store: string, key: string, value: string | undefined, o: ServerFlags & { file?: string }) => (await import('./kv.js')).kvSetCommand(store, key, value, o)));
+  serverOptions(kv.command('rm')
+    .description('delete a key')
+    .argument('<store>', 'store name')
+    .argument('<key>', 'key'))
+    .action(record(async (store: string, key: string, o: ServerFlags) => (await import('./kv.js')).kvRemoveCommand(store, key, o)));
+}
+
 export function serverCommands(program: Command, record: Recorder): void {
   serveCommand(program, record);
   deployCommand(program, record);
   adminCommands(program, record);
+  kvCommands(program, record);
 }

@@ -4,9 +4,9 @@
  * (the admin API's JSON). Every error is one line naming the file, the key and what was expected:
  *   isola.toml: function.hello.fuel: expected a whole number >= 1, got "lots"
  *
- * Reserved keys: `key-value-stores` is refused with "not supported yet" rather than accepted and ignored: a
- * grant that is written down but not enforced would mislead. Spin's snake_case spellings of the keys Spin also
- * has (`allowed_outbound_hosts`, `key_value_stores`) are accepted for theirs.
+ * Spin's snake_case spellings of the keys Spin also has (`allowed_outbound_hosts`, `key_value_stores`) are
+ * accepted for theirs. The file's `[key-value-store.NAME]` tables are the stores' runtime config
+ * (capabilities/keyvalue/config.ts), read by the server beside the functions.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, posix, resolve } from 'node:path';
@@ -19,6 +19,8 @@ import type { FunctionLimits, FunctionSpec } from './types.js';
 import { checkRoute } from './routes.js';
 import { functionNameProblem } from './function-name.js';
 import { parseAllowedHost } from '../capabilities/wasi-http/allowed-hosts.js';
+import { storeNameProblem } from '../capabilities/keyvalue/limits.js';
+import { KV_TABLE_KEYS } from '../capabilities/keyvalue/config.js';
 
 export { FUNCTION_NAME } from './function-name.js';
 
@@ -32,7 +34,7 @@ export const DEFAULT_LIMITS: FunctionLimits = {
 };
 
 const ISOLATIONS: readonly Isolation[] = ['inline', 'worker', 'process'];
-const NOT_YET = ['key-value-stores'];
+const NOT_YET: string[] = [];
 /** Spin's spelling → isola's. */
 const SPIN_KEYS: Record<string, string> = { allowed_outbound_hosts: 'allowed-outbound-hosts', key_value_stores: 'key-value-stores' };
 
@@ -146,6 +148,15 @@ const entrySchema = z.strictObject({
   }).optional(),
   'max-outbound-requests': wholeNumber(0, 10_000).optional(),
   'max-outbound-response': size(1).optional(),
+  'key-value-stores': field('an array of store names', (v) => {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return undefined;
+    for (const n of v) {
+      const problem = storeNameProblem(n);
+      if (problem !== null) throw new IsolaError('MANIFEST', `${JSON.stringify(n)}: ${problem}`);
+    }
+    return [...new Set(v as string[])];
+  }).optional(),
+  'max-kv-calls': wholeNumber(0, 1_000_000).optional(),
   executor: field('"cgi" or "wasi-http"', (v) => (v === 'cgi' || v === 'wasi-http' ? v : undefined)).optional(),
 }, { error: () => 'expected a table' });
 
@@ -232,6 +243,7 @@ function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
   if (e['max-outbound-requests'] !== undefined) limits.maxOutboundRequests = e['max-outbound-requests'];
   if (e['max-outbound-response'] !== undefined) limits.maxOutboundResponseBytes = e['max-outbound-response'];
   if (e['max-table-elements'] !== undefined) limits.maxTableElements = e['max-table-elements'];
+  if (e['max-kv-calls'] !== undefined) limits.maxKvCalls = e['max-kv-calls'];
   const spec: FunctionSpec = {
     name,
     route: e.route,
@@ -242,6 +254,10 @@ function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
   };
   if (e.executor !== undefined) spec.executor = e.executor; // else chosen at deploy by what the module is
   if (e['allowed-outbound-hosts'] !== undefined && e['allowed-outbound-hosts'].length > 0) spec.allowedOutboundHosts = [...e['allowed-outbound-hosts']];
+  if (e['key-value-stores'] !== undefined && e['key-value-stores'].length > 0) {
+    if (spec.isolation === 'inline') fail(opts, key('key-value-stores'), 'a function with key-value stores runs in a worker or process cell (isolation "inline" runs guests on the server\'s own thread, which cannot wait for a store)');
+    spec.keyValueStores = e['key-value-stores'];
+  }
   if (e.source !== undefined) spec.source = resolve(opts.baseDir ?? process.cwd(), e.source);
   return spec;
 }
@@ -307,7 +323,9 @@ export function parseManifest(textOf: string, file: string, opts: { baseDir?: st
     throw new IsolaError('MANIFEST', `${file}: ${at}invalid TOML: ${reason}`);
   }
   for (const key of Object.keys(doc)) {
-    if (key !== 'function') throw new IsolaError('MANIFEST', `${file}: ${key}: unknown key (expected only [function.NAME] tables)`);
+    if (key !== 'function' && !(KV_TABLE_KEYS as readonly string[]).includes(key)) {
+      throw new IsolaError('MANIFEST', `${file}: ${key}: unknown key (expected [function.NAME] and [key-value-store.NAME] tables)`);
+    }
   }
   const fns = doc.function ?? {};
   if (typeof fns !== 'object' || fns === null || Array.isArray(fns) || fns instanceof Date) {

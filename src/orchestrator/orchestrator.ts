@@ -24,6 +24,8 @@ import { checkRoute } from './routes.js';
 import { VersionStore, versionIdOf, type FunctionState } from './store.js';
 import { compileOptionsFor, validateModule } from './validate-module.js';
 import { grantPreopens } from './grant-policy.js';
+import { KvTally } from './kv-tally.js';
+import { KvStores } from '../capabilities/keyvalue/host/stores.js';
 import type {
   ExecutionContext, Executor, FunctionSpec, OutboundCall, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor,
   InvocationRecord, OrchestratorApi, OrchestratorOptions, VersionInfo,
@@ -77,6 +79,8 @@ export class Orchestrator implements OrchestratorApi {
   readonly logs: FunctionLogs;
   private readonly store: VersionStore;
   private readonly engine: Engine;
+  /** The key-value stores store calls go to (the server's; closed here only when made here). */
+  private readonly kv: KvStores;
   private readonly cacheDir: string;
   private readonly fns = new Map<string, FunctionEntry>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -93,6 +97,7 @@ export class Orchestrator implements OrchestratorApi {
     this.logs = new FunctionLogs(join(opts.dataDir, 'logs'));
     this.cacheDir = join(opts.dataDir, 'cache');
     this.engine = new Engine({ cacheDir: this.cacheDir });
+    this.kv = opts.kv ?? new KvStores({ dataDir: opts.dataDir });
   }
 
   /** Loads stored functions and starts a pool for each active version (warming in the background). */
@@ -388,16 +393,17 @@ export class Orchestrator implements OrchestratorApi {
 
   /** One audit record (and metrics sample) for a request that reached `name`. */
   private report(name: string, v: LiveVersion | null, requestId: string, startedAt: number, t0: number,
-    outcome: InvocationRecord['outcome'], status: number, fuel: bigint, detail?: string, outbound: OutboundCall[] = []): void {
+    outcome: InvocationRecord['outcome'], status: number, fuel: bigint, detail?: string, outbound: OutboundCall[] = [], kv?: KvTally): void {
     const sink = this.opts.onInvocation;
     if (!sink) return;
     const rec: InvocationRecord = {
       function: name, version: v?.info.id ?? '', requestId, startedAt: new Date(startedAt).toISOString(),
       durationMs: Math.round((performance.now() - t0) * 1000) / 1000, fuel: String(fuel), outcome, status,
-      grantsUsed: v?.grants ?? [],
+      grantsUsed: kv === undefined || kv.used.size === 0 ? v?.grants ?? [] : [...v?.grants ?? [], ...[...kv.used].map((s) => `kv:${s}`)],
     };
     if (detail !== undefined) rec.detail = detail;
     if (outbound.length > 0) rec.outbound = outbound;
+    if (kv !== undefined && kv.calls.size > 0) rec.kv = [...kv.calls.values()];
     try {
       sink(rec);
     } catch {
@@ -430,6 +436,7 @@ export class Orchestrator implements OrchestratorApi {
     let fuel = 0n;
     const version = live.info.id;
     const outbound: OutboundCall[] = [];
+    const kv = new KvTally();
     const ctx: ExecutionContext = {
       spec: live.info.spec,
       version,
@@ -439,6 +446,12 @@ export class Orchestrator implements OrchestratorApi {
         if (call.error !== undefined) this.logs.note(requestId, name, version, `outbound ${call.method} ${call.url}: ${call.error}${call.reason ? ` (${call.reason})` : ''}`);
       },
       note: (text) => this.logs.note(requestId, name, version, text),
+      kv: {
+        stores: this.kv,
+        record: (use) => {
+          if (kv.add(use) && use.outcome !== 'ok' && use.outcome !== 'not-found') this.logs.note(requestId, name, version, `key-value ${use.op} on "${use.store}": ${use.outcome}`);
+        },
+      },
       run: async (r, s) => {
         // The guest's stderr reaches the function's log as the guest writes it, so what it wrote before a
         // trap, a timeout or a killed cell is kept too.
@@ -452,7 +465,7 @@ export class Orchestrator implements OrchestratorApi {
     const ended = (e: unknown, status: number): void => {
       if (e === undefined) {
         this.logs.requestEnded(requestId, name, version);
-        this.report(name, live, requestId, startedAt, t0, 'ok', status, fuel, undefined, outbound);
+        this.report(name, live, requestId, startedAt, t0, 'ok', status, fuel, undefined, outbound, kv);
       } else {
         this.logs.requestEnded(requestId, name, version, failureLine(e));
         // A guest that failed (trap, timeout, cancel) reports what it spent until then; one that ran out spent its
@@ -461,7 +474,7 @@ export class Orchestrator implements OrchestratorApi {
         const outcome = outcomeFor(e);
         const failedAfter = e instanceof IsolaError && typeof e.detail.fuelConsumed === 'bigint' ? e.detail.fuelConsumed : fuel;
         const spent = outcome === 'fuel' && budget !== undefined ? BigInt(budget) : failedAfter;
-        this.report(name, live, requestId, startedAt, t0, outcome, status, spent, outcomeDetailFor(e), outbound);
+        this.report(name, live, requestId, startedAt, t0, outcome, status, spent, outcomeDetailFor(e), outbound, kv);
       }
       live.inflight--;
       this.inflight--;
@@ -512,6 +525,7 @@ export class Orchestrator implements OrchestratorApi {
     }
     await Promise.all(pools);
     this.logs.close();
+    if (this.opts.kv === undefined) await this.kv.close();
   }
 }
 

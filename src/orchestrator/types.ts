@@ -4,6 +4,8 @@
  */
 import type { Isolation, PoolStats } from '../cells/types.js';
 import type { OutboundRecord as OutboundCall } from '../capabilities/wasi-http/host/outbound.js';
+import type { KvStores } from '../capabilities/keyvalue/host/stores.js';
+import type { KvUse } from '../capabilities/keyvalue/host/broker.js';
 
 /** One `[function.NAME]` table of isola.toml, or a deploy's manifest entry, after validation. */
 export interface FunctionSpec {
@@ -29,6 +31,8 @@ export interface FunctionSpec {
    * wasi:http/incoming-handler@0.2.x). Absent: chosen at deploy by what the module is (stored versions always say).
    */
   executor?: 'cgi' | 'wasi-http';
+  /** Key-value stores the guest may open (by name, scoped to the server); none: every open is access-denied. */
+  keyValueStores?: string[];
 }
 
 export interface FunctionLimits {
@@ -42,6 +46,7 @@ export interface FunctionLimits {
   maxResponseBytes: number; // guest stdout, default 16 MiB
   maxOutboundRequests?: number; // outbound HTTP requests per request (wasi:http), default 32
   maxOutboundResponseBytes?: number; // one outbound response body, default 16 MiB
+  maxKvCalls?: number; // key-value store calls per request, default 1000
 }
 
 /** A request as the executor sees it (already size-checked by the server). */
@@ -98,6 +103,8 @@ export interface ExecutionContext {
   outbound(call: OutboundCall): void;
   /** A line of isola's own in the function's log for this request. */
   note(text: string): void;
+  /** The server's key-value stores, and where this request's store calls are recorded (audit, logs). */
+  kv: { stores: KvStores; record(use: KvUse): void };
 }
 
 export interface VersionInfo {
@@ -132,6 +139,18 @@ export interface InvocationRecord {
   grantsUsed: string[]; // e.g. ['env:GREETING', 'files:/data'] (granted to the invocation)
   /** The outbound HTTP requests the guest made (wasi:http), refused ones included. */
   outbound?: OutboundCall[];
+  /** The guest's key-value store calls, counted by store, operation and outcome. */
+  kv?: KvCalls[];
+}
+
+/** Store calls of one request with the same store, operation and outcome: how many, keys, value bytes. */
+export interface KvCalls {
+  store: string;
+  op: string;
+  outcome: string;
+  calls: number;
+  keys: number;
+  bytes: number;
 }
 
 /** One outbound HTTP request in the audit record (made by capabilities/wasi-http/host/outbound.ts). */
@@ -171,6 +190,8 @@ export interface OrchestratorOptions {
   defaultIsolation?: Isolation;
   /** Called once per finished invocation (audit log + metrics live in the server). */
   onInvocation?: (rec: InvocationRecord) => void;
+  /** The key-value stores (the server's, with its runtime config and metrics); default: embedded ones under dataDir, closed with the orchestrator. */
+  kv?: KvStores;
 }
 
 export interface OrchestratorApi {

@@ -24,6 +24,7 @@ import { IsolaError } from '../errors.js';
 import { inspect } from '../wasm/inspect.js';
 import type { FunctionSpec } from './types.js';
 import { incomingHandlerExport, missingHandlerImports } from '../capabilities/wasi-http/index.js';
+import { CORE_KV_MODULE, coreKvImportProblem } from '../capabilities/keyvalue/guest/core-imports.js';
 
 /** What every version's cells compile: fuel metering (needed for timeouts too), the memory and table caps. */
 export function compileOptionsFor(spec: FunctionSpec): { fuel: true; maxMemoryBytes: number; maxTableElements?: number } {
@@ -83,8 +84,13 @@ export function validateCgiModule(engine: Engine, bytes: Uint8Array, spec: Funct
     throw new IsolaError('INVALID', `the module's _start has type ${start.type}; a WASI command's _start takes and returns nothing`);
   }
   for (const imp of info.imports) {
+    if (imp.module === CORE_KV_MODULE) {
+      const problem = imp.kind === 'func' ? coreKvImportProblem(imp.name, imp.type) : `the module imports isola:keyvalue.${imp.name} as a ${imp.kind}`;
+      if (problem !== null) throw new IsolaError('LINK', problem);
+      continue;
+    }
     if (imp.module !== 'wasi_snapshot_preview1' || imp.kind !== 'func' || !providedWasi().has(imp.name)) {
-      throw new IsolaError('LINK', `the module imports ${imp.module}.${imp.name} (${imp.kind}), which a CGI function is not given (only wasi_snapshot_preview1 functions)`);
+      throw new IsolaError('LINK', `the module imports ${imp.module}.${imp.name} (${imp.kind}), which a CGI function is not given (only wasi_snapshot_preview1 and isola:keyvalue functions)`);
     }
   }
   if (compile) engine.compile(bytes, compileOptionsFor(spec));

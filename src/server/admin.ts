@@ -16,6 +16,8 @@ import { adminReason, httpStatusFor, publicReason } from './error-status.js';
 import type { ServerMetrics } from './metrics.js';
 import { readBody } from './read-body.js';
 import { sendJson } from './respond.js';
+import { kvAdminOperation } from './admin-kv.js';
+import type { KvStores } from '../capabilities/keyvalue/host/stores.js';
 
 export interface AdminContext {
   orchestrator: OrchestratorApi;
@@ -31,10 +33,12 @@ export interface AdminContext {
   changed: () => void;
   /** Open log follows (the server ends them when it drains). */
   followers: Set<() => void>;
+  /** The key-value stores (`/admin/kv`). */
+  kv: KvStores;
 }
 
 /** Operations that change nothing (no route refresh, no admin log line). */
-const READS = new Set(['list', 'get', 'logs']);
+const READS = new Set(['list', 'get', 'logs', 'kv-stores', 'kv-list', 'kv-get']);
 
 const MAX_JSON_BODY = 64 * 1024;
 
@@ -160,15 +164,22 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
   const orch = ctx.orchestrator;
   let op: Op;
   const [head, rawName, action, ...rest] = segments;
-  if (head !== 'functions' || rest.length > 0) {
-    sendJson(res, 404, { error: 'no such admin endpoint' });
-    return 404;
-  }
   const allow = (methods: string): number => {
     sendJson(res, 405, { error: `method ${method} not allowed here (use ${methods})` }, { allow: methods });
     return 405;
   };
-  if (rawName === undefined || rawName === '') {
+  if (head === 'kv') {
+    const kvOp = kvAdminOperation(ctx, req, res, segments.slice(1), query, ctx.maxUploadBytes);
+    if (kvOp === null) {
+      sendJson(res, 404, { error: 'no such admin endpoint' });
+      return 404;
+    }
+    if (typeof kvOp === 'string') return allow(kvOp);
+    op = kvOp;
+  } else if (head !== 'functions' || rest.length > 0) {
+    sendJson(res, 404, { error: 'no such admin endpoint' });
+    return 404;
+  } else if (rawName === undefined || rawName === '') {
     if (method !== 'GET') return allow('GET');
     op = { operation: 'list', run: async () => [200, { functions: orch.list() }] };
   } else if (action === undefined) {

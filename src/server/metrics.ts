@@ -1,6 +1,7 @@
 /** Prometheus metrics on a registry of our own (never prom-client's global one, so servers in one process don't mix). */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InvocationRecord, OrchestratorApi } from '../orchestrator/types.js';
+import type { KvOpRecord } from '../capabilities/keyvalue/host/stores.js';
 
 /**
  * The `function` label of requests that reached no function. A fixed value keeps their series few and easy
@@ -22,6 +23,9 @@ export class ServerMetrics {
   private readonly hostLabels = new Map<string, Set<string>>();
   private readonly fuel: Counter<'function' | 'version'>;
   private readonly admin: Counter<'operation' | 'result'>;
+  private readonly kvOps: Counter<'store' | 'op' | 'outcome'>;
+  private readonly kvLatency: Histogram<'store' | 'op'>;
+  private readonly kvBytes: Counter<'store' | 'direction'>;
 
   constructor(orchestrator: () => OrchestratorApi | undefined, openConnections: () => number) {
     const registers = [this.registry];
@@ -37,6 +41,15 @@ export class ServerMetrics {
     this.fuel = new Counter({ name: 'isola_fuel_consumed_total', help: 'Fuel units consumed by guests', labelNames: ['function', 'version'], registers });
     this.outbound = new Counter({ name: 'isola_outbound_requests_total', help: 'Outbound HTTP requests made for wasi:http guests, by host:port and outcome (2xx..5xx, or the error-code: HTTP-request-denied, connection-refused, ...)', labelNames: ['function', 'host', 'outcome'], registers });
     this.outboundBytes = new Counter({ name: 'isola_outbound_bytes_total', help: 'Bytes of outbound HTTP bodies, sent (out) and received (in)', labelNames: ['function', 'host', 'direction'], registers });
+    this.kvOps = new Counter({ name: 'isola_kv_operations_total', help: 'Key-value store calls of guests, by store, operation and outcome (ok, not granted: access-denied, too-large, unavailable, ...)', labelNames: ['store', 'op', 'outcome'], registers });
+    this.kvLatency = new Histogram({
+      name: 'isola_kv_operation_duration_seconds',
+      help: 'Time a key-value store call took on the host (the backend and the checks)',
+      labelNames: ['store', 'op'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.kvBytes = new Counter({ name: 'isola_kv_bytes_total', help: 'Value bytes written to (in) and read from (out) key-value stores', labelNames: ['store', 'direction'], registers });
     this.admin = new Counter({ name: 'isola_admin_operations_total', help: 'Admin API operations', labelNames: ['operation', 'result'], registers });
     new Gauge({
       name: 'isola_http_connections',
@@ -106,6 +119,14 @@ export class ServerMetrics {
     if (seen.size >= MAX_HOST_LABELS) return 'other';
     seen.add(host);
     return host;
+  }
+
+  /** One store call (the store is "(not granted)" for calls refused before a grant was found: a guest chooses those names). */
+  kvOperation(r: KvOpRecord): void {
+    this.kvOps.inc({ store: r.store, op: r.op, outcome: r.outcome });
+    this.kvLatency.observe({ store: r.store, op: r.op }, r.seconds);
+    if (r.bytesIn > 0) this.kvBytes.inc({ store: r.store, direction: 'in' }, r.bytesIn);
+    if (r.bytesOut > 0) this.kvBytes.inc({ store: r.store, direction: 'out' }, r.bytesOut);
   }
 
   adminOperation(operation: string, ok: boolean): void {

@@ -26,6 +26,8 @@ import { ServerMetrics } from './metrics.js';
 import { parseRequestTarget } from './request-path.js';
 import { sendJson, sendText } from './respond.js';
 import { Router } from './router.js';
+import { serverStoreSettings } from '../capabilities/keyvalue/config.js';
+import { KvStores } from '../capabilities/keyvalue/host/stores.js';
 
 export interface ServerOptions {
   /** host:port (default 127.0.0.1:3000; port 0 picks a free one). */
@@ -34,6 +36,10 @@ export interface ServerOptions {
   adminListen?: string;
   dataDir: string;
   manifestPath?: string;
+  /** Quick mode: the stores its module is granted. */
+  quickKeyValueStores?: string[];
+  /** A TOML file of `[key-value-store.NAME]` tables (as Spin's runtime config), beside isola.toml's own. */
+  runtimeConfigPath?: string;
   /** Quick mode (as `wasmtime serve`): serve this one module on every path, as a function named after the file. */
   modulePath?: string;
   adminToken?: string;
@@ -101,9 +107,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const listeners: Listener[] = [];
   const openConnections = (): number => listeners.reduce((n, l) => n + l.connections.count, 0);
   const metrics = new ServerMetrics(() => orchestrator, openConnections);
+  // Configured stores open now: one that cannot is the start's error, naming it (a store used later opens then).
+  const kv = new KvStores({ dataDir: opts.dataDir, settings: serverStoreSettings(opts.manifestPath, opts.runtimeConfigPath), observe: (r) => metrics.kvOperation(r) });
+  try {
+    await kv.openConfigured();
+  } catch (e) {
+    await kv.close();
+    throw e;
+  }
   const factory = opts.createOrchestrator ?? realOrchestrator;
   const orch: OrchestratorApi = await factory({
     dataDir: opts.dataDir,
+    kv,
     ...(opts.defaultIsolation ? { defaultIsolation: opts.defaultIsolation } : {}),
     onInvocation: (rec) => {
       if (versionOf.has(rec.requestId)) versionOf.set(rec.requestId, rec.version);
@@ -115,9 +130,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   try {
     if (opts.manifestPath !== undefined) await deployManifest(orch, opts.manifestPath, opts.defaultIsolation, policy, logger);
-    if (opts.modulePath !== undefined) await deployQuick(orch, opts.modulePath, opts.defaultIsolation, logger);
+    if (opts.modulePath !== undefined) await deployQuick(orch, opts.modulePath, opts.defaultIsolation, logger, opts.quickKeyValueStores);
   } catch (e) {
     await orch.close(0);
+    await kv.close();
     throw e;
   }
 
@@ -128,7 +144,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const gateway: GatewayContext = { orchestrator: orch, logger, serverName: main.host, serverPort: main.port, versionOf };
   const admin: AdminContext = {
-    orchestrator: orch, token, logger, metrics, policy, defaultIsolation: opts.defaultIsolation,
+    orchestrator: orch, token, logger, metrics, policy, defaultIsolation: opts.defaultIsolation, kv,
     maxUploadBytes: opts.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, changed: refreshRoutes, followers: new Set(),
   };
   const idPrefix = randomBytes(4).toString('hex') + '-';
@@ -252,6 +268,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       await stopped;
       await orch.close(Math.max(0, deadline - Date.now()));
+      await kv.close();
       logger.info({ abandoned: inflight.size }, 'server closed');
       logger.flush?.();
     })());
@@ -274,7 +291,7 @@ export function quickFunctionName(path: string): string {
   return name === '' ? 'app' : name;
 }
 
-async function deployQuick(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, logger: Logger): Promise<void> {
+async function deployQuick(orch: OrchestratorApi, path: string, defaultIsolation: Isolation | undefined, logger: Logger, kv: string[] = []): Promise<void> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -282,7 +299,7 @@ async function deployQuick(orch: OrchestratorApi, path: string, defaultIsolation
     throw new IsolaError('IO', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   const name = quickFunctionName(path);
-  const spec = parseFunctionEntry(name, { route: '/...' }, { where: path, ...(defaultIsolation ? { defaultIsolation } : {}) });
+  const spec = parseFunctionEntry(name, kv.length > 0 ? { route: '/...', 'key-value-stores': kv } : { route: '/...' }, { where: path, ...(defaultIsolation ? { defaultIsolation } : {}) });
   try {
     const v = await orch.deploy(spec, bytes);
     logger.info({ function: name, version: v.id, route: spec.route }, 'serving one module');

@@ -71,6 +71,11 @@ for (const isolation of ['inline', 'worker', 'process'] as Isolation[]) {
       assert.match(text(r.output), /arg 1: x y\n[\s\S]*GREETING=hi/);
       const wc = await cell.load({ bytes: fixture('test/fixtures/wasi/wc.wasm') });
       assert.equal(text((await cell.invoke({ module: wc, kind: 'wasi', input: bytes('a\nb\n') })).output), '2 4\n');
+      // A large stdin arrives in frames that reuse the socket's buffers: the environment decoded before it must
+      // be a copy, not a view they overwrite (it was, once: a CGI body past 256 KiB broke the guest's environment).
+      const big = await cell.invoke({ module: env, kind: 'wasi', args: ['env'], env: { GREETING: 'hi', OTHER: 'x'.repeat(100) }, input: new Uint8Array(3 << 20).fill(65) });
+      assert.equal(big.exitCode, 0);
+      assert.match(text(big.output), /GREETING=hi\n[\s\S]*OTHER=x{100}\n/);
       const exit7 = await cell.load({ bytes: fixture('test/fixtures/wasi/exit7.wasm') });
       assert.equal((await cell.invoke({ module: exit7, kind: 'wasi' })).exitCode, 7);
       const tree = await cell.load({ bytes: fixture('test/fixtures/wasi/tree.wasm') });

@@ -1,4 +1,4 @@
-// The committed CGI guests (and examples/http/hello.wasm) must be what their C sources build to
+// The committed CGI guests (and examples/http/hello.wasm, examples/kv/counter.wasm) must be what their C sources build to
 // (after editing a source: bash scripts/build-cgi-fixtures.sh), whatever else is installed (see helpers/rebuild.ts).
 // Skipped where clang-14 is not installed.
 import { test } from 'node:test';
@@ -21,8 +21,10 @@ test('every CGI guest compiles to its committed .wasm', { skip: hasClang ? false
       assert.deepEqual(readFileSync(join(out, `${name}.wasm`)), readFileSync(fromRoot('test/fixtures/cgi', `${name}.wasm`)),
         `${c} is stale: bash scripts/build-cgi-fixtures.sh`);
     }
-    assert.deepEqual(readFileSync(join(out, 'examples/hello.wasm')), readFileSync(fromRoot('examples/http/hello.wasm')),
-      'examples/http/hello.c is stale: bash scripts/build-cgi-fixtures.sh');
+    for (const example of ['examples/http/hello', 'examples/kv/counter']) {
+      assert.deepEqual(readFileSync(join(out, `${example}.wasm`)), readFileSync(fromRoot(`${example}.wasm`)),
+        `${example}.c is stale: bash scripts/build-cgi-fixtures.sh`);
+    }
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

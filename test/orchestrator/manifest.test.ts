@@ -83,8 +83,12 @@ test('wrong types and values name the key and what was expected', () => {
 
 test('unknown keys, reserved grants, missing keys, bad names, bad TOML', () => {
   refused(`${HEAD}fule = 1`, /^isola\.toml: function\.hello: unknown key "fule" \(expected source, route, fuel, /);
-  refused(`${HEAD}key-value-stores = ["default"]`, 'isola.toml: function.hello.key-value-stores: not supported yet');
-  refused(`${HEAD}key_value_stores = ["default"]`, 'isola.toml: function.hello.key-value-stores: not supported yet');
+  assert.deepEqual(parseManifest(`${HEAD}key-value-stores = ["default", "cache", "default"]`, 'isola.toml')[0]!.keyValueStores, ['default', 'cache']);
+  assert.deepEqual(parseManifest(`${HEAD}key_value_stores = ["default"]\nmax-kv-calls = 9`, 'isola.toml')[0]!.limits.maxKvCalls, 9);
+  refused(`${HEAD}key-value-stores = ["no such"]`, /function\.hello\.key-value-stores: expected an array of store names, got an array \("no such": expected a store name/);
+  refused(`${HEAD}key-value-stores = "default"`, /function\.hello\.key-value-stores: expected an array of store names/);
+  refused(`${HEAD}isolation = "inline"\nkey-value-stores = ["default"]`, /function\.hello\.key-value-stores: a function with key-value stores runs in a worker or process cell/);
+  refused(`${HEAD}key-value-stores = []\nkey_value_stores = []`, /both key_value_stores and key-value-stores are given/);
   refused(`${HEAD}allowed-outbound-hosts = ["example.com"]`, /function\.hello\.allowed-outbound-hosts: expected an array of "scheme:\/\/host\[:port\]" strings, got an array \("example\.com" is not scheme:\/\/host\[:port\]/);
   refused(`${HEAD}allowed-outbound-hosts = ["http://2130706433"]`, /"2130706433" is not a host name/);
   refused(`${HEAD}allowed-outbound-hosts = ["https://u@x.com"]`, /no user or password/);
@@ -100,7 +104,7 @@ test('unknown keys, reserved grants, missing keys, bad names, bad TOML', () => {
   refused('[function."a/b"]\nsource = "h.wasm"\nroute = "/h"\n', /bad function name "a\/b"/);
   refused('[function."-a"]\nsource = "h.wasm"\nroute = "/h"\n', /bad function name "-a"/);
   refused(`[function.${'a'.repeat(64)}]\nsource = "h.wasm"\nroute = "/h"\n`, /bad function name/);
-  refused('name = "x"\n', 'isola.toml: name: unknown key (expected only [function.NAME] tables)');
+  refused('name = "x"\n', 'isola.toml: name: unknown key (expected [function.NAME] and [key-value-store.NAME] tables)');
   refused('function = 1\n', 'isola.toml: function: expected [function.NAME] tables, got 1');
   refused('[function]\nhello = 3\n', 'isola.toml: function.hello: expected a table');
   refused('[function.hello\n', /^isola\.toml: line 1, column \d+: invalid TOML: /);

@@ -13,6 +13,8 @@ import { bufferedBody, httpErrorCode, httpTypes, ResponseState, type HttpTypes, 
 import { outgoingTypes } from './outgoing.js';
 import type { ResponseSink } from './response-sink.js';
 import type { CapabilityChannel } from './channel.js';
+import { KvClient } from '../keyvalue/guest/client.js';
+import { wasiKeyValueImports } from '../keyvalue/guest/wasi-keyvalue.js';
 
 const HANDLER = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
 
@@ -32,11 +34,15 @@ export interface HandledRequest {
   trailers: Array<[string, string]> | null;
 }
 
-/** Everything a handler is given: WASI 0.2 and wasi:http (types, and outgoing requests through `channel`, or refused without one). */
+/**
+ * Everything a handler is given: WASI 0.2, wasi:http (types, and outgoing requests through `channel`, or refused
+ * without one) and wasi:keyvalue (its stores through `channel`).
+ */
 function handlerImports(wasi: WasiP2, http: HttpTypes, channel: CapabilityChannel | null): ComponentImports {
   const out = outgoingTypes(wasi.clocks, http, channel);
   return {
     ...wasi.imports,
+    ...wasiKeyValueImports(new KvClient(channel)),
     'wasi:http/types': { ...http.classes, ...out.classes, httpErrorCode },
     'wasi:http/outgoing-handler': out.handler,
   };

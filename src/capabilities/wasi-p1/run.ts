@@ -10,11 +10,20 @@ function exports(compiled: CompiledModule, name: string): boolean {
   return compiled.info.exports.some((e) => e.name === name && e.kind === 'func');
 }
 
-/** Instantiates with the WASI imports and binds the guest's memory. */
-export function instantiateWasi(compiled: CompiledModule, options: WasiOptions, limits?: Limits): { wasi: WasiP1; instance: Instance } {
+/** Imports beside WASI's (isola:keyvalue), bound to the guest's memory as WASI's are. */
+export interface ExtraImports {
+  imports: Record<string, Record<string, (...args: never[]) => unknown>>;
+  bind(memory: WebAssembly.Memory): void;
+}
+
+/** Instantiates with the WASI imports (and `extra`'s) and binds the guest's memory. */
+export function instantiateWasi(compiled: CompiledModule, options: WasiOptions, limits?: Limits, extra?: ExtraImports): { wasi: WasiP1; instance: Instance } {
   const wasi = new WasiP1(options);
-  const instance = compiled.instantiate(wasi.imports, limits);
-  if (instance.memory !== undefined) wasi.bind(instance.memory);
+  const instance = compiled.instantiate(extra === undefined ? wasi.imports : { ...extra.imports, ...wasi.imports }, limits);
+  if (instance.memory !== undefined) {
+    wasi.bind(instance.memory);
+    extra?.bind(instance.memory);
+  }
   return { wasi, instance };
 }
 
@@ -23,8 +32,9 @@ export function instantiateWasi(compiled: CompiledModule, options: WasiOptions, 
  * back the instance for the engine's invoke. Call `wasi.close()` when done with it. `observe` sees the
  * instance before `_initialize` runs.
  */
-export function startWasiReactor(compiled: CompiledModule, options: WasiOptions, limits?: Limits, observe?: (instance: Instance) => void): { wasi: WasiP1; instance: Instance } {
-  const started = instantiateWasi(compiled, options, limits);
+export function startWasiReactor(compiled: CompiledModule, options: WasiOptions, limits?: Limits, observe?: (instance: Instance) => void,
+  extra?: ExtraImports): { wasi: WasiP1; instance: Instance } {
+  const started = instantiateWasi(compiled, options, limits, extra);
   observe?.(started.instance); // e.g. to read the fuel _initialize spent when it fails
   if (exports(compiled, '_initialize')) {
     try {
@@ -45,8 +55,9 @@ export function startWasiReactor(compiled: CompiledModule, options: WasiOptions,
  * timeouts propagate as the engine's IsolaError. The instance is released at the end (its memory
  * may go to the next instance): `observe` may read its fuel afterwards, not its memory.
  */
-export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, limits?: Limits, observe?: (instance: Instance) => void): number {
-  const { wasi, instance } = instantiateWasi(compiled, options, limits);
+export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, limits?: Limits, observe?: (instance: Instance) => void,
+  extra?: ExtraImports): number {
+  const { wasi, instance } = instantiateWasi(compiled, options, limits, extra);
   observe?.(instance); // e.g. to read fuelConsumed afterwards (cells report it)
   const entry = exports(compiled, '_start') ? '_start' : exports(compiled, '_initialize') ? '_initialize' : '_start';
   try {

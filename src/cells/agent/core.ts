@@ -27,6 +27,10 @@ import { invokeWave } from '../../engine/component/invoke-wave.js';
 import { channelDone, channelRequestBody, channelResponseSink, serveHttpRequest } from '../../capabilities/wasi-http/index.js';
 import type { OutputSink } from '../../capabilities/wasi-p1/stdio.js';
 import type { HostChannel } from './host-channel.js';
+import type { ExtraImports } from '../../capabilities/wasi-p1/run.js';
+import { KvClient } from '../../capabilities/keyvalue/guest/client.js';
+import { CORE_KV_MODULE, coreKeyValueImports } from '../../capabilities/keyvalue/guest/core-imports.js';
+import { wasiKeyValueImports } from '../../capabilities/keyvalue/guest/wasi-keyvalue.js';
 
 export interface AgentConfig {
   /** The cell's preopens as the agent sees them (inside a jail: where they are mounted). */
@@ -189,7 +193,7 @@ export class AgentCore {
     let instance: ComponentInstance | undefined;
     try {
       if (req.kind === 'wasi') {
-        const exitCode = runComponentCommand(c, this.wasiOptions(req, req.args ?? ['guest'], out), limits, {}, (i) => {
+        const exitCode = runComponentCommand(c, this.wasiOptions(req, req.args ?? ['guest'], out), limits, this.componentKv(), (i) => {
           instance = i;
         });
         const res: InvokeResult = { exitCode, fuelConsumed: instance?.fuelConsumed ?? 0n, durationUs: micros(started) };
@@ -212,7 +216,7 @@ export class AgentCore {
       const wasi = new WasiP2(this.wasiOptions(req, [req.export], out));
       wasi.setTimeout(limits.timeoutMs);
       try {
-        instance = c.instantiate(wasi.imports, limits);
+        instance = c.instantiate({ ...wasi.imports, ...this.componentKv() }, limits);
         const text = invokeWave(c.types.exports, instance.exports, call);
         const res: InvokeResult = { values: text === null ? [] : [text], fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
         out.done(res);
@@ -335,7 +339,7 @@ export class AgentCore {
     try {
       exitCode = runWasiCommand(compiled, this.wasiOptions(req, req.args ?? ['guest'], output), limits, (i) => {
         instance = i;
-      });
+      }, this.coreKv(compiled));
     } catch (e) {
       throw withFuel(e, instance);
     }
@@ -357,11 +361,22 @@ export class AgentCore {
     try {
       const { wasi } = startWasiReactor(compiled, this.wasiOptions(req, [req.export ?? 'guest'], streams ?? null), limits, (i) => {
         instance = i;
-      });
+      }, this.coreKv(compiled));
       return { instance: instance!, wasi, streams };
     } catch (e) {
       throw withFuel(e, instance);
     }
+  }
+
+  /** isola:keyvalue for a core module that imports it; its calls cross the capability channel (none inline: unavailable). */
+  private coreKv(compiled: CompiledModule): ExtraImports | undefined {
+    if (!compiled.info.imports.some((i) => i.module === CORE_KV_MODULE)) return undefined;
+    return coreKeyValueImports(new KvClient(this.channel ?? null)) as ExtraImports;
+  }
+
+  /** wasi:keyvalue for a component (its calls cross the capability channel). */
+  private componentKv(): Record<string, Record<string, unknown>> {
+    return { ...wasiKeyValueImports(new KvClient(this.channel ?? null)) };
   }
 
   private wasiOptions(req: InvokeRequest, args: string[], output: GuestOutput | null): WasiOptions {

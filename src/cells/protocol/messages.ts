@@ -7,7 +7,7 @@ import type { CompileOptions } from '../../engine/limits.js';
 import type { InstrumentOptions, Instrumented } from '../../wasm/index.js';
 import { checkedEnviron, environStrings, joinEnviron, type EnvironBlock, type Preopen } from '../../capabilities/wasi-p1/index.js';
 import type { InvocationKind, InvokeRequest, InvokeResult } from '../types.js';
-import { ByteReader, ByteWriter, protocolError } from './codec.js';
+import { ByteReader, ByteWriter, copyBytes, protocolError } from './codec.js';
 import { HEADER_BYTES, MAX_CONTROL_FRAME_BYTES } from './frame.js';
 
 const utf8 = new TextEncoder();
@@ -227,7 +227,7 @@ function writeEnviron(w: ByteWriter, block: EnvironBlock): void {
 /** A copy (the frame's buffer is reused), holding exactly the NAME=VALUE strings it declares. */
 function readEnv(r: ByteReader): EnvironBlock {
   const count = r.count(2); // each variable takes at least its '=' and its NUL
-  const bytes = r.bytes().slice();
+  const bytes = copyBytes(r.bytes()); // not .slice(): on a Buffer from the socket that is a view, and the frame's buffer is reused
   if (environStrings(bytes) !== count) throw protocolError(`invoke frame's environment does not hold ${count} variables`);
   return { count, bytes };
 }

@@ -10,6 +10,9 @@ import { parseCgiOutput } from './cgi-response.js';
 import { grantPreopens } from '../grant-policy.js';
 import { formatSize } from '../../engine/units.js';
 import { wholeBody } from '../../capabilities/wasi-http/host/request-body.js';
+import { Stops } from '../../capabilities/wasi-http/host/replies.js';
+import { kvBroker } from './kv-host.js';
+import { kvOnlyHost } from '../../capabilities/keyvalue/host/broker.js';
 
 export class CgiExecutor implements Executor {
   readonly kind = 'cgi' as const;
@@ -22,15 +25,23 @@ export class CgiExecutor implements Executor {
     if (body.length > limits.maxBodyBytes) {
       throw new IsolaError('TOO_LARGE', `request body larger than max-body (${formatSize(limits.maxBodyBytes)})`);
     }
-    const result = await ctx.run({
-      kind: 'wasi',
-      args: [spec.name],
-      input: body,
-      env: cgiEnvironment(body === req.body ? req : { ...req, body }, spec),
-      preopens: grantPreopens(spec),
-      maxOutputBytes: limits.maxResponseBytes,
-      limits: { fuel: limits.fuel, timeoutMs: limits.timeoutMs },
-    }, ctx.signal);
+    // Key-value calls cross the cell's capability channel (an inline cell has none: its guest's calls are unavailable).
+    const stops = spec.isolation === 'inline' ? null : new Stops(ctx.signal, limits.timeoutMs);
+    let result;
+    try {
+      result = await ctx.run({
+        kind: 'wasi',
+        args: [spec.name],
+        input: body,
+        env: cgiEnvironment(body === req.body ? req : { ...req, body }, spec),
+        preopens: grantPreopens(spec),
+        maxOutputBytes: limits.maxResponseBytes,
+        limits: { fuel: limits.fuel, timeoutMs: limits.timeoutMs },
+        ...(stops === null ? {} : { host: kvOnlyHost(kvBroker(ctx, stops)) }),
+      }, ctx.signal);
+    } finally {
+      stops?.end();
+    }
     if (result.outputTruncated) {
       throw new IsolaError('BAD_RESPONSE', `response larger than max-response (${formatSize(limits.maxResponseBytes)})`, { truncated: true });
     }

@@ -19,6 +19,7 @@ import { outboundCalls } from '../../capabilities/wasi-http/host/outbound-calls.
 import { reply, Stops } from '../../capabilities/wasi-http/host/replies.js';
 import { MAX_CAP_DATA } from '../../capabilities/capability-frames.js';
 import { parseAllowedHost, type AllowedHost } from '../../capabilities/wasi-http/allowed-hosts.js';
+import { kvBroker } from './kv-host.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -70,9 +71,10 @@ export class WasiHttpExecutor implements Executor {
       maxResponseBytes: limits.maxOutboundResponseBytes ?? DEFAULT_OUTBOUND_LIMITS.maxResponseBytes,
     }, (r) => ctx.outbound(r));
     const outbound = outboundCalls(broker, stops);
+    const kv = kvBroker(ctx, stops);
     const host: HostCalls = {
       send(op, data) {
-        if (outbound.send(op, data)) return;
+        if (outbound.send(op, data) || kv.send(op, data)) return;
         if (op === HttpOp.HEAD) {
           if (headSeen) throw new Error('a second response head');
           headSeen = true;
@@ -92,7 +94,7 @@ export class WasiHttpExecutor implements Executor {
         }
         if (op === HttpOp.FLOW) return stops.race(body.below(FLOW_WINDOW / 2).then(() => reply(Reply.OK)));
         if (op === HttpOp.DONE) return Promise.resolve(reply(Reply.OK)); // every send before it has been handled
-        return outbound.call(op, data) ?? Promise.reject(new Error(`unknown wasi:http call ${op}`));
+        return outbound.call(op, data) ?? kv.call(op, data) ?? Promise.reject(new Error(`unknown wasi:http call ${op}`));
       },
     };
     const run = ctx.run({
