@@ -210,7 +210,7 @@ async function deployStream(res: IncomingMessage, onPhase: DeployOptions['onPhas
   throw new IsolaError('IO', `${where} ended the deploy without a result (did the server stop?)`);
 }
 
-const kvPath = (store: string, key: string): string => `/admin/kv/${encodeURIComponent(store)}/${encodeURIComponent(key)}`;
+const kvPath = (store: string, key: string): string => `/admin/kv/${encodeURIComponent(store)}?key=${encodeURIComponent(key)}`;
 
 function statusError(status: number, body: string, where: string): IsolaError {
   let message = body.trim().split('\n')[0]!.slice(0, 300);

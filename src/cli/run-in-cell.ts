@@ -48,16 +48,17 @@ export async function runInCell(r: CellRun): Promise<number> {
 
   const { spawnCell } = await import('../cells/index.js');
   const cell = await spawnCell({ isolation, preopens: r.grants.preopens });
-  const kv = r.grants.kv === undefined ? null : await import('./run-kv.js').then((m) => m.localStores(r.grants.kv!, r.limits.timeoutMs));
+  // Stores the guest was granted (none: its store calls are access-denied, not a protocol error that kills the cell).
+  const kv = await import('./run-kv.js').then((m) => m.localStores(r.grants.kv ?? new Map(), r.limits.timeoutMs));
   let res: InvokeResult;
   try {
     const module = await cell.load({ bytes: r.bytes, compile: {
       fuel: true, maxMemoryBytes: r.limits.maxMemoryBytes, maxTableElements: r.limits.maxTableElements, maxTotalTableElements: r.limits.maxTotalTableElements,
     } });
-    res = await cell.invoke(kv === null ? { ...req, module } : { ...req, module, host: kv.host });
+    res = await cell.invoke({ ...req, module, host: kv.host });
   } finally {
     await cell.close();
-    await kv?.close();
+    await kv.close();
   }
   if (res.output?.length) writeStdout(res.output); // --buffer: its output is the return value
   if (res.outputTruncated) process.stderr.write(`isola: the guest's output was cut at ${MAX_OUTPUT} bytes\n`);

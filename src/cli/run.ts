@@ -2,7 +2,8 @@
  * `isola run`: a WASI command (`_start`), one export (`--invoke`), or the buffer ABI (`--buffer`).
  */
 import { IsolaError } from '../errors.js';
-import { importsWasi } from '../wasm/inspect.js';
+import { importsWasi, inspect } from '../wasm/inspect.js';
+import { isArtifact } from '../engine/artifact-magic.js';
 import { isComponentBinary } from '../wasm/component/header.js';
 import { isComponentArtifact } from '../engine/component/component-artifact.js';
 import type { CompiledModule } from '../engine/compiled-module.js';
@@ -22,6 +23,16 @@ export interface RunFlags extends LimitFlags, GrantFlags {
   backtrace?: boolean;
 }
 
+/** Whether a core module (not an artifact) imports isola:keyvalue (a byte search first: most modules are not read twice). */
+function importsKeyValue(bytes: Uint8Array): boolean {
+  if (isArtifact(bytes) || Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf('isola:keyvalue') < 0) return false;
+  try {
+    return inspect(bytes).imports.some((i) => i.module === 'isola:keyvalue');
+  } catch {
+    return false; // not readable: compiling it says why
+  }
+}
+
 export async function run(file: string, args: string[], flags: RunFlags): Promise<number> {
   const limits = limitsFromFlags(flags);
   const grants = grantsFromFlags(flags);
@@ -37,6 +48,9 @@ export async function run(file: string, args: string[], flags: RunFlags): Promis
   if (isComponentBinary(bytes) || isComponentArtifact(bytes)) {
     const { runComponent } = await import('./run-component.js');
     return runComponent({ file, args, bytes, isolation, invoke: flags.invoke, buffer: flags.buffer, limits, grants });
+  }
+  if (grants.kv === undefined && importsKeyValue(bytes)) {
+    throw new IsolaError('LINK', 'the module imports isola:keyvalue (key-value stores): grant one with --kv NAME[=PATH]');
   }
   if (isolation !== undefined) {
     const { runInCell } = await import('./run-in-cell.js');

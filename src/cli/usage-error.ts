@@ -14,5 +14,9 @@ export class UsageError extends Error {
 
 export function usageHint(command: Command | null): string {
   if (!command?.parent) return "usage: isola <command> [options] (see 'isola --help')";
-  return `usage: isola ${command.name()} ${command.usage()} (see 'isola ${command.name()} --help')`;
+  // A subcommand's full name (`kv set`): its parents' names below the program's.
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  const name = names.join(' ');
+  return `usage: isola ${name} ${command.usage()} (see 'isola ${name} --help')`;
 }

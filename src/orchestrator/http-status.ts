@@ -11,6 +11,7 @@ const STATUS: Partial<Record<IsolaErrorCode, number>> = {
   TOO_LARGE: 413,
   OVERLOADED: 503,
   CELL_CLOSED: 503, // shutting down or the version was retired: try again
+  UNAVAILABLE: 503, // a key-value store did not answer (admin kv calls)
   TIMEOUT: 504,
   CANCELLED: 499, // the client went away (nginx's code); nobody reads it but the log
   MANIFEST: 400,
@@ -27,7 +28,7 @@ const STATUS: Partial<Record<IsolaErrorCode, number>> = {
 const SHOWN: ReadonlySet<IsolaErrorCode> = new Set<IsolaErrorCode>([
   'TRAP', 'FUEL', 'TIMEOUT', 'MEMORY_LIMIT', 'LINK', 'CELL_CRASHED', 'CELL_PROTOCOL', 'BAD_RESPONSE', 'OVERLOADED',
   'NOT_FOUND', 'TOO_LARGE', 'CELL_CLOSED', 'CANCELLED', 'MANIFEST', 'DECODE', 'INVALID', 'COMPONENT', 'CONFLICT', 'USAGE',
-  'FORBIDDEN',
+  'FORBIDDEN', 'UNAVAILABLE',
 ]);
 
 export function httpStatusFor(e: unknown): number {

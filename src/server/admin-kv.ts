@@ -2,9 +2,10 @@
  * The admin API's key-value endpoints (`isola kv`): an operator's view of the stores guests use.
  *   GET    /admin/kv                          the stores: configured, opened, or granted to a function
  *   GET    /admin/kv/:store?prefix=&cursor=   a page of keys {keys, cursor}
- *   GET    /admin/kv/:store/:key              the value (application/octet-stream), 404 when absent
- *   PUT    /admin/kv/:store/:key              sets it to the request body
- *   DELETE /admin/kv/:store/:key              deletes it
+ *   GET    /admin/kv/:store?key=K             the value (application/octet-stream), 404 when absent
+ *   PUT    /admin/kv/:store?key=K             sets it to the request body
+ *   DELETE /admin/kv/:store?key=K             deletes it
+ * The key is in the query, not the path: keys hold '/', which the server refuses encoded in a path segment.
  * A store nobody configured or was granted is 404 (an operator's typo must not create one). Keys and values
  * keep the store's limits, as a guest's do.
  */
@@ -64,8 +65,10 @@ async function backendCall<T>(work: Promise<T>): Promise<T> {
 /** The operation for `/admin/kv/...`, or the methods allowed there (a string) when the method is not one. */
 export function kvAdminOperation(ctx: KvAdminContext, req: IncomingMessage, res: ServerResponse, segments: string[], query: string, maxUploadBytes: number): KvOp | string | null {
   const method = req.method ?? 'GET';
-  const [store, key, ...rest] = segments;
+  const [store, ...rest] = segments;
   if (rest.length > 0) return null;
+  const q = new URLSearchParams(query);
+  const key = q.get('key') ?? undefined;
   if (store === undefined || store === '') {
     if (method !== 'GET') return 'GET';
     return {
@@ -78,7 +81,6 @@ export function kvAdminOperation(ctx: KvAdminContext, req: IncomingMessage, res:
     return {
       operation: 'kv-list',
       run: async () => {
-        const q = new URLSearchParams(query);
         const b = await backendOf(ctx, store);
         const page = await backendCall(b.listKeys(q.get('prefix') ?? '', q.get('cursor') || undefined, PAGE));
         return [200, { store, keys: page.keys, cursor: page.cursor ?? null }];

@@ -8,6 +8,13 @@ import { IsolaError } from '../../src/errors.js';
 import { spawnCell, type SpawnedCell } from '../../src/cells/index.js';
 import { CAP_FD, FrameType } from '../../src/cells/protocol/index.js';
 import { COUNTER, processAlive, sleep, witnessCell } from './guests.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KvStores } from '../../src/capabilities/keyvalue/host/stores.js';
+import { KvBroker, kvOnlyHost } from '../../src/capabilities/keyvalue/host/broker.js';
+import { KvChannelOp, KvErrorKind, KvOp, KvWriter } from '../../src/capabilities/keyvalue/protocol.js';
+import { Stops } from '../../src/capabilities/wasi-http/host/replies.js';
 
 const MIB = 1024 * 1024;
 
@@ -152,6 +159,79 @@ describe('attacks through the capability channel (fd 5): the same rules, refused
       const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop' });
       await assert.rejects(inv, isProtocol(message));
       await assert.rejects(attack);
+      await witness.answers();
+    }
+  });
+});
+
+describe('attacks on the key-value broker from a cell whose first wall has fallen', () => {
+  const witness = witnessCell();
+  /** A process cell with the eval door, and a broker for request 3 granted only the store "s". */
+  async function victim(): Promise<{ cell: SpawnedCell; m: string; host: ReturnType<typeof kvOnlyHost>; done(): Promise<void> }> {
+    const dir = mkdtempSync(join(tmpdir(), 'isola-kv-attack-'));
+    const stores = new KvStores({ dataDir: dir });
+    const stops = new Stops(new AbortController().signal, 10_000);
+    const broker = new KvBroker(stores, new Set(['s']), 1000, stops, () => {});
+    const cell = await spawnCell({ isolation: 'process', unsafeTestHooks: { eval: true } });
+    return {
+      cell, m: await cell.load({ bytes: COUNTER }), host: kvOnlyHost(broker),
+      async done() {
+        stops.end();
+        await stores.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  /** Agent-side JavaScript: after a pause, one CAP_CALL for request 3 with `data` (hex), then the reply's payload as hex. */
+  const rawCall = (op: number, dataHex: string) => `(() => {
+    const fs = require('fs');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    const data = Buffer.from('${dataHex}', 'hex');
+    const head = Buffer.alloc(10); head.writeUInt32LE(data.length + 6, 0); head[4] = ${FrameType.CAP_CALL}; head.writeUInt32LE(3, 5); head[9] = ${op};
+    fs.writeSync(${CAP_FD}, Buffer.concat([head, data]));
+    const h = Buffer.alloc(9); let got = 0; while (got < 9) got += fs.readSync(${CAP_FD}, h, got, 9 - got, null);
+    const body = Buffer.alloc(h.readUInt32LE(0) - 5); got = 0; while (got < body.length) got += fs.readSync(${CAP_FD}, body, got, body.length - got, null);
+    return body.toString('hex');
+  })()`;
+
+  test('raw frames reach no store the function was not granted: the broker checks the grant on every call, not the guest', async () => {
+    const { cell, m, host, done } = await victim();
+    try {
+      const get = Buffer.from(new KvWriter().u8(KvOp.GET).bytes('secret').bytes('k').finish()).toString('hex');
+      const attack = cell.unsafeEval(rawCall(KvChannelOp.CALL, get));
+      const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop', host });
+      const reply = Buffer.from(String(await attack), 'hex');
+      assert.equal(reply[0], 2, 'FAILED');
+      assert.equal(reply[1], KvErrorKind.ACCESS_DENIED);
+      assert.match(reply.subarray(2).toString(), /not granted the store "secret"/);
+      await inv;
+    } finally {
+      await cell.close();
+      await done();
+    }
+    await witness.answers();
+  });
+
+  test('a key-value call that is not one kills the cell; only its own invocation fails', async () => {
+    for (const [op, data, message] of [
+      [KvChannelOp.CALL, '02', /malformed key-value call/],
+      [KvChannelOp.CALL, Buffer.from(new KvWriter().u8(99).bytes('s').finish()).toString('hex'), /unknown key-value op 99/],
+      [KvChannelOp.CALL, Buffer.from(new KvWriter().u8(KvOp.GET).bytes('s').finish()).toString('hex'), /malformed key-value get call/],
+      [KvChannelOp.CALL, Buffer.from(new KvWriter().u8(KvOp.GET_MANY).bytes('s').u32(0xffffffff).finish()).toString('hex'), /malformed key-value get-many call/],
+      [KvChannelOp.NEXT, '', /NEXT with nothing to continue/],
+      [77, '', /unknown capability call 77/],
+    ] as const) {
+      const { cell, m, host, done } = await victim();
+      try {
+        const attack = cell.unsafeEval(rawCall(op, data));
+        const inv = cell.invoke({ module: m, kind: 'invoke', export: 'noop', host });
+        await assert.rejects(inv, (e: unknown) => e instanceof IsolaError && message.test(e.message), String(message));
+        await assert.rejects(attack);
+      } finally {
+        await cell.close();
+        await done();
+      }
       await witness.answers();
     }
   });
