@@ -5,10 +5,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { workerdVersion } from './workerd.js';
 
-const BEGIN = '<!-- bench:http results (written by npm run bench:http) -->';
-const END = '<!-- /bench:http results -->';
+/** The markers around one benchmark's section (bench:http, bench:kv). */
+const markers = (bench: string): { begin: string; end: string } => ({
+  begin: `<!-- bench:${bench} results (written by npm run bench:${bench}) -->`,
+  end: `<!-- /bench:${bench} results -->`,
+});
 
-function firstLine(cmd: string, args: string[]): string {
+export function firstLine(cmd: string, args: string[]): string {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
   } catch (e) {
@@ -26,8 +29,13 @@ export async function machineDetails(): Promise<string[]> {
   ];
 }
 
-export function writeBenchmarksDoc(path: string, table: string, footer: string, machine: string[]): void {
-  const section = [BEGIN, '', table, '', footer, '', ...machine.map((m) => `- ${m}`), '', END].join('\n');
+/**
+ * Replaces `bench`'s section (between its markers; appended at the end the first time) with `intro` (lines
+ * the run writes before its table, e.g. a heading), the table, the footer and the machine's details.
+ */
+export function writeBenchmarksDoc(path: string, table: string, footer: string, machine: string[], bench = 'http', intro: string[] = []): void {
+  const { begin: BEGIN, end: END } = markers(bench);
+  const section = [BEGIN, '', ...intro, table, '', footer, '', ...machine.map((m) => `- ${m}`), '', END].join('\n');
   const doc = existsSync(path) ? readFileSync(path, 'utf8') : '';
   const at = doc.indexOf(BEGIN);
   const end = doc.indexOf(END);

@@ -1,5 +1,5 @@
 // The key-value backends against what they really talk to: LMDB in a temp folder, and real redis-server and
-// nats-server processes (test/helpers/kv-servers.ts; missing servers fail these tests, never skip them). One
+// nats-server processes (support/kv-servers.ts; missing servers fail these tests, never skip them). One
 // behavioural suite runs against all three; then what only some have: the quota, crash durability, two
 // processes sharing a store, a server going away and coming back, nothing or garbage at the address.
 import { after, before, describe, it } from 'node:test';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBackend, describeBackend } from '../../src/capabilities/keyvalue/host/backends/open-backend.js';
 import { KvBackendError, type KvBackend, type KvStoreConfig } from '../../src/capabilities/keyvalue/host/backends/types.js';
-import { freePort, startNats, startRedis } from '../helpers/kv-servers.js';
+import { freePort, startNats, startRedis } from '../../support/kv-servers.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array | null): string | null => (b === null ? null : new TextDecoder().decode(b));

@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromRoot } from '../helpers/root.js';
 import { tempDir } from '../engine/wat.js';
-import { startRedis, startNats, type TestServer } from '../helpers/kv-servers.js';
+import { startRedis, startNats, type TestServer } from '../../support/kv-servers.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { LogCapture } from './support.js';
 

@@ -1,4 +1,4 @@
-// Real Redis and NATS servers for the key-value backend tests, each on its own free loopback port with its
+// Real Redis and NATS servers for the key-value tests and benchmarks (support/: shared by both, as project-root.ts), each on its own free loopback port with its
 // own temp folder (never the machine's system services). A missing binary or a server that does not come up
 // throws, naming why: these tests fail rather than skip.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
