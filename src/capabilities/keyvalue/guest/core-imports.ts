@@ -37,21 +37,17 @@ export function coreKeyValueImports(client: KvClient): CoreKeyValue {
     if (memory === null) throw new BadArgument('the module exports no memory');
     return new Uint8Array(memory.buffer);
   };
-  /** A copy of guest bytes (the guest may change them while the call waits). */
-  const read = (ptr: number, len: number): Uint8Array => {
-    const m = mem();
-    const at = ptr >>> 0;
-    const n = len >>> 0;
-    if (at + n > m.length) throw new BadArgument(`bytes ${at}..${at + n} are outside the guest's memory`);
-    return m.slice(at, at + n);
-  };
-  const writable = (ptr: number, len: number): Uint8Array => {
+  /** The guest's bytes at ptr..ptr+len (a view), or why not. */
+  const range = (ptr: number, len: number): Uint8Array => {
     const m = mem();
     const at = ptr >>> 0;
     const n = len >>> 0;
     if (at + n > m.length) throw new BadArgument(`bytes ${at}..${at + n} are outside the guest's memory`);
     return m.subarray(at, at + n);
   };
+  /** A copy of guest bytes (the guest may change them while the call waits). */
+  const read = (ptr: number, len: number): Uint8Array => range(ptr, len).slice();
+  const writable = range;
   const store = (h: number): string => {
     const name = stores[h];
     if (name === undefined) throw new BadArgument(`${h} is not an open store's handle`);
