@@ -35,7 +35,7 @@ const wanted = (name) => only.length === 0 || only.includes(name);
 /** The componentize-js handlers' worlds: wasi:http's incoming-handler (the fetch event), and what else they import. */
 const HANDLER_WORLDS = {
   'fetch-handler': [],
-  'kv-fetch': ['import wasi:keyvalue/store@0.2.0-draft2;', 'import wasi:keyvalue/atomics@0.2.0-draft2;'],
+  'kv-fetch': ['import wasi:keyvalue/store@0.2.0-draft2;', 'import wasi:keyvalue/atomics@0.2.0-draft2;', 'import fermyon:spin/key-value@2.0.0;'],
 };
 const JS_HANDLERS = Object.keys(HANDLER_WORLDS);
 const known = [...readdirSync(join(dir, 'src')).filter((f) => f.endsWith('.wat')).map((f) => f.slice(0, -4)),
@@ -87,6 +87,10 @@ function buildJsHandler(name, wasiWit, witDir) {
   if (extra.some((line) => line.includes('wasi:keyvalue/'))) {
     mkdirSync(join(witDir, 'deps', 'keyvalue'));
     writeFileSync(join(witDir, 'deps', 'keyvalue', 'keyvalue.wit'), keyvalueWit());
+  }
+  if (extra.some((line) => line.includes('fermyon:spin/'))) {
+    mkdirSync(join(witDir, 'deps', 'spin'));
+    writeFileSync(join(witDir, 'deps', 'spin', 'key-value.wit'), readFileSync(join(dir, 'src/spin-key-value.wit'), 'utf8'));
   }
   const imports = extra.map((line) => `  ${line}\n`).join('');
   writeFileSync(join(witDir, 'world.wit'), `package isola:${name};\n\nworld ${name} {\n${imports}  export wasi:http/incoming-handler@${CJS_WASI};\n}\n`);

@@ -87,6 +87,15 @@ test('a store the function was not granted: access-denied, which the guest catch
   assert.deepEqual(await call('/kv/denied'), { status: 200, text: 'access-denied' });
 });
 
+test('Spin\'s own interface (fermyon:spin/key-value@2.0.0, as the Spin JS SDK imports it) reaches the same stores', async () => {
+  const first = Number((await call('/kv/spin/hit')).text);
+  assert.equal((await call('/kv/spin/hit')).text, String(first + 1));
+  const keys = (await call('/kv/spin/keys')).text.split('\n');
+  assert.ok(keys.includes('spin-hits') && keys.includes('hits'), 'get-keys lists what both interfaces wrote');
+  assert.ok(keys.length > 1000, `get-keys walked every page (${keys.length} keys)`);
+  assert.deepEqual(await call('/kv/spin/denied'), { status: 200, text: 'access-denied' });
+});
+
 test('a store error reaches the guest as the interface\'s error: an invalid key is other("…")', async () => {
   const r = await call('/kv/get?key=');
   assert.equal(r.status, 500);

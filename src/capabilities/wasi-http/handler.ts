@@ -14,7 +14,7 @@ import { outgoingTypes } from './outgoing.js';
 import type { ResponseSink } from './response-sink.js';
 import type { CapabilityChannel } from './channel.js';
 import { KvClient } from '../keyvalue/guest/client.js';
-import { wasiKeyValueImports } from '../keyvalue/guest/wasi-keyvalue.js';
+import { componentKeyValueImports } from '../keyvalue/guest/component-imports.js';
 
 const HANDLER = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
 
@@ -36,13 +36,13 @@ export interface HandledRequest {
 
 /**
  * Everything a handler is given: WASI 0.2, wasi:http (types, and outgoing requests through `channel`, or refused
- * without one) and wasi:keyvalue (its stores through `channel`).
+ * without one) and the key-value interfaces (wasi:keyvalue, Spin's; their stores through `channel`).
  */
 function handlerImports(wasi: WasiP2, http: HttpTypes, channel: CapabilityChannel | null): ComponentImports {
   const out = outgoingTypes(wasi.clocks, http, channel);
   return {
     ...wasi.imports,
-    ...wasiKeyValueImports(new KvClient(channel)),
+    ...componentKeyValueImports(new KvClient(channel)),
     'wasi:http/types': { ...http.classes, ...out.classes, httpErrorCode },
     'wasi:http/outgoing-handler': out.handler,
   };

@@ -30,7 +30,7 @@ import type { HostChannel } from './host-channel.js';
 import type { ExtraImports } from '../../capabilities/wasi-p1/run.js';
 import { KvClient } from '../../capabilities/keyvalue/guest/client.js';
 import { CORE_KV_MODULE, coreKeyValueImports } from '../../capabilities/keyvalue/guest/core-imports.js';
-import { wasiKeyValueImports } from '../../capabilities/keyvalue/guest/wasi-keyvalue.js';
+import { componentKeyValueImports } from '../../capabilities/keyvalue/guest/component-imports.js';
 
 export interface AgentConfig {
   /** The cell's preopens as the agent sees them (inside a jail: where they are mounted). */
@@ -374,9 +374,9 @@ export class AgentCore {
     return coreKeyValueImports(new KvClient(this.channel ?? null)) as ExtraImports;
   }
 
-  /** wasi:keyvalue for a component (its calls cross the capability channel). */
+  /** wasi:keyvalue and Spin's key-value for a component (their calls cross the capability channel). */
   private componentKv(): Record<string, Record<string, unknown>> {
-    return { ...wasiKeyValueImports(new KvClient(this.channel ?? null)) };
+    return componentKeyValueImports(new KvClient(this.channel ?? null));
   }
 
   private wasiOptions(req: InvokeRequest, args: string[], output: GuestOutput | null): WasiOptions {
