@@ -25,6 +25,7 @@ import { inspect } from '../wasm/inspect.js';
 import type { FunctionSpec } from './types.js';
 import { incomingHandlerExport, missingHandlerImports } from '../capabilities/wasi-http/index.js';
 import { CORE_KV_MODULE, coreKvImportProblem } from '../capabilities/keyvalue/guest/core-imports.js';
+import { readComponentTypes } from '../wasm/component/read-types.js';
 
 /** What every version's cells compile: fuel metering (needed for timeouts too), the memory and table caps. */
 export function compileOptionsFor(spec: FunctionSpec): { fuel: true; maxMemoryBytes: number; maxTableElements?: number } {
@@ -58,11 +59,36 @@ export async function validateModule(engine: Engine, bytes: Uint8Array, spec: Fu
     const names = compiled.exports.map(([n]) => n).filter((n) => n.includes(':'));
     throw new IsolaError('INVALID', `the component does not export wasi:http/incoming-handler@0.2.x, so it cannot serve requests${names.length ? ` (it exports ${names.join(', ')})` : ''}`);
   }
+  const unsupported = unsupportedVersion(bytes);
+  if (unsupported !== null) throw new IsolaError('LINK', unsupported);
   const missing = missingHandlerImports(compiled);
   if (missing.length > 0) {
     throw new IsolaError('LINK', `the component imports what a wasi:http function is not given: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
   }
   return { ...spec, executor: 'wasi-http' };
+}
+
+/**
+ * Interfaces isola gives in one version only, whose other versions have other shapes: glue keys imports without
+ * their version, so a component built for another would link and then be called with the wrong types.
+ */
+const ONE_VERSION: ReadonlyArray<[string, string]> = [['wasi:keyvalue/', '0.2.0-draft2'], ['fermyon:spin/key-value', '2.0.0']];
+
+/** Why the component imports a version of an interface isola does not give, or null. */
+function unsupportedVersion(bytes: Uint8Array): string | null {
+  let names: string[];
+  try {
+    names = [...readComponentTypes(bytes).imports.interfaces.keys()];
+  } catch {
+    return null; // types isola cannot read (async, threads): the link check still runs
+  }
+  for (const name of names) {
+    const at = name.lastIndexOf('@');
+    const one = ONE_VERSION.find(([prefix]) => name.startsWith(prefix));
+    if (one === undefined || at < 0 || name.slice(at + 1) === one[1]) continue;
+    return `the component imports ${name}; isola gives ${name.slice(0, at)}@${one[1]} only (rebuild it against that version)`;
+  }
+  return null;
 }
 
 /**

@@ -2,7 +2,7 @@
 // stores|ls|get|set|rm` over the admin API, `isola run --kv NAME=PATH` for a local run; and their bad inputs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromRoot } from '../helpers/root.js';
 import { tempDir } from '../engine/wat.js';
@@ -46,6 +46,20 @@ test('deploy --kv grants a store; the example counter counts per path; isola kv 
   const gone = await cli(['kv', 'get', 'default', '/a']);
   assert.equal(gone.status, 1);
   assert.match(gone.stderr, /^error: http:\/\/127\.0\.0\.1:\d+: 404 no key "\/a" in store default\n$/);
+});
+
+test('a component built for another wasi:keyvalue version is refused at deploy, in one line, and nothing changes', async () => {
+  const bytes = readFileSync(fromRoot('test', 'fixtures', 'components', 'kv-handler.wasm'));
+  const other = Buffer.from(bytes.toString('latin1').replaceAll('0.2.0-draft2', '0.2.0-draft3'), 'latin1');
+  writeFileSync(join(dir, 'draft3.wasm'), other);
+  const r = await cli(['deploy', 'draft3.wasm', '--name', 'draft3', '--route', '/draft3/...', '--kv', 'default']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^error: .*the component imports wasi:keyvalue\/store@0\.2\.0-draft3; isola gives wasi:keyvalue\/store@0\.2\.0-draft2 only/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.equal((await fetch(`${served.url}/draft3/x`)).status, 404);
+  const same = await cli(['deploy', fromRoot('test', 'fixtures', 'components', 'kv-handler.wasm'), '--name', 'draft2', '--route', '/draft2/...', '--kv', 'default']);
+  assert.equal(same.status, 0, same.stderr);
+  assert.equal(await (await fetch(`${served.url}/draft2/exists/default/nothing`)).text(), 'false\n');
 });
 
 test('isola kv refuses what is not a store, a key or a value, in one line', async () => {
