@@ -103,6 +103,11 @@ export interface InvokeRequest {
   onStderr?: OutputCallback;
   /** What the guest's capability code reaches on the host (an `http` invocation's bodies); worker and process cells only. */
   host?: HostCalls;
+  /**
+   * The key-value stores the guest was granted: the cell answers a store's open from this list without asking
+   * the host (which still checks the grant on every call). Absent: every open asks the host.
+   */
+  kvStores?: string[];
 }
 
 /**

@@ -55,7 +55,7 @@ export async function runInCell(r: CellRun): Promise<number> {
     const module = await cell.load({ bytes: r.bytes, compile: {
       fuel: true, maxMemoryBytes: r.limits.maxMemoryBytes, maxTableElements: r.limits.maxTableElements, maxTotalTableElements: r.limits.maxTotalTableElements,
     } });
-    res = await cell.invoke({ ...req, module, host: kv.host });
+    res = await cell.invoke({ ...req, module, host: kv.host, kvStores: [...r.grants.kv?.keys() ?? []] });
   } finally {
     await cell.close();
     await kv.close();

@@ -207,28 +207,28 @@ for (const backend of BACKENDS) {
     test('max-kv-calls bounds the store calls of one request', async () => {
       const r = await call('/limited/hog?store=s&key=hog&n=100');
       assert.equal(r.status, 200);
-      assert.match(r.text, /^4\nerror -7 .*max-kv-calls/); // open + 4 increments = 5 calls
+      assert.match(r.text, /^5\nerror -7 .*max-kv-calls/); // 5 increments (the cell answers the open itself)
     });
 
     test('the audit record counts the store calls, and grantsUsed names the store only when it was used', async () => {
       await call('/ops/get?store=s&key=greeting');
       await call('/nogrant/open?store=s');
+      await call('/ops/open?store=s');
       const audits = log.find('invocation').map((l) => l['audit'] as Record<string, unknown>);
-      const used = audits.filter((a) => a['function'] === 'ops').at(-1)!;
-      assert.ok((used['grantsUsed'] as string[]).includes('kv:s'));
-      assert.deepEqual(used['kv'], [
-        { store: 's', op: 'open', outcome: 'ok', calls: 1, keys: 0, bytes: 0 },
-        { store: 's', op: 'get', outcome: 'ok', calls: 1, keys: 1, bytes: 12 },
-      ]);
+      const [used, opened] = audits.filter((a) => a['function'] === 'ops').slice(-2);
+      assert.ok((used!['grantsUsed'] as string[]).includes('kv:s'));
+      // The cell answers an open from the grants it was sent: what reaches the store is counted.
+      assert.deepEqual(used!['kv'], [{ store: 's', op: 'get', outcome: 'ok', calls: 1, keys: 1, bytes: 12 }]);
+      assert.equal(opened!['kv'], undefined);
+      assert.ok(!(opened!['grantsUsed'] as string[]).includes('kv:s'), 'an open alone reads and writes nothing');
       const refused = audits.filter((a) => a['function'] === 'nogrant').at(-1)!;
       assert.ok(!(refused['grantsUsed'] as string[]).includes('kv:s'));
-      assert.deepEqual(refused['kv'], [{ store: '(not granted)', op: 'open', outcome: 'access-denied', calls: 1, keys: 0, bytes: 0 }]);
     });
 
     test('/metrics counts store calls by store, operation and outcome', async () => {
       const text = await (await fetch(`${srv.url}/metrics`)).text();
       assert.match(text, /isola_kv_operations_total\{store="s",op="increment",outcome="ok"\} \d+/);
-      assert.match(text, /isola_kv_operations_total\{store="\(not granted\)",op="open",outcome="access-denied"\} \d+/);
+      assert.match(text, /isola_kv_operations_total\{store="s",op="set",outcome="too-large"\} \d+/);
       assert.match(text, /isola_kv_operation_duration_seconds_count\{store="s",op="get"\} \d+/);
       assert.match(text, /isola_kv_bytes_total\{store="s",direction="in"\} \d+/);
     });

@@ -25,3 +25,7 @@ export const STORE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export function storeNameProblem(name: string): string | null {
   return STORE_NAME.test(name) ? null : 'expected a store name of 1 to 64 letters, digits, "_", "-" and ".", starting with a letter or digit';
 }
+
+/** Why a guest cannot open `name`: the one wording of the cell's answer and the host's. */
+export const noSuchStore = (name: string): string => `no store is named ${JSON.stringify(name.slice(0, 80))}`;
+export const notGranted = (name: string): string => `the function was not granted the store "${name}"`;

@@ -38,11 +38,11 @@ export interface HandledRequest {
  * Everything a handler is given: WASI 0.2, wasi:http (types, and outgoing requests through `channel`, or refused
  * without one) and the key-value interfaces (wasi:keyvalue, Spin's; their stores through `channel`).
  */
-function handlerImports(wasi: WasiP2, http: HttpTypes, channel: CapabilityChannel | null): ComponentImports {
+function handlerImports(wasi: WasiP2, http: HttpTypes, channel: CapabilityChannel | null, kv = new KvClient(channel)): ComponentImports {
   const out = outgoingTypes(wasi.clocks, http, channel);
   return {
     ...wasi.imports,
-    ...componentKeyValueImports(new KvClient(channel)),
+    ...componentKeyValueImports(kv),
     'wasi:http/types': { ...http.classes, ...out.classes, httpErrorCode },
     'wasi:http/outgoing-handler': out.handler,
   };
@@ -60,10 +60,12 @@ export function missingHandlerImports(c: Pick<CompiledComponent, 'wanted'>): str
 
 /**
  * Runs the handler; throws the guest's failure (a trap, fuel, timeout), or BAD_RESPONSE when it set no response.
- * `channel`: where its outgoing requests go (a cell's capability channel); none: they are refused.
+ * `channel`: where its outgoing requests go (a cell's capability channel); none: they are refused. `kv`: its stores'
+ * client (default: over `channel`, opens asking the host).
  */
 export function serveHttpRequest(compiled: CompiledComponent, req: IncomingHttpRequest, options: WasiOptions, sink: ResponseSink,
-  maxBodyBytes: number, limits: Limits = {}, observe?: (i: ComponentInstance) => void, channel: CapabilityChannel | null = null): HandledRequest {
+  maxBodyBytes: number, limits: Limits = {}, observe?: (i: ComponentInstance) => void, channel: CapabilityChannel | null = null,
+  kv?: KvClient): HandledRequest {
   const name = incomingHandlerExport(compiled);
   if (name === null) throw new IsolaError('USAGE', 'the component does not export wasi:http/incoming-handler@0.2.x');
   const wasi = new WasiP2(options);
@@ -71,7 +73,7 @@ export function serveHttpRequest(compiled: CompiledComponent, req: IncomingHttpR
   const http = httpTypes(wasi.clocks);
   const state = new ResponseState(sink, maxBodyBytes);
   try {
-    const instance = compiled.instantiate(handlerImports(wasi, http, channel), limits);
+    const instance = compiled.instantiate(handlerImports(wasi, http, channel, kv), limits);
     observe?.(instance);
     const body = req.body instanceof Uint8Array ? bufferedBody(req.body) : req.body;
     const { request, outparam } = http.begin({ ...req, body }, state);

@@ -193,7 +193,7 @@ export class AgentCore {
     let instance: ComponentInstance | undefined;
     try {
       if (req.kind === 'wasi') {
-        const exitCode = runComponentCommand(c, this.wasiOptions(req, req.args ?? ['guest'], out), limits, this.componentKv(), (i) => {
+        const exitCode = runComponentCommand(c, this.wasiOptions(req, req.args ?? ['guest'], out), limits, this.componentKv(req), (i) => {
           instance = i;
         });
         const res: InvokeResult = { exitCode, fuelConsumed: instance?.fuelConsumed ?? 0n, durationUs: micros(started) };
@@ -216,7 +216,7 @@ export class AgentCore {
       const wasi = new WasiP2(this.wasiOptions(req, [req.export], out));
       wasi.setTimeout(limits.timeoutMs);
       try {
-        instance = c.instantiate({ ...wasi.imports, ...this.componentKv() }, limits);
+        instance = c.instantiate({ ...wasi.imports, ...this.componentKv(req) }, limits);
         const text = invokeWave(c.types.exports, instance.exports, call);
         const res: InvokeResult = { values: text === null ? [] : [text], fuelConsumed: instance.fuelConsumed, durationUs: micros(started) };
         out.done(res);
@@ -265,7 +265,7 @@ export class AgentCore {
     const options = { ...this.wasiOptions(req, [pathWithQuery], out), stdout: logAndFlush, stderr: logAndFlush };
     try {
       const handled = serveHttpRequest(c, { method, pathWithQuery, scheme, authority, headers, body: channelRequestBody(ch) }, options,
-        channelResponseSink(ch), caps.stdout, limits, observe, ch);
+        channelResponseSink(ch), caps.stdout, limits, observe, ch, this.kvClient(req));
       // The result counts the sends (AgentServer.run): the host settles it once they are all in.
       return { values: handled.trailers === null ? [] : [JSON.stringify(handled.trailers)], fuelConsumed: 0n, durationUs: 0 };
     } catch (e) {
@@ -339,7 +339,7 @@ export class AgentCore {
     try {
       exitCode = runWasiCommand(compiled, this.wasiOptions(req, req.args ?? ['guest'], output), limits, (i) => {
         instance = i;
-      }, this.coreKv(compiled));
+      }, this.coreKv(compiled, req));
     } catch (e) {
       throw withFuel(e, instance);
     }
@@ -361,7 +361,7 @@ export class AgentCore {
     try {
       const { wasi } = startWasiReactor(compiled, this.wasiOptions(req, [req.export ?? 'guest'], streams ?? null), limits, (i) => {
         instance = i;
-      }, this.coreKv(compiled));
+      }, this.coreKv(compiled, req));
       return { instance: instance!, wasi, streams };
     } catch (e) {
       throw withFuel(e, instance);
@@ -369,14 +369,18 @@ export class AgentCore {
   }
 
   /** isola:keyvalue for a core module that imports it; its calls cross the capability channel (none inline: unavailable). */
-  private coreKv(compiled: CompiledModule): ExtraImports | undefined {
+  private coreKv(compiled: CompiledModule, req: InvokeRequest): ExtraImports | undefined {
     if (!compiled.info.imports.some((i) => i.module === CORE_KV_MODULE)) return undefined;
-    return coreKeyValueImports(new KvClient(this.channel ?? null)) as ExtraImports;
+    return coreKeyValueImports(this.kvClient(req)) as ExtraImports;
   }
 
   /** wasi:keyvalue and Spin's key-value for a component (their calls cross the capability channel). */
-  private componentKv(): Record<string, Record<string, unknown>> {
-    return componentKeyValueImports(new KvClient(this.channel ?? null));
+  private componentKv(req: InvokeRequest): Record<string, Record<string, unknown>> {
+    return componentKeyValueImports(this.kvClient(req));
+  }
+
+  private kvClient(req: InvokeRequest): KvClient {
+    return new KvClient(this.channel ?? null, req.kvStores === undefined ? undefined : new Set(req.kvStores));
   }
 
   private wasiOptions(req: InvokeRequest, args: string[], output: GuestOutput | null): WasiOptions {

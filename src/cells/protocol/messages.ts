@@ -134,6 +134,7 @@ function fuelInfo(v: unknown): Instrumented['fuel'] {
 const KINDS: readonly InvocationKind[] = ['invoke', 'buffer', 'wasi', 'http'];
 const enum F {
   EXPORT = 1, ARGS = 2, ENV = 4, PREOPENS = 8, FUEL = 16, TIMEOUT = 32, MAX_OUT = 64, MAX_ERR = 128, INPUT = 256, START_BY = 512,
+  KV_STORES = 1024,
 }
 
 /**
@@ -155,6 +156,7 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest, startBy?: number
   if (req.maxStderrBytes !== undefined) flags |= F.MAX_ERR;
   if (req.input !== undefined) flags |= F.INPUT;
   if (startBy !== undefined) flags |= F.START_BY;
+  if (req.kvStores !== undefined) flags |= F.KV_STORES;
   w.u8(kind).u32(flags).str(req.module);
   if (req.export !== undefined) w.str(req.export);
   if (req.args !== undefined) writeStrings(w, req.args);
@@ -173,6 +175,7 @@ export function encodeInvoke(w: ByteWriter, req: InvokeRequest, startBy?: number
   if (req.maxOutputBytes !== undefined) w.f64(req.maxOutputBytes);
   if (req.maxStderrBytes !== undefined) w.f64(req.maxStderrBytes);
   if (startBy !== undefined) w.f64(startBy);
+  if (req.kvStores !== undefined) writeStrings(w, req.kvStores);
 }
 
 /** `input` is attached by the caller from the staged DATA frame (flag INPUT says one must be there). */
@@ -203,6 +206,7 @@ export function decodeInvoke(payload: Uint8Array): { req: InvokeRequest; hasInpu
   if (flags & F.MAX_ERR) req.maxStderrBytes = r.f64();
   const out: { req: InvokeRequest; hasInput: boolean; startBy?: number } = { req, hasInput: (flags & F.INPUT) !== 0 };
   if (flags & F.START_BY) out.startBy = r.f64();
+  if (flags & F.KV_STORES) req.kvStores = readStrings(r);
   r.end();
   return out;
 }

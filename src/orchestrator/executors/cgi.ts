@@ -37,7 +37,7 @@ export class CgiExecutor implements Executor {
         preopens: grantPreopens(spec),
         maxOutputBytes: limits.maxResponseBytes,
         limits: { fuel: limits.fuel, timeoutMs: limits.timeoutMs },
-        ...(stops === null ? {} : { host: kvOnlyHost(kvBroker(ctx, stops)) }),
+        ...(stops === null ? {} : { host: kvOnlyHost(kvBroker(ctx, stops)), kvStores: spec.keyValueStores ?? [] }),
       }, ctx.signal);
     } finally {
       stops?.end();

@@ -105,6 +105,7 @@ export class WasiHttpExecutor implements Executor {
       maxOutputBytes: limits.maxResponseBytes,
       limits: { fuel: limits.fuel, timeoutMs: limits.timeoutMs },
       host,
+      kvStores: spec.keyValueStores ?? [],
     }, ctx.signal);
     const completion = run.then((res) => {
       const trailers = trailersOf(res.values?.[0]);

@@ -7,6 +7,7 @@
 import { IsolaError } from '../../../errors.js';
 import { Reply, replyOf, type CapabilityChannel } from '../../wasi-http/channel.js';
 import { KV_PIECE, KvChannelOp, KvError, KvErrorKind, KvOp, KvReader, KvWriter, REPLY_MORE } from '../protocol.js';
+import { noSuchStore, notGranted, storeNameProblem } from '../limits.js';
 
 export type KeyBytes = Uint8Array | string;
 
@@ -18,12 +19,29 @@ export interface KeyPageBytes {
 
 const text = new TextDecoder();
 
+const strict = new TextDecoder('utf-8', { fatal: true });
+
 export class KvClient {
-  /** `channel`: the cell's capability channel; none (an inline cell): every call is unavailable. */
-  constructor(private readonly channel: CapabilityChannel | null) {}
+  /**
+   * `channel`: the cell's capability channel; none (an inline cell): every call is unavailable. `granted`: the
+   * stores the invocation was granted, so an open is answered here without a round trip (the host checks the
+   * grant again on every call that reaches it); none: opens ask the host.
+   */
+  constructor(private readonly channel: CapabilityChannel | null, private readonly granted?: ReadonlySet<string>) {}
 
   open(store: string | Uint8Array): void {
-    this.call(KvOp.OPEN, store, () => {}).end();
+    if (this.granted === undefined || this.channel === null) {
+      this.call(KvOp.OPEN, store, () => {}).end();
+      return;
+    }
+    let name: string;
+    try {
+      name = typeof store === 'string' ? store : strict.decode(store);
+    } catch {
+      throw new KvError(KvErrorKind.NO_SUCH_STORE, 'no store is named by bytes that are not UTF-8');
+    }
+    if (storeNameProblem(name) !== null) throw new KvError(KvErrorKind.NO_SUCH_STORE, noSuchStore(name));
+    if (!this.granted.has(name)) throw new KvError(KvErrorKind.ACCESS_DENIED, notGranted(name));
   }
 
   get(store: string, key: KeyBytes): Uint8Array | null {

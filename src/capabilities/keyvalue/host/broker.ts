@@ -10,7 +10,7 @@ import { reply, type Stops } from '../../wasi-http/host/replies.js';
 import {
   KV_OP_NAMES, KV_PIECE, KvChannelOp, KvErrorKind, KvOp, KvReader, KvWriter, REPLY_MORE, kvErrorName,
 } from '../protocol.js';
-import { LIST_PAGE_KEYS, MAX_BATCH_KEYS, MAX_KV_REQUEST_BYTES, storeNameProblem } from '../limits.js';
+import { LIST_PAGE_KEYS, MAX_BATCH_KEYS, MAX_KV_REQUEST_BYTES, noSuchStore, notGranted, storeNameProblem } from '../limits.js';
 import type { StoreSettings } from '../config.js';
 import type { KvStores } from './stores.js';
 import { KvBackendError, type KvBackend } from './backends/types.js';
@@ -128,8 +128,8 @@ export class KvBroker {
     let bytesOut = 0;
     try {
       if (++this.calls > this.maxCalls) throw new Refused(KvErrorKind.LIMIT, `this request made more than ${this.maxCalls} store calls (max-kv-calls)`);
-      if (storeNameProblem(store) !== null) throw new Refused(KvErrorKind.NO_SUCH_STORE, `no store is named ${JSON.stringify(store.slice(0, 80))}`);
-      if (!this.grants.has(store)) throw new Refused(KvErrorKind.ACCESS_DENIED, `the function was not granted the store "${store}"`);
+      if (storeNameProblem(store) !== null) throw new Refused(KvErrorKind.NO_SUCH_STORE, noSuchStore(store));
+      if (!this.grants.has(store)) throw new Refused(KvErrorKind.ACCESS_DENIED, notGranted(store));
       const settings = this.stores.settings(store);
       let backend: KvBackend;
       try {
