@@ -15,9 +15,7 @@ int main(void) {
   if (r >= 0) r = isola_kv_increment(r, path, (int32_t)strlen(path), 1, &hits);
   if (r < 0) {
     char msg[256];
-    int32_t len = isola_kv_last_error(msg, sizeof msg);
-    if (len < 0) len = 0;
-    if (len > (int32_t)sizeof msg) len = sizeof msg;
+    int32_t len = isola_kv_error_text(msg, sizeof msg);
     printf("Status: 500\nContent-Type: text/plain\n\nerror %" PRId32 " %.*s\n", r, (int)len, msg);
     return 0;
   }

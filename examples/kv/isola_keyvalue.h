@@ -26,6 +26,14 @@
 
 #ifdef __cplusplus
 extern "C" {
+/* The last failed call's message copied into buf (cut to buf_cap bytes, not NUL-terminated): the number of
+ * bytes copied, for printf("%.*s", (int)n, buf). */
+static inline int32_t isola_kv_error_text(char *buf, int32_t buf_cap) {
+  int32_t len = isola_kv_last_error(buf, buf_cap);
+  if (len < 0) return 0;
+  return len > buf_cap ? buf_cap : len;
+}
+
 #ifdef __cplusplus
 }
 #endif
@@ -71,9 +79,13 @@ typedef struct isola_kv_page {
   uint32_t left; /* keys not read yet */
 } isola_kv_page;
 
+static inline uint32_t isola_kv__u32le(const unsigned char *p) {
+  return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static inline int isola_kv__take(isola_kv_page *pg, const char **p, int32_t *len) {
   if (pg->end - pg->pos < 4) return ISOLA_KV_INVALID;
-  uint32_t n = pg->pos[0] | pg->pos[1] << 8 | pg->pos[2] << 16 | (uint32_t)pg->pos[3] << 24;
+  uint32_t n = isola_kv__u32le(pg->pos);
   pg->pos += 4;
   if ((uint32_t)(pg->end - pg->pos) < n) return ISOLA_KV_INVALID;
   *p = (const char *)pg->pos;
@@ -89,7 +101,7 @@ static inline int32_t isola_kv_page_begin(isola_kv_page *pg, const void *page, i
   pg->end = p + (len > 0 ? len : 0);
   pg->left = 0;
   if (len < 4) return ISOLA_KV_INVALID;
-  pg->left = p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+  pg->left = isola_kv__u32le(p);
   pg->pos += 4;
   return pg->left > 0x7fffffff ? ISOLA_KV_INVALID : (int32_t)pg->left;
 }
@@ -109,6 +121,14 @@ static inline int isola_kv_page_cursor(isola_kv_page *pg, const char **cursor, i
   while ((r = isola_kv_page_next(pg, &k, &klen)) > 0) {}
   if (r < 0) return r;
   return isola_kv__take(pg, cursor, cursor_len);
+}
+
+/* The last failed call's message copied into buf (cut to buf_cap bytes, not NUL-terminated): the number of
+ * bytes copied, for printf("%.*s", (int)n, buf). */
+static inline int32_t isola_kv_error_text(char *buf, int32_t buf_cap) {
+  int32_t len = isola_kv_last_error(buf, buf_cap);
+  if (len < 0) return 0;
+  return len > buf_cap ? buf_cap : len;
 }
 
 #ifdef __cplusplus

@@ -1,6 +1,5 @@
 /** `isola run --kv NAME[=PATH]`: embedded stores for one local run, brokered as the server brokers them. */
-import { DEFAULT_STORE_LIMITS, DEFAULT_EMBEDDED_QUOTA } from '../capabilities/keyvalue/limits.js';
-import type { StoreSettings } from '../capabilities/keyvalue/config.js';
+import { embeddedSettings, type StoreSettings } from '../capabilities/keyvalue/config.js';
 import { KvStores } from '../capabilities/keyvalue/host/stores.js';
 import { KvBroker, kvOnlyHost } from '../capabilities/keyvalue/host/broker.js';
 import { Stops } from '../capabilities/wasi-http/host/replies.js';
@@ -11,9 +10,7 @@ const FOREVER_MS = 2 ** 31 - 1;
 
 export function localStores(grants: Map<string, string>, timeoutMs: number | undefined): { host: HostCalls; close(): Promise<void> } {
   const settings = new Map<string, StoreSettings>();
-  for (const [name, path] of grants) {
-    settings.set(name, { config: { type: 'embedded', path, quotaBytes: DEFAULT_EMBEDDED_QUOTA }, limits: { ...DEFAULT_STORE_LIMITS } });
-  }
+  for (const [name, path] of grants) settings.set(name, embeddedSettings(path));
   const stores = new KvStores({ dataDir: '.isola', settings });
   const stops = new Stops(new AbortController().signal, timeoutMs ?? FOREVER_MS);
   const broker = new KvBroker(stores, new Set(grants.keys()), Number.MAX_SAFE_INTEGER, stops, () => {});

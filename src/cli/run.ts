@@ -4,6 +4,7 @@
 import { IsolaError } from '../errors.js';
 import { importsWasi, inspect } from '../wasm/inspect.js';
 import { isArtifact } from '../engine/artifact-magic.js';
+import { CORE_KV_MODULE } from '../capabilities/keyvalue/guest/core-imports.js';
 import { isComponentBinary } from '../wasm/component/header.js';
 import { isComponentArtifact } from '../engine/component/component-artifact.js';
 import type { CompiledModule } from '../engine/compiled-module.js';
@@ -25,9 +26,9 @@ export interface RunFlags extends LimitFlags, GrantFlags {
 
 /** Whether a core module (not an artifact) imports isola:keyvalue (a byte search first: most modules are not read twice). */
 function importsKeyValue(bytes: Uint8Array): boolean {
-  if (isArtifact(bytes) || Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf('isola:keyvalue') < 0) return false;
+  if (isArtifact(bytes) || Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(CORE_KV_MODULE) < 0) return false;
   try {
-    return inspect(bytes).imports.some((i) => i.module === 'isola:keyvalue');
+    return inspect(bytes).imports.some((i) => i.module === CORE_KV_MODULE);
   } catch {
     return false; // not readable: compiling it says why
   }

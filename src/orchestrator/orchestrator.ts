@@ -449,7 +449,7 @@ export class Orchestrator implements OrchestratorApi {
       kv: {
         stores: this.kv,
         record: (use) => {
-          if (kv.add(use) && use.outcome !== 'ok' && use.outcome !== 'not-found') this.logs.note(requestId, name, version, `key-value ${use.op} on "${use.store}": ${use.outcome}`);
+          if (kv.add(use) && use.outcome !== 'ok') this.logs.note(requestId, name, version, `key-value ${use.op} on "${use.store}": ${use.outcome}`);
         },
       },
       run: async (r, s) => {

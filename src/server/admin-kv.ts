@@ -46,10 +46,13 @@ async function backendOf(ctx: KvAdminContext, store: string): Promise<KvBackend>
   return ctx.kv.backend(store);
 }
 
-function checkKey(ctx: KvAdminContext, store: string, key: string): void {
+/** The backend of a known store, once `key` is one it takes (the store's limits, as a guest's). */
+async function keyedBackend(ctx: KvAdminContext, store: string, key: string): Promise<KvBackend> {
+  const b = await backendOf(ctx, store);
   const max = ctx.kv.settings(store).limits.maxKeyBytes;
   if (key === '' || key.includes('\0')) throw new IsolaError('USAGE', 'a key is non-empty text without NUL');
   if (Buffer.byteLength(key) > max) throw new IsolaError('TOO_LARGE', `a key of ${Buffer.byteLength(key)} bytes (the store takes at most ${max})`);
+  return b;
 }
 
 /** A backend's failure as the admin API's error. */
@@ -91,8 +94,7 @@ export function kvAdminOperation(ctx: KvAdminContext, req: IncomingMessage, res:
     return {
       operation: 'kv-get',
       run: async () => {
-        checkKey(ctx, store, key);
-        const value = await backendCall((await backendOf(ctx, store)).get(key));
+        const value = await backendCall((await keyedBackend(ctx, store, key)).get(key));
         if (value === null) throw new IsolaError('NOT_FOUND', `no key ${JSON.stringify(key)} in store ${store}`);
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': value.length });
         res.end(value);
@@ -104,8 +106,7 @@ export function kvAdminOperation(ctx: KvAdminContext, req: IncomingMessage, res:
     return {
       operation: 'kv-set',
       run: async () => {
-        checkKey(ctx, store, key);
-        const b = await backendOf(ctx, store);
+        const b = await keyedBackend(ctx, store, key);
         const max = ctx.kv.settings(store).limits.maxValueBytes;
         const value = await readBody(req, Math.min(max, maxUploadBytes), 'value');
         await backendCall(b.set(key, value));
@@ -117,8 +118,7 @@ export function kvAdminOperation(ctx: KvAdminContext, req: IncomingMessage, res:
     return {
       operation: 'kv-rm',
       run: async () => {
-        checkKey(ctx, store, key);
-        await backendCall((await backendOf(ctx, store)).delete(key));
+        await backendCall((await keyedBackend(ctx, store, key)).delete(key));
         return [200, { store, key, removed: true }];
       },
     };

@@ -26,9 +26,9 @@ const KEYS: Record<string, readonly string[]> = {
 /** NATS JetStream bucket names. */
 const BUCKET = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** The default settings of a store with no table: embedded under the data directory. */
-export function embeddedDefault(name: string, dataDir: string): StoreSettings {
-  return { config: { type: 'embedded', path: resolve(dataDir, 'kv', name), quotaBytes: DEFAULT_EMBEDDED_QUOTA }, limits: { ...DEFAULT_STORE_LIMITS } };
+/** An embedded store in `path` with the default quota and limits: a store no table names, or `isola run --kv`. */
+export function embeddedSettings(path: string): StoreSettings {
+  return { config: { type: 'embedded', path, quotaBytes: DEFAULT_EMBEDDED_QUOTA }, limits: { ...DEFAULT_STORE_LIMITS } };
 }
 
 const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'an array' : typeof v === 'object' && v !== null ? 'a table' : String(v));

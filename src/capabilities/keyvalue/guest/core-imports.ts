@@ -70,8 +70,7 @@ export function coreKeyValueImports(client: KvClient): CoreKeyValue {
     return -kind;
   };
   /** `answer` into the guest's buffer if it fits (else kept for the retry); its length either way. */
-  const deliver = (what: string, answer: Uint8Array, bufPtr: number, bufCap: number): number => {
-    const buf = writable(bufPtr, bufCap);
+  const deliver = (what: string, answer: Uint8Array, buf: Uint8Array): number => {
     if (answer.length > buf.length) kept = { what, answer };
     else buf.set(answer);
     return answer.length;
@@ -90,7 +89,7 @@ export function coreKeyValueImports(client: KvClient): CoreKeyValue {
       return stores.length - 1;
     })) as Fn,
     get: ((h: number, kp: number, kl: number, bp: number, bc: number) => guarded(() => {
-      writable(bp, bc); // a bad buffer is refused before the store is asked
+      const buf = writable(bp, bc); // a bad buffer is refused before the store is asked
       const key = read(kp, kl);
       const what = id(0, h, key);
       let value = keptFor(what);
@@ -98,7 +97,7 @@ export function coreKeyValueImports(client: KvClient): CoreKeyValue {
         value = client.get(store(h), key);
         if (value === null) return failed(KvErrorKind.NOT_FOUND, 'no such key');
       }
-      return deliver(what, value, bp, bc);
+      return deliver(what, value, buf);
     })) as Fn,
     set: ((h: number, kp: number, kl: number, vp: number, vl: number) => guarded(() => {
       client.set(store(h), read(kp, kl), read(vp, vl));
@@ -120,7 +119,7 @@ export function coreKeyValueImports(client: KvClient): CoreKeyValue {
       return client.casValue(store(h), read(kp, kl), old, read(np, nl)) ? 1 : 0;
     })) as Fn,
     list_keys: ((h: number, pp: number, pl: number, cp: number, cl: number, bp: number, bc: number) => guarded(() => {
-      writable(bp, bc);
+      const buf = writable(bp, bc);
       const prefix = read(pp, pl);
       const cursor = read(cp, cl);
       const what = id(1, h, prefix, cursor);
@@ -129,7 +128,7 @@ export function coreKeyValueImports(client: KvClient): CoreKeyValue {
         const got = client.listKeys(store(h), prefix, cursor);
         page = encodePage(got.keys, got.cursor);
       }
-      return deliver(what, page, bp, bc);
+      return deliver(what, page, buf);
     })) as Fn,
     last_error: ((bp: number, bc: number) => guarded(() => {
       const buf = writable(bp, bc);

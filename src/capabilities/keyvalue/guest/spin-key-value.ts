@@ -4,22 +4,8 @@
  * stores unchanged. `get-keys` walks every page of the listing (each page is one store call, so max-kv-calls
  * bounds it).
  */
-import { P2Error } from '../../wasi-p2/p1-bridge.js';
-import { KvError, KvErrorKind, kvErrorName } from '../protocol.js';
 import type { KvClient } from './client.js';
-
-type SpinError = { tag: 'no-such-store' } | { tag: 'access-denied' } | { tag: 'other'; val: string };
-
-function guarded<T>(body: () => T): T {
-  try {
-    return body();
-  } catch (e) {
-    if (!(e instanceof KvError)) throw e; // a stop or a broken channel ends the guest
-    const err: SpinError = e.kind === KvErrorKind.NO_SUCH_STORE ? { tag: 'no-such-store' }
-      : e.kind === KvErrorKind.ACCESS_DENIED ? { tag: 'access-denied' } : { tag: 'other', val: `${kvErrorName(e.kind)}: ${e.message}` };
-    throw new P2Error(err);
-  }
-}
+import { guarded } from './wasi-keyvalue.js'; // the same three errors: no-such-store, access-denied, other(string)
 
 const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);

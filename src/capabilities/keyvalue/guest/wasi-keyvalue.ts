@@ -8,6 +8,7 @@ import { P2Error } from '../../wasi-p2/p1-bridge.js';
 import { KvError, KvErrorKind, kvErrorName } from '../protocol.js';
 import type { KvClient } from './client.js';
 
+/** The error variant of wasi:keyvalue's `store` (and of Spin's key-value, whose other cases isola never raises). */
 type StoreError = { tag: 'no-such-store' } | { tag: 'access-denied' } | { tag: 'other'; val: string };
 
 function storeError(e: KvError): StoreError {
@@ -17,7 +18,7 @@ function storeError(e: KvError): StoreError {
 }
 
 /** `body`'s result, or the interface's error (a stop or a broken channel still ends the guest). */
-function guarded<T>(body: () => T): T {
+export function guarded<T>(body: () => T): T {
   try {
     return body();
   } catch (e) {

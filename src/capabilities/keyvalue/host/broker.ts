@@ -27,6 +27,9 @@ export interface KvUse {
   outcome: string;
 }
 
+/** A message the cell should never send: the call is rejected, which kills the cell. */
+class Malformed extends Error {}
+
 /** A failure the guest is told about (an error reply). */
 class Refused extends Error {
   constructor(readonly kind: KvErrorKind, message: string) {
@@ -115,14 +118,13 @@ export class KvBroker {
       op = r.u8();
       storeBytes = r.bytes();
     } catch {
-      throw new Error('a malformed key-value call');
+      throw new Malformed('a malformed key-value call');
     }
     const opName = KV_OP_NAMES[op];
-    if (opName === undefined) throw new Error(`an unknown key-value op ${op}`);
+    if (opName === undefined) throw new Malformed(`an unknown key-value op ${op}`);
     const store = decodeText(storeBytes) ?? '';
     const started = performance.now();
     let keys = 0;
-    let bytes = 0;
     let outcome = 'ok';
     let bytesIn = 0;
     let bytesOut = 0;
@@ -141,23 +143,21 @@ export class KvBroker {
       try {
         done = await run(op, r, new Call(store, settings), backend);
       } catch (e) {
-        if (e instanceof RangeError) throw new Error(`a malformed key-value ${opName} call`);
+        if (e instanceof RangeError) throw new Malformed(`a malformed key-value ${opName} call`);
         throw e;
       }
       ({ keys, bytesIn, bytesOut } = done);
-      bytes = bytesIn + bytesOut;
       return reply(Reply.OK, done.out.finish());
     } catch (e) {
+      if (e instanceof Malformed) throw e;
       const refused = e instanceof Refused ? e
-        : e instanceof KvBackendError ? new Refused(BACKEND_KINDS[e.kind], e.message)
-          : e instanceof Error && e.message.startsWith('a malformed') ? null : new Refused(KvErrorKind.OTHER, (e as Error).message ?? String(e));
-      if (refused === null) throw e;
+        : e instanceof KvBackendError ? new Refused(BACKEND_KINDS[e.kind], e.message) : new Refused(KvErrorKind.OTHER, (e as Error).message ?? String(e));
       outcome = kvErrorName(refused.kind);
       return failure(refused.kind, refused.message);
     } finally {
       // A guest chooses the names it opens: ones it was not granted are not kept by name (bounded records and labels).
       const label = this.grants.has(store) ? store : NOT_GRANTED;
-      this.record({ store: label, op: opName, keys, bytes, outcome });
+      this.record({ store: label, op: opName, keys, bytes: bytesIn + bytesOut, outcome });
       this.stores.observe({ store: label, op: opName, outcome, seconds: (performance.now() - started) / 1000, bytesIn, bytesOut });
     }
   }

@@ -6,9 +6,9 @@
  */
 import { resolve } from 'node:path';
 import { IsolaError } from '../../../errors.js';
-import { embeddedDefault, type StoreSettings } from '../config.js';
+import { embeddedSettings, type StoreSettings } from '../config.js';
 import { describeBackend, openBackend } from './backends/open-backend.js';
-import type { KvBackend } from './backends/types.js';
+import { KvBackendError, type KvBackend } from './backends/types.js';
 
 /** One finished store call, for metrics. */
 export interface KvOpRecord {
@@ -33,16 +33,24 @@ export interface KvStoresOptions {
 
 export class KvStores {
   private readonly opened = new Map<string, Promise<KvBackend>>();
+  /** Each store's settings, worked out once (every store call reads them). */
+  private readonly known = new Map<string, StoreSettings>();
   private closed = false;
 
   constructor(private readonly opts: KvStoresOptions) {}
 
   /** The store's settings: its table's, or the embedded default. */
   settings(name: string): StoreSettings {
-    const own = this.opts.settings?.get(name);
-    if (own === undefined) return embeddedDefault(name, this.opts.dataDir);
-    if (own.config.type === 'embedded' && own.config.path === '') return { ...own, config: { ...own.config, path: resolve(this.opts.dataDir, 'kv', name) } };
-    return own;
+    let s = this.known.get(name);
+    if (s === undefined) {
+      const own = this.opts.settings?.get(name);
+      const defaultPath = resolve(this.opts.dataDir, 'kv', name);
+      if (own === undefined) s = embeddedSettings(defaultPath);
+      else if (own.config.type === 'embedded' && own.config.path === '') s = { ...own, config: { ...own.config, path: defaultPath } };
+      else s = own;
+      this.known.set(name, s);
+    }
+    return s;
   }
 
   /** Configured store names. */
@@ -72,10 +80,9 @@ export class KvStores {
     const { config } = this.settings(name);
     const opening: Promise<KvBackend> = openBackend(config, { opTimeoutMs: this.opts.opTimeoutMs }).catch((e: unknown) => {
       this.opened.delete(name);
-      const why = (e as Error).message;
-      // Backends name themselves in their errors; a message that does not gets the description.
-      const where = why.includes(describeBackend(config).split(' at ')[0]!) ? '' : ` (${describeBackend(config)})`;
-      throw new IsolaError('UNAVAILABLE', `key-value store "${name}"${where}: ${why}`);
+      // A backend's own errors name where it is; anything else gets the description.
+      const where = e instanceof KvBackendError ? '' : ` (${describeBackend(config)})`;
+      throw new IsolaError('UNAVAILABLE', `key-value store "${name}"${where}: ${(e as Error).message}`);
     });
     this.opened.set(name, opening);
     return opening;
