@@ -98,8 +98,13 @@ export class CpuGuard {
   constructor(
     private readonly sample: () => CpuSample | null,
     private readonly setLow: (low: boolean) => boolean,
-    private readonly history: CpuHistory = freshCpuHistory(),
+    private history: CpuHistory = freshCpuHistory(),
   ) {}
+
+  /** Reads and updates `history` from now on instead (a pool's, shared with its other cells); this cell's own is dropped. */
+  shareHistory(history: CpuHistory): void {
+    this.history = history;
+  }
 
   /** Starts the idle sampling (once the agent runs: its CPU before that is its start-up). */
   start(): void {

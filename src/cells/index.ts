@@ -5,4 +5,7 @@ export type {
 } from './types.js';
 export { spawnCell, type SpawnedCell } from './spawn.js';
 export { CellPool } from './pool.js';
+export { SharedCellPool, PooledModule, type SharedPoolStats, type SpareSource } from './shared-pool.js';
+export { SharedPools, type ShareStats } from './shared-pools.js';
+export { SpareCells, type SpareStats } from './spares.js';
 export { probeProcessCell, type ProcessProbe } from './probe-cell.js';

@@ -28,6 +28,8 @@ export class InlineCell implements Cell {
   private open = true;
   private readonly core: AgentCore;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Unloads waiting in the queue behind invocations, each with its token (a load of the module since cancels it). */
+  private readonly unloading = new Map<ModuleHandle, object>();
 
   constructor(private readonly options: CellSpawnOptions) {
     this.core = new AgentCore({ preopens: options.preopens ?? [], cacheDir: options.cacheDir, noPathChecks: options.unsafeTestHooks?.noPathChecks });
@@ -41,7 +43,26 @@ export class InlineCell implements Cell {
     if (!this.open) throw cellClosed('the cell is not running');
     // As a remote cell's host does: artifacts verified, components lifted, before the agent's core sees them.
     const m = await loadMessage(req, this.options.cacheDir);
-    return this.core.load(m.bytes, m.compile, m.verified, m.component);
+    const handle = this.core.load(m.bytes, m.compile, m.verified, m.component);
+    this.unloading.delete(handle); // loaded again after an unload still queued: that unload must not undo this load
+    return handle;
+  }
+
+  /** Now, or, with invocations queued, once those made before it have run (as a remote cell's frames are ordered). */
+  unload(handle: ModuleHandle): void {
+    if (!this.open) return;
+    if (this.pending === 0) {
+      this.unloading.delete(handle);
+      this.core.unload(handle);
+      return;
+    }
+    const token = {};
+    this.unloading.set(handle, token);
+    this.tail = this.tail.then(() => {
+      if (this.unloading.get(handle) !== token) return;
+      this.unloading.delete(handle);
+      this.core.unload(handle);
+    });
   }
 
   invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult> {

@@ -13,7 +13,7 @@ import type { Writable } from 'node:stream';
 import type { AgentConfig } from './agent/core.js';
 import { exitDescription } from './cell-errors.js';
 import { CLOCK_TICKS_PER_SECOND, procStatFields } from './proc-stat.js';
-import { CpuGuard, type CpuSample } from './cpu-guard.js';
+import { CpuGuard, type CpuHistory, type CpuSample } from './cpu-guard.js';
 import { launchStdio, type JailLaunch } from './jail/index.js';
 import { RemoteCell } from './remote-cell.js';
 import { CAP_FD } from './protocol/index.js';
@@ -137,6 +137,14 @@ export class ProcessCell extends RemoteCell {
     // With others pipelined behind it, the agent may have run them before this answer was read: its CPU since
     // is not this invocation's alone, so it is not judged heavy.
     this.cpu.invocationEnded(this.inCell === 0);
+  }
+
+  /**
+   * The CPU history of the cells that run the same module (a pool's), for a cell spawned before it had one (a warm
+   * spare): its next invocation starts lowered if that module's last one spun or was heavy in another cell.
+   */
+  shareCpuHistory(history: CpuHistory): void {
+    this.cpu.shareHistory(history);
   }
 
   /** A load compiles the module: CPU the agent spends with work to do, not spinning. */

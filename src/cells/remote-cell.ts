@@ -179,6 +179,15 @@ export abstract class RemoteCell implements Cell, FrameSink {
     return this.call('load', (id) => this.writer.load(id, message)) as Promise<ModuleHandle>;
   }
 
+  /**
+   * An UNLOAD frame, now: the agent handles frames in order, so the invocations already sent run first; those
+   * still queued here (the pipeline full) are sent after it. Nothing to tell a cell that is not alive.
+   */
+  unload(handle: ModuleHandle): void {
+    if (this.state !== 'alive') return;
+    this.writer.unload(handle);
+  }
+
   /** TESTS ONLY (needs unsafeTestHooks.eval at spawn): runs JavaScript inside the cell's agent. */
   unsafeEval(source: string): Promise<unknown> {
     if (this.options.unsafeTestHooks?.eval !== true) {

@@ -51,7 +51,7 @@ export interface CellSpawnOptions {
   unsafeTestHooks?: { eval?: boolean; noPathChecks?: boolean; noNodePermissions?: boolean };
 }
 
-/** Module bytes or a signed artifact; the cell compiles (or loads) it once and keeps it until closed. */
+/** Module bytes or a signed artifact; the cell compiles (or loads) it once and keeps it until unloaded or closed. */
 export interface LoadRequest {
   bytes: Uint8Array;
   compile?: CompileOptions;
@@ -164,20 +164,33 @@ export interface Cell {
   readonly busyMs: number;
   readonly spawnedAt: number;
   load(req: LoadRequest): Promise<ModuleHandle>;
+  /**
+   * Forgets a loaded module, giving back the memory it holds in the cell (so a cell can hold many modules and drop
+   * the least used). Fire-and-forget, no answer; an unknown handle is a no-op. Invocations sent to the cell before
+   * it still run (an inline cell: every invoke() made before it); a later one naming the module fails
+   * IsolaError('NOT_FOUND') until it is loaded again (a new compile). Unload only a module with no invocation
+   * pending in this cell: in a worker or process cell, one still queued on the host (its pipeline full) fails too.
+   */
+  unload(handle: ModuleHandle): void;
   /** Aborting the signal cancels: a queued invocation is dropped; a running one is stopped (or its cell killed after killGraceMs). */
   invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult>;
   /** Called once when the cell dies for any reason other than close(). */
   onExit(listener: (reason: Error) => void): void;
   /** Graceful: finish nothing new, let running work end, then shut down. */
   close(): Promise<void>;
+  /** Process cells: share a pool's CPU history (a warm spare learns its pool when it is taken; see cpu-guard.ts). */
+  shareCpuHistory?(history: CpuHistory): void;
   /** Immediate: SIGKILL / terminate; pending invocations fail with CELL_CLOSED. */
   kill(): void;
 }
 
 export interface PoolOptions {
   spawn: CellSpawnOptions;
-  /** Loaded into every cell once, when the cell is created. */
-  module: LoadRequest;
+  /**
+   * The module, loaded into a cell when it first needs it (or to keep it warm). A function is called at each
+   * load instead of holding the bytes: a server with thousands of idle versions keeps none of them in memory.
+   */
+  module: LoadRequest | (() => LoadRequest);
   /** Upper bound on cells alive at once. Default 4. */
   maxCells?: number;
   /** Cells kept ready even when idle. Default 1. */
@@ -192,6 +205,16 @@ export interface PoolOptions {
    * on a spawn. Default false (the server turns it on).
    */
   keepSpare?: boolean;
+  /**
+   * Unload the module from every cell after this long without an invocation; a cell left with nothing closes as
+   * long after its last invocation (scale to zero). 0 or absent: never.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * SharedPools only: pools made with the same `share` (the orchestrator passes the tenant) and equal spawn
+   * settings share their cells; a cell may hold several modules. Pools with different shares never share a cell.
+   */
+  share?: string;
 }
 
 export interface PoolStats {
@@ -204,6 +227,8 @@ export interface PoolStats {
   recycled: number;
   /** Invocations given back unstarted by a cell where they waited behind a slow one (and run elsewhere). */
   takenBack: number;
+  /** Invocations that had to load their module into the cell they got (after a scale to zero, a new cell, an eviction). */
+  coldStarts?: number;
 }
 
 /**

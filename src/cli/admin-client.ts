@@ -6,7 +6,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { IsolaError, type IsolaErrorCode } from '../errors.js';
-import type { FunctionSummary, LogRecord, VersionInfo } from '../orchestrator/types.js';
+import type { FunctionSummary, LogRecord, SpareSummary, TenantSummary, VersionInfo } from '../orchestrator/types.js';
 import { functionNameProblem } from '../orchestrator/function-name.js';
 
 export interface DeployOptions {
@@ -60,7 +60,18 @@ export class AdminClient {
     return (await this.call<{ functions: FunctionSummary[] }>('GET', '/admin/functions')).functions;
   }
 
-  get(name: string): Promise<FunctionSummary> {
+  /** The tenants' cells and the warm spares (a server from before tenants answers 404: none to show). */
+  async tenants(): Promise<{ tenants: TenantSummary[]; spares: SpareSummary | null }> {
+    try {
+      const r = await this.call<{ tenants?: unknown; spares?: unknown }>('GET', '/admin/tenants');
+      if (Array.isArray(r.tenants)) return { tenants: r.tenants as TenantSummary[], spares: (r.spares ?? null) as SpareSummary | null };
+    } catch {
+      // an older server: nothing to show
+    }
+    return { tenants: [], spares: null };
+  }
+
+    get(name: string): Promise<FunctionSummary> {
     return this.call('GET', functionPath(name));
   }
 

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError } from '../errors.js';
-import { parseSize } from '../engine/units.js';
+import { parseDurationOrZero, parseSize } from '../engine/units.js';
+import { tenantProblem } from '../orchestrator/function-name.js';
 import { limitsFromFlags } from './limit-options.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import { readInputFile } from './read-input.js';
@@ -30,6 +31,10 @@ export interface DeployFlags extends ServerFlags {
   allowOutbound?: string[];
   /** --kv, repeatable: key-value-stores (checked by the server's manifest rules). */
   kv?: string[];
+  /** --tenant: the tenant label (the function-name rule). */
+  tenant?: string;
+  /** --idle-timeout: a duration, or 0 for never. */
+  idleTimeout?: string;
   activate: boolean;
 }
 
@@ -79,6 +84,15 @@ export function manifestEntry(flags: DeployFlags): Record<string, unknown> {
   if (flags.isolation !== undefined) entry.isolation = parseIsolation(flags.isolation);
   if (flags.allowOutbound !== undefined) entry['allowed-outbound-hosts'] = flags.allowOutbound;
   if (flags.kv !== undefined) entry['key-value-stores'] = flags.kv;
+  if (flags.tenant !== undefined) {
+    const problem = tenantProblem(flags.tenant);
+    if (problem !== null) throw new IsolaError('USAGE', problem);
+    entry.tenant = flags.tenant;
+  }
+  if (flags.idleTimeout !== undefined) {
+    parseDurationOrZero(flags.idleTimeout, 'idle timeout');
+    entry['idle-timeout'] = flags.idleTimeout.trim();
+  }
   return entry;
 }
 

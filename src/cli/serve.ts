@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError } from '../errors.js';
-import { parseDuration } from '../engine/units.js';
+import { parseDuration, parseDurationOrZero } from '../engine/units.js';
 import { DEFAULT_LISTEN, isLoopback, parseListen } from '../server/listen-address.js';
 import { parseIsolation, positiveInt, routeUrl } from './deploy.js';
 import { ADMIN_URL_FILE } from './server-flags.js';
@@ -29,6 +29,20 @@ export interface ServeFlags {
   manifest?: string;
   runtimeConfig?: string;
   kv?: string[];
+  idleTimeout?: string;
+  spareCells?: string;
+  maxFunctions?: string;
+  maxTenants?: string;
+}
+
+/** Warm spares are jailed processes: a number beyond this is a typo, not a plan. */
+const MAX_SPARE_CELLS = 1024;
+
+/** --spare-cells N: a whole number from 0 to MAX_SPARE_CELLS. */
+function spareCells(text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(n <= MAX_SPARE_CELLS)) throw new IsolaError('USAGE', `invalid spare cells '${text}' (expected a whole number from 0 to ${MAX_SPARE_CELLS})`);
+  return n;
 }
 
 /** Quick mode's module, checked before the server loads (a one-line error for a path that is not a file). */
@@ -136,6 +150,12 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
   const drainMs = flags.drainTimeout === undefined ? DEFAULT_DRAIN_MS : parseDuration(flags.drainTimeout, 'drain timeout');
   const sendTimeoutMs = flags.sendTimeout === undefined ? undefined : parseDuration(flags.sendTimeout, 'send timeout');
   const maxConnections = flags.maxConnections === undefined ? undefined : positiveInt(flags.maxConnections, 'max connections');
+  const density = {
+    ...(flags.idleTimeout !== undefined && { idleTimeoutMs: parseDurationOrZero(flags.idleTimeout, 'idle timeout') }),
+    ...(flags.spareCells !== undefined && { spareCells: spareCells(flags.spareCells) }),
+    ...(flags.maxFunctions !== undefined && { maxFunctions: positiveInt(flags.maxFunctions, 'max functions') }),
+    ...(flags.maxTenants !== undefined && { maxTenants: positiveInt(flags.maxTenants, 'max tenants') }),
+  };
   const defaultIsolation = flags.isolation === undefined ? undefined : parseIsolation(flags.isolation);
   const allowIsolations = allowedIsolations(flags.allowIsolation);
   const quick = modulePath(module, flags.manifest);
@@ -157,6 +177,7 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
       allowIsolations,
       sendTimeoutMs,
       maxConnections,
+      ...density,
       logLevel: flags.logLevel === undefined ? undefined : logLevel(server, flags.logLevel),
     };
     const running = await server.startServer(options);

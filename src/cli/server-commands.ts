@@ -36,12 +36,17 @@ function serveCommand(program: Command, record: Recorder): void {
     .option('--send-timeout <duration>', 'drop a client that reads nothing of its response for this long (default 60s)')
     .option('--log-level <level>', 'fatal, error, warn, info (default), debug, trace or silent')
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, wait this long for in-flight requests (default 10s)')
+    .option('--idle-timeout <duration>', "close a function's cells after it has been idle this long, unless it says (default 5m; 0: never)")
+    .option('--spare-cells <n>', 'jailed cells kept started for cold starts (default 2; 0: none)')
+    .option('--max-functions <n>', 'functions the server holds at most; more deploys are refused (default 10000)')
+    .option('--max-tenants <n>', 'tenants the server holds at most; more deploys are refused (default 10000)')
     .action(record(async (module: string | undefined, o: ServeFlags) => (await import('./serve.js')).serveCommand(o, module)));
 }
 
 interface DeployOptions extends ServerFlags {
   name: string; route: string; fuel?: string; maxMemory?: string; timeout?: string; maxConcurrency?: string;
-  maxBody?: string; env?: string[]; isolation?: string; allowOutbound?: string[]; kv?: string[]; activate: boolean;
+  maxBody?: string; env?: string[]; isolation?: string; allowOutbound?: string[]; kv?: string[]; tenant?: string; idleTimeout?: string;
+  activate: boolean;
 }
 
 function deployCommand(program: Command, record: Recorder): void {
@@ -67,6 +72,8 @@ function deployCommand(program: Command, record: Recorder): void {
     .option('--isolation <kind>', 'inline, worker or process (default: the server\'s)')
     .option('--allow-outbound <url>', 'a wasi:http guest may send requests here: scheme://host[:port], * patterns as Spin (repeatable)', collect)
     .option('--kv <store>', 'grant a key-value store by name (repeatable; a store without config is embedded on the server)', collect)
+    .option('--tenant <name>', 'tenant label: functions of one tenant may share cells (default: the function\'s own name)')
+    .option('--idle-timeout <duration>', 'close its cells after this long without a request: 30s, 5m; 0: never (default: the server\'s)')
     .option('--no-activate', 'store the version without switching to it'))
     .action(record(async (file: string, o: DeployOptions) => (await import('./deploy.js')).deployCommand(file, { ...o, preopens })));
 }

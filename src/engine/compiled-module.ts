@@ -59,6 +59,8 @@ export class CompiledModuleImpl implements CompiledModule {
   private readonly v128Imports: ReturnType<typeof v128Imports>;
   /** Where instances get their memory, when it was rewritten into the import `isola`.`memory`; else null. */
   readonly memoryPool: MemoryPool | null;
+  /** Cache keys of the siblings variantFor got from the engine (which caches them: Engine.forget drops them with this one). */
+  readonly variantKeys = new Set<string>();
 
   constructor(private readonly parts: CompiledParts, private readonly services: ModuleServices) {
     this.info = parts.info;
@@ -72,6 +74,11 @@ export class CompiledModuleImpl implements CompiledModule {
       ? importedMemory(parts.info.memories, parts.info.imports, memoryCapPages(parts.options))
       : null;
     this.memoryPool = mem === null ? null : new MemoryPool(mem);
+  }
+
+  /** Its key in the engine's cache (null: compiled without the cache). */
+  get cacheKey(): string | null {
+    return this.parts.cacheKey;
   }
 
   /** What the disk cache stores. */
@@ -181,7 +188,9 @@ export class CompiledModuleImpl implements CompiledModule {
     const options: InstrumentOptions = { ...this.parts.options, ...tables };
     if (needsFuel) options.fuel = true;
     if (needsMemoryCap) options.maxMemoryBytes = cap;
-    return this.services.recompile(this.parts.original, options);
+    const variant = this.services.recompile(this.parts.original, options);
+    if (variant.cacheKey !== null) this.variantKeys.add(variant.cacheKey);
+    return variant;
   }
 
   /**

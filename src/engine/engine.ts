@@ -178,6 +178,22 @@ export class Engine {
     return isArtifact(bytes) ? this.loadArtifact(bytes, opts) : this.compile(bytes, opts);
   }
 
+  /**
+   * Drops a module or a component from this engine's in-memory cache, with the variants compiled from the module
+   * (for other limits) and a component's core modules. Once nothing else holds it, its compiled code and its pooled
+   * memories are garbage (the cache alone would keep up to MEMORY_CACHE_ENTRIES of them alive); compiling the same
+   * bytes again compiles afresh. Whoever still holds it may go on using it. For a cell that unloads modules.
+   */
+  forget(compiled: CompiledModule | CompiledComponent): void {
+    if (compiled instanceof CompiledComponentImpl) {
+      for (const [key, c] of this.components) if (c === compiled) this.components.delete(key);
+      for (const core of compiled.cores) this.forget(core);
+      return;
+    }
+    const m = compiled as CompiledModuleImpl; // the engine makes no other kind
+    for (const key of [m.cacheKey, ...m.variantKeys]) if (key !== null) this.memory.delete(key);
+  }
+
   /** This engine's signing key (artifacts are checked against it). */
   get signingKey(): SigningKey {
     return this.key;

@@ -38,6 +38,14 @@ export function parseDuration(text: string, what = 'duration'): number {
   return ms;
 }
 
+/** A duration that may be zero: `0` (bare, the one number without a unit), `0s`, or a duration as parseDuration. */
+export function parseDurationOrZero(text: string, what = 'duration'): number {
+  if (/^\s*0+(?:\.0*)?\s*(ms|s|m|h)?\s*$/i.test(text)) return 0;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/i.exec(text);
+  if (!m) throw new IsolaError('USAGE', `invalid ${what} '${text}' (expected 0 or a number with a unit: 500ms, 2s, 5m)`);
+  return parseDuration(text, what);
+}
+
 /** A fuel budget: a whole number (0 allowed) (decimal or 0x hex, `_` separators allowed) up to 2^63-1. */
 export function parseFuel(text: string): bigint {
   const t = text.trim().replace(/_/g, '');

@@ -6,6 +6,7 @@ export {
   type EntryOptions,
 } from './manifest.js';
 export { checkRoute, RESERVED_PREFIXES } from './routes.js';
+export { checkServerLimits, tenantOf, DENSITY_DEFAULTS } from './server-limits.js';
 export { httpStatusFor, errorTextFor, errorResponse, outcomeFor } from './http-status.js';
 export { grantPolicy, checkGrants, type GrantPolicy, type GrantPolicyOptions } from './grant-policy.js';
 export { FunctionLogs, DEFAULT_LOG_LIMITS, type LogLimits } from './function-logs.js';

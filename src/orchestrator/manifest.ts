@@ -13,11 +13,11 @@ import { basename, dirname, isAbsolute, posix, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { IsolaError } from '../errors.js';
-import { parseDuration, parseSize } from '../engine/units.js';
+import { parseDuration, parseDurationOrZero, parseSize } from '../engine/units.js';
 import type { Isolation } from '../cells/types.js';
 import type { FunctionLimits, FunctionSpec } from './types.js';
 import { checkRoute } from './routes.js';
-import { functionNameProblem } from './function-name.js';
+import { functionNameProblem, tenantProblem } from './function-name.js';
 import { parseAllowedHost } from '../capabilities/wasi-http/allowed-hosts.js';
 import { storeNameProblem } from '../capabilities/keyvalue/limits.js';
 import { KV_TABLE_KEYS } from '../capabilities/keyvalue/config.js';
@@ -77,6 +77,11 @@ const size = (min: number) => field(`a size >= ${min} bytes like "64MiB" or a nu
   return n !== undefined && n >= min ? n : undefined;
 });
 const duration = field('a duration with a unit like "500ms" or "10s"', (v) => (typeof v === 'string' ? parseDuration(v) : undefined));
+/** `idle-timeout`: a duration, or 0 ("0", "0s", or the number 0) for never. */
+const idleTimeout = field('a duration with a unit like "5m", or 0 for never', (v) => (v === 0 ? 0 : typeof v === 'string' ? parseDurationOrZero(v) : undefined));
+/** `tenant`: a label by the function-name rule. */
+const tenant = field("a tenant label of lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters",
+  (v) => (typeof v === 'string' && tenantProblem(v) === null ? v : undefined));
 const text = (what: string, ok: (s: string) => boolean) => field(what, (v) => (typeof v === 'string' && ok(v) ? v : undefined));
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -157,6 +162,8 @@ const entrySchema = z.strictObject({
     return [...new Set(v as string[])];
   }).optional(),
   'max-kv-calls': wholeNumber(0, 1_000_000).optional(),
+  tenant: tenant.optional(),
+  'idle-timeout': idleTimeout.optional(),
   executor: field('"cgi" or "wasi-http"', (v) => (v === 'cgi' || v === 'wasi-http' ? v : undefined)).optional(),
 }, { error: () => 'expected a table' });
 
@@ -258,6 +265,8 @@ function toSpec(name: string, e: Entry, opts: EntryOptions): FunctionSpec {
     if (spec.isolation === 'inline') fail(opts, key('key-value-stores'), 'a function with key-value stores runs in a worker or process cell (isolation "inline" runs guests on the server\'s own thread, which cannot wait for a store)');
     spec.keyValueStores = e['key-value-stores'];
   }
+  if (e.tenant !== undefined) spec.tenant = e.tenant;
+  if (e['idle-timeout'] !== undefined) spec.idleTimeoutMs = e['idle-timeout'];
   if (e.source !== undefined) spec.source = resolve(opts.baseDir ?? process.cwd(), e.source);
   return spec;
 }

@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Engine } from '../engine/engine.js';
 import { IsolaError } from '../errors.js';
-import { CellPool } from '../cells/index.js';
-import type { CellPoolApi, InvokeResult, PoolOptions } from '../cells/types.js';
+import { SharedPools, SpareCells } from '../cells/index.js';
+import type { CellPoolApi, CellSpawnOptions, InvokeResult, PoolOptions } from '../cells/types.js';
 import { Admission } from './admission.js';
 import { CgiExecutor } from './executors/cgi.js';
 import { WasiHttpExecutor } from './executors/wasi-http.js';
@@ -22,17 +22,20 @@ import { errorTextFor, httpStatusFor, outcomeDetailFor, outcomeFor } from './htt
 import { DEFAULT_LIMITS, checkFunctionName, routeShape } from './manifest.js';
 import { checkRoute } from './routes.js';
 import { VersionStore, versionIdOf, type FunctionState } from './store.js';
+import { DENSITY_DEFAULTS, checkServerLimits, tenantOf, type KnownFunction } from './server-limits.js';
 import { compileOptionsFor, validateModule } from './validate-module.js';
 import { grantPreopens } from './grant-policy.js';
 import { KvTally } from './kv-tally.js';
 import { KvStores } from '../capabilities/keyvalue/host/stores.js';
 import type {
   ExecutionContext, Executor, FunctionSpec, OutboundCall, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor,
-  InvocationRecord, OrchestratorApi, OrchestratorOptions, VersionInfo,
+  InvocationRecord, OrchestratorApi, OrchestratorOptions, SpareSummary, TenantSummary, VersionInfo,
 } from './types.js';
 
 /** Cells per version never exceed this, whatever max-concurrency says: each process cell is a Node process. */
 const MAX_CELLS_PER_VERSION = 16;
+/** A cell's memory limit: the function's instance cap and room for the agent, never under the default (1 GiB). */
+const cellMemoryFor = (maxMemoryBytes: number): number => Math.max(1024 ** 3, maxMemoryBytes + 256 * 1024 ** 2);
 const DEFAULT_GRACE_MS = 10_000;
 /** How long the pool of the version switched away from stays warm after its last request, for a rollback. */
 const RETAIN_MS = 60_000;
@@ -40,7 +43,7 @@ const RETAIN_MS = 60_000;
 export type PoolFactory = (opts: PoolOptions) => CellPoolApi;
 
 export interface OrchestratorInternals {
-  /** How pools are made (tests inject fakes; the default is src/cells' CellPool). */
+  /** How pools are made (tests inject fakes; the default shares cells within a tenant: src/cells' SharedPools). */
   createPool: PoolFactory;
   /** How long a retired version's pool stays warm after its last request (tests shorten it). */
   retainMs: number;
@@ -51,6 +54,8 @@ interface LiveVersion {
   /** The audit record's grantsUsed: what this version's spec grants (`env:NAME`, `files:/guest`). */
   grants: string[];
   pool: CellPoolApi;
+  /** Its module's bytes until they are stored (see startVersion). */
+  held: Uint8Array | null;
   inflight: number;
   retired: boolean;
   closed?: Promise<void>;
@@ -85,17 +90,32 @@ export class Orchestrator implements OrchestratorApi {
   private readonly fns = new Map<string, FunctionEntry>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly closingPools = new Set<Promise<void>>();
+  /** New functions being deployed (checkServerLimits counts them). */
+  private readonly reserved = new Map<string, KnownFunction>();
   private inflight = 0;
   private drained: (() => void) | null = null;
   private closing = false;
 
   private readonly internals: OrchestratorInternals;
+  /** The server's pools by tenant (null when tests inject their own factory). */
+  private readonly pools: SharedPools | null = null;
+  /** Warm cells for cold starts (null: none, or injected pools). */
+  private readonly spareCells: SpareCells | null = null;
+  private readonly spareCount: number = 0;
 
   constructor(private readonly opts: OrchestratorOptions, internals: Partial<OrchestratorInternals> = {}) {
-    this.internals = { createPool: internals.createPool ?? ((o) => new CellPool(o)), retainMs: internals.retainMs ?? RETAIN_MS };
+    this.cacheDir = join(opts.dataDir, 'cache');
+    let createPool = internals.createPool;
+    if (createPool === undefined) {
+      this.spareCount = opts.spareCells ?? DENSITY_DEFAULTS.spareCells;
+      if (this.spareCount > 0) this.spareCells = new SpareCells(this.spawnOptions(1024 ** 3), this.spareCount);
+      const pools = new SharedPools({ spares: this.spareCells ?? undefined });
+      this.pools = pools;
+      createPool = (o) => pools.create(o);
+    }
+    this.internals = { createPool, retainMs: internals.retainMs ?? RETAIN_MS };
     this.store = new VersionStore(opts.dataDir);
     this.logs = new FunctionLogs(join(opts.dataDir, 'logs'));
-    this.cacheDir = join(opts.dataDir, 'cache');
     this.engine = new Engine({ cacheDir: this.cacheDir });
     this.kv = opts.kv ?? new KvStores({ dataDir: opts.dataDir });
   }
@@ -110,12 +130,54 @@ export class Orchestrator implements OrchestratorApi {
       this.fns.set(name, entry);
       const info = state.active !== null ? entry.versions.find((v) => v.id === state.active) : undefined;
       if (info) {
-        entry.live = this.startVersion(info, this.store.moduleBytes(name, info.id));
+        entry.live = this.startVersion(info, null);
         // A version that no longer starts (e.g. no jail on this host) fails its requests, not the server.
         warming.push(entry.live.pool.warm().catch(() => {}));
       }
     }
     await Promise.all(warming);
+    this.spareCells?.start();
+  }
+
+  /** How the cells of a version with these grants are spawned (spares: no grants, the default memory). */
+  private spawnOptions(memoryLimitBytes: number, spec?: FunctionSpec): CellSpawnOptions {
+    return {
+      isolation: spec?.isolation ?? this.opts.defaultIsolation ?? 'process',
+      preopens: spec === undefined ? [] : grantPreopens(spec),
+      cacheDir: this.cacheDir,
+      memoryLimitBytes,
+    };
+  }
+
+  tenants(): TenantSummary[] {
+    const byTenant = new Map<string, TenantSummary>();
+    const of = (tenant: string): TenantSummary => {
+      let t = byTenant.get(tenant);
+      if (t === undefined) {
+        t = { tenant, functions: 0, cells: 0, idle: 0, busy: 0, modulesLoaded: 0, coldStarts: 0, fromSpares: 0, spawned: 0, evicted: 0, scaledDown: 0, crashed: 0 };
+        byTenant.set(tenant, t);
+      }
+      return t;
+    };
+    for (const e of this.fns.values()) {
+      const spec = (e.live?.info ?? e.versions[0])?.spec;
+      of(spec === undefined ? e.name : tenantOf(spec)).functions++;
+    }
+    for (const p of this.pools?.stats() ?? []) {
+      const t = of(p.share);
+      for (const k of ['cells', 'idle', 'busy', 'modulesLoaded', 'coldStarts', 'fromSpares', 'spawned', 'evicted', 'scaledDown', 'crashed'] as const) t[k] += p[k];
+    }
+    return [...byTenant.values()].sort((a, b) => (a.tenant < b.tenant ? -1 : 1));
+  }
+
+  spares(): SpareSummary | null {
+    if (this.spareCells === null) return null;
+    return { ...this.spareCells.stats(), wanted: this.spareCount };
+  }
+
+  /** Resolves once the warm spares are started (tests and benchmarks wait for it; serving never does). */
+  async sparesReady(): Promise<void> {
+    await this.spareCells?.settled();
   }
 
   private newEntry(name: string, state: FunctionState, versions: VersionInfo[]): FunctionEntry {
@@ -126,22 +188,28 @@ export class Orchestrator implements OrchestratorApi {
     return entry;
   }
 
-  private startVersion(info: VersionInfo, bytes: Uint8Array): LiveVersion {
+  /**
+   * A version's pool. `held`: its bytes while it is not stored yet (a deploy); once stored, every load into a
+   * cell reads them from the store, so thousands of idle versions hold no module in memory.
+   */
+  private startVersion(info: VersionInfo, held: Uint8Array | null): LiveVersion {
     const { spec } = info;
+    const name = spec.name;
+    const compile = compileOptionsFor(spec);
+    // Scale to zero after the idle timeout; a function that never scales (0) keeps a warm cell, as before.
+    const idleTimeoutMs = spec.idleTimeoutMs ?? this.opts.idleTimeoutMs ?? DENSITY_DEFAULTS.idleTimeoutMs;
     const pool = this.internals.createPool({
-      spawn: {
-        isolation: spec.isolation ?? this.opts.defaultIsolation ?? 'process',
-        preopens: grantPreopens(spec),
-        cacheDir: this.cacheDir,
-        memoryLimitBytes: Math.max(1024 ** 3, spec.limits.maxMemoryBytes + 256 * 1024 ** 2),
-      },
-      module: { bytes, compile: compileOptionsFor(spec) },
+      spawn: this.spawnOptions(cellMemoryFor(spec.limits.maxMemoryBytes), spec),
+      module: () => ({ bytes: v.held ?? this.store.moduleBytes(name, v.info.id), compile }),
       maxCells: Math.min(spec.limits.maxConcurrency, MAX_CELLS_PER_VERSION),
-      minWarm: 1,
+      minWarm: idleTimeoutMs === 0 ? 1 : 0,
       keepSpare: true,
+      idleTimeoutMs,
+      share: tenantOf(spec),
     });
     const grants = [...Object.keys(spec.env).map((k) => `env:${k}`), ...spec.files.map((f) => `files:${f.guestPath}`)];
-    return { info, grants, pool, inflight: 0, retired: false };
+    const v: LiveVersion = { info, grants, pool, inflight: 0, retired: false, held };
+    return v;
   }
 
   /**
@@ -223,9 +291,9 @@ export class Orchestrator implements OrchestratorApi {
    * was retained), writes the state file, switches the pointer, retires the old version. On failure nothing
    * has changed (but a retained pool taken back is closed).
    */
-  private async switchTo(entry: FunctionEntry, info: VersionInfo, bytes: () => Uint8Array, state: FunctionState, started?: LiveVersion): Promise<void> {
+  private async switchTo(entry: FunctionEntry, info: VersionInfo, state: FunctionState, started?: LiveVersion): Promise<void> {
     const warm = started ?? this.reclaimRetained(entry, info.id);
-    const next = warm ?? this.startVersion(info, bytes());
+    const next = warm ?? this.startVersion(info, null);
     try {
       if (!warm) await next.pool.warm();
       // From here to the switch nothing awaits: the checks still hold when the pointer moves.
@@ -250,64 +318,80 @@ export class Orchestrator implements OrchestratorApi {
     const routeProblem = checkRoute(spec.route);
     if (routeProblem) throw new IsolaError('MANIFEST', `deploy: function.${spec.name}.route: ${routeProblem}`);
     const progress = opts.onProgress ?? (() => {});
+    const activate = opts.activate ?? true;
     return this.withLock(spec.name, async () => {
       this.checkOpen();
-      const other = this.routeConflict(spec);
-      if (other) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${other}`);
-      progress('validating');
-      const activate = opts.activate ?? true;
-      spec = await validateModule(this.engine, bytes, spec, !activate);
-      this.checkOpen();
-      const raced = this.routeConflict(spec); // validating a component awaits: another deploy may have taken the route
-      if (raced) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${raced}`);
-      const entry = this.fns.get(spec.name);
-      const { id } = versionIdOf(bytes, spec);
-      const known = entry?.versions.find((v) => v.id === id);
-      if (known && (!activate || entry?.live?.info.id === id)) {
-        progress('unchanged');
-        return known;
-      }
-      let started: LiveVersion | undefined;
-      if (activate) {
-        // Start the cells before storing anything: a module that cannot load leaves no trace.
-        progress('starting');
-        const { source: _source, ...stored } = spec;
-        started = (entry && this.reclaimRetained(entry, id)) ?? this.startVersion({ id, moduleSha256: '', size: bytes.length, createdAt: '', spec: stored }, bytes);
-        try {
-          await started.pool.warm(); // at once for a retained pool (its cells are up)
-          this.checkOpen(); // close() may have begun while the cells warmed up
-        } catch (e) {
-          await started.pool.close(0).catch(() => {});
-          throw e;
-        }
-      }
-      progress('storing');
-      let info: VersionInfo;
-      const target = entry ?? this.newEntry(spec.name, { active: null, history: [] }, []);
+      checkServerLimits(this.fns, spec, this.opts, this.reserved);
+      // Deploys of different new functions run at once (one lock per name): each holds its place until it ends.
+      const reservation = this.fns.has(spec.name) ? undefined : spec;
+      if (reservation) this.reserved.set(spec.name, { live: null, versions: [{ spec: reservation }] });
       try {
-        info = this.store.put(spec, bytes);
-        if (started) started.info = info;
-        if (!known) target.versions = [info, ...target.versions];
-        if (started) {
-          const prev = target.state.active;
-          const history = prev !== null && prev !== id ? [...target.state.history, prev] : target.state.history;
-          await this.switchTo(target, info, () => bytes, { active: id, history }, started);
-        } else {
-          this.store.writeState(spec.name, target.state);
-        }
+        return await this.deployLocked(spec, bytes, activate, progress);
+      } finally {
+        if (reservation) this.reserved.delete(spec.name);
+      }
+    });
+  }
+
+  private async deployLocked(spec: FunctionSpec, bytes: Uint8Array, activate: boolean, progress: (phase: string) => void): Promise<VersionInfo> {
+    const other = this.routeConflict(spec);
+    if (other) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${other}`);
+    progress('validating');
+    spec = await validateModule(this.engine, bytes, spec, !activate);
+    this.checkOpen();
+    const raced = this.routeConflict(spec); // validating a component awaits: another deploy may have taken the route
+    if (raced) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${raced}`);
+    const entry = this.fns.get(spec.name);
+    const { id } = versionIdOf(bytes, spec);
+    const known = entry?.versions.find((v) => v.id === id);
+    if (known && (!activate || entry?.live?.info.id === id)) {
+      progress('unchanged');
+      return known;
+    }
+    let started: LiveVersion | undefined;
+    if (activate) {
+      // Load it before storing anything (into a warm cell of its tenant, or a new one if it never scales to zero):
+      // a module that cannot load leaves no trace. One that scales to zero and finds no cell was validated here.
+      progress('starting');
+      const { source: _source, ...stored } = spec;
+      started = (entry && this.reclaimRetained(entry, id)) ?? this.startVersion({ id, moduleSha256: '', size: bytes.length, createdAt: '', spec: stored }, bytes);
+      try {
+        await started.pool.warm(); // at once for a retained pool (its cells are up)
+        this.checkOpen(); // close() may have begun while the cells warmed up
       } catch (e) {
-        if (started && target.live !== started) await started.pool.close(0).catch(() => {});
-        if (!known) {
-          target.versions = target.versions.filter((v) => v.id !== id);
-          if (entry) this.store.removeVersion(spec.name, id);
-          else this.store.remove(spec.name);
-        }
+        await started.pool.close(0).catch(() => {});
         throw e;
       }
-      if (!entry) this.fns.set(spec.name, target);
-      progress(activate ? 'active' : 'stored');
-      return info;
-    });
+    }
+    progress('storing');
+    let info: VersionInfo;
+    const target = entry ?? this.newEntry(spec.name, { active: null, history: [] }, []);
+    try {
+      info = this.store.put(spec, bytes);
+      if (started) {
+        started.info = info;
+        started.held = null; // stored: read from the store from now on
+      }
+      if (!known) target.versions = [info, ...target.versions];
+      if (started) {
+        const prev = target.state.active;
+        const history = prev !== null && prev !== id ? [...target.state.history, prev] : target.state.history;
+        await this.switchTo(target, info, { active: id, history }, started);
+      } else {
+        this.store.writeState(spec.name, target.state);
+      }
+    } catch (e) {
+      if (started && target.live !== started) await started.pool.close(0).catch(() => {});
+      if (!known) {
+        target.versions = target.versions.filter((v) => v.id !== id);
+        if (entry) this.store.removeVersion(spec.name, id);
+        else this.store.remove(spec.name);
+      }
+      throw e;
+    }
+    if (!entry) this.fns.set(spec.name, target);
+    progress(activate ? 'active' : 'stored');
+    return info;
   }
 
   private entryOrThrow(name: string): FunctionEntry {
@@ -323,11 +407,12 @@ export class Orchestrator implements OrchestratorApi {
       const info = entry.versions.find((v) => v.id === versionId);
       if (!info) throw new IsolaError('NOT_FOUND', `function ${name} has no version ${versionId}`);
       if (entry.live?.info.id === versionId) return;
+      checkServerLimits(this.fns, info.spec, this.opts, this.reserved); // a stored version may be in another tenant
       const other = this.routeConflict(info.spec);
       if (other) throw new IsolaError('CONFLICT', `route ${info.spec.route} is already served by function ${other}`);
       const prev = entry.state.active;
       const history = prev !== null ? [...entry.state.history, prev] : entry.state.history;
-      await this.switchTo(entry, info, () => this.store.moduleBytes(name, info.id), { active: versionId, history });
+      await this.switchTo(entry, info, { active: versionId, history });
     });
   }
 
@@ -343,7 +428,8 @@ export class Orchestrator implements OrchestratorApi {
       }
       if (!target) throw new IsolaError('NOT_FOUND', `function ${name} has no earlier version to roll back to`);
       const to = target;
-      await this.switchTo(entry, to, () => this.store.moduleBytes(name, to.id), { active: to.id, history });
+      checkServerLimits(this.fns, to.spec, this.opts, this.reserved);
+      await this.switchTo(entry, to, { active: to.id, history });
       return target;
     });
   }
@@ -352,6 +438,8 @@ export class Orchestrator implements OrchestratorApi {
     this.checkOpen();
     return this.withLock(name, async () => {
       const entry = this.entryOrThrow(name);
+      // Requests still running on it may need a cell to load it after its files are gone.
+      for (const v of [entry.live, entry.retained]) if (v && !v.held) v.held = this.store.moduleBytes(name, v.info.id);
       this.store.remove(name);
       this.fns.delete(name);
       entry.admission.rejectWaiting(new IsolaError('NOT_FOUND', `no function named ${name}`));
@@ -368,6 +456,7 @@ export class Orchestrator implements OrchestratorApi {
   private summary(entry: FunctionEntry): FunctionSummary {
     const s: FunctionSummary = {
       name: entry.name,
+      tenant: tenantOf((entry.live?.info ?? entry.versions[0])?.spec ?? { name: entry.name }),
       route: (entry.live?.info ?? entry.versions[0])?.spec.route ?? '',
       active: entry.live?.info.id ?? null,
       versions: entry.versions,
@@ -524,6 +613,7 @@ export class Orchestrator implements OrchestratorApi {
       for (const v of [e.live, e.retained]) if (v) pools.push(this.closePool(v, 0));
     }
     await Promise.all(pools);
+    await Promise.all([this.pools?.close(0), this.spareCells?.close()]);
     this.logs.close();
     if (this.opts.kv === undefined) await this.kv.close();
   }

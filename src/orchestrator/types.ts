@@ -33,6 +33,17 @@ export interface FunctionSpec {
   executor?: 'cgi' | 'wasi-http';
   /** Key-value stores the guest may open (by name, scoped to the server); none: every open is access-denied. */
   keyValueStores?: string[];
+  /**
+   * Tenant label (`tenant = "acme"`; the function-name rule). Functions of one tenant may share cells; functions
+   * of different tenants never do. Absent: the function's own name (a tenant of one). The tenant of a spec is
+   * `spec.tenant ?? spec.name` (tenantOf in server-limits.ts).
+   */
+  tenant?: string;
+  /**
+   * `idle-timeout`: the function's cells are closed after it has had no request this long (ms); its next request
+   * is a cold start. 0: never scale to zero. Absent: the server's `OrchestratorOptions.idleTimeoutMs`.
+   */
+  idleTimeoutMs?: number;
 }
 
 export interface FunctionLimits {
@@ -118,10 +129,44 @@ export interface VersionInfo {
 
 export interface FunctionSummary {
   name: string;
+  /** Its tenant: whose cells it may share (its own name unless its spec says). */
+  tenant: string;
   route: string;
   active: string | null; // version id
   versions: VersionInfo[]; // newest first
   pool?: PoolStats;
+}
+
+/** A tenant's cells: what `isola functions` and /metrics show (figures since its pools started). */
+export interface TenantSummary {
+  tenant: string;
+  /** Its functions (any version live or not). */
+  functions: number;
+  /** Cells alive now, idle and busy (0 once it scaled to zero). */
+  cells: number;
+  idle: number;
+  busy: number;
+  /** Modules loaded, summed over its cells. */
+  modulesLoaded: number;
+  /** Requests that had to load their module into the cell they got. */
+  coldStarts: number;
+  /** Cells it got from the warm spares, and cells it spawned itself. */
+  fromSpares: number;
+  spawned: number;
+  /** Modules unloaded to make room (least recently used), and cells closed after the idle timeout. */
+  evicted: number;
+  scaledDown: number;
+  crashed: number;
+}
+
+/** The warm spare cells of a server. */
+export interface SpareSummary {
+  /** Ready now, out of `wanted`. */
+  ready: number;
+  wanted: number;
+  /** Given to tenants since start; times one was wanted and none was ready. */
+  taken: number;
+  missed: number;
 }
 
 /** What one invocation did: the audit record (one per invocation) and the source of metrics. */
@@ -192,6 +237,20 @@ export interface OrchestratorOptions {
   onInvocation?: (rec: InvocationRecord) => void;
   /** The key-value stores (the server's, with its runtime config and metrics); default: embedded ones under dataDir, closed with the orchestrator. */
   kv?: KvStores;
+  /**
+   * Idle time (ms) after which a function's cells are closed, for functions whose spec has no `idleTimeoutMs`
+   * (`isola serve --idle-timeout`). 0: never. Absent: DENSITY_DEFAULTS.idleTimeoutMs (5 minutes).
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Jailed cells kept started ahead of need, not yet given to any tenant (`isola serve --spare-cells`).
+   * 0: none. Absent: DENSITY_DEFAULTS.spareCells (2).
+   */
+  spareCells?: number;
+  /** Functions the server holds at most; deploying one more is refused (CONFLICT). Absent: DENSITY_DEFAULTS.maxFunctions (10000). */
+  maxFunctions?: number;
+  /** Distinct tenants the server holds at most; a deploy adding one more is refused (CONFLICT). Absent: DENSITY_DEFAULTS.maxTenants (10000). */
+  maxTenants?: number;
 }
 
 export interface OrchestratorApi {
@@ -211,4 +270,8 @@ export interface OrchestratorApi {
   readonly logs: FunctionLogsApi;
   /** Stop admitting; wait for in-flight work up to graceMs; close pools. */
   close(graceMs?: number): Promise<void>;
+  /** Tenants that have functions, with their cells (absent on orchestrators without shared pools). */
+  tenants?(): TenantSummary[];
+  /** The warm spares (absent or null: none). */
+  spares?(): SpareSummary | null;
 }

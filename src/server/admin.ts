@@ -176,6 +176,9 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
     }
     if (typeof kvOp === 'string') return allow(kvOp);
     op = kvOp;
+  } else if (head === 'tenants' && segments.length === 1) {
+    if (method !== 'GET') return allow('GET');
+    op = { operation: 'tenants', run: async () => [200, { tenants: orch.tenants?.() ?? [], spares: orch.spares?.() ?? null }] };
   } else if (head !== 'functions' || rest.length > 0) {
     sendJson(res, 404, { error: 'no such admin endpoint' });
     return 404;

@@ -88,7 +88,64 @@ export class ServerMetrics {
           this.set({ function: f.name, event: 'crashed' }, f.pool.crashed);
           this.set({ function: f.name, event: 'recycled' }, f.pool.recycled);
           this.set({ function: f.name, event: 'taken_back' }, f.pool.takenBack);
+          this.set({ function: f.name, event: 'cold_start' }, f.pool.coldStarts ?? 0);
         }
+      },
+    });
+    new Gauge({
+      name: 'isola_tenant_cells',
+      help: 'Cells of each tenant (its functions share them) by state; 0 once it scaled to zero',
+      labelNames: ['tenant', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of orchestrator()?.tenants?.() ?? []) {
+          this.set({ tenant: t.tenant, state: 'alive' }, t.cells);
+          this.set({ tenant: t.tenant, state: 'idle' }, t.idle);
+          this.set({ tenant: t.tenant, state: 'busy' }, t.busy);
+        }
+      },
+    });
+    new Gauge({
+      name: 'isola_tenant_modules',
+      help: 'Functions of each tenant, and modules loaded in its cells (summed over cells)',
+      labelNames: ['tenant', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of orchestrator()?.tenants?.() ?? []) {
+          this.set({ tenant: t.tenant, kind: 'functions' }, t.functions);
+          this.set({ tenant: t.tenant, kind: 'loaded' }, t.modulesLoaded);
+        }
+      },
+    });
+    new Gauge({
+      name: 'isola_tenant_events',
+      help: 'Events of each tenant\'s cells since its pools started: cold starts (a request that loaded its module), cells taken from the spares or spawned, modules evicted, cells scaled down after the idle timeout, crashes',
+      labelNames: ['tenant', 'event'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of orchestrator()?.tenants?.() ?? []) {
+          this.set({ tenant: t.tenant, event: 'cold_start' }, t.coldStarts);
+          this.set({ tenant: t.tenant, event: 'from_spare' }, t.fromSpares);
+          this.set({ tenant: t.tenant, event: 'spawned' }, t.spawned);
+          this.set({ tenant: t.tenant, event: 'evicted' }, t.evicted);
+          this.set({ tenant: t.tenant, event: 'scaled_down' }, t.scaledDown);
+          this.set({ tenant: t.tenant, event: 'crashed' }, t.crashed);
+        }
+      },
+    });
+    new Gauge({
+      name: 'isola_spare_cells',
+      help: 'Warm spare cells: ready now, wanted (isola serve --spare-cells), taken by tenants since start, missed (wanted, none ready)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        const s = orchestrator()?.spares?.();
+        if (!s) return;
+        for (const k of ['ready', 'wanted', 'taken', 'missed'] as const) this.set({ state: k }, s[k]);
       },
     });
   }

@@ -59,6 +59,14 @@ export interface ServerOptions {
   /** Connections served at once per listener; past it: 503 + close. */
   maxConnections?: number;
   maxUploadBytes?: number;
+  /** Idle time (ms) after which a function's cells close, for functions that do not say (`idle-timeout`); 0: never. Default 5 min. */
+  idleTimeoutMs?: number;
+  /** Warm jailed cells kept ready for cold starts, not yet given to a tenant; 0: none. Default 2. */
+  spareCells?: number;
+  /** Functions the server holds at most; one more is refused with 409. Default 10000. */
+  maxFunctions?: number;
+  /** Distinct tenants the server holds at most; a deploy adding one more is refused with 409. Default 10000. */
+  maxTenants?: number;
   /** Builds the orchestrator (tests inject a fake); default: the real one. */
   createOrchestrator?: (opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>;
 }
@@ -90,6 +98,27 @@ export const SERVER_DEFAULTS = {
 
 const realOrchestrator = (opts: OrchestratorOptions): Promise<OrchestratorApi> => openOrchestrator(opts, { createPool: (o) => new CellPool(o) });
 
+type DensityOptions = Pick<OrchestratorOptions, 'idleTimeoutMs' | 'spareCells' | 'maxFunctions' | 'maxTenants'>;
+
+/** The density settings given, checked (absent ones stay absent: the orchestrator's defaults, DENSITY_DEFAULTS). */
+function densityOptions(opts: ServerOptions): DensityOptions {
+  const out: DensityOptions = {};
+  const whole = (v: number | undefined, min: number, what: string): void => {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= min)) throw new IsolaError('USAGE', `invalid ${what} ${v} (expected a whole number >= ${min})`);
+  };
+  whole(opts.spareCells, 0, 'spareCells');
+  whole(opts.maxFunctions, 1, 'maxFunctions');
+  whole(opts.maxTenants, 1, 'maxTenants');
+  if (opts.idleTimeoutMs !== undefined && !(Number.isFinite(opts.idleTimeoutMs) && opts.idleTimeoutMs >= 0)) {
+    throw new IsolaError('USAGE', `invalid idleTimeoutMs ${opts.idleTimeoutMs} (expected milliseconds >= 0)`);
+  }
+  if (opts.idleTimeoutMs !== undefined) out.idleTimeoutMs = opts.idleTimeoutMs;
+  if (opts.spareCells !== undefined) out.spareCells = opts.spareCells;
+  if (opts.maxFunctions !== undefined) out.maxFunctions = opts.maxFunctions;
+  if (opts.maxTenants !== undefined) out.maxTenants = opts.maxTenants;
+  return out;
+}
+
 /** Which paths a listener answers: the main one functions (and the admin API unless it has its own listener). */
 interface Role {
   functions: boolean;
@@ -102,6 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(opts.logLevel);
   const { token, generated } = loadOrCreateAdminToken(opts.dataDir, opts.adminToken);
   const policy = grantPolicy({ dataDir: opts.dataDir, allowDirs: opts.allowDirs, allowIsolations: opts.allowIsolations, defaultIsolation: opts.defaultIsolation });
+  const density = densityOptions(opts); // checked before anything opens
   const versionOf = new Map<string, string>();
   let orchestrator: OrchestratorApi | undefined;
   const listeners: Listener[] = [];
@@ -120,6 +150,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     dataDir: opts.dataDir,
     kv,
     ...(opts.defaultIsolation ? { defaultIsolation: opts.defaultIsolation } : {}),
+    ...density,
     onInvocation: (rec) => {
       if (versionOf.has(rec.requestId)) versionOf.set(rec.requestId, rec.version);
       metrics.invocation(rec);

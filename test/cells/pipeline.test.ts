@@ -166,6 +166,11 @@ test('a process cell that dies fails the invocation it ran; those behind it are 
   for (const b of behind) await assert.rejects(b, (e) => isCode('CELL_CRASHED')(e) && notStarted(e));
 });
 
+/** A CellPool's cells (it is a SharedCellPool with one module inside). */
+function slotsOf(pool: CellPool): Array<{ cell: SpawnedCell }> {
+  return (pool as unknown as { shared: { slots: Array<{ cell: SpawnedCell }> } }).shared.slots;
+}
+
 describe('a pool of process cells', () => {
   /** A warm pool of process cells running COUNTER, closed after `run` whatever happens. */
   async function withPool(sizes: { maxCells: number; minWarm: number }, run: (pool: CellPool) => Promise<void>, spawn: Partial<CellSpawnOptions> = {}): Promise<void> {
@@ -186,7 +191,7 @@ describe('a pool of process cells', () => {
       await sleep(100);
       assert.equal(pool.stats().cells, 1, 'the second invocation was pipelined into the first cell');
       // The agent of that cell: the only process cell of this pool so far.
-      const victim = (pool as unknown as { slots: Array<{ cell: SpawnedCell }> }).slots[0]!.cell;
+      const victim = slotsOf(pool)[0]!.cell;
       process.kill(victim.agentPid!, 'SIGKILL');
       await assert.rejects(crashing, isCode('CELL_CRASHED'));
       assert.deepEqual((await behind).values, ['1'], 'rerun in a new cell');
@@ -201,7 +206,7 @@ describe('a pool of process cells', () => {
       const slowEnded = settledFlag(slow);
       const quick = pool.invoke({ kind: 'invoke', export: 'bump' });
       await new Promise((r) => setImmediate(r));
-      const cells = (pool as unknown as { slots: Array<{ cell: SpawnedCell }> }).slots.map((s) => s.cell.pending);
+      const cells = slotsOf(pool).map((s) => s.cell.pending);
       assert.deepEqual(cells.sort(), [0, 2], 'the second was pipelined behind the first');
       assert.deepEqual((await quick).values, ['1']);
       assert.equal(slowEnded.done, false, 'answered by the idle cell, not after the spinner (busy until its 1.5 s timeout)');
@@ -216,7 +221,7 @@ describe('a pool of process cells', () => {
       const a = pool.invoke(slow);
       const b = pool.invoke({ kind: 'invoke', export: 'bump' });
       await new Promise((r) => setImmediate(r));
-      const pending = (pool as unknown as { slots: Array<{ cell: SpawnedCell }> }).slots.map((s) => s.cell.pending);
+      const pending = slotsOf(pool).map((s) => s.cell.pending);
       assert.deepEqual(pending, [1, 1], 'one in each cell, none queued behind the other');
       await assert.rejects(a, isCode('TIMEOUT'));
       assert.deepEqual((await b).values, ['1']);

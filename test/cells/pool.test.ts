@@ -14,7 +14,7 @@ test('warm() readies minWarm cells; invocations get a fresh instance each', asyn
   const pool = new CellPool({ spawn: { isolation: 'worker' }, module: { bytes: COUNTER }, minWarm: 2, maxCells: 3 });
   try {
     await pool.warm();
-    assert.deepEqual(pool.stats(), { cells: 2, idle: 2, busy: 0, queued: 0, spawned: 2, crashed: 0, recycled: 0, takenBack: 0 });
+    assert.deepEqual(pool.stats(), { cells: 2, idle: 2, busy: 0, queued: 0, spawned: 2, crashed: 0, recycled: 0, takenBack: 0, coldStarts: 0 });
     for (let i = 0; i < 3; i++) assert.deepEqual((await pool.invoke({ kind: 'invoke', export: 'bump' })).values, ['1']);
     assert.equal(pool.stats().spawned, 2, 'no new cell for sequential work');
   } finally {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { OutputCapture, runWasiCommand } from '../../src/capabilities/wasi-p1/index.js';
-import type { CellPoolApi, InvokeRequest, InvokeResult, PoolOptions, PoolStats } from '../../src/cells/types.js';
+import type { CellPoolApi, InvokeRequest, LoadRequest, InvokeResult, PoolOptions, PoolStats } from '../../src/cells/types.js';
 import { IsolaError } from '../../src/errors.js';
 import { DEFAULT_LIMITS } from '../../src/orchestrator/manifest.js';
 import type { FunctionSpec, HttpRequestDescriptor } from '../../src/orchestrator/types.js';
@@ -28,6 +28,8 @@ export function spec(name: string, over: Omit<Partial<FunctionSpec>, 'limits'> &
     files: over.files ?? [],
     isolation: over.isolation ?? 'inline',
     executor: 'cgi',
+    ...(over.tenant !== undefined ? { tenant: over.tenant } : {}),
+    ...(over.idleTimeoutMs !== undefined ? { idleTimeoutMs: over.idleTimeoutMs } : {}),
   };
 }
 
@@ -67,8 +69,12 @@ export class FakePool implements CellPoolApi {
     return this.closed;
   }
 
+  private get module(): LoadRequest {
+    return typeof this.opts.module === 'function' ? this.opts.module() : this.opts.module;
+  }
+
   async warm(): Promise<void> {
-    this.engine.compile(this.opts.module.bytes, this.opts.module.compile);
+    this.engine.compile(this.module.bytes, this.module.compile);
   }
 
   async invoke(req: Omit<InvokeRequest, 'module'>): Promise<InvokeResult> {
@@ -77,7 +83,8 @@ export class FakePool implements CellPoolApi {
     try {
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
       if (this.closed) throw new IsolaError('CELL_CLOSED', 'pool closed while the request was in flight');
-      const compiled = this.engine.compile(this.opts.module.bytes, this.opts.module.compile);
+      const { bytes, compile } = this.module;
+      const compiled = this.engine.compile(bytes, compile);
       const stdout = new OutputCapture(req.maxOutputBytes ?? 16 * 1024 * 1024);
       const stderr = new OutputCapture(req.maxStderrBytes ?? 65536);
       const t0 = performance.now();

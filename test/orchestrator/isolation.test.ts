@@ -31,6 +31,12 @@ const jailedCmd = (pid: number): boolean => {
   }
 };
 
+/**
+ * These tests look at a function's cells right after its deploy: functions that never scale to zero keep a warm
+ * cell from their deploy on (the density tests cover scaling to zero and spares).
+ */
+const WARM_FOREVER = { idleTimeoutMs: 0, spareCells: 0 };
+
 /** Tests of jailed cells are skipped, saying why, where no jail can be built (they would test fallback workers). */
 const NEEDS_JAIL = jailSupport().process ? false : `this host cannot build the jail: ${jailSupport().reasons.join('; ')}`;
 
@@ -44,7 +50,7 @@ function expectJailedCells(before: Set<number>, what: string): void {
 
 test('hot swap under load on process cells: no request dropped or failed', { timeout: 60_000, skip: NEEDS_JAIL }, async () => {
   const dir = tempDir('swap-process');
-  const o = await openOrchestrator({ dataDir: dir.path });
+  const o = await openOrchestrator({ ...WARM_FOREVER, dataDir: dir.path });
   try {
     const limits = { maxConcurrency: 4, maxQueue: 256 };
     const before = children();
@@ -82,7 +88,7 @@ test('hot swap under load on process cells: no request dropped or failed', { tim
 test('a spinning, trapping, memory-bombing or flooding function fails alone; its neighbour keeps answering', { timeout: 60_000, skip: NEEDS_JAIL }, async () => {
   const dir = tempDir('hostile');
   const records: InvocationRecord[] = [];
-  const o = await openOrchestrator({ dataDir: dir.path, defaultIsolation: 'process', onInvocation: (r) => records.push(r) });
+  const o = await openOrchestrator({ ...WARM_FOREVER, dataDir: dir.path, defaultIsolation: 'process', onInvocation: (r) => records.push(r) });
   try {
     const hostile = { isolation: 'process' as const, limits: { timeoutMs: 400, maxMemoryBytes: 16 * 1024 ** 2, maxResponseBytes: 64 * 1024, maxConcurrency: 2 } };
     const before = children();
@@ -126,7 +132,7 @@ test('a spinning, trapping, memory-bombing or flooding function fails alone; its
 
 test('grants: the guest sees only CGI variables and its env; files read-only or read-write as granted, nothing else', { timeout: 60_000, skip: NEEDS_JAIL }, async () => {
   const dir = tempDir('grants');
-  const o = await openOrchestrator({ dataDir: join(dir.path, 'data') });
+  const o = await openOrchestrator({ ...WARM_FOREVER, dataDir: join(dir.path, 'data') });
   try {
     const ro = join(dir.path, 'ro');
     const rw = join(dir.path, 'rw');
@@ -165,7 +171,7 @@ test('grants: the guest sees only CGI variables and its env; files read-only or 
 
 test('a body above max-body is TOO_LARGE (413); a guest exiting non-zero is BAD_RESPONSE (500)', async () => {
   const dir = tempDir('limits');
-  const o = await openOrchestrator({ dataDir: dir.path });
+  const o = await openOrchestrator({ ...WARM_FOREVER, dataDir: dir.path });
   try {
     await o.deploy(spec('echo', { limits: { maxBodyBytes: 4 } }), cgi('echo'));
     const big = request({ method: 'POST', body: new Uint8Array(5) });
@@ -188,7 +194,7 @@ test('a cell killed mid-request fails that request alone (crash, 500); the funct
 }, async () => {
   const dir = tempDir('crash');
   const records: InvocationRecord[] = [];
-  const o = await openOrchestrator({ dataDir: dir.path, onInvocation: (r) => records.push(r) });
+  const o = await openOrchestrator({ ...WARM_FOREVER, dataDir: dir.path, onInvocation: (r) => records.push(r) });
   try {
     const before = children();
     await o.deploy(spec('victim', { isolation: 'process', limits: { timeoutMs: 1500, maxConcurrency: 1 } }), cgi('spin'));
@@ -211,7 +217,7 @@ test('a cell killed mid-request fails that request alone (crash, 500); the funct
 
 test('every wall (inline, worker, process) serves the same responses with a fresh instance per request', { timeout: 60_000 }, async () => {
   const dir = tempDir('walls');
-  const o = await openOrchestrator({ dataDir: dir.path });
+  const o = await openOrchestrator({ ...WARM_FOREVER, dataDir: dir.path });
   try {
     for (const isolation of ['inline', 'worker', 'process'] as const) {
       await o.deploy(spec(`counter-${isolation}`, { isolation }), cgi('counter'));

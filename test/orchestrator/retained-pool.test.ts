@@ -20,7 +20,7 @@ test('re-activating the version switched away from takes its warm pool back: no 
     return pool;
   };
   const spawned = (): number => pools.reduce((n, p) => n + p.stats().spawned, 0);
-  const o = await openOrchestrator({ dataDir: dir.path }, { createPool });
+  const o = await openOrchestrator({ dataDir: dir.path, idleTimeoutMs: 0 }, { createPool });
   try {
     const v1 = await o.deploy(spec('app', { isolation: 'worker' }), cgi('hello'));
     const v2 = await o.deploy(spec('app', { isolation: 'worker' }), cgi('counter'));
@@ -48,7 +48,7 @@ test('re-activating the version switched away from takes its warm pool back: no 
 test('only the version switched away from last is kept, and only for its warm time; remove and close let it go', async () => {
   const dir = tempDir('retain-limits');
   const { createPool, log } = fakePools();
-  const o = await openOrchestrator({ dataDir: dir.path }, { createPool, retainMs: 150 });
+  const o = await openOrchestrator({ dataDir: dir.path, idleTimeoutMs: 0 }, { createPool, retainMs: 150 });
   try {
     const v1 = await o.deploy(spec('app'), cgi('hello'));
     await o.deploy(spec('app'), cgi('counter'));
@@ -77,7 +77,7 @@ test('only the version switched away from last is kept, and only for its warm ti
 test('a kept version still finishing requests is taken back with them; its pool never closes under them', async () => {
   const dir = tempDir('retain-busy');
   const { createPool, log } = fakePools(150);
-  const o = await openOrchestrator({ dataDir: dir.path }, { createPool });
+  const o = await openOrchestrator({ dataDir: dir.path, idleTimeoutMs: 0 }, { createPool });
   try {
     const v1 = await o.deploy(spec('app'), cgi('hello'));
     const running = o.handle('app', request(), never);

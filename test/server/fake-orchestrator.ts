@@ -83,6 +83,7 @@ export class FakeOrchestrator implements OrchestratorApi {
     const active = f.versions.find((v) => v.id === f.active);
     return {
       name,
+      tenant: (active ?? f.versions[0]!).spec.tenant ?? name,
       route: active?.spec.route ?? f.versions[0]!.spec.route,
       active: f.active,
       versions: f.versions.map(({ bytes: _b, ...v }) => v),

@@ -103,6 +103,26 @@ export class AgentCore {
   }
 
   /**
+   * Forgets a loaded module or component, and lets the engine's cache go of it too, so that its compiled code and
+   * pooled memories are collected: an invocation that names it afterwards fails NOT_FOUND (begin), and loading
+   * the same bytes again compiles them again. An unknown handle is nothing to do.
+   */
+  unload(handle: ModuleHandle): void {
+    const module = this.modules.get(handle);
+    if (module !== undefined) {
+      this.modules.delete(handle);
+      // Another handle may hold the same compiled module (an artifact of the same module and options): it stays cached.
+      if (!mapHolds(this.modules, module)) this.engine.forget(module);
+      return;
+    }
+    const component = this.components.get(handle);
+    if (component !== undefined) {
+      this.components.delete(handle);
+      if (!mapHolds(this.components, component)) this.engine.forget(component);
+    }
+  }
+
+  /**
    * A component lifted by the host: its core modules compiled with fuel metering (timeouts, cancellation), like a
    * module, and small memories recycled (each invocation releases its instance).
    */
@@ -415,6 +435,11 @@ function micros(started: number): number {
 function withFuel(e: unknown, instance: { readonly fuelConsumed: bigint } | undefined): unknown {
   if (e instanceof IsolaError && instance !== undefined) e.detail.fuelConsumed = instance.fuelConsumed;
   return e;
+}
+
+function mapHolds<V>(map: ReadonlyMap<unknown, V>, value: V): boolean {
+  for (const v of map.values()) if (v === value) return true;
+  return false;
 }
 
 /** A loaded module's handle: its bytes and how they are (or are to be) compiled. */

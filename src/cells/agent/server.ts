@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import {
-  DATA_INPUT, FrameDecoder, copyBytes, FrameType, FrameWriter, HOST_TO_CELL, bytesText, dataFrameSlot, decodeInvoke, decodeLoad,
+  DATA_INPUT, FrameDecoder, copyBytes, FrameType, FrameWriter, HOST_TO_CELL, bytesText, dataFrameSlot, decodeInvoke, decodeLoad, decodeUnload,
   encodeEvalResult, monotonicMs, protocolError, textBytes, ByteWriter, type DirectSink, type FrameSink,
 } from '../protocol/index.js';
 import { cellClosed, notStarted } from '../cell-errors.js';
@@ -113,6 +113,12 @@ export class AgentServer {
         const { req, hasInput, startBy } = decodeInvoke(payload);
         if (hasInput) this.waiting = { id, req, opened: null, startBy };
         else this.run(id, req, startBy);
+        return;
+      }
+      case FrameType.UNLOAD: {
+        // No reply. A payload that cannot be a handle names no loaded module: nothing to do, as for an unknown one.
+        const handle = decodeUnload(payload);
+        if (handle !== null) this.core.unload(handle);
         return;
       }
       case FrameType.CANCEL:

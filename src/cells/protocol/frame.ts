@@ -20,13 +20,16 @@ export const FrameType = {
   PROBE: 13, // host → cell, isola doctor: JSON ProbeRequest (agent/probe.ts)
   PROBE_RESULT: 14, // cell → host: JSON ProbeReport, what the cell sees from inside
   CAP_SEND: 15, // cell → host, capability channel: [u8 op][bytes], one way (e.g. a response body chunk)
+  UNLOAD: 16, // host → cell: module handle (UTF-8), no reply: forget that module (messages.ts decodeUnload)
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k.toLowerCase()]));
 
 /** What each side may receive on the control channel: anything else is a protocol error. */
-export const HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.LOAD, FrameType.INVOKE, FrameType.CANCEL, FrameType.SHUTDOWN, FrameType.DATA, FrameType.EVAL, FrameType.PROBE]);
+export const HOST_TO_CELL: ReadonlySet<number> = new Set([
+  FrameType.LOAD, FrameType.INVOKE, FrameType.CANCEL, FrameType.SHUTDOWN, FrameType.DATA, FrameType.EVAL, FrameType.PROBE, FrameType.UNLOAD,
+]);
 export const CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.READY, FrameType.RESULT, FrameType.ERROR, FrameType.DATA, FrameType.EVAL_RESULT, FrameType.PROBE_RESULT]);
 /** And on the capability channel (cap-channel.ts). */
 export const CAP_HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.CAP_REPLY]);

@@ -6,7 +6,7 @@ export {
 } from './frame.js';
 export {
   encodeLoad, decodeLoad, encodeInvoke, decodeInvoke, encodeResult, decodeResult, encodeError, decodeError,
-  encodeEvalResult, decodeEvalResult, dataFrameSlot, DATA_INPUT, DATA_OUTPUT, DATA_STDERR, textBytes, bytesText,
+  encodeEvalResult, decodeEvalResult, decodeUnload, MAX_HANDLE_BYTES, dataFrameSlot, DATA_INPUT, DATA_OUTPUT, DATA_STDERR, textBytes, bytesText,
   type LoadMessage, type LiftedParts, type OutputSlot, type VerifiedParts,
 } from './messages.js';
 export { FrameWriter, joinParts, writeParts, type FrameSink } from './writer.js';

@@ -6,7 +6,7 @@ import { IsolaError, type IsolaErrorCode } from '../../errors.js';
 import type { CompileOptions } from '../../engine/limits.js';
 import type { InstrumentOptions, Instrumented } from '../../wasm/index.js';
 import { checkedEnviron, environStrings, joinEnviron, type EnvironBlock, type Preopen } from '../../capabilities/wasi-p1/index.js';
-import type { InvocationKind, InvokeRequest, InvokeResult } from '../types.js';
+import type { InvocationKind, InvokeRequest, InvokeResult, ModuleHandle } from '../types.js';
 import { ByteReader, ByteWriter, copyBytes, protocolError } from './codec.js';
 import { HEADER_BYTES, MAX_CONTROL_FRAME_BYTES } from './frame.js';
 
@@ -286,6 +286,22 @@ function readStrings(r: ByteReader): string[] {
   const out: string[] = new Array(n);
   for (let i = 0; i < n; i++) out[i] = r.str();
   return out;
+}
+
+// ---- unload ----------------------------------------------------------------------------------
+
+/** Longest unload payload the agent reads as a handle (a handle is 32 hex digits, agent/core.ts). */
+export const MAX_HANDLE_BYTES = 64;
+
+/**
+ * The handle an unload frame names (its payload is the handle's UTF-8), or null when the payload cannot be one:
+ * empty, too long, or not printable ASCII. The agent treats null as an unknown module (nothing to do), never as
+ * an error that would end the cell.
+ */
+export function decodeUnload(payload: Uint8Array): ModuleHandle | null {
+  if (payload.length === 0 || payload.length > MAX_HANDLE_BYTES) return null;
+  for (const b of payload) if (b < 0x21 || b > 0x7e) return null;
+  return String.fromCharCode(...payload);
 }
 
 // ---- data ------------------------------------------------------------------------------------

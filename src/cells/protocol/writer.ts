@@ -2,10 +2,10 @@
  * Encodes outgoing frames with one reused ByteWriter and hands them to the transport: a socket
  * (write the parts, corked into one writev) or a MessagePort (one transferable buffer per batch).
  */
-import type { InvokeRequest, InvokeResult } from '../types.js';
+import type { InvokeRequest, InvokeResult, ModuleHandle } from '../types.js';
 import { ByteWriter } from './codec.js';
 import { FrameType, HEADER_BYTES, uninitialised, writeHeader } from './frame.js';
-import { DATA_INPUT, DATA_OUTPUT, DATA_STDERR, encodeError, encodeInvoke, encodeLoad, encodeResult, type LoadMessage } from './messages.js';
+import { DATA_INPUT, DATA_OUTPUT, DATA_STDERR, encodeError, encodeInvoke, encodeLoad, encodeResult, textBytes, type LoadMessage } from './messages.js';
 
 /** Receives whole frames; the parts of one call belong together (send them in one go if you can). */
 export interface FrameSink {
@@ -55,6 +55,11 @@ export class FrameWriter {
     this.end(FrameType.INVOKE, requestId);
     if (req.input !== undefined) this.data(requestId, DATA_INPUT, req.input);
     this.flush();
+  }
+
+  /** Tells the cell to forget a module; no reply (request id 0). Ordered after the frames written before it. */
+  unload(handle: ModuleHandle): void {
+    this.frame(FrameType.UNLOAD, 0, textBytes(handle));
   }
 
   /** `streamed`: the guest's stdout and stderr went out in data frames while it ran; `capSends`: see encodeResult. */

@@ -75,6 +75,11 @@ export class CompiledComponentImpl implements CompiledComponent {
     return this.parts.toArtifact();
   }
 
+  /** Its core modules, as the engine compiled them (Engine.forget drops them from its cache with the component). */
+  get cores(): Iterable<CompiledModuleImpl> {
+    return this.parts.cores.values();
+  }
+
   instantiate(imports: ComponentImports = {}, limits: Limits = {}): ComponentInstance {
     const missing = missingImports(this.parts.wanted, imports);
     if (missing.length > 0) {

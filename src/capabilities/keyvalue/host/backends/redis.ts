@@ -29,24 +29,27 @@ const asBuffer = (v: Uint8Array): Buffer => Buffer.from(v.buffer, v.byteOffset, 
 const globPrefix = (prefix: string): string => `${prefix.replace(/[\\*?[\]]/g, '\\$&')}*`;
 
 /**
- * A listing position: the SCAN cursor to run next, the COUNT it runs with, and how many of that SCAN's keys a
- * page already returned (SCAN answers the same batch for the same cursor and COUNT while nothing changes).
+ * A listing position: the SCAN cursor to run next, the COUNT it runs with, and the last key a page already
+ * returned of that SCAN's batch, in sorted order ('' for none: keys are never empty). Not a count of keys to
+ * skip: the same cursor and COUNT may answer a different batch the next time (Redis rehashes its table
+ * incrementally, as commands arrive), and a count would then repeat or skip keys; sorted, a batch resumes
+ * after the last key given whatever order it comes back in.
  */
 interface ScanPosition {
   scan: string;
   count: number;
-  skip: number;
+  after: string;
 }
 
 function encodeScanPosition(p: ScanPosition): string {
-  return encodeCursor(`${p.scan}:${p.count}:${p.skip}`);
+  return encodeCursor(`${p.scan}:${p.count}:${p.after}`);
 }
 
 function decodeScanPosition(cursor: string | undefined, limit: number): ScanPosition {
-  if (cursor === undefined) return { scan: '0', count: limit, skip: 0 };
-  const m = /^([0-9]{1,20}):([1-9][0-9]{0,8}):([0-9]{1,9})$/.exec(decodeCursor(cursor));
+  if (cursor === undefined) return { scan: '0', count: limit, after: '' };
+  const m = /^([0-9]{1,20}):([1-9][0-9]{0,8}):(.*)$/s.exec(decodeCursor(cursor));
   if (!m) throw new KvBackendError('invalid', 'not a cursor of this listing');
-  return { scan: m[1]!, count: Number(m[2]), skip: Number(m[3]) };
+  return { scan: m[1]!, count: Number(m[2]), after: m[3]! };
 }
 
 export class RedisBackend implements KvBackend {
@@ -115,16 +118,17 @@ export class RedisBackend implements KvBackend {
       const keys: string[] = [];
       for (let round = 0; round < MAX_SCANS_PER_PAGE && keys.length < limit; round++) {
         const [next, found] = await this.client.scan(at.scan, 'MATCH', globPrefix(prefix), 'COUNT', at.count);
-        const fresh = found.slice(at.skip);
+        const after = at.after;
+        const fresh = after === '' ? found : found.filter((k) => k > after);
         // COUNT is only a hint: a batch that overflows the page is finished by the next page.
         if (keys.length + fresh.length > limit) {
-          const taken = limit - keys.length;
-          keys.push(...fresh.slice(0, taken));
-          return { keys, cursor: encodeScanPosition({ ...at, skip: at.skip + taken }) };
+          const taken = fresh.sort().slice(0, limit - keys.length);
+          keys.push(...taken);
+          return { keys, cursor: encodeScanPosition({ ...at, after: taken[taken.length - 1]! }) };
         }
         keys.push(...fresh);
         if (next === '0') return { keys };
-        at = { scan: next, count: limit, skip: 0 };
+        at = { scan: next, count: limit, after: '' };
       }
       return { keys, cursor: encodeScanPosition(at) };
     });
