@@ -90,6 +90,8 @@ export class Orchestrator implements OrchestratorApi {
   private readonly fns = new Map<string, FunctionEntry>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly closingPools = new Set<Promise<void>>();
+  /** Route shape → the function whose live version serves it (one lookup per deploy, not a walk over every function). */
+  private readonly routeOwners = new Map<string, string>();
   /** New functions being deployed (checkServerLimits counts them). */
   private readonly reserved = new Map<string, KnownFunction>();
   private inflight = 0;
@@ -130,9 +132,10 @@ export class Orchestrator implements OrchestratorApi {
       this.fns.set(name, entry);
       const info = state.active !== null ? entry.versions.find((v) => v.id === state.active) : undefined;
       if (info) {
-        entry.live = this.startVersion(info, null);
+        const live = this.startVersion(info, null);
+        this.setLive(entry, live);
         // A version that no longer starts (e.g. no jail on this host) fails its requests, not the server.
-        warming.push(entry.live.pool.warm().catch(() => {}));
+        warming.push(live.pool.warm().catch(() => {}));
       }
     }
     await Promise.all(warming);
@@ -278,12 +281,21 @@ export class Orchestrator implements OrchestratorApi {
     if (this.closing) throw new IsolaError('CELL_CLOSED', 'the orchestrator is shutting down');
   }
 
+  /** The function whose live version serves the route shape `spec` asks for, if it is another one. */
   private routeConflict(spec: FunctionSpec): string | undefined {
-    const shape = routeShape(spec.route);
-    for (const fn of this.fns.values()) {
-      if (fn.name !== spec.name && fn.live && routeShape(fn.live.info.spec.route) === shape) return fn.name;
+    const owner = this.routeOwners.get(routeShape(spec.route));
+    return owner !== undefined && owner !== spec.name ? owner : undefined;
+  }
+
+  /** Switches `entry` to `v` (null: none), keeping the route index true. */
+  private setLive(entry: FunctionEntry, v: LiveVersion | null): void {
+    const before = entry.live;
+    if (before) {
+      const shape = routeShape(before.info.spec.route);
+      if (this.routeOwners.get(shape) === entry.name) this.routeOwners.delete(shape);
     }
-    return undefined;
+    entry.live = v;
+    if (v) this.routeOwners.set(routeShape(v.info.spec.route), entry.name);
   }
 
   /**
@@ -307,7 +319,7 @@ export class Orchestrator implements OrchestratorApi {
     }
     const old = entry.live;
     entry.state = state;
-    entry.live = next;
+    this.setLive(entry, next);
     this.fns.set(entry.name, entry);
     if (old) this.retire(entry, old, true);
   }
@@ -445,7 +457,7 @@ export class Orchestrator implements OrchestratorApi {
       entry.admission.rejectWaiting(new IsolaError('NOT_FOUND', `no function named ${name}`));
       this.logs.remove(name);
       const live = entry.live;
-      entry.live = null;
+      this.setLive(entry, null);
       const kept = entry.retained;
       entry.retained = null;
       if (kept) this.retiredIdle(entry, kept);

@@ -29,8 +29,8 @@ export interface AdminContext {
   /** The isolation of a deployed function that does not say. */
   defaultIsolation: Isolation | undefined;
   maxUploadBytes: number;
-  /** Called after every change, so the gateway's route table follows. */
-  changed: () => void;
+  /** Called after every change to a function, so the gateway's route table follows it. */
+  changed: (name?: string) => void;
   /** Open log follows (the server ends them when it drains). */
   followers: Set<() => void>;
   /** The key-value stores (`/admin/kv`). */
@@ -95,7 +95,8 @@ interface Op {
 async function deploy(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, name: string, activate: boolean): Promise<[number, unknown] | null> {
   const entry = parseManifestHeader(req.headers['x-isola-manifest']);
   const parsed = parseFunctionEntry(name, entry, { where: 'manifest entry', source: 'forbidden', defaultIsolation: ctx.defaultIsolation });
-  const writable = writableGrants(ctx.orchestrator.list().flatMap((f) => f.versions.map((v) => v.spec)));
+  // Only grants of directories need them (every version of every function: thousands, so not on every deploy).
+  const writable = parsed.files.length === 0 ? [] : writableGrants(ctx.orchestrator.list().flatMap((f) => f.versions.map((v) => v.spec)));
   const spec = checkGrants(parsed, ctx.policy, 'deploy', writable); // before the upload is read: a refused deploy costs nothing
   const bytes = await readBody(req, ctx.maxUploadBytes, 'upload');
   if (bytes.byteLength === 0) throw usage('empty upload: send the module bytes as the request body');
@@ -227,7 +228,7 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
   try {
     const [status, body] = await op.run();
     if (!READS.has(op.operation)) {
-      ctx.changed();
+      if (head === 'functions' && rawName) ctx.changed(functionName(rawName));
       ctx.logger.info({ reqId: requestId, operation: op.operation, function: rawName }, 'admin operation');
     }
     ctx.metrics.adminOperation(op.operation, true);

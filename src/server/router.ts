@@ -49,17 +49,65 @@ function compareSpecificity(a: CompiledRoute, b: CompiledRoute): number {
   return 0;
 }
 
+/** The path of a route of literal segments only (its lookup key), else null. */
+function exactKey(c: CompiledRoute): string | null {
+  if (c.wildcard || !c.parts.every((p) => p.kind === 'literal')) return null;
+  return c.parts.map((p) => (p as { text: string }).text).join('/');
+}
+
+/**
+ * Routes of literal segments only (no `:param`, no `/...`) sit in a map by their path: such a route is the most
+ * specific of all that match its path, so a server of thousands of functions finds one in a lookup. The others
+ * are tried in order of specificity, as before.
+ */
 export class Router {
-  private readonly table: CompiledRoute[];
+  private table: CompiledRoute[] = [];
+  private readonly exact = new Map<string, CompiledRoute>();
+  /** Each function's compiled route, by function name. */
+  private readonly byName = new Map<string, CompiledRoute>();
 
   /** Routes come from the orchestrator, which already refused bad, reserved and duplicate ones (CONFLICT). */
   constructor(routes: Array<{ route: string; name: string }>) {
-    this.table = routes.map((r) => compileRoute(r.route, r.name)).sort(compareSpecificity);
+    for (const r of routes) this.add(compileRoute(r.route, r.name));
+    this.table.sort(compareSpecificity);
+  }
+
+  /**
+   * One function's route changed (`route` undefined: it serves none now). A deploy updates the table in place
+   * instead of rebuilding it: 10,000 routes compile in ~15 ms, which every deploy paid.
+   */
+  set(name: string, route: string | undefined): void {
+    const before = this.byName.get(name);
+    if (before?.route === route) return;
+    const next = route === undefined ? undefined : compileRoute(route, name); // throws before anything changed
+    if (before !== undefined) {
+      this.byName.delete(name);
+      const key = exactKey(before);
+      if (key !== null) {
+        if (this.exact.get(key) === before) this.exact.delete(key);
+      } else {
+        this.table = this.table.filter((r) => r !== before);
+      }
+    }
+    if (next === undefined) return;
+    this.add(next);
+    if (exactKey(next) === null) this.table.sort(compareSpecificity);
+  }
+
+  private add(c: CompiledRoute): void {
+    this.byName.set(c.name, c);
+    const key = exactKey(c);
+    if (key !== null) this.exact.set(key, c);
+    else this.table.push(c);
   }
 
   /** Segments are the decoded path segments (path without its leading '/', split on '/'). */
   match(segments: string[]): RouteMatch | null {
     const len = segments.length === 1 && segments[0] === '' ? 0 : segments.length;
+    if (this.exact.size > 0) {
+      const hit = this.exact.get(len === 0 ? '' : segments.join('/'));
+      if (hit !== undefined) return { name: hit.name, route: hit.route, params: {}, pathInfo: '' };
+    }
     for (const r of this.table) {
       if (r.wildcard ? len < r.parts.length : len !== r.parts.length) continue;
       let params: Record<string, string> | null = null;

@@ -169,8 +169,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   let router = new Router(orch.routes());
-  const refreshRoutes = (): void => {
-    router = new Router(orch.routes());
+  /** After a change to `name` (the table follows that function), or to anything (it is read again whole). */
+  const refreshRoutes = (name?: string): void => {
+    if (name === undefined) {
+      router = new Router(orch.routes());
+      return;
+    }
+    const f = orch.get(name);
+    router.set(name, f?.active ? f.route : undefined);
   };
 
   const gateway: GatewayContext = { orchestrator: orch, logger, serverName: main.host, serverPort: main.port, versionOf };

@@ -73,3 +73,22 @@ test('traversal: dot segments, encoded dots and encoded slashes are refused, nev
     assert.throws(() => parseRequestTarget(target), (e: Error & { code?: string }) => e.code === 'USAGE' && e.message.startsWith('bad request path'), target);
   }
 });
+
+test('set() follows one function: a new route, a route of another kind, none; the rest of the table is untouched', () => {
+  const r = new Router([{ route: '/a', name: 'a' }, { route: '/items/:id', name: 'items' }, { route: '/...', name: 'fallback' }]);
+  const at = (path: string) => r.match(parseRequestTarget(path).segments)?.name;
+  r.set('a', '/b');
+  assert.equal(at('/b'), 'a');
+  assert.equal(at('/a'), 'fallback', 'the old route is gone');
+  r.set('a', '/items/special');
+  assert.equal(at('/items/special'), 'a', 'a literal still beats the param route');
+  assert.equal(at('/items/7'), 'items');
+  r.set('items', '/items/:id/...');
+  assert.equal(at('/items/7/x'), 'items');
+  r.set('a', undefined);
+  assert.equal(at('/items/special'), 'items', 'removed: the param route answers');
+  r.set('new', '/');
+  assert.equal(at('/'), 'new');
+  assert.throws(() => r.set('bad', 'no-slash'), /route/);
+  assert.equal(at('/'), 'new', 'a refused route changes nothing');
+});
