@@ -9,3 +9,4 @@ export { SharedCellPool, PooledModule, type SharedPoolStats, type SpareSource } 
 export { SharedPools, type ShareStats } from './shared-pools.js';
 export { SpareCells, type SpareStats } from './spares.js';
 export { probeProcessCell, type ProcessProbe } from './probe-cell.js';
+export { DEFAULT_MAX_PARKED, parkingCeiling } from './parking-limits.js';

@@ -24,6 +24,9 @@ export class InlineCell implements Cell {
   invocations = 0;
   pending = 0;
   readonly maxPending = 1;
+  /** An inline guest runs on the caller's thread, which nothing else could use while it sleeps: it never parks. */
+  readonly parked = 0;
+  readonly maxParked = 0;
   readonly busyMs = 0;
   private open = true;
   private readonly core: AgentCore;

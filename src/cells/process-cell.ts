@@ -48,7 +48,7 @@ export class ProcessCell extends RemoteCell {
   };
 
   constructor(options: CellSpawnOptions, launch: JailLaunch, config: AgentConfig) {
-    super('process', options);
+    super('process', options, config.maxParked ?? 0);
     this.pipelineDepth = PROCESS_PIPELINE_DEPTH;
     this.jailed = launch.kind !== 'none';
     this.cpu = new CpuGuard(() => this.cpuSample(), (low) => this.setLow(low, launch), options.cpuHistory);

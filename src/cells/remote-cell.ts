@@ -4,22 +4,29 @@
  * untrusted — a malformed one kills the cell and fails its invocations with CELL_PROTOCOL. Drivers
  * supply the transport: send, terminate, and how to cancel.
  *
- * Pipelining: a driver may let up to `pipelineDepth` invocations be in the cell at once. The agent runs
- * them one at a time, in order, and answers in order, so the first unanswered one (the head) is the only
- * one that can be running; the watchdog and cancellation act on the head. When a cell dies, those behind
- * the head never started: they fail with `notStarted` in their detail, so a pool may run them elsewhere.
+ * Pipelining: a driver may let up to `pipelineDepth` invocations be in the cell at once, not counting parked
+ * ones. The agent starts them one at a time, in order; the first not yet seen to start (the head) is the only
+ * one that can be running, unless a parked one has resumed (in-cell.ts). The watchdog and cancellation act on the
+ * one running. When a cell dies, those behind it never started: they fail with `notStarted` in their detail, so a
+ * pool may run them elsewhere; parked ones started, and fail as the running one does.
  *
- * Output: the cell sends the head's stdout and stderr in data frames while it runs (see agent/output-batch.ts);
+ * Parking (where the agent has JSPI; maxParked > 0): a WASI guest that sleeps parks, its stack suspended, and the
+ * agent runs the next invocation meanwhile (PARKED frame); it runs again when its sleep ends (RESUMED), and its
+ * answer may come after those of invocations sent after it. A cell holds up to maxParked parked invocations on
+ * top of its pipeline: there is room for another while pending - parked < maxPending.
+ *
+ * Output: the cell sends the running invocation's stdout and stderr in data frames (see agent/output-batch.ts);
  * each goes to the caller's callback or is kept for the result or the error (CallerOutput). A frame for a
- * request that is not running, a control frame above MAX_CONTROL_FRAME_BYTES or data beyond the head's caps
- * is refused from its header, before its payload is buffered.
+ * request that is not running, a control frame above MAX_CONTROL_FRAME_BYTES or data beyond its caps is refused
+ * from its header, before its payload is buffered.
  *
- * Taking back (with options.takeBackAfterMs, as pools spawn cells): an invocation sent behind the head carries
- * a start-by time (takeBackAfterMs later, on the clock host and agent share); the agent never starts it at or
- * after that time, nor while an earlier answer is still in its send buffer. Once that time has passed and the
- * event loop has then read everything the cell sent, an invocation whose predecessor is still unanswered cannot
- * have started and never will: it fails at once with `notStarted` (detail.takenBack), and the pool runs it
- * elsewhere instead of behind a head that turned slow. Its own answer, when the cell gets to it, is dropped.
+ * Taking back (with options.takeBackAfterMs, as pools spawn cells): an invocation sent behind one that may be
+ * running carries a start-by time (takeBackAfterMs later, on the clock host and agent share); the agent never starts
+ * it at or after that time, nor while an earlier answer (or PARKED frame) is still in its send buffer. Once that
+ * time has passed and the event loop has then read everything the cell sent, an invocation that is not the one
+ * that may be running (one before it has not been seen to answer or park, or a resumed one runs) cannot have
+ * started and never will: it fails at once with `notStarted` (detail.takenBack), and the pool runs it elsewhere
+ * instead of behind one that turned slow. Its own answer, when the cell gets to it, is dropped.
  */
 import { IsolaError } from '../errors.js';
 import {
@@ -34,6 +41,7 @@ import { cancelled, cellClosed, cellCrashed, notStarted, takenBack, wasNotStarte
 import { outputCaps } from './output-caps.js';
 import { checkInvocationPreopens } from './preopens.js';
 import type { ProbeRequest } from './agent/probe.js';
+import { InCell } from './in-cell.js';
 import type { Cell, CellSpawnOptions, InvokeRequest, InvokeResult, Isolation, LoadRequest, ModuleHandle } from './types.js';
 
 interface Job {
@@ -54,6 +62,12 @@ interface Job {
   takenBack: boolean;
   /** CAP_SEND frames received for it on the capability channel. */
   capSends: number;
+  /** In the cell: see InCellJob. */
+  state: 'sent' | 'parked' | 'resumed';
+  /** Its watchdog (timeoutMs + killGraceMs after it started), or once it was cancelled while running, its kill timer. */
+  timer: NodeJS.Timeout | null;
+  /** Cancelled while running: its timer is the kill timer. */
+  cancelling: boolean;
 }
 
 /** An invocation answered before all its capability sends were read (the channels are not ordered with each other). */
@@ -87,18 +101,23 @@ export abstract class RemoteCell implements Cell, FrameSink {
   private readonly writer = new FrameWriter(this);
   private readonly decoder: FrameDecoder;
   private readonly queue: Job[] = [];
-  /** Sent to the cell, unanswered, in order; [0] is the head (running, or about to). */
-  private readonly inflight: Job[] = [];
-  /** When the current head became the head (performance.now()). */
-  private headSince = 0;
+  /** Sent to the cell, unanswered: see in-cell.ts. */
+  private readonly inCellJobs: InCell<Job>;
+  /** The invocation the agent may be running now (its hooks were called), and since when (performance.now()). */
+  private runner: Job | null = null;
+  private runnerSince = 0;
+  /** How many parked invocations the cell may hold (0: its guests never park). */
+  readonly maxParked: number;
   private readonly calls = new Map<number, Call>();
   private nextRequestId = 1;
   private readonly listeners: Array<(reason: Error) => void> = [];
+  /** An agent that ignores shutdown is killed when this fires. */
   private timer: NodeJS.Timeout | null = null;
   private hostEnded = false; // close() or kill(): no onExit
   private readonly exitWaiters: Array<() => void> = [];
   /** Looks for invocations to take back (see takeBack). */
   private takeBackTimer: NodeJS.Timeout | null = null;
+  private takeBackAt = Infinity;
   /** When the host began to start this cell, and whether the agent's hello showed it reads the same clock. */
   private readonly createdAt = monotonicMs();
   private clockShared = false;
@@ -110,8 +129,11 @@ export abstract class RemoteCell implements Cell, FrameSink {
   private readyResolve!: () => void;
   private readyReject!: (e: unknown) => void;
 
-  constructor(readonly isolation: Isolation, protected readonly options: CellSpawnOptions) {
+  /** `maxParked`: as the agent was told (AgentConfig.maxParked). */
+  constructor(readonly isolation: Isolation, protected readonly options: CellSpawnOptions, maxParked = 0) {
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.maxParked = maxParked;
+    this.inCellJobs = new InCell<Job>(maxParked);
     this.decoder = new FrameDecoder(CELL_TO_HOST, (type, id, payload) => this.onFrame(type, id, payload), {
       admit: (type, id, length) => this.admit(type, id, length),
     });
@@ -134,12 +156,15 @@ export abstract class RemoteCell implements Cell, FrameSink {
   protected abstract capSend(frame: Uint8Array): void;
   /** Transport: end the cell now (SIGKILL, worker.terminate()). Its exit is reported through exited(). */
   protected abstract terminate(): void;
-  /** Stop the running invocation if the transport can (worker: the shared flag). The CANCEL frame is sent either way. */
-  protected abstract interruptGuest(): void;
-  /** Hooks around a running invocation (process cells lower their CPU priority while a guest runs long). */
+  /** Stop the running invocation `requestId` if the transport can (worker: the shared flag). The CANCEL frame is sent either way. */
+  protected abstract interruptGuest(requestId: number): void;
+  /**
+   * Hooks around each run of an invocation, from when it may be running to its answer or its park (process cells
+   * lower their CPU priority while a guest runs long). A parked invocation that resumes runs again: a new run.
+   */
   protected dispatched(_req: InvokeRequest): void {}
   protected settled(): void {}
-  /** Invocations the cell may hold at once (1: the next is sent when the previous is answered). */
+  /** Invocations the cell may hold at once, parked ones not counted (1: the next is sent when the previous is answered or parked). */
   protected pipelineDepth = 1;
 
   get alive(): boolean {
@@ -147,21 +172,26 @@ export abstract class RemoteCell implements Cell, FrameSink {
   }
 
   get pending(): number {
-    return this.queue.length + this.inflight.length;
+    return this.queue.length + this.inCellJobs.size;
   }
 
-  /** Invocations sent to the cell and not answered yet (the head and those pipelined behind it). */
+  /** Invocations of this cell parked now (see maxParked). */
+  get parked(): number {
+    return this.inCellJobs.parked;
+  }
+
+  /** Invocations sent to the cell and not answered yet (parked ones included). */
   protected get inCell(): number {
-    return this.inflight.length;
+    return this.inCellJobs.size;
   }
 
   get maxPending(): number {
     return this.pipelineDepth;
   }
 
-  /** How long the running invocation has been running, in ms (0 when idle). */
+  /** How long the running invocation has been running, in ms (0 when none runs: idle, or all parked). */
   get busyMs(): number {
-    return this.inflight.length === 0 ? 0 : performance.now() - this.headSince;
+    return this.runner === null ? 0 : performance.now() - this.runnerSince;
   }
 
   /** Resolves when the agent said hello; rejects if the cell died first. */
@@ -214,7 +244,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
     return new Promise<InvokeResult>((resolve, reject) => {
       const job: Job = {
         id: 0, req, output, failWith: null, signal, resolve, reject, onAbort: undefined, done: false, startBy: undefined, takenBack: false,
-        capSends: 0,
+        capSends: 0, state: 'sent', timer: null, cancelling: false,
       };
       if (signal !== undefined) {
         job.onAbort = () => this.abort(job);
@@ -232,7 +262,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
     if (this.state === 'alive' || this.state === 'starting') {
       this.state = 'closing';
       for (const job of this.queue.splice(0)) this.settle(job, cellClosed('the cell is closing'));
-      if (this.inflight.length === 0) this.shutdown();
+      if (this.inCellJobs.size === 0) this.shutdown();
     }
     return done;
   }
@@ -291,13 +321,17 @@ export abstract class RemoteCell implements Cell, FrameSink {
     });
   }
 
-  /** Sends queued invocations while the cell has room for them. */
+  /** Sends queued invocations while the cell has room for them (parked ones take none). */
   private pump(): void {
-    while (this.state === 'alive' && this.inflight.length < this.pipelineDepth && this.queue.length > 0) {
+    const jobs = this.inCellJobs;
+    while (this.state === 'alive' && jobs.unparked < this.pipelineDepth && this.queue.length > 0) {
       const job = this.queue.shift()!;
       job.id = this.nextRequestId++;
       const takeBackAfter = this.options.takeBackAfterMs;
-      const behind = this.inflight.length > 0 && this.clockShared && takeBackAfter !== undefined;
+      // Behind one that may be running, it may wait: it carries a start-by time. Behind parked ones only it starts at
+      // once (one that resumes first may still hold it up; a start-by time would also refuse it whenever the agent's
+      // send buffer is full, which thousands of sleepers waking up make likely).
+      const behind = jobs.unparked > 0 && this.clockShared && takeBackAfter !== undefined;
       if (behind) job.startBy = monotonicMs() + takeBackAfter;
       try {
         this.writer.invoke(job.id, job.req, job.startBy);
@@ -305,20 +339,25 @@ export abstract class RemoteCell implements Cell, FrameSink {
         this.settle(job, e); // never reached the cell
         continue;
       }
-      this.inflight.push(job);
-      if (this.inflight.length === 1) this.headStarted();
-      else if (behind) this.armTakeBack(job.startBy!);
+      jobs.add(job);
+      if (behind) this.armTakeBack(job.startBy!);
     }
+    this.updateRunner();
   }
 
   private armTakeBack(at: number): void {
-    if (this.takeBackTimer !== null) return; // armed for an earlier one; it re-arms for the rest
+    if (this.takeBackTimer !== null) {
+      if (at >= this.takeBackAt) return; // armed for an earlier one; it re-arms for the rest
+      clearTimeout(this.takeBackTimer);
+    }
+    this.takeBackAt = at;
     this.takeBackTimer = setTimeout(() => {
       // A timer callback runs before the event loop polls for input; the check runs after that poll. So what
       // the cell had sent by `now` has been read (and answered invocations settled) by then.
       const now = monotonicMs();
       setImmediate(() => {
         this.takeBackTimer = null;
+        this.takeBackAt = Infinity;
         this.takeBack(now);
       });
     }, Math.max(1, Math.ceil(at - monotonicMs())));
@@ -326,44 +365,78 @@ export abstract class RemoteCell implements Cell, FrameSink {
   }
 
   /**
-   * Fails with takenBack() each invocation behind the head whose start-by time is at or before `readAfter`
-   * (everything the cell sent before `readAfter` has been read): its predecessor is unanswered, so the agent
-   * has not started it, and past its start-by time it never will.
+   * Fails with takenBack() each invocation in the cell that provably never started (in-cell.ts) and whose start-by
+   * time is at or before `readAfter` (everything the cell sent before `readAfter` has been read): past its start-by
+   * time the agent never starts it.
    */
   private takeBack(readAfter: number): void {
     if (this.state === 'dead') return;
+    const jobs = this.inCellJobs;
     let next: number | undefined;
-    for (let i = 1; i < this.inflight.length; i++) {
-      const job = this.inflight[i]!;
-      if (job.done || job.startBy === undefined) continue;
+    for (const job of jobs.sent) {
+      if (job.done || job.startBy === undefined || !jobs.neverStarted(job)) continue;
       if (job.startBy <= readAfter) {
         job.takenBack = true;
         this.settle(job, takenBack());
       } else {
-        next ??= job.startBy;
+        next = Math.min(next ?? Infinity, job.startBy);
       }
     }
     if (next !== undefined) this.armTakeBack(next);
   }
 
-  /** inflight[0] has just become the head: the cell is running it now (or answering that it never started). */
-  private headStarted(): void {
-    const job = this.inflight[0]!;
-    this.headSince = performance.now();
-    const timeoutMs = job.req.limits?.timeoutMs;
-    if (timeoutMs !== undefined) this.arm(timeoutMs + this.killGraceMs, () => this.terminate()); // hung past its timeout
-    if (!job.takenBack) this.dispatched(job.req);
+  /**
+   * After every change to what is in the cell: if the invocation that may be running is another one now, the last
+   * one's run ends for the driver's hooks (answered or parked), and the new one's begins; a head begins its
+   * watchdog anew (it starts only now, as far as the host can tell).
+   */
+  private updateRunner(): void {
+    const next = this.inCellJobs.running ?? null;
+    if (next === this.runner) return;
+    const prev = this.runner;
+    this.runner = next;
+    if (prev !== null && !prev.takenBack) this.settled();
+    if (next === null) return;
+    this.runnerSince = performance.now();
+    if (next.state === 'sent') this.watch(next);
+    if (!next.takenBack) this.dispatched(next.req);
   }
 
-  private arm(ms: number, fire: () => void): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.state === 'dead') return;
-      this.state = 'dying';
-      fire();
+  /** The watchdog of an invocation that starts now: it must answer within its timeout and killGraceMs. */
+  private watch(job: Job): void {
+    const timeoutMs = job.req.limits?.timeoutMs;
+    if (timeoutMs === undefined || job.cancelling) return;
+    this.arm(job, timeoutMs + this.killGraceMs, () => this.overdue(job));
+  }
+
+  /**
+   * An invocation is past its timeout and grace. Running: the cell is hung, kill it. Parked: the agent answers it
+   * as soon as its thread is free, so only if nothing else runs there (else look again later). Sent behind the
+   * one running: it has not started (its watchdog starts again when it does).
+   */
+  private overdue(job: Job): void {
+    const running = this.inCellJobs.running;
+    if (job === running) this.kill9();
+    else if (job.state === 'parked') {
+      if (running === undefined) this.kill9();
+      else this.arm(job, this.killGraceMs, () => this.overdue(job));
+    }
+  }
+
+  private arm(job: Job, ms: number, fire: () => void): void {
+    if (job.timer !== null) clearTimeout(job.timer);
+    job.timer = setTimeout(() => {
+      job.timer = null;
+      if (this.state !== 'dead') fire();
     }, ms);
-    this.timer.unref?.();
+    job.timer.unref?.();
+  }
+
+  /** The host gives up on the cell: it is killed, and its death fails what is in it. */
+  private kill9(): void {
+    if (this.state === 'dead') return;
+    this.state = 'dying';
+    this.terminate();
   }
 
   private abort(job: Job): void {
@@ -373,40 +446,47 @@ export abstract class RemoteCell implements Cell, FrameSink {
       this.settle(job, cancelled());
       return;
     }
-    const at = this.inflight.indexOf(job);
-    if (at < 0 || job.done) return;
-    if (at > 0) {
-      // Behind the head: it has not started, but it is in the cell. Answer the caller now; the cell's
+    const jobs = this.inCellJobs;
+    if (job.done || jobs.find(job.id) !== job) return;
+    if (job.state === 'parked') {
+      // Its guest sleeps: the agent wakes it to end it (CANCELLED). The caller is answered now, with the output the
+      // cell sent so far; the cell's answer is dropped when it comes (the agent may be busy with another guest).
+      this.writer.frame(FrameType.CANCEL, job.id);
+      this.settle(job, job.output.failed(cancelled()));
+      return;
+    }
+    if (job !== jobs.running) {
+      // Behind the one running: it has not started, but it is in the cell. Answer the caller now; the cell's
       // answer is dropped when it comes (the guest's own limits bound what it costs).
       this.settle(job, cancelled());
       return;
     }
-    this.interruptGuest();
+    this.interruptGuest(job.id);
     this.writer.frame(FrameType.CANCEL, job.id);
-    // A guest in a tight loop may not see it (a process cell reads frames only between invocations): kill.
-    // The job stays the head, so that the cell's death fails only it (CANCELLED, after the output the cell
-    // sent before it died) and leaves those behind it notStarted.
-    this.arm(this.killGraceMs, () => {
-      job.failWith = cancelled();
-      this.terminate();
+    // A guest in a tight loop may not see it (a process cell reads frames only between invocations): kill. Until
+    // then the job is what runs, so that the cell's death fails only it (CANCELLED, after the output the cell sent
+    // before it died) and leaves those behind it notStarted. If it parks meanwhile, the agent reads the CANCEL.
+    job.cancelling = true;
+    this.arm(job, this.killGraceMs, () => {
+      if (job === this.inCellJobs.running) {
+        job.failWith = cancelled();
+        this.kill9();
+      } else if (job.state === 'parked') this.settle(job, job.output.failed(cancelled()));
     });
   }
 
   /**
-   * The head ended (answered, or given up on); the next one, if any, is running now. `awaitSends`: its answer
-   * counts more capability sends than have been read; it settles when they are in (see onCapFrame).
+   * The running invocation answered (or was given up on). `awaitSends`: its answer counts more capability sends
+   * than have been read; it settles when they are in (see onCapFrame).
    */
   private finish(job: Job, outcome: InvokeResult | unknown, ok = false, awaitSends = 0): void {
-    if (this.inflight[0] !== job) return;
-    this.inflight.shift();
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
+    if (this.inCellJobs.running !== job) return;
+    this.inCellJobs.answered(job);
+    if (job.timer !== null) {
+      clearTimeout(job.timer);
+      job.timer = null;
     }
-    if (!job.takenBack) {
-      this.invocations++;
-      this.settled();
-    }
+    if (!job.takenBack) this.invocations++;
     if (awaitSends > 0) {
       const timer = setTimeout(() => {
         if (!this.draining.has(job.id)) return;
@@ -418,10 +498,15 @@ export abstract class RemoteCell implements Cell, FrameSink {
     } else {
       this.settle(job, outcome, ok);
     }
-    if (this.state === 'alive' || this.state === 'closing') {
-      if (this.inflight.length > 0) this.headStarted();
-      if (this.state === 'alive') this.pump();
-      else if (this.inflight.length === 0 && this.queue.length === 0) this.shutdown();
+    this.afterChange();
+  }
+
+  /** Something left the cell's thread (an answer, a park): the next may run, room may have opened, a closing cell may go. */
+  private afterChange(): void {
+    if (this.state === 'alive') this.pump();
+    else if (this.state === 'closing') {
+      this.updateRunner();
+      if (this.inCellJobs.size === 0 && this.queue.length === 0) this.shutdown();
     }
   }
 
@@ -436,7 +521,12 @@ export abstract class RemoteCell implements Cell, FrameSink {
 
   private shutdown(): void {
     this.writer.frame(FrameType.SHUTDOWN, 0);
-    this.arm(Math.max(this.killGraceMs, 2000), () => this.terminate()); // an agent that ignores shutdown
+    // An agent that ignores shutdown is killed.
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.kill9();
+    }, Math.max(this.killGraceMs, 2000));
+    this.timer.unref?.();
   }
 
   /** Fails everything in flight with `err`, once; tells onExit listeners unless the host ended the cell. */
@@ -448,14 +538,20 @@ export abstract class RemoteCell implements Cell, FrameSink {
     if (this.takeBackTimer !== null) clearTimeout(this.takeBackTimer);
     this.takeBackTimer = null;
     this.readyReject(err); // no-op once ready
-    const [head, ...behind] = this.inflight.splice(0);
-    if (head !== undefined) {
-      this.invocations++;
-      this.settled();
-      this.settle(head, head.output.failed(head.failWith ?? err));
+    const { started, notStarted: waited } = this.inCellJobs.clear();
+    if (this.runner !== null && !this.runner.takenBack) this.settled();
+    this.runner = null;
+    // The one running and the parked ones (they started): the cell's death is their failure.
+    for (const job of started) {
+      if (job.timer !== null) clearTimeout(job.timer);
+      if (!job.takenBack) this.invocations++;
+      this.settle(job, job.output.failed(job.failWith ?? err));
     }
-    // Never started (the cell runs its invocations in order): say so, so that a pool may retry them.
-    for (const job of [...behind, ...this.queue.splice(0)]) this.settle(job, notStarted(err));
+    // Never started (the cell starts its invocations in order): say so, so that a pool may retry them.
+    for (const job of [...waited, ...this.queue.splice(0)]) {
+      if (job.timer !== null) clearTimeout(job.timer);
+      this.settle(job, notStarted(err));
+    }
     // Answered, but what they sent on the capability channel never all came: their responses are incomplete.
     for (const d of this.draining.values()) {
       clearTimeout(d.timer);
@@ -470,10 +566,24 @@ export abstract class RemoteCell implements Cell, FrameSink {
   private onFrame(type: FrameType, id: number, payload: Uint8Array): void {
     switch (type) {
       case FrameType.DATA: {
-        const head = this.runningHead(id);
+        const job = this.inCellJobs.runningOne(id, 'data frame');
         const { slot, bytes } = dataFrameSlot(payload);
         if (slot === DATA_INPUT) throw protocolError(`input data frame from the cell for request ${id}`);
-        head.output.chunk(slot === DATA_STDERR, bytes, id);
+        job.output.chunk(slot === DATA_STDERR, bytes, id);
+        return;
+      }
+      case FrameType.PARKED:
+        if (payload.length !== 0) throw protocolError(`parked frame for request ${id} is not empty`);
+        this.inCellJobs.park(id);
+        this.afterChange();
+        return;
+      case FrameType.RESUMED: {
+        if (payload.length !== 0) throw protocolError(`resumed frame for request ${id} is not empty`);
+        this.inCellJobs.resume(id);
+        this.updateRunner();
+        // Those sent meanwhile cannot start before it parks again or answers: past their start-by time, take them back.
+        const first = this.inCellJobs.sent.find((j) => !j.done && j.startBy !== undefined);
+        if (first !== undefined) this.armTakeBack(first.startBy!);
         return;
       }
       case FrameType.READY:
@@ -487,7 +597,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
         this.reply(id, 'load').resolve(bytesText(payload));
         return;
       case FrameType.RESULT: {
-        const job = this.runningHead(id, 'result');
+        const job = this.inCellJobs.runningOne(id, 'result');
         if (job.takenBack) throw protocolError(`request ${id} ran after its start-by time (it had been taken back)`);
         const { res, hasOutput, hasStderr, capSends } = decodeResult(payload);
         if (capSends > 0 && job.req.host === undefined) throw protocolError(`request ${id} counts capability sends, but was given no capabilities`);
@@ -500,11 +610,13 @@ export abstract class RemoteCell implements Cell, FrameSink {
       }
       case FrameType.ERROR: {
         const err = decodeError(payload);
-        const head = this.inflight[0];
-        if (head !== undefined && head.id === id) {
-          // "Never started" means the pool may run it again: believed only of one sent behind another.
-          if (wasNotStarted(err) && head.startBy === undefined) throw protocolError(`request ${id} was not queued, yet the cell says it never started`);
-          this.finish(head, head.output.failed(wasNotStarted(err) ? takenBack() : err));
+        const job = this.inCellJobs.running;
+        if (job !== undefined && job.id === id) {
+          // "Never started" means the pool may run it again: believed only of one sent behind another, not seen to start.
+          if (wasNotStarted(err) && (job.startBy === undefined || job.state !== 'sent')) {
+            throw protocolError(`request ${id} was not queued or has started, yet the cell says it never started`);
+          }
+          this.finish(job, job.output.failed(wasNotStarted(err) ? takenBack() : err));
         } else this.reply(id, 'load').reject(err);
         return;
       }
@@ -579,28 +691,22 @@ export abstract class RemoteCell implements Cell, FrameSink {
       }
       return;
     }
-    const head = this.runningHead(id);
-    if (payloadLength - 1 > head.output.room) {
-      throw protocolError(`data frame of ${payloadLength - 1} bytes for request ${id} exceeds what its output caps leave (${head.output.room})`);
+    const job = this.inCellJobs.runningOne(id, 'data frame');
+    if (payloadLength - 1 > job.output.room) {
+      throw protocolError(`data frame of ${payloadLength - 1} bytes for request ${id} exceeds what its output caps leave (${job.output.room})`);
     }
   }
 
   /**
-   * The invocation a capability frame belongs to: one in the cell. Not only the head: the channels are not
-   * ordered with each other, so the next invocation's frames may be read before the answer that ended the head
-   * (an invocation's own frames all come before its answer: it makes a last call, which the host answers, first).
+   * The invocation a capability frame belongs to: one in the cell. Not only the running one: the channels are not
+   * ordered with each other, so the next invocation's frames may be read before the answer (or PARKED) that ended
+   * the last one's run (an invocation's own frames all come before its answer: it makes a last call, which the host
+   * answers, first).
    */
   private capJob(id: number): Job {
-    const job = this.inflight.find((j) => j.id === id);
+    const job = this.inCellJobs.find(id);
     if (job === undefined || job.takenBack) throw protocolError(`capability frame for request ${id}, which is not in the cell`);
     return job;
-  }
-
-  /** The head, which must be request `id`: the only invocation the cell can be running, so the only one it may send data or a result for. */
-  private runningHead(id: number, what = 'data frame'): Job {
-    const head = this.inflight[0];
-    if (head === undefined || head.id !== id) throw protocolError(`${what} for request ${id}, which is not running`);
-    return head;
   }
 
   /** The hello carries the agent's monotonicMs(): within the time the host spent starting it, it reads the same clock. */

@@ -148,6 +148,14 @@ const SPARE_RETRY_MS = 5000;
 const SWEEP_MIN_MS = 50;
 const SWEEP_MAX_MS = 5000;
 
+/** A cell's invocations that run or wait to, its parked ones aside (guests asleep with their stack put away). */
+const active = (s: Slot): number => s.taken - Math.min(s.taken, s.cell.parked);
+/**
+ * A cell free to start an invocation now: nothing in it, or everything in it parked and room for one more parked
+ * (a cell whose sleepers park holds many of them: see Cell.parked).
+ */
+const isFree = (s: Slot): boolean => s.taken === 0 || (active(s) === 0 && s.cell.parked < s.cell.maxParked);
+
 /** One module of a SharedCellPool: what a caller invokes, warms and closes. */
 export class PooledModule implements CellPoolApi {
   /**
@@ -533,19 +541,19 @@ export class SharedCellPool {
     for (const s of this.slots) {
       if (!s.cell.alive) continue;
       const has = s.modules.has(m);
-      if (s.taken === 0) {
+      if (isFree(s)) {
         if (has) idleWith ??= s;
         else idle ??= s;
         continue;
       }
-      if (pipeline && has && s.taken < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS) return s;
+      if (pipeline && has && active(s) < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS) return s;
     }
     return idleWith ?? idle;
   }
 
-  /** Whether some live cell could take one more invocation now (idle, or awake with room behind a young one). */
+  /** Whether some live cell could take one more invocation now (free, or awake with room behind a young one). */
   private hasRoom(): boolean {
-    return this.slots.some((s) => s.cell.alive && (s.taken === 0 || (s.taken < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS)));
+    return this.slots.some((s) => s.cell.alive && (isFree(s) || (active(s) < s.cell.maxPending && s.cell.busyMs < PIPELINE_BEHIND_MS)));
   }
 
   /**
@@ -637,6 +645,7 @@ export class SharedCellPool {
     }
     const slot: Slot = { cell, modules: new Map(), handles: new Map(), bytes: 0, taken: 0, lastUsed: performance.now() };
     this.slots.push(slot);
+    if (this.slots.length === 1) this.armSweep();
     cell.onExit(() => {
       if (!this.slots.includes(slot)) return;
       this.remove(slot);
@@ -676,10 +685,13 @@ export class SharedCellPool {
 
   // ---- scale to zero ---------------------------------------------------------------------------
 
-  /** Runs the idle sweep a quarter of the shortest idle timeout apart (none when no module has one). */
+  /**
+   * Runs the idle sweep a quarter of the shortest idle timeout apart, while the pool has cells (none when no
+   * module has a timeout): a server of thousands of idle tenants runs no timer for them.
+   */
   private armSweep(): void {
     let shortest = Infinity;
-    for (const m of this.modules) if (m.idleTimeoutMs > 0 && m.idleTimeoutMs < shortest) shortest = m.idleTimeoutMs;
+    if (this.slots.length > 0) for (const m of this.modules) if (m.idleTimeoutMs > 0 && m.idleTimeoutMs < shortest) shortest = m.idleTimeoutMs;
     const every = shortest === Infinity ? 0 : Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 4)));
     if (every === this.sweepEveryMs) return;
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
@@ -703,12 +715,14 @@ export class SharedCellPool {
       if (!m.idle(now)) continue;
       for (const s of this.slots) if ((s.modules.get(m)?.taken ?? 1) === 0) this.unload(s, m);
     }
-    if (shortest === Infinity) return;
-    for (const s of [...this.slots]) {
-      if (s.taken > 0 || s.modules.size > 0 || now - s.lastUsed < shortest) continue;
-      this.remove(s);
-      this.counts.scaledDown++;
-      void s.cell.close();
+    if (shortest !== Infinity) {
+      for (const s of [...this.slots]) {
+        if (s.taken > 0 || s.modules.size > 0 || now - s.lastUsed < shortest) continue;
+        this.remove(s);
+        this.counts.scaledDown++;
+        void s.cell.close();
+      }
     }
+    if (this.slots.length === 0) this.armSweep(); // nothing left to sweep: the timer stops until a cell comes
   }
 }

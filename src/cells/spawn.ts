@@ -9,6 +9,7 @@ import { processAgentEntry } from './agent-entry.js';
 import { InlineCell } from './inline-cell.js';
 import { jailPreopens, jailSupport, planJail, type JailLaunch } from './jail/index.js';
 import { ProcessCell } from './process-cell.js';
+import { maxParkedFor } from './parking-limits.js';
 import type { RemoteCell } from './remote-cell.js';
 import type { Cell, CellSpawnOptions } from './types.js';
 import { WorkerCell } from './worker-cell.js';
@@ -80,6 +81,7 @@ function startJailed(options: CellSpawnOptions): Promise<ProcessCell> {
   const config: AgentConfig = {
     preopens: jailPreopens(preopens), // where the jail mounts them
     cacheDir: null, artifacts: false, noPathChecks: options.unsafeTestHooks?.noPathChecks, eval: options.unsafeTestHooks?.eval,
+    maxParked: maxParkedFor(options),
     ...(launch.kind === 'unshare' ? { closeFds: [...launch.sharedFds.keys()] } : {}), // bwrap closes its own
   };
   return started(new ProcessCell(options, launch, config));
@@ -98,6 +100,7 @@ function checkOptions(o: CellSpawnOptions): void {
   if (c !== undefined && !(Number.isFinite(c) && c >= 0.01 && c <= 1024)) throw new IsolaError('USAGE', `invalid cpuCores ${String(c)} (a number of cores from 0.01 to 1024)`);
   const f = o.maxOpenFiles;
   if (f !== undefined && !(Number.isInteger(f) && f >= 32)) throw new IsolaError('USAGE', `invalid maxOpenFiles ${String(f)} (a whole number >= 32)`);
+  maxParkedFor(o); // throws USAGE for a bad one
 }
 
 /** Waits for the agent's hello; a cell that dies or stays silent fails the spawn with what it said. */

@@ -44,6 +44,12 @@ export interface CellSpawnOptions {
    */
   cpuHistory?: CpuHistory;
   /**
+   * Worker and process cells where Node has JSPI (24 and later): how many invocations may be parked in the cell
+   * at once, each a WASI command sleeping in poll_oneoff without holding the cell's thread. Default
+   * DEFAULT_MAX_PARKED (1000; parking-limits.ts says why); 0: none, sleeps block the cell as on Node 20.
+   */
+  maxParked?: number;
+  /**
    * TESTS ONLY. Lets the host send `eval` frames (arbitrary JavaScript run inside the agent) to model
    * "the first wall has fallen", and/or switch off isola's own WASI path checks so only the kernel's wall
    * remains. Never set by the CLI, the server or the library's defaults.
@@ -158,8 +164,18 @@ export interface Cell {
   readonly invocations: number;
   /** Invocations queued or running. */
   readonly pending: number;
-  /** Invocations the cell takes at once; more wait in its queue (process cells pipeline a few). */
+  /**
+   * Invocations the cell takes at once, not counting parked ones; more wait in its queue (process cells pipeline a
+   * few). It has room for another while `pending - parked < maxPending`.
+   */
   readonly maxPending: number;
+  /**
+   * Invocations of this cell parked now: WASI commands sleeping in poll_oneoff with their stack suspended, so that
+   * the cell's thread runs others meanwhile (worker and process cells where Node has JSPI). Counted in `pending`.
+   */
+  readonly parked: number;
+  /** How many it may hold parked at once: 0 where guests cannot park (inline cells, Node without JSPI). */
+  readonly maxParked: number;
   /** How long its current invocation has been running, in ms (0 when idle). */
   readonly busyMs: number;
   readonly spawnedAt: number;

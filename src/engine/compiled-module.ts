@@ -95,10 +95,10 @@ export class CompiledModuleImpl implements CompiledModule {
     let isola: Record<string, WebAssembly.ImportValue> | null = null;
     if (this.parts.fuel !== null) {
       const s = meterSettings(limits);
-      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag, s.tick);
+      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag, s.tick, s.cancelId);
       isola = { ...all.isola, fuel_check: meter.check };
     }
-    const memory = this.memoryPool?.acquire() ?? null;
+    const memory = acquireMemory(this.memoryPool);
     if (memory !== null) (isola ??= { ...all.isola })[MEMORY_IMPORT_NAME] = memory;
     if (isola !== null) all = { ...all, isola };
     meter?.begin();
@@ -137,7 +137,7 @@ export class CompiledModuleImpl implements CompiledModule {
     }
     // A recycled memory, given back when the component instance is released (only small ones are pooled).
     const pool = this.memoryPool;
-    const memory = pool?.acquire() ?? null;
+    const memory = acquireMemory(pool);
     if (memory !== null) (isola ??= { ...all.isola })[MEMORY_IMPORT_NAME] = memory;
     if (isola !== null) all = { ...all, isola };
     let raw: WebAssembly.Instance;
@@ -225,6 +225,7 @@ export class CompiledModuleImpl implements CompiledModule {
   }
 
   private instantiationError(e: unknown, meter: FuelMeter | null, imports: WebAssembly.Imports): unknown {
+    if (addressSpaceExhausted(e)) return addressSpaceError();
     if (e instanceof WebAssembly.LinkError || (e instanceof TypeError && /Import #\d+/.test(e.message))) {
       const missing = this.info.imports
         .filter((i) => {
@@ -238,5 +239,25 @@ export class CompiledModuleImpl implements CompiledModule {
       return new IsolaError('LINK', `cannot instantiate: ${why}`, { missing });
     }
     return this.callError(e, meter);
+  }
+}
+
+/**
+ * V8 reserves address space for each linear memory (~8 GiB on 64-bit hosts), so a process holds at most some
+ * 13,000-16,000 at once; past that allocating one throws a RangeError, which is the caller's overload, not a bug.
+ */
+function addressSpaceExhausted(e: unknown): boolean {
+  return e instanceof RangeError && /(could not|cannot) allocate (wasm )?memory/i.test(e.message);
+}
+
+export function addressSpaceError(): IsolaError {
+  return new IsolaError('OVERLOADED', 'cannot allocate a linear memory for a new instance: this process holds as many as V8 can reserve address space for');
+}
+
+function acquireMemory(pool: MemoryPool | null): WebAssembly.Memory | null {
+  try {
+    return pool?.acquire() ?? null;
+  } catch (e) {
+    throw addressSpaceExhausted(e) ? addressSpaceError() : e;
   }
 }

@@ -43,6 +43,7 @@ export class FuelMeter {
     private readonly timeoutMs: number, // 0 = none
     private readonly cancelFlag: Int32Array | null = null,
     private readonly tick: (() => void) | null = null,
+    private readonly cancelId = 0, // see Limits.cancelId
   ) {}
 
   /** The import of slot 0. An arrow function so it can be handed to V8 as is. */
@@ -61,15 +62,20 @@ export class FuelMeter {
       // every call means at least one unit was spent, which is enough to end a runaway start.
       if (this.consumed + ++slot.startChecks > this.budget) this.stop(this.fuelError());
       if (this.deadline !== 0 && performance.now() > this.deadline) this.stop(this.timeoutError());
-      if (this.cancelFlag !== null && Atomics.load(this.cancelFlag, 0) !== 0) this.stop(cancelledError());
+      if (this.cancelFlag !== null && this.cancelled(this.cancelFlag)) this.stop(cancelledError());
       return;
     }
     this.settle();
     if (this.consumed > this.budget) this.stop(this.fuelError());
     if (this.deadline !== 0 && performance.now() > this.deadline) this.stop(this.timeoutError());
-    if (this.cancelFlag !== null && Atomics.load(this.cancelFlag, 0) !== 0) this.stop(cancelledError());
+    if (this.cancelFlag !== null && this.cancelled(this.cancelFlag)) this.stop(cancelledError());
     this.tick?.();
     this.refill();
+  }
+
+  private cancelled(flag: Int32Array): boolean {
+    const v = Atomics.load(flag, 0);
+    return v !== 0 && (this.cancelId === 0 || v === (this.cancelId | 0)); // the flag holds it as an int32
   }
 
   /** Starts the clock for an outermost call (and for instantiation). */

@@ -7,6 +7,7 @@ import type { CompiledModule, CompiledModuleImpl } from './compiled-module.js';
 import type { ExportedFunction } from './exports-table.js';
 import type { FuelMeter } from './fuel-meter.js';
 import type { HostValue } from './values.js';
+import { JSPI } from './jspi.js';
 
 export type WasmFunction = (...args: any[]) => any;
 
@@ -21,6 +22,12 @@ export interface Instance {
   invoke(name: string, args?: readonly HostValue[]): unknown[];
   /** Fast path: the export as a function with limits applied and traps mapped. Arguments go to V8 as they are (i64 numbers become BigInt). */
   getFunction(name: string): WasmFunction;
+  /**
+   * Calls a zero-argument export through JSPI (WebAssembly.promising; see jspi.ts), so that its WebAssembly.Suspending
+   * imports may suspend it: limits applied (the timeout runs on while it is suspended), traps mapped (the promise
+   * rejects with them). Until it settles the instance cannot be released. IsolaError('USAGE') where JSPI is missing.
+   */
+  callSuspendable(name: string): Promise<unknown>;
   /** Fuel spent so far by this instance (0 for modules compiled without metering). */
   readonly fuelConsumed: bigint;
   /**
@@ -95,6 +102,31 @@ export class InstanceImpl implements Instance {
       (this.functions ??= new Map()).set(name, f);
     }
     return f;
+  }
+
+  callSuspendable(name: string): Promise<unknown> {
+    this.checkLive();
+    if (!JSPI) throw new IsolaError('USAGE', 'this Node.js has no WebAssembly.promising (JSPI): call the export directly');
+    const spec = this.compiled.exportsTable.func(name);
+    if (spec.uncallable) throw new IsolaError('BAD_ARGS', spec.uncallable, { name });
+    if (spec.sig.params.length !== 0) throw new IsolaError('BAD_ARGS', `${name} takes arguments; only an export without any is called suspendable`, { name });
+    const call = WebAssembly.promising(this.raw.exports[name] as WasmFunction);
+    this.enter();
+    let pending: Promise<unknown>;
+    try {
+      pending = call();
+    } catch (e) {
+      this.depth--;
+      throw this.fail(e);
+    }
+    // depth stays raised while the guest is suspended: release() refuses meanwhile.
+    return pending.then((v) => {
+      this.depth--;
+      return v;
+    }, (e: unknown) => {
+      this.depth--;
+      throw this.fail(e);
+    });
   }
 
   invoke(name: string, args: readonly HostValue[] = []): unknown[] {

@@ -20,6 +20,11 @@ export interface Limits {
    */
   cancelFlag?: Int32Array;
   /**
+   * With `cancelFlag`: stop only when element 0 holds this value (not 0), instead of whenever it is non-zero. A
+   * flag shared by several invocations of one thread (a worker cell's, whose guests may park) names the one to stop.
+   */
+  cancelId?: number;
+  /**
    * Called at every fuel check while the guest runs: with a tick the meter checks at least every SLICE units
    * (about a millisecond of guest work), as with a timeout. Needs a fuel-metered module (without metering it
    * is never called; it does not make the engine compile a metered variant). Cells send held-back output from
@@ -102,6 +107,7 @@ export interface MeterSettings {
   budgetText: string;
   timeoutMs: number; // 0 = none
   cancelFlag: Int32Array | null;
+  cancelId: number; // 0: any non-zero value of the flag cancels
   tick: (() => void) | null;
 }
 
@@ -116,7 +122,8 @@ export function meterSettings(limits: Limits): MeterSettings {
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
     throw new IsolaError('USAGE', `invalid timeout ${String(timeoutMs)}ms (must be greater than 0)`);
   }
-  return { budget, budgetText: fuel === undefined ? '' : String(fuel), timeoutMs: timeoutMs ?? 0, cancelFlag: limits.cancelFlag ?? null, tick: limits.tick ?? null };
+  return { budget, budgetText: fuel === undefined ? '' : String(fuel), timeoutMs: timeoutMs ?? 0, cancelFlag: limits.cancelFlag ?? null,
+    cancelId: limits.cancelId ?? 0, tick: limits.tick ?? null };
 }
 
 export function checkMaxMemoryBytes(bytes: number | undefined): void {

@@ -273,7 +273,7 @@ declare namespace WebAssembly {
     type AddressValue = number;
     type ExportValue = Function | Global | Memory | Table;
     type Exports = Record<string, ExportValue>;
-    type ImportValue = ExportValue | number;
+    type ImportValue = ExportValue | Suspending | number;
     type Imports = Record<string, ModuleImports>;
     type ModuleImports = Record<string, ImportValue>;
     type ValueType = keyof ValueTypeMap;
@@ -285,4 +285,17 @@ declare namespace WebAssembly {
     function instantiate(moduleObject: Module, importObject?: Imports): Promise<Instance>;
     /** [MDN Reference](https://developer.mozilla.org/docs/WebAssembly/Reference/JavaScript_interface/validate_static) */
     function validate(bytes: WebAssemblyBufferSource, options?: WebAssemblyCompileOptions): boolean;
+
+    // JavaScript Promise Integration (JSPI): Node 24 and later, not Node 20 or 22 (check engine/jspi.ts before use).
+    /** An import whose call may suspend the calling Wasm stack: when `fn` returns, the stack waits for its result's promise. */
+    interface Suspending {
+    }
+
+    var Suspending: {
+        prototype: Suspending;
+        new(fn: (...args: any[]) => unknown): Suspending;
+    };
+
+    /** An export called on a stack of its own that WebAssembly.Suspending imports may suspend: it returns a promise of its result. */
+    function promising(fn: Function): (...args: any[]) => Promise<any>;
 }

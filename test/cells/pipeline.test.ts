@@ -57,7 +57,7 @@ test('the agent never starts an invocation at or past its start-by time, nor whi
   let backlog = false;
   const answers: Array<{ type: number; id: number; payload: Uint8Array }> = [];
   const fromAgent = new FrameDecoder(CELL_TO_HOST, (type, id, payload) => answers.push({ type, id, payload: payload.slice() }));
-  const agent = new AgentServer({ preopens: [], cacheDir: null }, { send: (parts) => parts.forEach((p) => fromAgent.push(p)), backlogged: () => backlog }, () => {});
+  const agent = new AgentServer({ preopens: [], cacheDir: null }, { send: (parts) => parts.forEach((p) => fromAgent.push(p)), backlogged: () => backlog }, { onShutdown: () => {} });
   const toAgent = new FrameWriter({ send: (parts) => parts.forEach((p) => agent.decoder.push(p)) });
   const answer = (id: number) => answers.find((a) => a.id === id)!;
   toAgent.load(1, { bytes: COUNTER, compile: {} });

@@ -68,7 +68,7 @@ function fakeCell(): SpawnedCell & { answer(): void; unloaded: string[] } {
   const waiting: Array<() => void> = [];
   const unloaded: string[] = [];
   return {
-    id: 1, isolation: 'worker', alive: true, invocations: 0, maxPending: 8, busyMs: 0, spawnedAt: Date.now(),
+    id: 1, isolation: 'worker', alive: true, invocations: 0, maxPending: 8, parked: 0, maxParked: 0, busyMs: 0, spawnedAt: Date.now(),
     get pending() { return waiting.length; },
     load: async (req) => `h${req.bytes.length}:${req.bytes.reduce((a, b) => (a * 31 + b) >>> 0, 7)}`,
     invoke: () => new Promise((resolve) => waiting.push(() => resolve({ fuelConsumed: 0n, durationUs: 1 }))),

@@ -157,8 +157,9 @@ describe('process cell output when the cell dies', () => {
 
   test('a guest stuck in a host call past its timeout is killed with its cell after the grace: its output comes first, or rides on the failure', async () => {
     // The eval door makes the agent's sleeps endless, so poll_oneoff no longer ends at the timeout: only the host's watchdog can.
+    // (maxParked 0: the guest sleeps on the agent's thread, as without JSPI; a parked one's case is in parking.test.ts.)
     const stuck = async (): Promise<{ c: SpawnedCell; module: string }> => {
-      const c = await spawnCell({ isolation: 'process', killGraceMs: 200, unsafeTestHooks: { eval: true } });
+      const c = await spawnCell({ isolation: 'process', killGraceMs: 200, maxParked: 0, unsafeTestHooks: { eval: true } });
       await c.unsafeEval('const wait = Atomics.wait; Atomics.wait = (a, i, v) => wait(a, i, v); 1');
       return { c, module: await c.load({ bytes: SLEEPS }) };
     };
@@ -182,7 +183,8 @@ describe('process cell output when the cell dies', () => {
 
   test('without callbacks the output rides on the failure: a crash, and a cancel the sleeping guest cannot see (killed after the grace)', async () => {
     const crashed = await spawnCell({ isolation: 'process' });
-    const cancelledCell = await spawnCell({ isolation: 'process', killGraceMs: 200 });
+    // maxParked 0: its guest sleeps on the agent's thread and cannot see the cancel (a parked one can: parking.test.ts).
+    const cancelledCell = await spawnCell({ isolation: 'process', killGraceMs: 200, maxParked: 0 });
     try {
       const m1 = await crashed.load({ bytes: SLEEPS });
       const crash = crashed.invoke({ module: m1, kind: 'wasi' });

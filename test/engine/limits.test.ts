@@ -170,3 +170,12 @@ test('a tick is called about every slice of guest work, even with no timeout; an
   assert.equal(engine.compile(LOOPS).instantiate({}, { tick: () => ticks++ }).invoke('count', [n])[0], n);
   assert.equal(ticks, 0);
 });
+
+test('a cancel flag stops the guest while non-zero; with a cancelId, only while it holds that id', () => {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  Atomics.store(flag, 0, 7);
+  limitError(() => metered.instantiate({}, { cancelFlag: flag }).invoke('spin'), 'CANCELLED', 'cancelled');
+  limitError(() => metered.instantiate({}, { cancelFlag: flag, cancelId: 7 }).invoke('spin'), 'CANCELLED', 'cancelled');
+  // Another invocation's id in the flag (a worker's parked guest was named): this one runs on, to its own timeout.
+  limitError(() => metered.instantiate({}, { cancelFlag: flag, cancelId: 8, timeoutMs: 50 }).invoke('spin'), 'TIMEOUT', 'timed out after 50ms');
+});

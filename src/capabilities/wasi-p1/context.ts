@@ -2,7 +2,7 @@
 import { FdTable } from './fd-table.js';
 import { FileTimes } from './filestat.js';
 import { GuestMemory } from './memory-view.js';
-import type { OutputSink } from './stdio.js';
+import type { InputSource, OutputSink } from './stdio.js';
 
 /**
  * argv or environ as the guest receives them: the strings NUL-terminated and joined, encoded to
@@ -44,6 +44,8 @@ export class WasiContext {
   /** stdout and stderr as given (whatever descriptor the guest moves them to): flushed before the guest blocks. */
   stdout: OutputSink | null = null;
   stderr: OutputSink | null = null;
+  /** stdin as given: a parking guest's buffer input is copied (its owner may reuse the memory it was a view of). */
+  stdin: InputSource | null = null;
   constructor(
     readonly args: StringList,
     /** "KEY=VALUE" strings. */
@@ -56,6 +58,12 @@ export class WasiContext {
   beforeBlocking(): void {
     this.stdout?.flush?.();
     this.stderr?.flush?.();
+  }
+
+  /** The guest is about to park (park.ts): other work runs on the thread until it goes on. */
+  beforeParking(): void {
+    this.beforeBlocking();
+    this.stdin?.own?.();
   }
 }
 

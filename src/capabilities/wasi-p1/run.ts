@@ -5,6 +5,7 @@
 import type { CompiledModule, Instance, Limits } from '../../engine/index.js';
 import { WasiExit } from './process-calls.js';
 import { WasiP1, type WasiOptions } from './wasi.js';
+import type { ParkHooks } from './park.js';
 
 function exports(compiled: CompiledModule, name: string): boolean {
   return compiled.info.exports.some((e) => e.name === name && e.kind === 'func');
@@ -16,10 +17,12 @@ export interface ExtraImports {
   bind(memory: WebAssembly.Memory): void;
 }
 
-/** Instantiates with the WASI imports (and `extra`'s) and binds the guest's memory. */
-export function instantiateWasi(compiled: CompiledModule, options: WasiOptions, limits?: Limits, extra?: ExtraImports): { wasi: WasiP1; instance: Instance } {
+/** Instantiates with the WASI imports (and `extra`'s) and binds the guest's memory. `park`: see runWasiCommandParking. */
+export function instantiateWasi(compiled: CompiledModule, options: WasiOptions, limits?: Limits, extra?: ExtraImports,
+  park?: ParkHooks): { wasi: WasiP1; instance: Instance } {
   const wasi = new WasiP1(options);
-  const instance = compiled.instantiate(extra === undefined ? wasi.imports : { ...extra.imports, ...wasi.imports }, limits);
+  const own = park === undefined ? wasi.imports : wasi.parkingImports(park);
+  const instance = compiled.instantiate(extra === undefined ? own : { ...extra.imports, ...own }, limits);
   if (instance.memory !== undefined) {
     wasi.bind(instance.memory);
     extra?.bind(instance.memory);
@@ -59,7 +62,7 @@ export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, l
   extra?: ExtraImports): number {
   const { wasi, instance } = instantiateWasi(compiled, options, limits, extra);
   observe?.(instance); // e.g. to read fuelConsumed afterwards (cells report it)
-  const entry = exports(compiled, '_start') ? '_start' : exports(compiled, '_initialize') ? '_initialize' : '_start';
+  const entry = entryOf(compiled);
   try {
     wasi.setTimeout(limits?.timeoutMs);
     instance.getFunction(entry)();
@@ -74,4 +77,31 @@ export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, l
     // After close: stdout/stderr captures hold copies, and nothing else keeps a view of guest memory.
     instance.release();
   }
+}
+
+/**
+ * runWasiCommand for a guest that may park (park.ts): its sleeps go to `park`, and its entry is called through JSPI
+ * (Instance.callSuspendable), so the caller's thread is free while it is parked. Only where JSPI exists
+ * (engine/jspi.ts). Resolves with the exit code; rejects as runWasiCommand throws.
+ */
+export async function runWasiCommandParking(compiled: CompiledModule, options: WasiOptions, park: ParkHooks, limits?: Limits,
+  observe?: (instance: Instance) => void, extra?: ExtraImports): Promise<number> {
+  const { wasi, instance } = instantiateWasi(compiled, options, limits, extra, park);
+  observe?.(instance);
+  try {
+    wasi.setTimeout(limits?.timeoutMs);
+    await instance.callSuspendable(entryOf(compiled));
+    return 0;
+  } catch (e) {
+    if (e instanceof WasiExit) return e.exitCode;
+    if (wasi.exitCode !== null) return wasi.exitCode;
+    throw e;
+  } finally {
+    wasi.close();
+    instance.release();
+  }
+}
+
+function entryOf(compiled: CompiledModule): string {
+  return exports(compiled, '_start') ? '_start' : exports(compiled, '_initialize') ? '_initialize' : '_start';
 }

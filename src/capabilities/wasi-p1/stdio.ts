@@ -14,6 +14,8 @@ export interface InputSource {
   available(): number;
   /** WASI filetype reported by fd_fdstat_get / fd_filestat_get. */
   readonly filetype: number;
+  /** The guest parks (park.ts): from now on keep nothing that is a view of memory the caller gave. */
+  own?(): void;
 }
 export interface OutputSink {
   /** Writes all len bytes from u8[off..] (or drops them past a cap). May throw a Node error. u8 is guest memory: copy what you keep. */
@@ -215,7 +217,7 @@ export class HostFdInput extends HostFdStream implements InputSource {
 export class BufferInput implements InputSource {
   readonly filetype = FILETYPE_UNKNOWN;
   private pos = 0;
-  constructor(private readonly data: Uint8Array) {}
+  constructor(private data: Uint8Array) {}
   read(u8: Uint8Array, off: number, len: number): number {
     const n = Math.min(len, this.data.length - this.pos);
     if (n <= 0) return 0;
@@ -225,6 +227,12 @@ export class BufferInput implements InputSource {
   }
   available(): number {
     return this.data.length - this.pos;
+  }
+
+  /** Keeps a copy of what is still unread: the buffer given may be a view of memory its owner reuses. */
+  own(): void {
+    this.data = new Uint8Array(this.data.subarray(this.pos)); // a copy (a Buffer's slice() would be a view)
+    this.pos = 0;
   }
 }
 

@@ -12,6 +12,7 @@ import { FdEntry, FT } from './fd-table.js';
 import { pathCalls } from './path-calls.js';
 import { fdAddressing, fdPath, held, openDirectoryNoFollow, openGrantExactly, releaseHeld } from './path-resolver.js';
 import { pollCalls } from './poll.js';
+import { parkingPollOneoff, type ParkHooks } from './park.js';
 import { processCalls, WasiExit } from './process-calls.js';
 import { DIR_RIGHTS, FILE_RIGHTS, MUTATING_RIGHTS, R } from './rights.js';
 import {
@@ -201,6 +202,7 @@ export class WasiP1 {
     ctx.fds.add(stderr);
     ctx.stdout = stdout.output;
     ctx.stderr = stderr.output;
+    ctx.stdin = stdin.input;
 
     try {
       for (const p of opts.preopens ?? []) this.preopen(p);
@@ -245,6 +247,14 @@ export class WasiP1 {
     dir.jail = host;
     dir.preopenName = utf8.encode(p.guestPath);
     ctx.fds.add(dir);
+  }
+
+  /**
+   * The imports for a guest that may park (park.ts): the same, but poll_oneoff is a WebAssembly.Suspending whose
+   * sleeps go to `hooks`. Such a guest must be started with Instance.callSuspendable. Only where JSPI exists.
+   */
+  parkingImports(hooks: ParkHooks): WebAssembly.Imports {
+    return { wasi_snapshot_preview1: { ...this.imports.wasi_snapshot_preview1, poll_oneoff: parkingPollOneoff(this.ctx, hooks) } };
   }
 
   /** Binds the guest's memory: call right after instantiate, before _start. */

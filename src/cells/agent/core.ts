@@ -14,8 +14,9 @@ import { isArtifact } from '../../engine/artifact-magic.js';
 import { invokeAsText } from '../../engine/invoke-text.js';
 import { importsWasi } from '../../wasm/inspect.js';
 import {
-  runWasiCommand, startWasiReactor, type Preopen, type WasiOptions, type WasiP1,
+  runWasiCommand, runWasiCommandParking, startWasiReactor, type ParkHooks, type Preopen, type WasiOptions, type WasiP1,
 } from '../../capabilities/wasi-p1/index.js';
+import { JSPI } from '../../engine/jspi.js';
 import { outputCaps, type OutputCaps } from '../output-caps.js';
 import type { InvokeRequest, InvokeResult, ModuleHandle } from '../types.js';
 import { capturedOutput, type GuestOutput, type GuestOutputFactory } from './guest-output.js';
@@ -41,6 +42,11 @@ export interface AgentConfig {
   noPathChecks?: boolean;
   /** TESTS ONLY: accept eval frames. */
   eval?: boolean;
+  /**
+   * How many guests may be parked at once (a sleeping WASI command's stack suspended, the thread free: see
+   * AgentServer). 0 or absent: none, every sleep blocks the thread. Worker and process cells where JSPI exists.
+   */
+  maxParked?: number;
   /** Whether signed artifacts may be loaded: false in process cells (the signing key stays on the host). */
   artifacts?: boolean;
   /**
@@ -143,13 +149,13 @@ export class AgentCore {
    * into the result by default); a buffer invocation's WASI streams are discarded (its output is the buffer).
    * A guest's failure carries the fuel it spent in `detail.fuelConsumed`.
    */
-  invoke(req: InvokeRequest, output: GuestOutputFactory = capturedOutput): InvokeResult {
+  invoke(req: InvokeRequest, output: GuestOutputFactory = capturedOutput, cancelId = 0): InvokeResult {
     const component = this.components.get(req.module);
-    if (component !== undefined) return this.invokeComponent(component, req, output);
-    const { compiled, limits, started, caps } = this.begin(req);
+    if (component !== undefined) return this.invokeComponent(component, req, output, cancelId);
+    const { compiled, limits, started, caps } = this.begin(req, cancelId);
     switch (req.kind) {
       case 'invoke': return this.callExport(compiled, req, limits, started, () => output(caps));
-      case 'buffer': return this.runBuffer(req);
+      case 'buffer': return this.runBuffer(req, cancelId);
       case 'wasi': return this.runCommand(compiled, req, limits, started, output(caps));
       case 'http': throw new IsolaError('USAGE', 'an http invocation needs a wasi:http component; a core module is served as CGI');
       default: throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, buffer or wasi)`);
@@ -157,12 +163,45 @@ export class AgentCore {
   }
 
   /**
+   * Whether `req` may park (see invokeParking): where JSPI exists, a WASI command (kind 'wasi') of a core module
+   * that imports poll_oneoff and has at most one memory (each parked guest holds its memory's address space, and
+   * V8 reserves ~8 GiB for each). Components, exports and buffer calls sleep on the thread.
+   */
+  parks(req: InvokeRequest): boolean {
+    if (!JSPI || req.kind !== 'wasi') return false;
+    const compiled = this.modules.get(req.module);
+    return compiled !== undefined && mayPark(compiled);
+  }
+
+  /**
+   * invoke() for a request that parks() allows: its guest's sleeps go to `park` (it parks: its stack suspended,
+   * this thread free for other invocations until the sleep ends). The promise settles when the guest ends; it is
+   * never settled synchronously, even for a guest that never sleeps.
+   */
+  invokeParking(req: InvokeRequest, output: GuestOutputFactory, park: ParkHooks, cancelId = 0): Promise<InvokeResult> {
+    const { compiled, limits, started, caps } = this.begin(req, cancelId);
+    const out = output(caps);
+    if (out.tick !== undefined) limits.tick = out.tick;
+    let instance: Instance | undefined;
+    const ran = runWasiCommandParking(compiled, this.wasiOptions(req, req.args ?? ['guest'], out), park, limits, (i) => {
+      instance = i;
+    }, this.coreKv(compiled, req));
+    return ran.then((exitCode) => {
+      const res: InvokeResult = { exitCode, fuelConsumed: instance!.fuelConsumed, durationUs: micros(started) };
+      out.done(res);
+      return res;
+    }, (e: unknown) => {
+      throw withFuel(e, instance);
+    });
+  }
+
+  /**
    * A buffer invocation opened before its input is there: instantiated, the ABI checked, the guest's buffer
    * exposed as `target`; the caller writes the input into it (a process cell: straight from the socket)
    * and calls `finish(length)`, or `abandon()`.
    */
-  openBuffer(req: InvokeRequest): OpenedBuffer {
-    const { compiled, limits, started, caps } = this.begin(req);
+  openBuffer(req: InvokeRequest, cancelId = 0): OpenedBuffer {
+    const { compiled, limits, started, caps } = this.begin(req, cancelId);
     const { instance, wasi } = this.instantiate(compiled, req, limits, null);
     let call: BufferCall;
     const done = (release: boolean) => {
@@ -204,8 +243,8 @@ export class AgentCore {
    * a function name and `args` one WAVE value each, or `export` a whole call like `add(1, 2)`) and answers the
    * result's WAVE text in `values`.
    */
-  private invokeComponent(c: CompiledComponent, req: InvokeRequest, output: GuestOutputFactory): InvokeResult {
-    const { limits, started, caps } = this.limitsFor(req);
+  private invokeComponent(c: CompiledComponent, req: InvokeRequest, output: GuestOutputFactory, cancelId: number): InvokeResult {
+    const { limits, started, caps } = this.limitsFor(req, cancelId);
     if (req.kind === 'buffer') throw new IsolaError('USAGE', 'a component has no buffer ABI: call its exports with an invoke');
     if (req.kind !== 'wasi' && req.kind !== 'invoke' && req.kind !== 'http') throw new IsolaError('USAGE', `unknown invocation kind ${String(req.kind)} (expected invoke, wasi or http)`);
     const out = output(caps);
@@ -302,21 +341,26 @@ export class AgentCore {
   }
 
   /** The module, this invocation's limits and output caps. */
-  private begin(req: InvokeRequest): { compiled: CompiledModule; limits: Limits; started: number; caps: OutputCaps } {
+  private begin(req: InvokeRequest, cancelId: number): { compiled: CompiledModule; limits: Limits; started: number; caps: OutputCaps } {
     const compiled = this.modules.get(req.module);
     if (compiled === undefined) {
       if (this.components.has(req.module)) throw new IsolaError('USAGE', 'a component has no buffer ABI: call its exports with an invoke');
       throw new IsolaError('NOT_FOUND', `module ${req.module} is not loaded in this cell`);
     }
-    return { compiled, ...this.limitsFor(req) };
+    return { compiled, ...this.limitsFor(req, cancelId) };
   }
 
-  /** This invocation's limits (the worker's cancel flag reset: an earlier cancel must not stop it) and output caps. */
-  private limitsFor(req: InvokeRequest): { limits: Limits; started: number; caps: OutputCaps } {
+  /**
+   * This invocation's limits and output caps. The worker's cancel flag stops it when it holds `cancelId` (its
+   * request id: the host names the invocation to stop, since a parked one's successor may run by the time the
+   * flag is read); without an id the flag is reset, so that an earlier cancel does not stop it.
+   */
+  private limitsFor(req: InvokeRequest, cancelId: number): { limits: Limits; started: number; caps: OutputCaps } {
     const caps = outputCaps(req);
     const limits: Limits = req.limits === undefined ? {} : { fuel: req.limits.fuel, timeoutMs: req.limits.timeoutMs };
     if (this.cancelFlag !== undefined) {
-      Atomics.store(this.cancelFlag, 0, 0);
+      if (cancelId === 0) Atomics.store(this.cancelFlag, 0, 0);
+      else limits.cancelId = cancelId;
       limits.cancelFlag = this.cancelFlag;
     }
     return { limits, started: performance.now(), caps };
@@ -338,8 +382,8 @@ export class AgentCore {
     }
   }
 
-  private runBuffer(req: InvokeRequest): InvokeResult {
-    const opened = this.openBuffer(req);
+  private runBuffer(req: InvokeRequest, cancelId: number): InvokeResult {
+    const opened = this.openBuffer(req, cancelId);
     const input = req.input ?? EMPTY;
     try {
       checkInputFits(opened, input.length);
@@ -435,6 +479,19 @@ function micros(started: number): number {
 function withFuel(e: unknown, instance: { readonly fuelConsumed: bigint } | undefined): unknown {
   if (e instanceof IsolaError && instance !== undefined) e.detail.fuelConsumed = instance.fuelConsumed;
   return e;
+}
+
+const PARKABLE = new WeakMap<CompiledModule, boolean>();
+
+/** See AgentCore.parks (worked out once per module). */
+function mayPark(compiled: CompiledModule): boolean {
+  let yes = PARKABLE.get(compiled);
+  if (yes === undefined) {
+    const { imports, memories } = compiled.info;
+    yes = memories.length <= 1 && imports.some((i) => i.module === 'wasi_snapshot_preview1' && i.name === 'poll_oneoff' && i.kind === 'func');
+    PARKABLE.set(compiled, yes);
+  }
+  return yes;
 }
 
 function mapHolds<V>(map: ReadonlyMap<unknown, V>, value: V): boolean {

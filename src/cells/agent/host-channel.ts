@@ -16,6 +16,13 @@ export interface HostChannel {
 
 const SEND_BATCH = 256 * 1024;
 
+/** A parked invocation's hold on the channel (see suspend). */
+export interface ChannelState {
+  readonly id: number;
+  readonly unsynced: boolean;
+  readonly sent: number;
+}
+
 export abstract class AgentHostChannel implements HostChannel {
   private id = 0;
   private parts: Uint8Array[] = [];
@@ -24,6 +31,20 @@ export abstract class AgentHostChannel implements HostChannel {
   unsynced = false;
   /** CAP_SEND frames of the running invocation (its result tells the host how many to wait for). */
   sent = 0;
+
+  /** The running invocation parks (another may use the channel meanwhile): what it sent leaves now, its count is kept. */
+  suspend(): ChannelState {
+    this.flush();
+    return { id: this.id, unsynced: this.unsynced, sent: this.sent };
+  }
+
+  /** A parked invocation goes on: the channel is its again. */
+  restore(state: ChannelState): void {
+    this.flush(); // nothing should be batched here (the last user flushed when it ended or parked)
+    this.id = state.id;
+    this.unsynced = state.unsynced;
+    this.sent = state.sent;
+  }
 
   /** The invocation that may use the channel now. */
   begin(requestId: number): void {

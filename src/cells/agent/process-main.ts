@@ -28,15 +28,19 @@ const channel = new Socket({ fd: 3, readable: true, writable: true, onread } as 
 const agent = new AgentServer(config, {
   send: (parts) => writeParts(channel, parts),
   backlogged: () => channel.writableLength > 0,
-}, () => channel.end(() => process.exit(0)), undefined, true, new FdHostChannel(CAP_FD));
+}, { onShutdown: () => channel.end(() => process.exit(0)), volatileChunks: true, channel: new FdHostChannel(CAP_FD), onFatal: fail });
 
 function received(chunk: Uint8Array): void {
   try {
     agent.decoder.push(chunk);
   } catch (e) {
-    process.stderr.write(`isola cell: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(3);
+    fail(e);
   }
+}
+
+function fail(e: unknown): void {
+  process.stderr.write(`isola cell: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(3);
 }
 channel.on('end', () => process.exit(0)); // the host went away
 channel.on('error', () => process.exit(4));

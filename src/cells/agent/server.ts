@@ -1,6 +1,13 @@
 /**
  * The agent behind the protocol: decodes frames from the host, runs them on an AgentCore, answers.
  * Frames are handled one at a time, in order; a guest runs synchronously on the agent's only thread.
+ *
+ * Parking (where JSPI exists and config.maxParked > 0; see parking.ts): a WASI command that sleeps parks instead of
+ * blocking the thread. The agent tells the host (PARKED) and goes on with the next frame; the guest runs again
+ * between frames when its sleep ends (RESUMED first), and answers then. A guest that may park runs through a
+ * promise even when it never sleeps, so the agent holds its next frames back (decoder.pause) until that guest has
+ * parked or answered: invocations still start in order, each after the one before it answered or parked, and an
+ * answer still leaves before the next invocation starts (see mayStart).
  */
 import { createRequire } from 'node:module';
 import {
@@ -8,11 +15,31 @@ import {
   encodeEvalResult, monotonicMs, protocolError, textBytes, ByteWriter, type DirectSink, type FrameSink,
 } from '../protocol/index.js';
 import { cellClosed, notStarted } from '../cell-errors.js';
-import type { InvokeRequest } from '../types.js';
+import type { InvokeRequest, InvokeResult } from '../types.js';
 import { AgentCore, type AgentConfig, type OpenedBuffer } from './core.js';
 import type { AgentHostChannel } from './host-channel.js';
 import { OutputBatch } from './output-batch.js';
+import { ParkableRun, Parking, type SharedParking } from './parking.js';
 import { probe, type ProbeRequest } from './probe.js';
+import { JSPI } from '../../engine/jspi.js';
+
+export interface AgentServerOptions {
+  /** The host asked the agent to stop. */
+  onShutdown(): void;
+  /** The worker's shared cancel flag (the host writes the request id of the invocation to stop; see Limits.cancelId). */
+  cancelFlag?: Int32Array;
+  /** The transport reuses the memory of the chunks it pushes (process cells read into one buffer). */
+  volatileChunks?: boolean;
+  /** The capability channel (host-channel.ts), which the running invocation's capability code uses. */
+  channel?: AgentHostChannel;
+  /** Worker cells: the parked guests of every worker of the host process, and their maximum together (parking.ts). */
+  sharedParking?: SharedParking;
+  /** A protocol error found outside push() (in frames held back while a guest was suspended): the agent must end. */
+  onFatal?(e: unknown): void;
+}
+
+/** Output batches kept for reuse after the parked invocations that held them answered. */
+const SPARE_BATCHES = 16;
 
 /** An invoke whose input (the next frame, a DATA frame of the same request) has not arrived yet. */
 interface Waiting {
@@ -27,18 +54,26 @@ export class AgentServer {
   private readonly writer: FrameWriter;
   private readonly core: AgentCore;
   private waiting: Waiting | null = null;
-  private readonly batch: OutputBatch;
+  /** The output batch of the next invocation to start (a parked one keeps its own). */
+  private batch: OutputBatch;
+  private readonly spareBatches: OutputBatch[] = [];
+  private readonly channel: AgentHostChannel | undefined;
+  /** Null where guests never park. */
+  private readonly parking: Parking | null;
 
-  /** `volatileChunks`: the transport reuses the memory of the chunks it pushes (process cells read into one buffer). */
-  /** `channel`: the capability channel (host-channel.ts), which the running invocation's capability code uses. */
-  constructor(private readonly config: AgentConfig, private readonly sink: FrameSink, private readonly onShutdown: () => void, cancelFlag?: Int32Array,
-    volatileChunks = false, private readonly channel?: AgentHostChannel) {
-    this.core = new AgentCore(config, cancelFlag, true, channel); // output is copied into frames: views of guest memory suffice
+  constructor(private readonly config: AgentConfig, private readonly sink: FrameSink, private readonly options: AgentServerOptions) {
+    this.channel = options.channel;
+    this.core = new AgentCore(config, options.cancelFlag, true, options.channel); // output is copied into frames: views of guest memory suffice
     this.writer = new FrameWriter(sink);
     this.batch = new OutputBatch(this.writer);
-    // Reused assembly buffers: every payload is consumed before the frame after next (invocations run synchronously).
-    // A buffer invocation's input goes straight into the guest's buffer as it arrives (see direct).
-    this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), { reuse: true, direct: this.direct, volatileChunks });
+    const maxParked = config.maxParked ?? 0;
+    this.parking = JSPI && maxParked > 0 ? new Parking(maxParked, { parked: (r) => this.parked(r), resumed: (r) => this.resumed(r) }, options.sharedParking) : null;
+    // Reused assembly buffers: every payload is consumed before the frame after next (invocations run synchronously;
+    // one that parks copies what it keeps). A buffer invocation's input goes straight into the guest's buffer as it
+    // arrives (see direct).
+    this.decoder = new FrameDecoder(HOST_TO_CELL, (type, id, payload) => this.onFrame(type, id, payload), {
+      reuse: true, direct: this.direct, volatileChunks: options.volatileChunks === true,
+    });
   }
 
   /** Tells the host the agent is up (READY with request id 0), and the time on the shared clock (the host checks it is shared). */
@@ -70,7 +105,7 @@ export class AgentServer {
       if (type !== FrameType.DATA || first !== DATA_INPUT || w === null || w.id !== id || w.req.kind !== 'buffer') return null;
       if (!this.mayStart(w.startBy)) return null; // the ordinary path answers
       try {
-        const opened = this.core.openBuffer(w.req);
+        const opened = this.core.openBuffer(w.req, id);
         if (opened.target.length < length) {
           opened.abandon();
           return null;
@@ -122,9 +157,11 @@ export class AgentServer {
         return;
       }
       case FrameType.CANCEL:
-        return; // nothing runs between frames; a worker's running guest is stopped through the shared flag
+        // Nothing runs between frames but parked guests; a worker's running guest is stopped through the shared flag.
+        this.parking?.cancel(id);
+        return;
       case FrameType.SHUTDOWN:
-        this.onShutdown();
+        this.options.onShutdown();
         return;
       case FrameType.EVAL:
         if (this.config.eval !== true) throw protocolError('eval frames are not enabled in this cell');
@@ -158,15 +195,87 @@ export class AgentServer {
     const batch = this.batch;
     batch.begin(id);
     this.channel?.begin(id);
+    if (this.parking !== null && this.core.parks(req)) {
+      this.runParkable(new ParkableRun(id, batch, this.parking), req);
+      return;
+    }
+    let res: InvokeResult;
     try {
-      const res = this.core.invoke(req, batch.output);
-      batch.drain();
-      // What the invocation sent on the capability channel goes first; its result says how much (see RemoteCell).
-      this.channel?.flush();
-      this.writer.result(id, res, batch.streamed, this.channel?.sent ?? 0);
+      res = this.core.invoke(req, batch.output, id);
     } catch (e) {
-      batch.drain();
-      this.writer.error(id, e);
+      this.answerError(id, batch, e);
+      return;
+    }
+    this.answerResult(id, batch, res);
+  }
+
+  private answerResult(id: number, batch: OutputBatch, res: InvokeResult): void {
+    batch.drain();
+    // What the invocation sent on the capability channel goes first; its result says how much (see RemoteCell).
+    this.channel?.flush();
+    this.writer.result(id, res, batch.streamed, this.channel?.sent ?? 0);
+  }
+
+  private answerError(id: number, batch: OutputBatch, e: unknown): void {
+    batch.drain();
+    this.writer.error(id, e);
+  }
+
+  /**
+   * An invocation that may park. Its promise settles in a microtask at the earliest, so unless it parked already
+   * the frames after it wait (decoder.pause) until it parks or answers: the next invocation must not start first.
+   */
+  private runParkable(run: ParkableRun, req: InvokeRequest): void {
+    let pending: Promise<InvokeResult>;
+    try {
+      pending = this.core.invokeParking(req, run.batch.output, run.hooks, run.id);
+    } catch (e) {
+      this.answerError(run.id, run.batch, e);
+      return;
+    }
+    pending.then((res) => this.ended(run, res, null), (e: unknown) => this.ended(run, null, e));
+    if (!run.parked) {
+      run.holdsDecoder = true;
+      this.decoder.pause();
+    }
+  }
+
+  /** A parkable invocation answered (its channel state is the channel's: it was the last to run). */
+  private ended(run: ParkableRun, res: InvokeResult | null, e: unknown): void {
+    const batch = run.batch;
+    if (res !== null) this.answerResult(run.id, batch, res);
+    else this.answerError(run.id, batch, e);
+    if (batch !== this.batch && this.spareBatches.length < SPARE_BATCHES) this.spareBatches.push(batch);
+    if (run.holdsDecoder) {
+      run.holdsDecoder = false;
+      this.resumeDecoder();
+    }
+  }
+
+  /** Its output was flushed (WasiContext.beforeParking): the host learns it is parked, the next frames may run. */
+  private parked(run: ParkableRun): void {
+    if (this.channel !== undefined) run.channel = this.channel.suspend();
+    if (run.batch === this.batch) this.batch = this.spareBatches.pop() ?? new OutputBatch(this.writer);
+    this.writer.frame(FrameType.PARKED, run.id);
+    if (run.holdsDecoder) {
+      run.holdsDecoder = false;
+      // Not from here: the guest's stack is suspended only once this import returns its promise.
+      queueMicrotask(() => this.resumeDecoder());
+    }
+  }
+
+  /** It runs again now (between frames): the host learns it first; its hold on the channel comes back. */
+  private resumed(run: ParkableRun): void {
+    this.writer.frame(FrameType.RESUMED, run.id);
+    if (run.channel !== null && this.channel !== undefined) this.channel.restore(run.channel);
+    run.channel = null;
+  }
+
+  private resumeDecoder(): void {
+    try {
+      this.decoder.resume();
+    } catch (e) {
+      (this.options.onFatal ?? rethrow)(e);
     }
   }
 
@@ -182,4 +291,10 @@ export class AgentServer {
     }
     this.writer.frame(FrameType.EVAL_RESULT, id, reply);
   }
+}
+
+function rethrow(e: unknown): void {
+  setImmediate(() => {
+    throw e;
+  });
 }

@@ -9,14 +9,19 @@ import { joinParts } from '../protocol/index.js';
 import { AgentServer } from './server.js';
 import type { AgentConfig } from './core.js';
 
-const { config, cancel, capPort, capFlag } = workerData as { config: AgentConfig; cancel: SharedArrayBuffer; capPort: MessagePort; capFlag: SharedArrayBuffer };
+const { config, cancel, capPort, capFlag, parked } = workerData as {
+  config: AgentConfig; cancel: SharedArrayBuffer; capPort: MessagePort; capFlag: SharedArrayBuffer; parked?: { counts: SharedArrayBuffer; slot: number; max: number };
+};
 const port = parentPort!;
 const agent = new AgentServer(config, {
   send(parts) {
     const buf = joinParts(parts);
     port.postMessage(buf, [buf.buffer as ArrayBuffer]);
   },
-}, () => process.exit(0), new Int32Array(cancel), false, new PortHostChannel(capPort, new Int32Array(capFlag)));
+}, {
+  onShutdown: () => process.exit(0), cancelFlag: new Int32Array(cancel), channel: new PortHostChannel(capPort, new Int32Array(capFlag)),
+  ...(parked === undefined ? {} : { sharedParking: { counts: new Int32Array(parked.counts), slot: parked.slot, max: parked.max } }),
+});
 
 port.on('message', (msg: unknown) => {
   if (!(msg instanceof Uint8Array)) throw new Error('cell-protocol-error: a message that is not bytes');

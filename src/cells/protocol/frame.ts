@@ -21,6 +21,8 @@ export const FrameType = {
   PROBE_RESULT: 14, // cell → host: JSON ProbeReport, what the cell sees from inside
   CAP_SEND: 15, // cell → host, capability channel: [u8 op][bytes], one way (e.g. a response body chunk)
   UNLOAD: 16, // host → cell: module handle (UTF-8), no reply: forget that module (messages.ts decodeUnload)
+  PARKED: 17, // cell → host, empty: the invocation's guest is parked (its sleep no longer holds the cell's thread)
+  RESUMED: 18, // cell → host, empty: that parked guest runs again (its output, PARKED again, or its answer follow)
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -30,7 +32,9 @@ export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entr
 export const HOST_TO_CELL: ReadonlySet<number> = new Set([
   FrameType.LOAD, FrameType.INVOKE, FrameType.CANCEL, FrameType.SHUTDOWN, FrameType.DATA, FrameType.EVAL, FrameType.PROBE, FrameType.UNLOAD,
 ]);
-export const CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.READY, FrameType.RESULT, FrameType.ERROR, FrameType.DATA, FrameType.EVAL_RESULT, FrameType.PROBE_RESULT]);
+export const CELL_TO_HOST: ReadonlySet<number> = new Set([
+  FrameType.READY, FrameType.RESULT, FrameType.ERROR, FrameType.DATA, FrameType.EVAL_RESULT, FrameType.PROBE_RESULT, FrameType.PARKED, FrameType.RESUMED,
+]);
 /** And on the capability channel (cap-channel.ts). */
 export const CAP_HOST_TO_CELL: ReadonlySet<number> = new Set([FrameType.CAP_REPLY]);
 export const CAP_CELL_TO_HOST: ReadonlySet<number> = new Set([FrameType.CAP_CALL, FrameType.CAP_SEND]);
@@ -129,6 +133,8 @@ export class FrameDecoder {
   private readonly spare: Uint8Array[] = [];
   private flip = 0;
   private direct: DirectFrame | null = null;
+  /** While paused: what arrived since, in order (copies), decoded on resume(). Null: not paused. */
+  private held: Uint8Array[] | null = null;
 
   private readonly maxFrameBytes: number;
   private readonly admit: FrameAdmit | null;
@@ -151,8 +157,45 @@ export class FrameDecoder {
 
   push(chunk: Uint8Array): void {
     if (this.failed) throw protocolError('stream used after an error');
+    if (this.held !== null) {
+      this.held.push(copyBytes(chunk));
+      return;
+    }
+    this.run(chunk);
+  }
+
+  /**
+   * Called from a frame handler: no frame after this one is handed out until resume(), and what arrives meanwhile
+   * waits here (copied). The agent pauses while a guest it started is suspended for a moment (see AgentServer).
+   */
+  pause(): void {
+    this.held ??= [];
+  }
+
+  /** Hands out the frames that waited, until the next pause (call it outside any frame handler). Throws as push. */
+  resume(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    for (let i = 0; i < held.length; i++) {
+      this.run(held[i]!, true);
+      const again = this.held as Uint8Array[] | null; // a handler may have paused again
+      if (again !== null) {
+        again.push(...held.slice(i + 1)); // after the rest of that chunk
+        return;
+      }
+    }
+  }
+
+  get paused(): boolean {
+    return this.held !== null;
+  }
+
+  /** `owned`: the chunk is the decoder's own copy (held while paused), so a pause may keep part of it uncopied. */
+  private run(chunk: Uint8Array, owned = false): void {
+    if (this.failed) throw protocolError('stream used after an error');
     try {
-      this.consume(chunk);
+      this.consume(chunk, owned);
     } catch (e) {
       this.failed = true;
       this.chunks = [];
@@ -167,7 +210,7 @@ export class FrameDecoder {
     return this.buffered + (this.direct === null ? 0 : HEADER_BYTES + 1 + this.direct.filled);
   }
 
-  private consume(chunk: Uint8Array): void {
+  private consume(chunk: Uint8Array, owned = false): void {
     let data = chunk;
     const d = this.direct;
     if (d !== null) {
@@ -179,6 +222,7 @@ export class FrameDecoder {
       this.direct = null;
       this.sink!.done(d.type, d.id, d.first, d.target.subarray(0, d.need));
       data = data.subarray(n);
+      if (this.hold(data, owned)) return;
     }
     if (this.buffered > 0) {
       // Finish the frame in progress first.
@@ -194,6 +238,7 @@ export class FrameDecoder {
       this.buffered += take;
       data = data.subarray(take);
       this.consumeBuffered();
+      if (this.hold(data, owned)) return;
     }
     // Whole frames straight out of the chunk, no copy.
     let off = 0;
@@ -206,11 +251,19 @@ export class FrameDecoder {
       }
       this.onFrame(v.getUint8(4) as FrameType, v.getUint32(5, true), data.subarray(off + HEADER_BYTES, off + total));
       off += total;
+      if (this.hold(data.subarray(off), owned)) return;
     }
     if (off < data.length) {
       this.chunks.push(this.keep(data.subarray(off)));
       this.buffered += data.length - off;
     }
+  }
+
+  /** Paused by the last frame's handler: keep the rest of this chunk for resume() (a copy, unless it is our own). */
+  private hold(rest: Uint8Array, owned: boolean): boolean {
+    if (this.held === null) return false;
+    if (rest.length > 0) this.held.push(owned ? rest : copyBytes(rest));
+    return true;
   }
 
   /** Frame size (with the length field) of the buffered frame, or -1 while its header is incomplete. */

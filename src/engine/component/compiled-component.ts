@@ -89,7 +89,7 @@ export class CompiledComponentImpl implements CompiledComponent {
     let meter: FuelMeter | null = null;
     if (needsMeter) {
       const s = meterSettings(limits);
-      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag, s.tick);
+      meter = new (instrumentation().FuelMeter)(s.budget, s.budgetText, s.timeoutMs, s.cancelFlag, s.tick, s.cancelId);
       meter.begin();
     }
     const getCore = (name: string): CompiledModuleImpl => {
