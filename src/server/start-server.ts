@@ -9,7 +9,6 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { Isolation } from '../cells/types.js';
 import { IsolaError, isIsolaError } from '../errors.js';
-import { CellPool } from '../cells/index.js';
 import { checkGrants, grantPolicy, writableGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { loadManifest, parseFunctionEntry } from '../orchestrator/manifest.js';
 import { openOrchestrator } from '../orchestrator/orchestrator.js';
@@ -96,7 +95,7 @@ export const SERVER_DEFAULTS = {
   maxUploadBytes: 64 * 1024 * 1024,
 } as const;
 
-const realOrchestrator = (opts: OrchestratorOptions): Promise<OrchestratorApi> => openOrchestrator(opts, { createPool: (o) => new CellPool(o) });
+const realOrchestrator = (opts: OrchestratorOptions): Promise<OrchestratorApi> => openOrchestrator(opts);
 
 type DensityOptions = Pick<OrchestratorOptions, 'idleTimeoutMs' | 'spareCells' | 'maxFunctions' | 'maxTenants'>;
 

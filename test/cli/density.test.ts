@@ -80,6 +80,21 @@ test('serve --max-functions 3 --max-tenants 2: deploy --tenant until refused, on
     assert.equal(a.versions.length, 2);
     assert.deepEqual([a.versions[0]!.spec.tenant, a.versions[0]!.spec.idleTimeoutMs], ['acme', 60_000]);
     assert.equal(await (await fetch(`${served.url}/a`)).text(), 'hello from isola\n');
+
+    // isola functions: each function's tenant when it is not itself, then the tenants' cells.
+    const shown = (await cli('functions')).stdout;
+    assert.match(shown, /^a +\/a {2}\(tenant acme\)$/m);
+    assert.match(shown, /^b +\/b {2}\(tenant acme\)$/m);
+    assert.doesNotMatch(shown, /tenant a\)/);
+    assert.match(shown, /^TENANT +FUNCTIONS +CELLS +LOADED +COLD STARTS +SCALED DOWN$/m);
+    const acme = /^acme +(\d+) +(\d+) +(\d+) +(\d+) +(\d+)$/m.exec(shown);
+    assert.ok(acme, shown);
+    assert.equal(acme[1], '3', 'a, b and c are all acme now');
+    assert.ok(Number(acme[2]) >= 1 && Number(acme[3]) >= 1, shown); // cells and modules loaded (b never scales: warm from its deploy)
+    const metrics = await (await fetch(`${served.url}/metrics`)).text();
+    assert.match(metrics, /^isola_tenant_cells\{tenant="acme",state="alive"\} [1-9]/m);
+    assert.match(metrics, /^isola_tenant_modules\{tenant="acme",kind="functions"\} 3$/m);
+    assert.match(metrics, /^isola_tenant_events\{tenant="acme",event="cold_start"\} \d+$/m);
   } finally {
     await served.kill();
   }
