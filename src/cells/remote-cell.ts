@@ -114,6 +114,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
   /** An agent that ignores shutdown is killed when this fires. */
   private timer: NodeJS.Timeout | null = null;
   private hostEnded = false; // close() or kill(): no onExit
+  private readonly parkListeners: Array<() => void> = [];
   private readonly exitWaiters: Array<() => void> = [];
   /** Looks for invocations to take back (see takeBack). */
   private takeBackTimer: NodeJS.Timeout | null = null;
@@ -201,6 +202,10 @@ export abstract class RemoteCell implements Cell, FrameSink {
 
   onExit(listener: (reason: Error) => void): void {
     this.listeners.push(listener);
+  }
+
+  onParked(listener: () => void): void {
+    this.parkListeners.push(listener);
   }
 
   /** An artifact is verified, a component lifted, here on the host (see load-message.ts). */
@@ -576,6 +581,7 @@ export abstract class RemoteCell implements Cell, FrameSink {
         if (payload.length !== 0) throw protocolError(`parked frame for request ${id} is not empty`);
         this.inCellJobs.park(id);
         this.afterChange();
+        for (const l of this.parkListeners) l();
         return;
       case FrameType.RESUMED: {
         if (payload.length !== 0) throw protocolError(`resumed frame for request ${id} is not empty`);

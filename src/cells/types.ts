@@ -190,6 +190,8 @@ export interface Cell {
   unload(handle: ModuleHandle): void;
   /** Aborting the signal cancels: a queued invocation is dropped; a running one is stopped (or its cell killed after killGraceMs). */
   invoke(req: InvokeRequest, signal?: AbortSignal): Promise<InvokeResult>;
+  /** Called each time an invocation parks (the cell has room for another now); cells that never park need not. */
+  onParked?(listener: () => void): void;
   /** Called once when the cell dies for any reason other than close(). */
   onExit(listener: (reason: Error) => void): void;
   /** Graceful: finish nothing new, let running work end, then shut down. */

@@ -11,6 +11,7 @@ import type { SpawnedCell } from '../../src/cells/spawn.js';
 import { wat } from '../engine/wat.js';
 import { sleep } from './guests.js';
 import { until } from '../helpers/until.js';
+import { JSPI } from '../../src/engine/jspi.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof IsolaError && e.code === code;
 
@@ -224,6 +225,32 @@ test('a shared cell that crashes fails only the invocation it ran; the other mod
     assert.deepEqual((await b.invoke(which)).values, ['2']);
     assert.deepEqual((await a.invoke(which)).values, ['1']);
     assert.equal(pool.stats().crashed, 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a pool of sleepers (guests parked in poll_oneoff) serves 600 at once from a few cells, not one cell each', {
+  skip: JSPI ? false : 'needs JSPI (Node 24 or later); without it a sleeping guest holds its cell',
+  timeout: 60_000,
+}, async () => {
+  const sleeper = wat(`(module
+    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+      (i32.store (i32.const 80) (i32.const 1))
+      (i64.store (i32.const 88) (i64.const 500000000))
+      (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const 160)))))`);
+  const pool = new SharedCellPool({ spawn: { isolation: 'process' } });
+  try {
+    const m = pool.add({ bytes: sleeper }, { maxCells: 16 });
+    await m.invoke({ kind: 'wasi', args: ['s'] }); // its first cell, and the pool learns its guests park
+    const t0 = performance.now();
+    const results = await Promise.all(Array.from({ length: 600 }, () => m.invoke({ kind: 'wasi', args: ['s'], limits: { timeoutMs: 20_000 } })));
+    const wall = performance.now() - t0;
+    assert.ok(results.every((r) => r.exitCode === 0));
+    assert.ok(wall < 10_000, `600 sleepers of 0.5 s took ${wall.toFixed(0)} ms`);
+    assert.ok(pool.stats().cells <= 4, `${pool.stats().cells} cells for 600 sleepers`);
   } finally {
     await pool.close();
   }
