@@ -12,20 +12,11 @@ import { openOrchestrator, type Orchestrator } from '../../src/orchestrator/orch
 import { checkServerLimits, DENSITY_DEFAULTS, tenantOf, type KnownFunction } from '../../src/orchestrator/server-limits.js';
 import { versionIdOf } from '../../src/orchestrator/store.js';
 import type { FunctionSpec } from '../../src/orchestrator/types.js';
-import { cgi, fakePools, never, request, spec, tempDir, text } from './helpers.js';
+import { cgi, fakePools, never, refusedManifest, request, spec, tempDir, text } from './helpers.js';
 
 const HEAD = '[function.hello]\nsource = "hello.wasm"\nroute = "/hello"\n';
 
-function refused(toml: string, message: string | RegExp): void {
-  assert.throws(() => parseManifest(toml, 'isola.toml', { baseDir: '/srv' }), (e: unknown) => {
-    assert.ok(e instanceof IsolaError, String(e));
-    assert.equal(e.code, 'MANIFEST');
-    assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else assert.match(e.message, message);
-    return true;
-  });
-}
+const refused = refusedManifest;
 
 const one = (toml: string): FunctionSpec => parseManifest(toml, 'isola.toml', { baseDir: '/srv' })[0]!;
 

@@ -7,7 +7,8 @@ import { Engine } from '../../src/engine/engine.js';
 import { OutputCapture, runWasiCommand } from '../../src/capabilities/wasi-p1/index.js';
 import type { CellPoolApi, InvokeRequest, LoadRequest, InvokeResult, PoolOptions, PoolStats } from '../../src/cells/types.js';
 import { IsolaError } from '../../src/errors.js';
-import { DEFAULT_LIMITS } from '../../src/orchestrator/manifest.js';
+import assert from 'node:assert/strict';
+import { DEFAULT_LIMITS, parseManifest } from '../../src/orchestrator/manifest.js';
 import type { FunctionSpec, HttpRequestDescriptor } from '../../src/orchestrator/types.js';
 import { fromRoot } from '../helpers/root.js';
 import { setMaxListeners } from 'node:events';
@@ -117,4 +118,16 @@ export function fakePools(delayMs = 0): { createPool: (o: PoolOptions) => FakePo
   const log: FakePoolLog = { created: 0, closed: 0, invocations: 0, open: new Set() };
   const engine = new Engine({ cacheDir: null });
   return { log, createPool: (o) => new FakePool(o, log, delayMs, engine) };
+}
+
+/** Asserts that parsing `toml` (an isola.toml) is refused with one MANIFEST line: `message` exactly, or matching it. */
+export function refusedManifest(toml: string, message: string | RegExp): void {
+  assert.throws(() => parseManifest(toml, 'isola.toml', { baseDir: '/srv' }), (e: unknown) => {
+    assert.ok(e instanceof IsolaError, String(e));
+    assert.equal(e.code, 'MANIFEST');
+    assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
+    if (typeof message === 'string') assert.equal(e.message, message);
+    else assert.match(e.message, message);
+    return true;
+  });
 }

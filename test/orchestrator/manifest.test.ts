@@ -7,20 +7,11 @@ import { join } from 'node:path';
 import { IsolaError } from '../../src/errors.js';
 import { DEFAULT_LIMITS, loadManifest, parseFunctionEntry, parseManifest } from '../../src/orchestrator/manifest.js';
 import { checkRoute } from '../../src/orchestrator/routes.js';
-import { tempDir } from './helpers.js';
+import { refusedManifest, tempDir } from './helpers.js';
 
 const HEAD = '[function.hello]\nsource = "hello.wasm"\nroute = "/hello"\n';
 
-function refused(toml: string, message: string | RegExp): void {
-  assert.throws(() => parseManifest(toml, 'isola.toml', { baseDir: '/srv' }), (e: unknown) => {
-    assert.ok(e instanceof IsolaError, String(e));
-    assert.equal(e.code, 'MANIFEST');
-    assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else assert.match(e.message, message);
-    return true;
-  });
-}
+const refused = refusedManifest;
 
 test('a full entry becomes a spec: sizes, durations, env, files, isolation; relative paths resolve against the manifest', () => {
   const dir = tempDir('manifest');

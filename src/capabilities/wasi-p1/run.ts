@@ -68,15 +68,24 @@ export function runWasiCommand(compiled: CompiledModule, options: WasiOptions, l
     instance.getFunction(entry)();
     return 0;
   } catch (e) {
-    if (e instanceof WasiExit) return e.exitCode;
-    // An embedder's wrapper may have replaced the WasiExit; the code was recorded anyway.
-    if (wasi.exitCode !== null) return wasi.exitCode;
-    throw e;
+    return exitCodeOf(e, wasi);
   } finally {
-    wasi.close();
-    // After close: stdout/stderr captures hold copies, and nothing else keeps a view of guest memory.
-    instance.release();
+    closeRun(wasi, instance);
   }
+}
+
+/** A guest's end that threw: proc_exit's code, or the failure itself. */
+function exitCodeOf(e: unknown, wasi: { readonly exitCode: number | null }): number {
+  if (e instanceof WasiExit) return e.exitCode;
+  // An embedder's wrapper may have replaced the WasiExit; the code was recorded anyway.
+  if (wasi.exitCode !== null) return wasi.exitCode;
+  throw e;
+}
+
+function closeRun(wasi: { close(): void }, instance: Instance): void {
+  wasi.close();
+  // After close: stdout/stderr captures hold copies, and nothing else keeps a view of guest memory.
+  instance.release();
 }
 
 /**
@@ -93,12 +102,9 @@ export async function runWasiCommandParking(compiled: CompiledModule, options: W
     await instance.callSuspendable(entryOf(compiled));
     return 0;
   } catch (e) {
-    if (e instanceof WasiExit) return e.exitCode;
-    if (wasi.exitCode !== null) return wasi.exitCode;
-    throw e;
+    return exitCodeOf(e, wasi);
   } finally {
-    wasi.close();
-    instance.release();
+    closeRun(wasi, instance);
   }
 }
 
