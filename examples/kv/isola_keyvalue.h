@@ -26,17 +26,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-/* The last failed call's message copied into buf (cut to buf_cap bytes, not NUL-terminated): the number of
- * bytes copied, for printf("%.*s", (int)n, buf). */
-static inline int32_t isola_kv_error_text(char *buf, int32_t buf_cap) {
-  int32_t len = isola_kv_last_error(buf, buf_cap);
-  if (len < 0) return 0;
-  return len > buf_cap ? buf_cap : len;
-}
-
-#ifdef __cplusplus
-}
-#endif
 #endif
 
 #define ISOLA_KV_IMPORT(name) __attribute__((import_module("isola:keyvalue"), import_name(name)))
