@@ -1,6 +1,6 @@
 /** Prometheus metrics on a registry of our own (never prom-client's global one, so servers in one process don't mix). */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { InvocationRecord, OrchestratorApi } from '../orchestrator/types.js';
+import type { FunctionSummary, InvocationRecord, OrchestratorApi } from '../orchestrator/types.js';
 import type { KvOpRecord } from '../capabilities/keyvalue/host/stores.js';
 
 /**
@@ -11,6 +11,35 @@ export const NO_FUNCTION = '(none)';
 
 /** Distinct outbound host labels kept per function (the rest count as "other"): bounded memory whatever guests ask for. */
 const MAX_HOST_LABELS = 64;
+
+/**
+ * `get`'s value, computed once for everything that asks in this turn of the event loop (one scrape: prom-client
+ * collects every gauge between promise callbacks, before any timer or I/O callback runs again).
+ */
+function oncePerTurn<T>(get: () => T): () => T {
+  let cached: { value: T } | null = null;
+  return () => {
+    if (cached === null) {
+      cached = { value: get() };
+      setImmediate(() => {
+        cached = null;
+      });
+    }
+    return cached.value;
+  };
+}
+
+/** A gauge with one series per row (labelled `rowLabel`) and column (labelled `columnLabel`): a table's values. */
+function tableGauge<R>(registers: Registry[], name: string, help: string, [rowLabel, columnLabel]: [string, string],
+  rows: () => Iterable<R>, rowName: (r: R) => string, columns: Array<[string, (r: R) => number]>): void {
+  new Gauge({
+    name, help, labelNames: [rowLabel, columnLabel], registers,
+    collect() {
+      this.reset();
+      for (const r of rows()) for (const [column, value] of columns) this.set({ [rowLabel]: rowName(r), [columnLabel]: column }, value(r));
+    },
+  });
+}
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -59,83 +88,30 @@ export class ServerMetrics {
         this.set(openConnections());
       },
     });
-    new Gauge({
-      name: 'isola_cells',
-      help: 'Cells of each function by state (from pool stats)',
-      labelNames: ['function', 'state'],
-      registers,
-      collect() {
-        this.reset();
-        for (const f of orchestrator()?.list() ?? []) {
-          if (!f.pool) continue;
-          this.set({ function: f.name, state: 'alive' }, f.pool.cells);
-          this.set({ function: f.name, state: 'idle' }, f.pool.idle);
-          this.set({ function: f.name, state: 'busy' }, f.pool.busy);
-          this.set({ function: f.name, state: 'queued' }, f.pool.queued);
-        }
-      },
-    });
-    new Gauge({
-      name: 'isola_pool_events',
-      help: 'Events of each function\'s live pool since it started (a new version starts a new count): cells spawned, crashed, recycled; invocations taken back from a cell where they waited behind a slow one',
-      labelNames: ['function', 'event'],
-      registers,
-      collect() {
-        this.reset();
-        for (const f of orchestrator()?.list() ?? []) {
-          if (!f.pool) continue;
-          this.set({ function: f.name, event: 'spawned' }, f.pool.spawned);
-          this.set({ function: f.name, event: 'crashed' }, f.pool.crashed);
-          this.set({ function: f.name, event: 'recycled' }, f.pool.recycled);
-          this.set({ function: f.name, event: 'taken_back' }, f.pool.takenBack);
-          this.set({ function: f.name, event: 'cold_start' }, f.pool.coldStarts ?? 0);
-        }
-      },
-    });
-    new Gauge({
-      name: 'isola_tenant_cells',
-      help: 'Cells of each tenant (its functions share them) by state; 0 once it scaled to zero',
-      labelNames: ['tenant', 'state'],
-      registers,
-      collect() {
-        this.reset();
-        for (const t of orchestrator()?.tenants?.() ?? []) {
-          this.set({ tenant: t.tenant, state: 'alive' }, t.cells);
-          this.set({ tenant: t.tenant, state: 'idle' }, t.idle);
-          this.set({ tenant: t.tenant, state: 'busy' }, t.busy);
-        }
-      },
-    });
-    new Gauge({
-      name: 'isola_tenant_modules',
-      help: 'Functions of each tenant, and modules loaded in its cells (summed over cells)',
-      labelNames: ['tenant', 'kind'],
-      registers,
-      collect() {
-        this.reset();
-        for (const t of orchestrator()?.tenants?.() ?? []) {
-          this.set({ tenant: t.tenant, kind: 'functions' }, t.functions);
-          this.set({ tenant: t.tenant, kind: 'loaded' }, t.modulesLoaded);
-        }
-      },
-    });
-    new Gauge({
-      name: 'isola_tenant_events',
-      help: 'Events of each tenant\'s cells since its pools started: cold starts (a request that loaded its module), cells taken from the spares or spawned, modules evicted, cells scaled down after the idle timeout, crashes',
-      labelNames: ['tenant', 'event'],
-      registers,
-      collect() {
-        this.reset();
-        for (const t of orchestrator()?.tenants?.() ?? []) {
-          this.set({ tenant: t.tenant, event: 'cold_start' }, t.coldStarts);
-          this.set({ tenant: t.tenant, event: 'from_spare' }, t.fromSpares);
-          this.set({ tenant: t.tenant, event: 'spawned' }, t.spawned);
-          this.set({ tenant: t.tenant, event: 'evicted' }, t.evicted);
-          this.set({ tenant: t.tenant, event: 'scaled_down' }, t.scaledDown);
-          this.set({ tenant: t.tenant, event: 'crashed' }, t.crashed);
-        }
-      },
-    });
+    // One listing of functions and one of tenants per scrape, however many gauges read them (each walks every
+    // function: thousands on a dense server).
+    const functions = oncePerTurn(() => (orchestrator()?.list() ?? []).filter((f) => f.pool !== undefined));
+    const tenants = oncePerTurn(() => orchestrator()?.tenants?.() ?? []);
+    const pool = (f: FunctionSummary): NonNullable<FunctionSummary['pool']> => f.pool!;
+    tableGauge(registers, 'isola_cells', 'Cells of each function by state (from pool stats)', ['function', 'state'], functions, (f) => f.name, [
+      ['alive', (f) => pool(f).cells], ['idle', (f) => pool(f).idle], ['busy', (f) => pool(f).busy], ['queued', (f) => pool(f).queued],
+    ]);
+    tableGauge(registers, 'isola_pool_events', 'Events of each function\'s live pool since it started (a new version starts a new count): cells spawned, crashed, recycled; invocations taken back from a cell where they waited behind a slow one; cold starts (a request that loaded its module)',
+      ['function', 'event'], functions, (f) => f.name, [
+        ['spawned', (f) => pool(f).spawned], ['crashed', (f) => pool(f).crashed], ['recycled', (f) => pool(f).recycled],
+        ['taken_back', (f) => pool(f).takenBack], ['cold_start', (f) => pool(f).coldStarts ?? 0],
+      ]);
+    tableGauge(registers, 'isola_tenant_cells', 'Cells of each tenant (its functions share them) by state; 0 once it scaled to zero', ['tenant', 'state'], tenants, (t) => t.tenant, [
+      ['alive', (t) => t.cells], ['idle', (t) => t.idle], ['busy', (t) => t.busy],
+    ]);
+    tableGauge(registers, 'isola_tenant_modules', 'Functions of each tenant, and modules loaded in its cells (summed over cells)', ['tenant', 'kind'], tenants, (t) => t.tenant, [
+      ['functions', (t) => t.functions], ['loaded', (t) => t.modulesLoaded],
+    ]);
+    tableGauge(registers, 'isola_tenant_events', 'Events of each tenant\'s cells since its pools started: cold starts (a request that loaded its module), cells taken from the spares or spawned, modules evicted, cells scaled down after the idle timeout, crashes',
+      ['tenant', 'event'], tenants, (t) => t.tenant, [
+        ['cold_start', (t) => t.coldStarts], ['from_spare', (t) => t.fromSpares], ['spawned', (t) => t.spawned],
+        ['evicted', (t) => t.evicted], ['scaled_down', (t) => t.scaledDown], ['crashed', (t) => t.crashed],
+      ]);
     new Gauge({
       name: 'isola_spare_cells',
       help: 'Warm spare cells: ready now, wanted (isola serve --spare-cells), taken by tenants since start, missed (wanted, none ready)',
