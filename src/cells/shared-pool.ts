@@ -253,10 +253,6 @@ export class SharedCellPool {
     return m;
   }
 
-  get size(): number {
-    return this.modules.size;
-  }
-
   stats(): SharedPoolStats {
     const busy = this.slots.filter((s) => s.taken > 0).length;
     let modulesLoaded = 0;

@@ -110,7 +110,7 @@ export class Orchestrator implements OrchestratorApi {
     let createPool = internals.createPool;
     if (createPool === undefined) {
       this.spareCount = opts.spareCells ?? DENSITY_DEFAULTS.spareCells;
-      if (this.spareCount > 0) this.spareCells = new SpareCells(this.spawnOptions(1024 ** 3), this.spareCount);
+      if (this.spareCount > 0) this.spareCells = new SpareCells(this.spawnOptions(cellMemoryFor(DEFAULT_LIMITS.maxMemoryBytes)), this.spareCount);
       const pools = new SharedPools({ spares: this.spareCells ?? undefined });
       this.pools = pools;
       createPool = (o) => pools.create(o);
@@ -142,7 +142,7 @@ export class Orchestrator implements OrchestratorApi {
     this.spareCells?.start();
   }
 
-  /** How the cells of a version with these grants are spawned (spares: no grants, the default memory). */
+  /** How the cells of a version with these grants are spawned (spares: no grants, a default-limits function's memory). */
   private spawnOptions(memoryLimitBytes: number, spec?: FunctionSpec): CellSpawnOptions {
     return {
       isolation: spec?.isolation ?? this.opts.defaultIsolation ?? 'process',
