@@ -180,6 +180,32 @@ for (const target of targets) {
       await assert.rejects(kv.listKeys('page/', 'not a cursor!', 10), failsWith('invalid'));
     });
 
+    it('lists each key exactly once while the store grows between pages (Redis rehashing mid-listing)', async () => {
+      const growing = await openBackend(place.config(2));
+      try {
+        const keys = Array.from({ length: 400 }, (_, i) => `stay.${String(i).padStart(3, '0')}`);
+        await growing.setMany(keys.map((k) => [k, bytes('')]));
+        for (const limit of [5, 13, 64]) {
+          const listed: string[] = [];
+          let cursor: string | undefined;
+          let page = 0;
+          do {
+            const got = await growing.listKeys('stay.', cursor, limit);
+            assert.ok(got.keys.length <= limit, `a page of ${got.keys.length} keys (limit ${limit})`);
+            listed.push(...got.keys);
+            cursor = got.cursor;
+            // other keys arrive between pages, so the table keeps resizing under the listing
+            const grow = Array.from({ length: 97 }, (_, i) => `grow.${limit}.${page}.${i}`);
+            await growing.setMany(grow.map((k) => [k, bytes('')]));
+            page++;
+          } while (cursor !== undefined);
+          assert.deepEqual([...listed].sort(), keys, `pages of ${limit}`);
+        }
+      } finally {
+        await growing.close();
+      }
+    });
+
     it('increments: an absent key counts from 0, negative deltas, 64-bit exact, a non-integer is invalid', async () => {
       assert.equal(await kv.increment('inc/a', 5n), 5n);
       assert.equal(await kv.increment('inc/a', -7n), -2n);

@@ -29,27 +29,34 @@ const asBuffer = (v: Uint8Array): Buffer => Buffer.from(v.buffer, v.byteOffset, 
 const globPrefix = (prefix: string): string => `${prefix.replace(/[\\*?[\]]/g, '\\$&')}*`;
 
 /**
- * A listing position: the SCAN cursor to run next, the COUNT it runs with, and the last key a page already
- * returned of that SCAN's batch, in sorted order ('' for none: keys are never empty). Not a count of keys to
- * skip: the same cursor and COUNT may answer a different batch the next time (Redis rehashes its table
- * incrementally, as commands arrive), and a count would then repeat or skip keys; sorted, a batch resumes
- * after the last key given whatever order it comes back in.
+ * A listing position: the SCAN cursor to run next ('' once SCAN has come back to 0) and the keys SCAN already
+ * answered that did not fit the last page. A SCAN cursor is never run twice: Redis rehashes its table
+ * incrementally, so the same cursor may answer a different batch the next time, and resuming inside a batch by
+ * count or by its last key repeats or skips keys. Each SCAN asks for about what the page still lacks, so what
+ * overflows is a bucket's worth of keys and the cursor stays small.
  */
 interface ScanPosition {
   scan: string;
-  count: number;
-  after: string;
+  pending: string[];
 }
 
 function encodeScanPosition(p: ScanPosition): string {
-  return encodeCursor(`${p.scan}:${p.count}:${p.after}`);
+  return encodeCursor(JSON.stringify([p.scan, ...p.pending]));
 }
 
-function decodeScanPosition(cursor: string | undefined, limit: number): ScanPosition {
-  if (cursor === undefined) return { scan: '0', count: limit, after: '' };
-  const m = /^([0-9]{1,20}):([1-9][0-9]{0,8}):(.*)$/s.exec(decodeCursor(cursor));
-  if (!m) throw new KvBackendError('invalid', 'not a cursor of this listing');
-  return { scan: m[1]!, count: Number(m[2]), after: m[3]! };
+function decodeScanPosition(cursor: string | undefined): ScanPosition {
+  if (cursor === undefined) return { scan: '0', pending: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decodeCursor(cursor));
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || !parsed.every((k) => typeof k === 'string') || !/^[0-9]{0,20}$/.test(parsed[0] ?? '-')) {
+    throw new KvBackendError('invalid', 'not a cursor of this listing');
+  }
+  const [scan, ...pending] = parsed as string[];
+  return { scan: scan!, pending };
 }
 
 export class RedisBackend implements KvBackend {
@@ -114,23 +121,26 @@ export class RedisBackend implements KvBackend {
 
   listKeys(prefix: string, cursor: string | undefined, limit: number): Promise<KeyPage> {
     return this.call('list keys', async () => {
-      let at = decodeScanPosition(cursor, limit);
+      const at = decodeScanPosition(cursor);
       const keys: string[] = [];
-      for (let round = 0; round < MAX_SCANS_PER_PAGE && keys.length < limit; round++) {
-        const [next, found] = await this.client.scan(at.scan, 'MATCH', globPrefix(prefix), 'COUNT', at.count);
-        const after = at.after;
-        const fresh = after === '' ? found : found.filter((k) => k > after);
-        // COUNT is only a hint: a batch that overflows the page is finished by the next page.
-        if (keys.length + fresh.length > limit) {
-          const taken = fresh.sort().slice(0, limit - keys.length);
-          keys.push(...taken);
-          return { keys, cursor: encodeScanPosition({ ...at, after: taken[taken.length - 1]! }) };
+      const overflow: string[] = [];
+      const seen = new Set<string>(); // SCAN may answer a key twice; one page never shows it twice
+      const take = (found: string[]): void => {
+        for (const k of found) {
+          if (seen.has(k) || !k.startsWith(prefix)) continue; // a forged cursor's keys outside the prefix are dropped
+          seen.add(k);
+          (keys.length < limit ? keys : overflow).push(k);
         }
-        keys.push(...fresh);
-        if (next === '0') return { keys };
-        at = { scan: next, count: limit, after: '' };
+      };
+      take(at.pending);
+      let scan = at.scan;
+      for (let round = 0; round < MAX_SCANS_PER_PAGE && keys.length < limit && scan !== ''; round++) {
+        const [next, found] = await this.client.scan(scan, 'MATCH', globPrefix(prefix), 'COUNT', limit - keys.length);
+        take(found);
+        scan = next === '0' ? '' : next;
       }
-      return { keys, cursor: encodeScanPosition(at) };
+      if (scan === '' && overflow.length === 0) return { keys };
+      return { keys, cursor: encodeScanPosition({ scan, pending: overflow }) };
     });
   }
 
