@@ -41,9 +41,9 @@ export function startRedis(): Promise<TestServer> {
   (port) => `redis://127.0.0.1:${port}`);
 }
 
-/** nats-server with JetStream, its store in the temp folder (kept across restart()). */
-export function startNats(): Promise<TestServer> {
-  return startServer('nats-server', '', 'INFO {', (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
+/** nats-server with JetStream, its store in the temp folder (kept across restart()); `extra`: more flags (e.g. --user/--pass). */
+export function startNats(extra: string[] = []): Promise<TestServer> {
+  return startServer('nats-server', '', 'INFO {', (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, ...extra],
     (port) => `nats://127.0.0.1:${port}`);
 }
 

@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { IsolaError, type IsolaErrorCode } from '../errors.js';
 import type { FunctionSummary, LogRecord, SpareSummary, TenantSummary, VersionInfo } from '../orchestrator/types.js';
 import { functionNameProblem } from '../orchestrator/function-name.js';
+import type { NodeStatus } from '../cluster/types.js';
 
 export interface DeployOptions {
   activate?: boolean;
@@ -97,6 +98,11 @@ export class AdminClient {
     const res = await this.send('GET', `${functionPath(name)}/logs${search}`, { accept: 'application/x-ndjson' });
     if (res.statusCode !== 200) throw statusError(res.statusCode ?? 0, (await readAnswer(res)).body, this.server.origin);
     await eachJsonLine(res, 'log line', this.server.origin, (value) => onRecord(value as unknown as LogRecord));
+  }
+
+  /** The cluster as the server sees it (a server not in a cluster answers 404: this throws NOT_FOUND). */
+  clusterStatus(): Promise<{ cluster: string; node: string; nodes: NodeStatus[] }> {
+    return this.call('GET', '/admin/cluster');
   }
 
   kvStores(): Promise<{ stores: Array<{ name: string; backend: string; open: boolean }> }> {

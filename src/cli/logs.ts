@@ -2,7 +2,8 @@
  * `isola logs NAME [--follow] [--since 10m] [--tail N] [--json]`: a function's log, one line per record
  * as `kubectl logs` or `spin` print them: time, request id, version, text (isola's own lines, such as why a
  * request failed, marked `[isola]`). Control characters a guest wrote are shown escaped, never sent to
- * the terminal as they are. `--json` prints the records as JSON lines.
+ * the terminal as they are. `--json` prints the records as JSON lines. In a cluster each line starts with
+ * the node it was written on.
  */
 import type { LogRecord } from '../orchestrator/types.js';
 import { parseSince, parseTail } from '../server/log-query.js';
@@ -18,11 +19,13 @@ export interface LogsFlags extends ServerFlags {
 
 /** C0 controls but tab, DEL and C1 controls: an escape sequence from a guest must not reach a terminal. */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
-const escaped = (text: string): string => text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+export const escaped = (text: string): string => text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
-export function formatLogRecord(r: LogRecord): string {
+/** A record from a cluster carries the node it came from: the line then starts with it. */
+export function formatLogRecord(r: LogRecord & { node?: unknown }): string {
   const mark = r.stream === 'stderr' ? '' : `[${r.stream}] `;
-  return `${r.time} ${r.requestId || '-'} ${r.version || '-'} ${mark}${escaped(r.text)}\n`;
+  const node = typeof r.node === 'string' ? `${escaped(r.node)} ` : '';
+  return `${node}${r.time} ${r.requestId || '-'} ${r.version || '-'} ${mark}${escaped(r.text)}\n`;
 }
 
 export async function logsCommand(name: string, flags: LogsFlags): Promise<number> {

@@ -118,7 +118,9 @@ export async function parseCommandLine(argv: string[], actions: Actions, version
   compileCommand(program, record(actions.compile));
   serverCommands(program, record);
   doctorCommand(program, record);
-  for (const command of [program, ...program.commands]) usageErrorsOf(command);
+  // Every level: subcommands (kv ls, cluster status) too, or their usage errors would exit without a word.
+  const withSubcommands = (c: Command): Command[] => [c, ...c.commands.flatMap(withSubcommands)];
+  for (const command of withSubcommands(program)) usageErrorsOf(command);
   let active: Command | null = null;
   program.hook('preAction', (_program, command) => {
     active = command;

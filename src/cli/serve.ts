@@ -33,6 +33,9 @@ export interface ServeFlags {
   spareCells?: string;
   maxFunctions?: string;
   maxTenants?: string;
+  cluster?: string;
+  clusterName?: string;
+  nodeId?: string;
 }
 
 /** Warm spares are jailed processes: a number beyond this is a typo, not a plan. */
@@ -178,6 +181,8 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
       sendTimeoutMs,
       maxConnections,
       ...density,
+      ...(flags.cluster !== undefined || flags.clusterName !== undefined || flags.nodeId !== undefined
+        ? { cluster: { url: flags.cluster, name: flags.clusterName, nodeId: flags.nodeId } } : {}),
       logLevel: flags.logLevel === undefined ? undefined : logLevel(server, flags.logLevel),
     };
     const running = await server.startServer(options);
@@ -187,6 +192,7 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
     const source = quick ?? manifest;
     const lines = [`isola: serving ${running.url}${source ? ` (${source})` : ' (no isola.toml: waiting for deploys)'}`];
     for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${routeUrl(f.route, running.url)}`);
+    if (running.cluster) lines.push(`isola: node ${running.cluster.node} of the cluster (${running.cluster.nodes().filter((n) => n.state === 'up').length} nodes up)`);
     if (running.adminUrl !== running.url) lines.push(`isola: admin API on ${running.adminUrl} (not on ${running.url})`);
     const warning = networkWarning(listen, flags.adminListen);
     if (warning) lines.push(warning);

@@ -40,6 +40,9 @@ function serveCommand(program: Command, record: Recorder): void {
     .option('--spare-cells <n>', 'jailed cells kept started for cold starts (default 2; 0: none)')
     .option('--max-functions <n>', 'functions the server holds at most; more deploys are refused (default 10000)')
     .option('--max-tenants <n>', 'tenants the server holds at most; more deploys are refused (default 10000)')
+    .option('--cluster <url>', 'join a cluster over NATS with JetStream (nats://host:port); credentials and TLS go in [cluster] of isola.toml')
+    .option('--cluster-name <name>', 'which cluster on that NATS (default "default"): names its subjects and buckets')
+    .option('--node-id <id>', "this node's id in the cluster (default: kept in DATA-DIR/node-id)")
     .action(record(async (module: string | undefined, o: ServeFlags) => (await import('./serve.js')).serveCommand(o, module)));
 }
 
@@ -137,9 +140,19 @@ function kvCommands(program: Command, record: Recorder): void {
     .action(record(async (store: string, key: string, o: ServerFlags) => (await import('./kv.js')).kvRemoveCommand(store, key, o)));
 }
 
+/** `isola cluster status`: the admin API's view of the cluster. */
+function clusterCommands(program: Command, record: Recorder): void {
+  const cluster = program.command('cluster').description('the nodes of a cluster (isola serve --cluster)');
+  serverOptions(cluster.command('status')
+    .description('list the nodes: state, load, versions, when last seen, clock skew (* = the node asked)'))
+    .option('--json', 'machine-readable output')
+    .action(record(async (o: ServerFlags & { json?: boolean }) => (await import('./cluster.js')).clusterStatusCommand(o)));
+}
+
 export function serverCommands(program: Command, record: Recorder): void {
   serveCommand(program, record);
   deployCommand(program, record);
   adminCommands(program, record);
   kvCommands(program, record);
+  clusterCommands(program, record);
 }

@@ -332,8 +332,9 @@ export function parseManifest(textOf: string, file: string, opts: { baseDir?: st
     throw new IsolaError('MANIFEST', `${file}: ${at}invalid TOML: ${reason}`);
   }
   for (const key of Object.keys(doc)) {
-    if (key !== 'function' && !(KV_TABLE_KEYS as readonly string[]).includes(key)) {
-      throw new IsolaError('MANIFEST', `${file}: ${key}: unknown key (expected [function.NAME] and [key-value-store.NAME] tables)`);
+    // [cluster] is the server's (src/cluster/config.ts reads it), as [key-value-store.NAME] is the stores'.
+    if (key !== 'function' && key !== 'cluster' && !(KV_TABLE_KEYS as readonly string[]).includes(key)) {
+      throw new IsolaError('MANIFEST', `${file}: ${key}: unknown key (expected [function.NAME], [key-value-store.NAME] and [cluster] tables)`);
     }
   }
   const fns = doc.function ?? {};

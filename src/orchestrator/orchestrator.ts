@@ -406,6 +406,47 @@ export class Orchestrator implements OrchestratorApi {
     return info;
   }
 
+  /**
+   * What deploy(spec, bytes) would store, checked as a deploy checks it (name, route, limits, the module itself,
+   * compiled on the host) without storing or starting anything: a cluster publishes it, then every node deploys it.
+   */
+  async prepare(spec: FunctionSpec, bytes: Uint8Array): Promise<VersionInfo> {
+    this.checkOpen();
+    checkFunctionName(spec.name, 'deploy');
+    const routeProblem = checkRoute(spec.route);
+    if (routeProblem) throw new IsolaError('MANIFEST', `deploy: function.${spec.name}.route: ${routeProblem}`);
+    checkServerLimits(this.fns, spec, this.opts, this.reserved);
+    const checked = await validateModule(this.engine, bytes, spec, true);
+    const other = this.routeConflict(checked);
+    if (other) throw new IsolaError('CONFLICT', `route ${checked.route} is already served by function ${other}`);
+    const { id, moduleSha256 } = versionIdOf(bytes, checked);
+    const { source: _source, ...stored } = checked;
+    return { id, moduleSha256, size: bytes.length, createdAt: new Date().toISOString(), spec: stored };
+  }
+
+  /** Whether version `id` of `name` is stored here (a cluster node fetches the bytes of those that are not). */
+  hasVersion(name: string, id: string): boolean {
+    return this.fns.get(name)?.versions.some((v) => v.id === id) ?? false;
+  }
+
+  /** How busy `name` is here (undefined: no live version): forwarding reads it before running a request here. */
+  load(name: string): { running: number; queued: number; maxConcurrency: number } | undefined {
+    const entry = this.fns.get(name);
+    if (!entry?.live) return undefined;
+    return { running: entry.admission.running, queued: entry.admission.queued, maxConcurrency: entry.live.info.spec.limits.maxConcurrency };
+  }
+
+  /** Requests running and waiting here, over every function. */
+  loadTotals(): { running: number; queued: number } {
+    let running = 0;
+    let queued = 0;
+    for (const e of this.fns.values()) {
+      running += e.admission.running;
+      queued += e.admission.queued;
+    }
+    return { running, queued };
+  }
+
   private entryOrThrow(name: string): FunctionEntry {
     const entry = this.fns.get(name);
     if (!entry) throw new IsolaError('NOT_FOUND', `no function named ${name}`);

@@ -18,6 +18,8 @@ import { readBody } from './read-body.js';
 import { sendJson } from './respond.js';
 import { kvAdminOperation } from './admin-kv.js';
 import type { KvStores } from '../capabilities/keyvalue/host/stores.js';
+import type { ClusterAdminApi } from '../cluster/types.js';
+import { clusterAdminOperation } from './admin-cluster.js';
 
 export interface AdminContext {
   orchestrator: OrchestratorApi;
@@ -35,10 +37,12 @@ export interface AdminContext {
   followers: Set<() => void>;
   /** The key-value stores (`/admin/kv`). */
   kv: KvStores;
+  /** This node's cluster (`/admin/cluster`, logs from every node); absent: not in a cluster. */
+  cluster?: ClusterAdminApi;
 }
 
 /** Operations that change nothing (no route refresh, no admin log line). */
-const READS = new Set(['list', 'get', 'logs', 'kv-stores', 'kv-list', 'kv-get']);
+const READS = new Set(['list', 'get', 'logs', 'kv-stores', 'kv-list', 'kv-get', 'cluster']);
 
 const MAX_JSON_BODY = 64 * 1024;
 
@@ -147,7 +151,7 @@ const ACTIONS: Record<string, Action> = {
   logs: {
     method: 'GET',
     run: async (ctx, req, res, name, query) => {
-      serveLogs(ctx, req, res, name, query); // answers itself (and, following, keeps answering)
+      await serveLogs(ctx, req, res, name, query); // answers itself (and, following, keeps answering)
       return [200, null];
     },
   },
@@ -177,6 +181,10 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
     }
     if (typeof kvOp === 'string') return allow(kvOp);
     op = kvOp;
+  } else if (head === 'cluster' && segments.length === 1) {
+    const clusterOp = clusterAdminOperation(ctx.cluster, method);
+    if (typeof clusterOp === 'string') return allow(clusterOp);
+    op = clusterOp;
   } else if (head === 'tenants' && segments.length === 1) {
     if (method !== 'GET') return allow('GET');
     op = { operation: 'tenants', run: async () => [200, { tenants: orch.tenants?.() ?? [], spares: orch.spares?.() ?? null }] };

@@ -127,6 +127,27 @@ export class ServerMetrics {
   }
 
   /** `fn` is '' for requests that matched no function (404s, admin, metrics, health): they count under NO_FUNCTION. */
+  /**
+   * A cluster node: every series carries `node` (so one Prometheus can scrape them all), and the nodes this one
+   * sees, by state, and the requests it forwarded or served for others join the metrics.
+   */
+  clusterNode(node: string, nodes: () => Array<{ state: string }>, forwarded: () => { sent: Record<string, number>; served: Record<string, number> }): void {
+    this.registry.setDefaultLabels({ node });
+    const registers = [this.registry];
+    const states = ['up', 'gone', 'left'];
+    new Gauge({
+      name: 'isola_cluster_nodes', help: 'Nodes this node sees, by state (up: a heartbeat in the last 3 s)', labelNames: ['state'], registers,
+      collect() {
+        const all = nodes();
+        for (const state of states) this.set({ state }, all.filter((n) => n.state === state).length);
+      },
+    });
+    const stats = oncePerTurn(forwarded);
+    tableGauge(registers, 'isola_cluster_forwarded', 'Requests this node forwarded to others (sent: forwarded, busy: no node had room, failed) and took from others (served, refusedBusy, failed), since start',
+      ['direction', 'outcome'], () => [['sent', stats().sent], ['served', stats().served]] as Array<[string, Record<string, number>]>, ([d]) => d,
+      ['forwarded', 'busy', 'failed', 'served', 'refusedBusy'].map((k) => [k, ([, r]: [string, Record<string, number>]) => r[k] ?? 0] as [string, (r: [string, Record<string, number>]) => number]));
+  }
+
   request(fn: string, version: string, status: number, seconds: number): void {
     const labels = { function: fn || NO_FUNCTION };
     this.requests.inc({ ...labels, version, status: String(status) });

@@ -27,6 +27,10 @@ import { sendJson, sendText } from './respond.js';
 import { Router } from './router.js';
 import { serverStoreSettings } from '../capabilities/keyvalue/config.js';
 import { KvStores } from '../capabilities/keyvalue/host/stores.js';
+import { checkClusterConfig, loadClusterConfig } from '../cluster/config.js';
+import { joinCluster } from '../cluster/join.js';
+import type { ClusterNode } from '../cluster/node.js';
+import type { ClusterConfig, LocalOrchestrator } from '../cluster/types.js';
 
 export interface ServerOptions {
   /** host:port (default 127.0.0.1:3000; port 0 picks a free one). */
@@ -66,6 +70,11 @@ export interface ServerOptions {
   maxFunctions?: number;
   /** Distinct tenants the server holds at most; a deploy adding one more is refused with 409. Default 10000. */
   maxTenants?: number;
+  /**
+   * Join a cluster over NATS (`isola serve --cluster URL`): over isola.toml's `[cluster]`, whose other settings
+   * (credentials, TLS) stay. Absent, and no `[cluster]`: a server of its own.
+   */
+  cluster?: Partial<ClusterConfig>;
   /** Builds the orchestrator (tests inject a fake); default: the real one. */
   createOrchestrator?: (opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>;
 }
@@ -79,6 +88,8 @@ export interface RunningServer {
   orchestrator: OrchestratorApi;
   /** Connections open now, on all listeners. */
   openConnections(): number;
+  /** The cluster this server is a node of (absent: none). */
+  cluster?: ClusterNode;
   /** Re-reads the route table (after changing functions through `orchestrator` directly). */
   refreshRoutes(): void;
   /** Stop accepting, let in-flight requests finish for up to graceMs, then close everything. Idempotent. */
@@ -118,6 +129,17 @@ function densityOptions(opts: ServerOptions): DensityOptions {
   return out;
 }
 
+/** The cluster to join: the flags' settings over isola.toml's `[cluster]`, checked (undefined: none). */
+function clusterSettings(opts: ServerOptions): ClusterConfig | undefined {
+  const file = opts.manifestPath === undefined ? undefined : loadClusterConfig(opts.manifestPath);
+  const flags = opts.cluster;
+  if (flags === undefined && file === undefined) return undefined;
+  const url = flags?.url ?? file?.url;
+  if (url === undefined) throw new IsolaError('USAGE', 'a cluster needs a NATS URL (--cluster nats://host:port)');
+  const merged: ClusterConfig = { ...file, ...Object.fromEntries(Object.entries(flags ?? {}).filter(([, v]) => v !== undefined)), url, name: flags?.name ?? file?.name ?? 'default' };
+  return checkClusterConfig(merged, flags?.url !== undefined ? '--cluster' : 'cluster');
+}
+
 /** Which paths a listener answers: the main one functions (and the admin API unless it has its own listener). */
 interface Role {
   functions: boolean;
@@ -131,6 +153,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { token, generated } = loadOrCreateAdminToken(opts.dataDir, opts.adminToken);
   const policy = grantPolicy({ dataDir: opts.dataDir, allowDirs: opts.allowDirs, allowIsolations: opts.allowIsolations, defaultIsolation: opts.defaultIsolation });
   const density = densityOptions(opts); // checked before anything opens
+  const clusterConfig = clusterSettings(opts);
   const versionOf = new Map<string, string>();
   let orchestrator: OrchestratorApi | undefined;
   const listeners: Listener[] = [];
@@ -156,31 +179,51 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       logger.info({ audit: rec }, 'invocation');
     },
   });
-  orchestrator = orch;
+  let changed: (name?: string) => void = () => {};
+  let urls = { url: '', adminUrl: '' };
+  let cluster: ClusterNode | undefined;
+  if (clusterConfig !== undefined) {
+    try {
+      if (typeof (orch as Partial<LocalOrchestrator>).prepare !== 'function') throw new IsolaError('USAGE', 'a cluster node needs the real orchestrator');
+      cluster = await joinCluster(orch as LocalOrchestrator, clusterConfig, { dataDir: opts.dataDir, logger, urls: () => urls, changed: (name) => changed(name) });
+    } catch (e) {
+      await orch.close(0);
+      await kv.close();
+      throw e;
+    }
+    const member = cluster;
+    metrics.clusterNode(member.node, () => member.nodes(), () => {
+      const { served, sent } = member.forwardStats();
+      return { served: { ...served }, sent: { ...sent } };
+    });
+  }
+  const served: OrchestratorApi = cluster ?? orch;
+  orchestrator = served;
 
   try {
-    if (opts.manifestPath !== undefined) await deployManifest(orch, opts.manifestPath, opts.defaultIsolation, policy, logger);
-    if (opts.modulePath !== undefined) await deployQuick(orch, opts.modulePath, opts.defaultIsolation, logger, opts.quickKeyValueStores);
+    if (opts.manifestPath !== undefined) await deployManifest(served, opts.manifestPath, opts.defaultIsolation, policy, logger);
+    if (opts.modulePath !== undefined) await deployQuick(served, opts.modulePath, opts.defaultIsolation, logger, opts.quickKeyValueStores);
   } catch (e) {
-    await orch.close(0);
+    await served.close(0);
     await kv.close();
     throw e;
   }
 
-  let router = new Router(orch.routes());
+  let router = new Router(served.routes());
   /** After a change to `name` (the table follows that function), or to anything (it is read again whole). */
   const refreshRoutes = (name?: string): void => {
     if (name === undefined) {
-      router = new Router(orch.routes());
+      router = new Router(served.routes());
       return;
     }
-    const f = orch.get(name);
+    const f = served.get(name);
     router.set(name, f?.active ? f.route : undefined);
   };
 
-  const gateway: GatewayContext = { orchestrator: orch, logger, serverName: main.host, serverPort: main.port, versionOf };
+  const gateway: GatewayContext = { orchestrator: served, logger, serverName: main.host, serverPort: main.port, versionOf };
   const admin: AdminContext = {
-    orchestrator: orch, token, logger, metrics, policy, defaultIsolation: opts.defaultIsolation, kv,
+    orchestrator: served, token, logger, metrics, policy, defaultIsolation: opts.defaultIsolation, kv,
+    ...(cluster ? { cluster: cluster.admin } : {}),
     maxUploadBytes: opts.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, changed: refreshRoutes, followers: new Set(),
   };
   const idPrefix = randomBytes(4).toString('hex') + '-';
@@ -211,7 +254,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     if (first === '.well-known' && second === 'isola') {
       if (third === 'health' && where.segments.length === 3) {
-        sendJson(res, draining ? 503 : 200, draining ? { status: 'draining' } : { status: 'ok', functions: orch.routes().length });
+        sendJson(res, draining ? 503 : 200, draining ? { status: 'draining' } : { status: 'ok', functions: served.routes().length });
       } else sendText(res, 404);
       return ['', ''];
     }
@@ -272,12 +315,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       l.server.close();
       l.connections.stop();
     }
-    await orch.close(0); // its pools hold cells (processes): never leave them behind a failed start
+    await served.close(0); // its pools hold cells (processes): never leave them behind a failed start
     throw e;
   }
   const [primary, adminListener = primary] = listeners as [Listener, Listener?];
   gateway.serverPort = primary.port;
-  logger.info({ url: primary.url, adminUrl: adminListener.url, functions: orch.routes().length }, 'listening');
+  urls = { url: primary.url, adminUrl: adminListener.url };
+  changed = refreshRoutes;
+  logger.info({ url: primary.url, adminUrl: adminListener.url, functions: served.routes().length }, 'listening');
   if (!isLoopback(adminListener.url)) logger.warn({ adminUrl: adminListener.url }, 'the admin API is reachable from the network');
 
   let closing: Promise<void> | null = null;
@@ -303,7 +348,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         l.connections.stop();
       }
       await stopped;
-      await orch.close(Math.max(0, deadline - Date.now()));
+      await served.close(Math.max(0, deadline - Date.now()));
       await kv.close();
       logger.info({ abandoned: inflight.size }, 'server closed');
       logger.flush?.();
@@ -314,7 +359,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     adminUrl: adminListener.url,
     adminToken: token,
     tokenWasGenerated: generated,
-    orchestrator: orch,
+    orchestrator: served,
+    ...(cluster ? { cluster } : {}),
     openConnections,
     refreshRoutes,
     close,

@@ -95,7 +95,7 @@ test('unknown keys, reserved grants, missing keys, bad names, bad TOML', () => {
   refused('[function."a/b"]\nsource = "h.wasm"\nroute = "/h"\n', /bad function name "a\/b"/);
   refused('[function."-a"]\nsource = "h.wasm"\nroute = "/h"\n', /bad function name "-a"/);
   refused(`[function.${'a'.repeat(64)}]\nsource = "h.wasm"\nroute = "/h"\n`, /bad function name/);
-  refused('name = "x"\n', 'isola.toml: name: unknown key (expected [function.NAME] and [key-value-store.NAME] tables)');
+  refused('name = "x"\n', 'isola.toml: name: unknown key (expected [function.NAME], [key-value-store.NAME] and [cluster] tables)');
   refused('function = 1\n', 'isola.toml: function: expected [function.NAME] tables, got 1');
   refused('[function]\nhello = 3\n', 'isola.toml: function.hello: expected a table');
   refused('[function.hello\n', /^isola\.toml: line 1, column \d+: invalid TOML: /);

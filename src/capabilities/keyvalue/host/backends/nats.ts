@@ -4,11 +4,12 @@
 // (and calls in flight when the connection drops fail then), so a store that is down costs callers nothing.
 // NATS has no server-side add or compare-by-value: increments and compare-and-swap are conditional writes on
 // the key's revision (the last sequence of its subject), retried on conflict.
-import { connect, ErrorCode, Events, type KV, type KvEntry, type NatsConnection } from 'nats';
+import { ErrorCode, Events, type KV, type KvEntry, type NatsConnection } from 'nats';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { addChecked, counterBytes, parseCounter } from './counter.js';
 import { KeyedBatches, type Outcome } from './keyed-batches.js';
 import { fromNatsKey, listingFilter, toNatsKey } from './nats-keys.js';
+import { closeQuietly, connectNats } from './nats-connect.js';
 import { redactUrl } from './redact.js';
 import { oneLine, timeouts, withTimeout } from './timeout.js';
 import { KvBackendError, type BackendOptions, type KeyPage, type KvBackend, type Versioned } from './types.js';
@@ -23,8 +24,6 @@ const ABSENT_VERSION = '0';
 const live = (e: KvEntry | null): e is KvEntry => e !== null && e.operation === 'PUT';
 const apiErrorCode = (err: unknown): number | undefined =>
   (err as { api_error?: { err_code?: number } } | null)?.api_error?.err_code;
-/** close() flushes first: bounded, since a server that is gone may never answer. */
-const closeQuietly = (nc: NatsConnection): Promise<void> => withTimeout(nc.close(), 1000, 'close').catch(() => {});
 
 export class NatsBackend implements KvBackend {
   readonly type = 'nats' as const;
@@ -51,20 +50,10 @@ export class NatsBackend implements KvBackend {
     if (!/^[-\w]+$/.test(bucket)) {
       throw new KvBackendError('other', `${where}: bucket name ${JSON.stringify(bucket)} is not valid (letters, digits, - and _)`);
     }
-    const connecting = connect({
-      servers: url,
-      name: 'isola',
-      timeout: connectTimeoutMs,
-      waitOnFirstConnect: false,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      pingInterval: 10_000,
-    });
     let nc: NatsConnection;
     try {
-      nc = await withTimeout(connecting, connectTimeoutMs, 'connect');
+      nc = await connectNats({ servers: url, name: 'isola', connectTimeoutMs });
     } catch (err) {
-      connecting.then(closeQuietly, () => {}); // a connection made after we gave up is not kept
       throw new KvBackendError('unavailable', `${where} is unreachable: ${oneLine(err)}`);
     }
     try {
