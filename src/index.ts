@@ -50,3 +50,9 @@ export {
   startServer, drainOnSignal, parseListen, DEFAULT_LISTEN, LOG_LEVELS, TOKEN_FILE, SERVER_DEFAULTS,
   type ServerOptions, type RunningServer, type LogLevel,
 } from './server/index.js';
+
+// src/cluster: a server as a node of a cluster over NATS JetStream (`isola serve --cluster`)
+export {
+  joinCluster, ClusterNode, loadClusterConfig, checkClusterConfig, clusterNames, CLUSTER_FORMAT,
+  type ClusterConfig, type ClusterAdminApi, type FunctionRecord, type Heartbeat, type NodeStatus, type NodeLogRecord,
+} from './cluster/index.js';

@@ -14,12 +14,15 @@ import { nodeIdFor } from './node-id.js';
 import { ClusterState } from './state.js';
 import { clusterNames } from './subjects.js';
 import type { ClusterConfig, LocalOrchestrator } from './types.js';
+import type { FunctionSpec } from '../orchestrator/types.js';
 
 export interface JoinOptions {
   dataDir: string;
   logger: Logger;
   urls: () => { url: string; adminUrl: string };
   changed: (name: string) => void;
+  /** This node's grant policy for versions that come from the cluster (NodeOptions.admit). */
+  admit?: (spec: FunctionSpec) => void;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -57,7 +60,7 @@ export async function joinCluster(local: LocalOrchestrator, config: ClusterConfi
   try {
     const names = clusterNames(config.name);
     const state = await ClusterState.open(nc, names, `isola ${isolaVersion()}`);
-    const member = new ClusterNode(local, nc, state, names, { cluster: config.name, node, isola: isolaVersion(), logger: o.logger, urls: o.urls, changed: o.changed });
+    const member = new ClusterNode(local, nc, state, names, { cluster: config.name, node, isola: isolaVersion(), logger: o.logger, urls: o.urls, changed: o.changed, ...(o.admit ? { admit: o.admit } : {}) });
     await member.start();
     o.logger.info({ cluster: config.name, node }, 'joined the cluster');
     return member;

@@ -39,6 +39,12 @@ export interface NodeOptions {
   urls: () => { url: string; adminUrl: string };
   /** A function's route or version changed here (the server updates its router). */
   changed: (name: string) => void;
+  /**
+   * What this node allows a version it did not deploy itself to grant (its --allow-dir, --allow-isolation):
+   * throws to refuse. Records come from any node (or anyone holding the cluster's NATS credentials); what this
+   * node mounts into its jails stays its own decision.
+   */
+  admit?: (spec: FunctionSpec) => void;
 }
 
 export class ClusterNode implements OrchestratorApi {
@@ -49,6 +55,8 @@ export class ClusterNode implements OrchestratorApi {
   /** Bytes of versions this node is deploying (so it never fetches what it was just given). */
   private readonly held = new Map<string, Uint8Array>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
+  /** Versions deployed through this node (its server checked their grants already): not held to `admit` again. */
+  private readonly admitted = new Set<string>();
   private readonly forwardServer: ForwardServer;
   private readonly forwardClient: ForwardClient;
   private readonly membership: Membership;
@@ -162,6 +170,11 @@ export class ClusterNode implements OrchestratorApi {
       this.retries.delete(name);
     }, (e: unknown) => {
       if (this.closing) return;
+      // Refused here for good (this node's policy, bytes that do not verify): said once; the next record retries.
+      if (e instanceof IsolaError && (e.code === 'FORBIDDEN' || e.code === 'MANIFEST' || e.detail.tampered === true)) {
+        this.opts.logger.error({ function: name, err: e.message }, 'cluster: this node refuses the cluster\'s record; it keeps what it had');
+        return;
+      }
       const wait = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
       this.opts.logger.error({ function: name, err: (e as Error).message, retryInMs: wait }, 'cluster: could not apply the cluster\'s record here');
       clearTimeout(this.retries.get(name));
@@ -186,6 +199,7 @@ export class ClusterNode implements OrchestratorApi {
     if (rec.active === null) {
       // Stored, never activated: keep its newest version here too, so an activate finds it.
       const newest = rec.versions[0];
+      if (newest && !this.admitted.has(newest.id)) this.opts.admit?.(newest.spec);
       if (newest && !this.local.hasVersion(name, newest.id)) await this.local.deploy(newest.spec, await this.bytesOf(newest), { activate: false });
       return;
     }
@@ -194,6 +208,7 @@ export class ClusterNode implements OrchestratorApi {
       return;
     }
     const info = rec.versions.find((v) => v.id === rec.active)!;
+    if (!this.admitted.has(info.id)) this.opts.admit?.(info.spec);
     if (this.local.hasVersion(name, info.id)) {
       await this.local.activate(name, info.id);
     } else {
@@ -211,7 +226,7 @@ export class ClusterNode implements OrchestratorApi {
     try {
       return await this.state.getModule(info.moduleSha256);
     } catch (e) {
-      if (e instanceof IsolaError && e.code === 'CONFLICT') this.opts.logger.error({ function: info.spec.name, version: info.id, err: e.message }, 'cluster: module refused');
+      if (e instanceof IsolaError && e.detail.tampered === true) this.opts.logger.error({ function: info.spec.name, version: info.id, err: e.message }, 'cluster: module refused');
       throw e;
     }
   }
@@ -304,6 +319,7 @@ export class ClusterNode implements OrchestratorApi {
         change.history = prev !== null && prev !== info.id ? [...(rec?.history ?? []), prev].slice(-HISTORY_LIMIT) : rec?.history ?? [];
       }
       this.held.set(info.moduleSha256, bytes);
+      this.admitted.add(info.id);
       try {
         progress('starting');
         await this.commit(this.record(spec.name, rec, change), cur?.revision ?? 0, cur, 'deploy');

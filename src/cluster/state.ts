@@ -202,7 +202,7 @@ export class ClusterState {
     const bytes = await this.call(`fetch module ${sha.slice(0, 12)}`, () => this.os.getBlob(sha));
     if (bytes === null) throw new IsolaError('NOT_FOUND', `module ${sha} is not in the object store ${this.names.modulesStore}`);
     const got = sha256(bytes);
-    if (got !== sha) throw new IsolaError('CONFLICT', `module ${sha.slice(0, 16)}… from the object store hashes to ${got.slice(0, 16)}… (tampered or damaged): refused, not run`);
+    if (got !== sha) throw new IsolaError('CONFLICT', `module ${sha.slice(0, 16)}… from the object store hashes to ${got.slice(0, 16)}… (tampered or damaged): refused, not run`, { tampered: true });
     return bytes;
   }
 }

@@ -12,7 +12,7 @@ import { IsolaError, isIsolaError } from '../errors.js';
 import { checkGrants, grantPolicy, writableGrants, type GrantPolicy } from '../orchestrator/grant-policy.js';
 import { loadManifest, parseFunctionEntry } from '../orchestrator/manifest.js';
 import { openOrchestrator } from '../orchestrator/orchestrator.js';
-import type { OrchestratorApi, OrchestratorOptions } from '../orchestrator/types.js';
+import type { FunctionSpec, OrchestratorApi, OrchestratorOptions } from '../orchestrator/types.js';
 import { handleAdmin, type AdminContext } from './admin.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
 import { httpStatusFor, publicReason } from './error-status.js';
@@ -185,7 +185,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (clusterConfig !== undefined) {
     try {
       if (typeof (orch as Partial<LocalOrchestrator>).prepare !== 'function') throw new IsolaError('USAGE', 'a cluster node needs the real orchestrator');
-      cluster = await joinCluster(orch as LocalOrchestrator, clusterConfig, { dataDir: opts.dataDir, logger, urls: () => urls, changed: (name) => changed(name) });
+      const local = orch;
+      // A version from the cluster is held to this server's own policy, as a deploy through its admin API is.
+      const admit = (spec: FunctionSpec): void => {
+        if (spec.files.length === 0 && policy.allowIsolations.includes(spec.isolation)) return;
+        checkGrants(spec, policy, 'deploy', writableGrants(local.list().flatMap((f) => f.versions.map((v) => v.spec))));
+      };
+      cluster = await joinCluster(orch as LocalOrchestrator, clusterConfig, { dataDir: opts.dataDir, logger, urls: () => urls, changed: (name) => changed(name), admit });
     } catch (e) {
       await orch.close(0);
       await kv.close();

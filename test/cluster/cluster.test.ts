@@ -116,7 +116,7 @@ describe('a cluster of three nodes', { timeout: 180_000 }, () => {
   it('isola logs NAME reads the function\'s lines from every node', async () => {
     const [n1, n2, n3] = c.nodes;
     await n1!.admin.deploy('noisy', manifest('/noisy'), STDERR);
-    for (const n of [n1!, n2!]) await until(`${n.id} serves noisy`, async () => (await get(n.url, '/noisy')).status === 200);
+    for (const n of [n1!, n2!, n3!]) await until(`${n.id} serves noisy`, async () => (await get(n.url, '/noisy')).status === 200);
     const records: Array<{ node?: string }> = [];
     await n3!.admin.logs('noisy', {}, (r) => records.push(r as { node?: string }));
     const nodes = new Set(records.map((r) => r.node));

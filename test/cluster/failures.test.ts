@@ -111,6 +111,16 @@ describe('a cluster under failure', { timeout: 240_000 }, () => {
     assert.match(n4.served.output(), /hashes to .*tampered or damaged\): refused, not run/);
   });
 
+  it('a version from the cluster is held to each node\'s own grant policy', async () => {
+    const [n1] = c.nodes;
+    const lenient = await c.addNode('n5', ['--allow-isolation', 'process,worker']);
+    await lenient.admin.deploy('walled', manifest('/walled', { isolation: 'worker' }), HELLO);
+    assert.equal((await get(lenient.url, '/walled')).status, 200);
+    await until('n1 says it refuses the record', async () => /"function":"walled".*this node refuses the cluster's record/.test(n1!.served.output()), 5000, 50);
+    assert.equal((await get(n1!.url, '/walled')).status, 404, 'n1 (process cells only) does not run it in a worker');
+    assert.match(n1!.served.output(), /function.walled.isolation: .*worker.* is not allowed for deploys on this server/);
+  });
+
   it('two nodes deploying one function at once: one wins, the other gets a clear conflict, no mixed state', async () => {
     const [n1, n2] = c.nodes;
     let conflicts = 0;
