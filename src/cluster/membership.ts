@@ -165,6 +165,14 @@ export class Membership {
     return list.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   }
 
+  /** Other nodes heard from within goneAfterMs (no heartbeat of this node built: cheap enough for every request). */
+  peersUp(): number {
+    const now = this.o.now();
+    let n = 0;
+    for (const p of this.peers.values()) if (this.stateOf(p, now) === 'up') n++;
+    return n;
+  }
+
   async status(timeoutMs = 1000): Promise<NodeStatus[]> {
     const list = this.nodes();
     const versions = new Map<string, Record<string, string>>([[this.id, this.versions()]]);

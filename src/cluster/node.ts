@@ -27,6 +27,8 @@ const MAX_RECORD_VERSIONS = 50;
 const HISTORY_LIMIT = 100;
 /** A record this node could not apply (a route another record still holds, a fetch that failed) is tried again. */
 const RETRY_MS = [250, 1000, 3000, 10_000];
+/** How long the bucket's replay may take at a (re)connection before the catch-up is failed (and retried). */
+const CATCH_UP_MS = 60_000;
 /** Beyond the function's own timeout: how long a forwarded request may take to answer. */
 const FORWARD_MARGIN_MS = 5000;
 
@@ -66,6 +68,8 @@ export class ClusterNode implements OrchestratorApi {
   private ready = false;
   private closing = false;
   private readonly startedAt = new Date().toISOString();
+  private digest: { functions: number; digest: string } | null = null;
+  private catchingUp: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly local: LocalOrchestrator,
@@ -96,12 +100,21 @@ export class ClusterNode implements OrchestratorApi {
   private heartbeat(): Omit<Heartbeat, 'sentAt'> {
     const { url, adminUrl } = this.opts.urls();
     const { running, queued } = this.local.loadTotals();
-    const versions = this.versions();
-    const pairs = Object.entries(versions).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, v]) => `${n}@${v}`).join('\n');
+    const { functions, digest } = this.versionsDigest();
     return {
       node: this.opts.node, url, adminUrl, isola: this.opts.isola, startedAt: this.startedAt, inflight: running, queued,
-      functions: Object.keys(versions).length, versionsDigest: createHash('sha256').update(pairs).digest('hex').slice(0, 16), ready: this.ready,
+      functions, versionsDigest: digest, ready: this.ready,
     };
+  }
+
+  /** How many live versions, and a digest of (name, version) pairs: computed again only after a change here. */
+  private versionsDigest(): { functions: number; digest: string } {
+    if (this.digest === null) {
+      const versions = this.versions();
+      const pairs = Object.entries(versions).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, v]) => `${n}@${v}`).join('\n');
+      this.digest = { functions: Object.keys(versions).length, digest: createHash('sha256').update(pairs).digest('hex').slice(0, 16) };
+    }
+    return this.digest;
   }
 
   /** Live versions here: name → id. */
@@ -113,20 +126,46 @@ export class ClusterNode implements OrchestratorApi {
 
   // ---- following the bucket ----
 
-  /** Reads every record, applies each, removes what the bucket no longer has, then (re)starts the watch. */
+  /**
+   * Reads every record (the watch's replay of the bucket: one stream, not a get per key), applies each, removes
+   * what the bucket no longer has, and goes on with the watch's changes. A record this node cannot read is left
+   * as it is here, never taken for a removal.
+   */
   private async catchUp(): Promise<void> {
     this.ready = false;
     this.stopWatch?.();
     this.stopWatch = null;
-    const all = await this.state.records((name, e) => this.opts.logger.error({ function: name, err: e.message }, 'cluster: a record this node cannot read; left as it is here'));
-    for (const [name, rec] of all) this.noteRecord(name, rec.value, rec.revision, true);
-    const gone = this.local.list().map((f) => f.name).filter((n) => !all.has(n));
-    for (const name of gone) this.records.set(name, { value: null, revision: this.records.get(name)?.revision ?? 0 });
-    await Promise.all([...all.keys(), ...gone].map((name) => this.applyLocked(name)));
+    const initial = new Map<string, KvEntry>();
+    let replaying = true;
+    let replayed!: () => void;
+    const done = new Promise<void>((resolve) => { replayed = resolve; });
+    this.stopWatch = await this.state.watch((name, entry) => {
+      if (replaying) initial.set(name, entry);
+      else this.onEntry(name, entry);
+    }, () => {
+      replaying = false;
+      replayed();
+    });
+    await withDeadline(done, CATCH_UP_MS, `the cluster's records did not arrive within ${CATCH_UP_MS / 1000} s`);
+    const present = new Set<string>();
+    for (const [name, entry] of initial) {
+      if (entry.operation !== 'PUT') {
+        this.noteRecord(name, null, entry.revision, true);
+        continue;
+      }
+      present.add(name);
+      try {
+        this.noteRecord(name, parseRecord(name, entry.value), entry.revision, true);
+      } catch (e) {
+        this.opts.logger.error({ function: name, err: (e as Error).message }, 'cluster: a record this node cannot read; left as it is here');
+      }
+    }
+    const gone = this.local.list().map((f) => f.name).filter((n) => !present.has(n));
+    for (const name of gone) if (!initial.has(name)) this.records.set(name, { value: null, revision: this.records.get(name)?.revision ?? 0 });
+    await Promise.all([...present, ...gone].map((name) => this.applyLocked(name)));
     if (gone.length > 0) this.opts.logger.info({ functions: gone }, 'cluster: removed here what the cluster no longer has');
-    this.stopWatch = await this.state.watch((name, entry) => this.onEntry(name, entry), () => {});
     this.ready = true;
-    this.opts.logger.info({ functions: all.size }, 'cluster: caught up');
+    this.opts.logger.info({ functions: present.size }, 'cluster: caught up');
   }
 
   private onEntry(name: string, entry: KvEntry): void {
@@ -186,6 +225,14 @@ export class ClusterNode implements OrchestratorApi {
 
   /** Makes this node serve what the newest known record of `name` says (call under the function's lock). */
   private async apply(name: string): Promise<void> {
+    try {
+      await this.applyRecord(name);
+    } finally {
+      this.digest = null; // what it serves may have changed
+    }
+  }
+
+  private async applyRecord(name: string): Promise<void> {
     const rec = this.records.get(name)?.value ?? null;
     const here = this.local.get(name);
     if (rec === null) {
@@ -241,10 +288,20 @@ export class ClusterNode implements OrchestratorApi {
       } else if (s.type === Events.Reconnect) {
         this.connected = true;
         this.opts.logger.info({ server: String(s.data) }, 'cluster: NATS connection back; catching up');
-        this.catchUp().catch((e: unknown) => {
-          this.opts.logger.error({ err: (e as Error).message }, 'cluster: catching up failed; retrying');
-          setTimeout(() => void this.catchUp().catch(() => {}), 1000).unref?.();
-        });
+        this.catchingUp = this.catchingUp.then(() => this.catchUpUntilDone()); // one catch-up at a time
+      }
+    }
+  }
+
+  /** Catches up after NATS came back, trying again (1 s, 2 s, … 10 s apart) until it works or the node closes. */
+  private async catchUpUntilDone(): Promise<void> {
+    for (let attempt = 0; !this.closing && this.connected; attempt++) {
+      try {
+        await this.catchUp();
+        return;
+      } catch (e) {
+        this.opts.logger.error({ err: (e as Error).message }, 'cluster: catching up failed; trying again');
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 1000 * (attempt + 1))));
       }
     }
   }
@@ -405,7 +462,7 @@ export class ClusterNode implements OrchestratorApi {
 
   async handle(name: string, req: HttpRequestDescriptor, signal: AbortSignal): Promise<HttpResponseDescriptor> {
     const load = this.local.load(name);
-    if (load !== undefined && load.running >= load.maxConcurrency && this.connected && this.membership.nodes().some((n) => !n.self && n.state === 'up')) {
+    if (load !== undefined && load.running >= load.maxConcurrency && this.connected && this.membership.peersUp() > 0) {
       const timeoutMs = (this.local.get(name)?.versions.find((v) => v.id === this.local.get(name)?.active)?.spec.limits.timeoutMs ?? 10_000) + FORWARD_MARGIN_MS;
       const out = await this.forwardClient.forward(name, req, signal, timeoutMs);
       if (out !== 'busy') return out;
@@ -473,4 +530,13 @@ export class ClusterNode implements OrchestratorApi {
 function keepVersions(versions: VersionInfo[], rec: FunctionRecord | undefined): VersionInfo[] {
   const needed = new Set([rec?.active, ...(rec?.history ?? [])].filter((x): x is string => typeof x === 'string'));
   return versions.filter((v, i) => i < MAX_RECORD_VERSIONS || needed.has(v.id));
+}
+
+/** `work`, or an UNAVAILABLE error after `ms`. */
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new IsolaError('UNAVAILABLE', what)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

@@ -108,26 +108,6 @@ export class ClusterState {
     }
   }
 
-  /** Every function record, with revisions (a damaged record is reported to `bad` and left out). */
-  async records(bad: (name: string, e: IsolaError) => void): Promise<Map<string, Versioned<FunctionRecord>>> {
-    const out = new Map<string, Versioned<FunctionRecord>>();
-    const keys = await this.call('list functions', async () => {
-      const all: string[] = [];
-      for await (const k of await this.kv.keys(`${FN_PREFIX}>`)) all.push(k);
-      return all;
-    });
-    for (const key of keys) {
-      const name = key.slice(FN_PREFIX.length);
-      const got = await this.get(name).catch((e: unknown) => {
-        if (e instanceof IsolaError && e.code === 'CONFLICT') bad(name, e);
-        else throw e;
-        return null;
-      });
-      if (got) out.set(name, got);
-    }
-    return out;
-  }
-
   async get(name: string): Promise<Versioned<FunctionRecord> | null> {
     const e = await this.call(`read ${name}`, () => this.kv.get(FN_PREFIX + name));
     if (e === null || e.operation !== 'PUT') return null;
