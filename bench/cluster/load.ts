@@ -1,10 +1,9 @@
 // Load on one or several servers at once: one wrk run whose threads are spread over the servers' addresses
 // (spread.lua), parsed as bench:http parses wrk, with the CPU the servers' process trees used meanwhile.
-import { spawn } from 'node:child_process';
 import { fromRoot } from '../../support/project-root.js';
 import { treeCpuMs } from '../http/cpu.js';
 import type { Sample } from '../http/rounds.js';
-import { parseWrk, type LoadResult } from '../http/wrk.js';
+import { spawnWrk, type LoadResult } from '../http/wrk.js';
 
 const SCRIPT = fromRoot('bench', 'cluster', 'spread.lua');
 
@@ -24,23 +23,7 @@ export interface Shape {
 
 function wrkSpread(urls: string[], shape: Shape): Promise<LoadResult> {
   const args = ['--latency', '-s', SCRIPT, '-t', String(shape.threads), '-c', String(shape.connections), '-d', `${shape.seconds}s`, '--timeout', '10s', urls[0]!];
-  const targets = urls.map((u) => new URL(u).host).join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRK_TARGETS: targets } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d; });
-    child.stderr.on('data', (d: Buffer) => { err += d; });
-    child.on('error', (e) => reject(new Error(`cannot run wrk (apt-get install -y wrk): ${e.message}`)));
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`wrk exited ${code}: ${err.trim() || out.trim()}`));
-      try {
-        resolve(parseWrk(out));
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+  return spawnWrk(args, { WRK_TARGETS: urls.map((u) => new URL(u).host).join(' ') });
 }
 
 const cpuMs = (pids: number[]): number => pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0);

@@ -43,9 +43,13 @@ export function parseWrk(report: string): LoadResult {
 }
 
 export function runWrk(o: LoadOptions): Promise<LoadResult> {
-  const args = ['--latency', '-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '10s', o.url];
+  return spawnWrk(['--latency', '-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '10s', o.url]);
+}
+
+/** Runs wrk with `args` (and `env` added to the environment) and parses its report. */
+export function spawnWrk(args: string[], env: Record<string, string> = {}): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => { out += d; });

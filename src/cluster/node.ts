@@ -15,6 +15,7 @@ import { IsolaError } from '../errors.js';
 import type {
   FunctionSpec, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor, OrchestratorApi, SpareSummary, TenantSummary, VersionInfo,
 } from '../orchestrator/types.js';
+import { KeyedLock } from '../orchestrator/keyed-lock.js';
 import { CLUSTER_FORMAT, ClusterState, parseRecord, type Versioned } from './state.js';
 import type { ClusterNames } from './subjects.js';
 import type { ClusterAdminApi, FunctionRecord, Heartbeat, LocalOrchestrator, LogQuery, NodeLogRecord, NodeStatus } from './types.js';
@@ -53,7 +54,7 @@ export class ClusterNode implements OrchestratorApi {
   readonly logs: OrchestratorApi['logs'];
   /** The latest record of each function this node has seen, with its revision. */
   private readonly records = new Map<string, Versioned<FunctionRecord> | { value: null; revision: number }>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   /** Bytes of versions this node is deploying (so it never fetches what it was just given). */
   private readonly held = new Map<string, Uint8Array>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
@@ -193,14 +194,7 @@ export class ClusterNode implements OrchestratorApi {
   }
 
   private withLock<T>(name: string, op: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(name) ?? Promise.resolve();
-    const next = prev.then(op, op);
-    const tail = next.catch(() => {});
-    this.locks.set(name, tail);
-    void tail.then(() => {
-      if (this.locks.get(name) === tail) this.locks.delete(name);
-    });
-    return next;
+    return this.locks.run(name, op);
   }
 
   private applyLocked(name: string, attempt = 0): Promise<void> {

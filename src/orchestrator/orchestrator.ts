@@ -26,6 +26,7 @@ import { DENSITY_DEFAULTS, checkServerLimits, tenantOf, type KnownFunction } fro
 import { compileOptionsFor, validateModule } from './validate-module.js';
 import { grantPreopens } from './grant-policy.js';
 import { KvTally } from './kv-tally.js';
+import { KeyedLock } from './keyed-lock.js';
 import { KvStores } from '../capabilities/keyvalue/host/stores.js';
 import type {
   ExecutionContext, Executor, FunctionSpec, OutboundCall, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor,
@@ -88,7 +89,7 @@ export class Orchestrator implements OrchestratorApi {
   private readonly kv: KvStores;
   private readonly cacheDir: string;
   private readonly fns = new Map<string, FunctionEntry>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private readonly closingPools = new Set<Promise<void>>();
   /** Route shape → the function whose live version serves it (one lookup per deploy, not a walk over every function). */
   private readonly routeOwners = new Map<string, string>();
@@ -267,14 +268,7 @@ export class Orchestrator implements OrchestratorApi {
 
   /** Runs admin operations on one function one at a time. */
   private withLock<T>(name: string, op: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(name) ?? Promise.resolve();
-    const next = prev.then(op, op);
-    const tail = next.catch(() => {});
-    this.locks.set(name, tail);
-    void tail.then(() => {
-      if (this.locks.get(name) === tail) this.locks.delete(name);
-    });
-    return next;
+    return this.locks.run(name, op);
   }
 
   private checkOpen(): void {
