@@ -16,7 +16,8 @@ import type {
   FunctionSpec, FunctionSummary, HttpRequestDescriptor, HttpResponseDescriptor, OrchestratorApi, SpareSummary, TenantSummary, VersionInfo,
 } from '../orchestrator/types.js';
 import { KeyedLock } from '../orchestrator/keyed-lock.js';
-import { CLUSTER_FORMAT, ClusterState, parseRecord, type Versioned } from './state.js';
+import { CLUSTER_FORMAT, parseRecord } from './record.js';
+import { ClusterState, type Versioned } from './state.js';
 import type { ClusterNames } from './subjects.js';
 import type { ClusterAdminApi, FunctionRecord, Heartbeat, LocalOrchestrator, LogQuery, NodeLogRecord, NodeStatus } from './types.js';
 import { ForwardClient, ForwardServer } from './forward.js';
@@ -309,9 +310,19 @@ export class ClusterNode implements OrchestratorApi {
 
   // ---- admin operations: a compare-and-set write of the record, then applied here ----
 
-  private async current(name: string): Promise<Versioned<FunctionRecord> | null> {
+  /**
+   * The record of `name` with its revision (null: none). A damaged one (unreadable, hostile) is refused, unless
+   * `replacing` (deploy, remove): they overwrite it at its revision, which is the way out of it.
+   */
+  private async current(name: string, replacing = false): Promise<Versioned<FunctionRecord> | { value: null; revision: number } | null> {
     const got = await this.state.get(name);
-    this.noteRecord(name, got?.value ?? null, got?.revision ?? 0);
+    if (got !== null && got.value === null) {
+      const damaged = 'damaged' in got ? got.damaged : 'is damaged';
+      if (!replacing) throw new IsolaError('CONFLICT', `${damaged}; deploy a new version or remove the function to replace it`);
+      this.opts.logger.warn({ function: name, err: damaged }, 'cluster: replacing a damaged record');
+      return got;
+    }
+    if (got !== null) this.noteRecord(name, got.value, got.revision);
     return got;
   }
 
@@ -352,8 +363,8 @@ export class ClusterNode implements OrchestratorApi {
       progress('validating');
       const info = await this.local.prepare(spec, bytes);
       this.requireConnected('deploys are');
-      const cur = await this.current(spec.name);
-      const rec = cur?.value;
+      const cur = await this.current(spec.name, true);
+      const rec = cur?.value ?? undefined;
       const known = rec?.versions.find((v) => v.id === info.id);
       if (known && (!activate || rec?.active === info.id)) {
         await this.apply(spec.name); // the cluster has it: make sure this node does too
@@ -373,7 +384,7 @@ export class ClusterNode implements OrchestratorApi {
       this.admitted.add(info.id);
       try {
         progress('starting');
-        await this.commit(this.record(spec.name, rec, change), cur?.revision ?? 0, cur, 'deploy');
+        await this.commit(this.record(spec.name, rec, change), cur?.revision ?? 0, cur?.value ? (cur as Versioned<FunctionRecord>) : null, 'deploy');
       } finally {
         this.held.delete(info.moduleSha256);
       }
@@ -386,12 +397,12 @@ export class ClusterNode implements OrchestratorApi {
     this.requireConnected('activations are');
     return this.withLock(name, async () => {
       const cur = await this.current(name);
-      if (!cur) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
+      if (!cur?.value) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
       const rec = cur.value;
       if (!rec.versions.some((v) => v.id === versionId)) throw new IsolaError('NOT_FOUND', `function ${name} has no version ${versionId}`);
       if (rec.active === versionId) return;
       const history = rec.active !== null ? [...rec.history, rec.active].slice(-HISTORY_LIMIT) : rec.history;
-      await this.commit(this.record(name, rec, { active: versionId, history }), cur.revision, cur, 'activate');
+      await this.commit(this.record(name, rec, { active: versionId, history }), cur.revision, { value: rec, revision: cur.revision }, 'activate');
     });
   }
 
@@ -399,7 +410,7 @@ export class ClusterNode implements OrchestratorApi {
     this.requireConnected('rollbacks are');
     return this.withLock(name, async () => {
       const cur = await this.current(name);
-      if (!cur) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
+      if (!cur?.value) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
       const rec = cur.value;
       const history = [...rec.history];
       let target: VersionInfo | undefined;
@@ -408,7 +419,7 @@ export class ClusterNode implements OrchestratorApi {
         if (id !== rec.active) target = rec.versions.find((v) => v.id === id);
       }
       if (!target) throw new IsolaError('NOT_FOUND', `function ${name} has no earlier version to roll back to`);
-      await this.commit(this.record(name, rec, { active: target.id, history }), cur.revision, cur, 'rollback');
+      await this.commit(this.record(name, rec, { active: target.id, history }), cur.revision, { value: rec, revision: cur.revision }, 'rollback');
       return target;
     });
   }
@@ -416,7 +427,7 @@ export class ClusterNode implements OrchestratorApi {
   remove(name: string): Promise<void> {
     this.requireConnected('removals are');
     return this.withLock(name, async () => {
-      const cur = await this.current(name);
+      const cur = await this.current(name, true);
       if (!cur) throw new IsolaError('NOT_FOUND', `no function named ${name}`);
       await this.state.remove(name, cur.revision);
       this.noteRecord(name, null, cur.revision + 1, true);

@@ -9,10 +9,11 @@ import type { KV, KvEntry, NatsConnection, ObjectStore } from 'nats';
 import { IsolaError } from '../errors.js';
 import { oneLine, withTimeout } from '../capabilities/keyvalue/host/backends/timeout.js';
 import type { ClusterNames } from './subjects.js';
+import { CLUSTER_FORMAT, parseRecord } from './record.js';
 import type { FunctionRecord } from './types.js';
 
-/** The layout of the bucket this isola reads and writes; a bucket marked with another is refused. */
-export const CLUSTER_FORMAT = 1;
+export { CLUSTER_FORMAT };
+
 const META_KEY = 'meta';
 const FN_PREFIX = 'fn.';
 // JetStream's "wrong last sequence": a conditional write lost to another writer.
@@ -32,23 +33,6 @@ export interface MetaRecord {
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
-/** A record read from the bucket, checked for shape (a foreign or damaged value is refused, never half used). */
-export function parseRecord(name: string, bytes: Uint8Array): FunctionRecord {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    throw new IsolaError('CONFLICT', `the cluster's record of ${name} is not JSON`);
-  }
-  const r = v as Partial<FunctionRecord> | null;
-  if (r === null || typeof r !== 'object' || r.format !== CLUSTER_FORMAT || r.name !== name || !Array.isArray(r.versions) || !Array.isArray(r.history)
-    || !(r.active === null || typeof r.active === 'string') || !r.versions.every((x) => typeof x?.id === 'string' && /^[0-9a-f]{64}$/.test(String(x?.moduleSha256)) && typeof x?.spec === 'object')) {
-    throw new IsolaError('CONFLICT', `the cluster's record of ${name} is not one this isola reads (format ${String(r?.format)}, expected ${CLUSTER_FORMAT})`);
-  }
-  if (r.active !== null && !r.versions.some((x) => x.id === r.active)) throw new IsolaError('CONFLICT', `the cluster's record of ${name} names an active version it does not hold`);
-  return r as FunctionRecord;
-}
 
 export class ClusterState {
   private constructor(
@@ -108,10 +92,15 @@ export class ClusterState {
     }
   }
 
-  async get(name: string): Promise<Versioned<FunctionRecord> | null> {
+  /** The record of `name` and its revision (null: none); a record that does not parse comes back as `damaged`. */
+  async get(name: string): Promise<Versioned<FunctionRecord> | { value: null; revision: number; damaged: string } | null> {
     const e = await this.call(`read ${name}`, () => this.kv.get(FN_PREFIX + name));
     if (e === null || e.operation !== 'PUT') return null;
-    return { value: parseRecord(name, e.value), revision: e.revision };
+    try {
+      return { value: parseRecord(name, e.value), revision: e.revision };
+    } catch (err) {
+      return { value: null, revision: e.revision, damaged: (err as Error).message };
+    }
   }
 
   /** Writes `record` if the key is still at `revision` (0: absent); CONFLICT if another write came first. */

@@ -121,6 +121,36 @@ describe('a cluster under failure', { timeout: 240_000 }, () => {
     assert.match(n1!.served.output(), /function.walled.isolation: .*worker.* is not allowed for deploys on this server/);
   });
 
+  it('a damaged or hostile record is refused by every node, which keeps what it had; a deploy or a removal replaces it', async () => {
+    const [n1, n2] = c.nodes;
+    await n1!.admin.deploy('guarded', manifest('/guarded', { env: { V: 'kept' } }), ENV);
+    for (const n of c.nodes) await until(`${n.id} serves guarded`, async () => (await get(n.url, '/guarded')).text.includes('V=kept'));
+    const hello = (await n1!.admin.list()).find((f) => f.name === 'guarded')!.versions[0]!;
+    const nc = await connect({ servers: c.nats.url });
+    try {
+      const kv = await nc.jetstream().views.kv('isola_default_functions');
+      await kv.put('fn.guarded', new TextEncoder().encode('{"format":1,"name":"guarded", not json'));
+      // the right shape but limits missing: refused whole, not a TypeError in a deploy
+      const { limits: _limits, ...noLimits } = hello.spec;
+      await kv.put('fn.ghost', JSON.stringify({ format: 1, name: 'ghost', active: hello.id, history: [], updatedBy: 'x', updatedAt: 'x',
+        versions: [{ ...hello, spec: { ...noLimits, name: 'ghost', route: '/ghost' } }] }));
+    } finally {
+      await nc.close();
+    }
+    await until('every node says it cannot read them', async () => c.nodes.every((n) => /"function":"ghost".*a record this node cannot read/.test(n.served.output())
+      && /"function":"guarded".*a record this node cannot read/.test(n.served.output())), 5000, 50);
+    for (const n of c.nodes) {
+      assert.match((await get(n.url, '/guarded')).text, /V=kept/, `${n.id} keeps serving what it had`);
+      assert.equal((await get(n.url, '/ghost')).status, 404);
+    }
+    assert.match(n1!.served.output(), /record of ghost is not valid: versions\.0\.spec\.limits: Invalid input: expected object, received undefined/);
+    await assert.rejects(n2!.admin.rollback('guarded'), /409 the cluster's record of guarded is not JSON; deploy a new version or remove the function to replace it/);
+    await n2!.admin.deploy('guarded', manifest('/guarded', { env: { V: 'replaced' } }), ENV);
+    for (const n of c.nodes) await until(`${n.id} serves the replacement`, async () => (await get(n.url, '/guarded')).text.includes('V=replaced'), 2000);
+    await n1!.admin.remove('ghost');
+    assert.deepEqual((await n1!.admin.list()).map((f) => f.name).filter((f) => f === 'ghost'), []);
+  });
+
   it('two nodes deploying one function at once: one wins, the other gets a clear conflict, no mixed state', async () => {
     const [n1, n2] = c.nodes;
     let conflicts = 0;
