@@ -192,7 +192,10 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
     const source = quick ?? manifest;
     const lines = [`isola: serving ${running.url}${source ? ` (${source})` : ' (no isola.toml: waiting for deploys)'}`];
     for (const f of running.orchestrator.list()) lines.push(`isola:   ${f.name} → ${routeUrl(f.route, running.url)}`);
-    if (running.cluster) lines.push(`isola: node ${running.cluster.node} of the cluster (${running.cluster.nodes().filter((n) => n.state === 'up').length} nodes up)`);
+    if (running.cluster) {
+      const up = running.cluster.nodes().filter((n) => n.state === 'up').length;
+      lines.push(`isola: node ${running.cluster.node} of cluster "${running.cluster.cluster}" (${up} node${up === 1 ? '' : 's'} up so far)`);
+    }
     if (running.adminUrl !== running.url) lines.push(`isola: admin API on ${running.adminUrl} (not on ${running.url})`);
     const warning = networkWarning(listen, flags.adminListen);
     if (warning) lines.push(warning);

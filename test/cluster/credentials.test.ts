@@ -58,7 +58,7 @@ describe('cluster credentials and TLS', { timeout: 120_000 }, () => {
   it('a token', async () => {
     const nats = await startNats(['--auth', 'the-right-token-1234']);
     servers.push(nats);
-    assert.match(await joins(`url = "${nats.url}"\ntoken = "the-right-token-1234"`), /isola: node \S+ of the cluster/);
+    assert.match(await joins(`url = "${nats.url}"\ntoken = "the-right-token-1234"`), /isola: node \S+ of cluster "default" \(1 node up so far\)/);
     assert.match(await refused(`url = "${nats.url}"\ntoken = "a-wrong-token"`), /cannot join the cluster "default" .*credentials refused/i);
   });
 
@@ -73,7 +73,7 @@ describe('cluster credentials and TLS', { timeout: 120_000 }, () => {
     writeFileSync(seed, new TextDecoder().decode(user.getSeed()), { mode: 0o600 });
     const wrongSeed = join(d, 'other.nk');
     writeFileSync(wrongSeed, new TextDecoder().decode(other.getSeed()), { mode: 0o600 });
-    assert.match(await joins(`url = "${nats.url}"\nnkey-seed-file = "${seed}"`), /isola: node \S+ of the cluster/);
+    assert.match(await joins(`url = "${nats.url}"\nnkey-seed-file = "${seed}"`), /isola: node \S+ of cluster "default" \(1 node up so far\)/);
     assert.match(await refused(`url = "${nats.url}"\nnkey-seed-file = "${wrongSeed}"`), /credentials refused/i);
     assert.match(await refused(`url = "${nats.url}"\nnkey-seed-file = "${join(d, 'missing.nk')}"`), /cannot read the nkey seed file .*missing\.nk: ENOENT/);
     writeFileSync(join(d, 'junk.nk'), 'not a seed');
@@ -87,7 +87,7 @@ describe('cluster credentials and TLS', { timeout: 120_000 }, () => {
     const nats = await startNats(['--tls', '--tlscert', join(d, 'cert.pem'), '--tlskey', join(d, 'key.pem')]);
     servers.push(nats);
     const tlsUrl = nats.url.replace(/^nats:/, 'tls:');
-    assert.match(await joins(`url = "${tlsUrl}"\ntls-ca-file = "${join(d, 'cert.pem')}"`), /isola: node \S+ of the cluster/);
+    assert.match(await joins(`url = "${tlsUrl}"\ntls-ca-file = "${join(d, 'cert.pem')}"`), /isola: node \S+ of cluster "default" \(1 node up so far\)/);
     assert.match(await refused(`url = "${tlsUrl}"`), /cannot join the cluster "default" .*(certificate|self.signed)/i);
   });
 });

@@ -74,6 +74,13 @@ describe('a cluster under failure', { timeout: 240_000 }, () => {
         const r = await get(n.url, '/steady');
         assert.equal(r.status, 200, `${n.id} serves while NATS is down`);
       }
+      const lines: Array<{ node?: string; text: string }> = [];
+      await until('NATS is seen gone', async () => {
+        lines.length = 0;
+        await n1!.admin.logs('steady', {}, (r) => lines.push(r as { node?: string; text: string }));
+        return lines.some((l) => /the cluster's NATS server is unreachable: only the lines of node n1/.test(l.text));
+      }, 5000, 100);
+      assert.ok(lines.every((l) => l.node === 'n1'), 'isola logs still answers, with this node\'s lines');
       await until('a deploy is refused while NATS is down', async () => {
         try {
           await n2!.admin.deploy('steady', manifest('/steady', { env: { V: 'two' } }), ENV);
@@ -219,7 +226,7 @@ describe('bad starts', { timeout: 60_000 }, () => {
       writeFileSync(join(right, 'isola.toml'), `[cluster]\nurl = "${nats.url}"\nuser = "isola"\npassword = "right-password"\n`);
       const ok = await serve(['--data-dir', right, '--spare-cells', '0'], right);
       try {
-        assert.match(ok.output(), /isola: node \S+ of the cluster/);
+        assert.match(ok.output(), /isola: node \S+ of cluster "default" \(1 node up so far\)/);
       } finally {
         await ok.kill();
       }
