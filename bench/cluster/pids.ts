@@ -1,5 +1,5 @@
 // The pid of a server this bench started, found in /proc by arguments only its command line holds (a data
-// directory, a port): the helpers that start the servers (test/cluster/support.ts, support/kv-servers.ts) do
+// directory, a port): the helpers that start the servers (support/cluster.ts, support/kv-servers.ts) do
 // not hand pids out. Only direct children of this process are considered.
 import { readdirSync, readFileSync } from 'node:fs';
 import { procStatFields } from '../../src/cells/proc-stat.js';

@@ -1,5 +1,5 @@
 // The servers under test, all on this machine: a real nats-server with JetStream and three `isola serve
-// --cluster` nodes (started by test/cluster/support.ts, as the cluster tests start them), and a standalone
+// --cluster` nodes (started by support/cluster.ts, as the cluster tests start them), and a standalone
 // `isola serve` with the same flags but no --cluster: the baseline. close() kills every one of them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-/** The flags test/cluster/support.ts gives a node, less the cluster's own. */
+/** The flags support/cluster.ts gives a node, less the cluster's own. */
 const NODE_FLAGS = ['--admin-token', TOKEN, '--spare-cells', '0', '--idle-timeout', '0'];
 
 export async function startPlatform(flags: string[]): Promise<Platform> {

@@ -109,7 +109,7 @@ if (!QUICK && !rows.some((r) => r.ok === null)) {
     '## Cluster (`npm run bench:cluster`)',
     '',
     'Written by `npm run bench:cluster` (`bench/cluster/`), replaced on each full run. A real `nats-server -js` and three',
-    '`isola serve --cluster` nodes on free loopback ports (started as the cluster tests start them, `test/cluster/support.ts`),',
+    '`isola serve --cluster` nodes on free loopback ports (started as the cluster tests start them, `support/cluster.ts`),',
     'and a standalone `isola serve` with the same flags as the baseline. Rows: the CGI hello through 1, 2 and 3 nodes',
     '(wrk, its threads spread over the nodes with `bench/cluster/spread.lua`) beside the standalone; a request that its node',
     'forwards over NATS beside the same request run locally; deploy → every node serving a new version. See',
