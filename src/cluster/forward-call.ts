@@ -76,7 +76,8 @@ export class Call {
     try {
       const f = decodeFrame(msg.data);
       this.link.heard();
-      if (this.link.to === undefined && f.kind !== 'B') this.pin(msg.reply);
+      // A node's one-off answers to a request it did not take (B busy; X refused: malformed, TOO_LARGE) name no reply subject.
+      if (this.link.to === undefined && f.kind !== 'B' && !(f.kind === 'X' && !msg.reply)) this.pin(msg.reply);
       this.apply(f);
     } catch (e) {
       const why = e instanceof ForwardProtocolError ? e.message : oneLine(String(e));

@@ -124,9 +124,12 @@ export class ForwardServer {
       const why = e instanceof ForwardProtocolError ? e.message : String(e);
       return this.answer(client, 'X', jsonBytes(wireError(new IsolaError('UNAVAILABLE', `node ${this.o.node} refused a malformed forwarded request: ${why}`))));
     }
-    if (head.body === 'whole' && head.size > this.o.maxBodyBytes) {
+    // A whole body is held here until it has all arrived: no more than the function itself takes here (its
+    // max-body; the option only when the runner does not say).
+    const limit = this.runner.load(fn)?.maxBodyBytes ?? this.o.maxBodyBytes;
+    if (head.body === 'whole' && head.size > limit) {
       this.counts.failed++;
-      return this.answer(client, 'X', jsonBytes(wireError(new IsolaError('TOO_LARGE', `request body of ${head.size} bytes is larger than node ${this.o.node} takes forwarded (${this.o.maxBodyBytes})`))));
+      return this.answer(client, 'X', jsonBytes(wireError(new IsolaError('TOO_LARGE', `request body of ${head.size} bytes is larger than node ${this.o.node} takes for ${fn} (${limit})`))));
     }
     if (this.closing || !this.hasRoom(fn)) {
       this.counts.refusedBusy++;

@@ -29,6 +29,8 @@ export interface FunctionLoad {
   running: number;
   queued: number;
   maxConcurrency: number;
+  /** The live version's max-body: a forwarded whole body above it is refused before it travels on. */
+  maxBodyBytes?: number;
 }
 
 /** What forwarding needs from the node it runs on (the local orchestrator). */

@@ -424,10 +424,11 @@ export class Orchestrator implements OrchestratorApi {
   }
 
   /** How busy `name` is here (undefined: no live version): forwarding reads it before running a request here. */
-  load(name: string): { running: number; queued: number; maxConcurrency: number } | undefined {
+  load(name: string): { running: number; queued: number; maxConcurrency: number; maxBodyBytes: number } | undefined {
     const entry = this.fns.get(name);
     if (!entry?.live) return undefined;
-    return { running: entry.admission.running, queued: entry.admission.queued, maxConcurrency: entry.live.info.spec.limits.maxConcurrency };
+    const { maxConcurrency, maxBodyBytes } = entry.live.info.spec.limits;
+    return { running: entry.admission.running, queued: entry.admission.queued, maxConcurrency, maxBodyBytes };
   }
 
   /** Requests running and waiting here, over every function. */
