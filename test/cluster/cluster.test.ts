@@ -94,7 +94,7 @@ describe('a cluster of three nodes', { timeout: 180_000 }, () => {
     const three = await Promise.all([0, 1, 2].map(() => get(n1!.url, '/sleepy')));
     const took = performance.now() - t0;
     assert.deepEqual(three.map((r) => r.status), [200, 200, 200]);
-    assert.ok(took < 800, `three 400 ms requests took ${Math.round(took)} ms: they ran side by side on three nodes`);
+    assert.ok(took < 1100, `three 400 ms requests took ${Math.round(took)} ms (one after another: 1200 or more): they ran side by side on three nodes`);
     const sent = await metric(n1!.url, /isola_cluster_forwarded\{direction="sent",outcome="forwarded",node="n1"\} (\d+)/);
     assert.equal(sent - sentBefore, 2);
     const servedElsewhere = (await metric(n2!.url, /isola_cluster_forwarded\{direction="served",outcome="served",node="n2"\} (\d+)/))
