@@ -40,13 +40,14 @@ export class ForwardClient {
    * Runs `req` for `fn` on some other node with capacity. Resolves with its response, or 'busy' when no node took
    * it (no subscriber, or every node that answered was at its limit, `attempts` times). Throws IsolaError for a
    * failure of the remote run (its code and message) or of the transport (UNAVAILABLE; CANCELLED when `signal`
-   * aborts; TIMEOUT when no head came within `timeoutMs`).
+   * aborts; TIMEOUT when no head came within `timeoutMs`). On 'busy', a wasi:http body that was read out of
+   * `req.bodyStream` for the head is in `req.body` instead (the request stays runnable as it is).
    */
   async forward(fn: string, req: HttpRequestDescriptor, signal: AbortSignal, timeoutMs: number): Promise<HttpResponseDescriptor | 'busy'> {
     if (signal.aborted) throw new IsolaError('CANCELLED', 'the forwarded request was cancelled');
     if (!(timeoutMs > 0)) throw new IsolaError('USAGE', `forward: timeout ${timeoutMs} is not a positive number of ms`);
     const deadline = Date.now() + timeoutMs;
-    let head: { frame: Uint8Array; rest: BodyRest };
+    let head: { frame: Uint8Array; rest: BodyRest; taken?: Uint8Array };
     try {
       head = this.head(req);
     } catch (e) {
@@ -73,6 +74,12 @@ export class ForwardClient {
       }
     }
     this.counts.busy++;
+    // Nobody took it. A streamed body read out for the head (its message was complete) is the whole body now:
+    // it goes into `req` as such, so whoever runs the request next reads it (the stream has ended).
+    if (head.taken !== undefined) {
+      req.body = head.taken;
+      delete req.bodyStream;
+    }
     return 'busy';
   }
 
@@ -91,8 +98,11 @@ export class ForwardClient {
     }
   }
 
-  /** The head frame (with the whole body when it fits beside the JSON), and what is left to upload. */
-  private head(req: HttpRequestDescriptor): { frame: Uint8Array; rest: BodyRest } {
+  /**
+   * The head frame (with the whole body when it fits beside the JSON), what is left to upload, and what was read
+   * out of a streamed body to build it (`taken`: put back if no node takes the request).
+   */
+  private head(req: HttpRequestDescriptor): { frame: Uint8Array; rest: BodyRest; taken?: Uint8Array } {
     const wire: WireRequest = {
       method: req.method, path: req.path, query: req.query, route: req.route, params: req.params, pathInfo: req.pathInfo,
       headers: req.headers, remoteAddr: req.remoteAddr, serverName: req.serverName, serverPort: req.serverPort, scheme: req.scheme,
@@ -102,11 +112,12 @@ export class ForwardClient {
     const ready = stream === undefined ? req.body : readyBody(stream, this.o.chunkBytes);
     const base = { v: PROTOCOL_VERSION, from: this.o.node, idle: this.o.idleTimeoutMs, body: (stream === undefined ? 'whole' : 'stream') as RequestHead['body'], size: stream === undefined ? req.body.length : -1, req: wire };
     const json = (more: boolean): Uint8Array => headJson({ ...base, more } satisfies RequestHead, this.o.maxPayload, 'request head');
+    const taken = stream === undefined ? undefined : ready;
     if (ready !== undefined) {
       const whole = json(false);
-      if (whole.length + ready.length <= this.o.chunkBytes) return { frame: encodeFrame('Q', 0, whole, ready), rest: undefined };
+      if (whole.length + ready.length <= this.o.chunkBytes) return { frame: encodeFrame('Q', 0, whole, ready), rest: undefined, ...(taken && { taken }) };
     }
-    return { frame: encodeFrame('Q', 0, json(true)), rest: ready ?? stream };
+    return { frame: encodeFrame('Q', 0, json(true)), rest: ready ?? stream, ...(taken && { taken }) };
   }
 }
 

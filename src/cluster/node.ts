@@ -72,6 +72,8 @@ export class ClusterNode implements OrchestratorApi {
   private readonly startedAt = new Date().toISOString();
   private digest: { functions: number; digest: string } | null = null;
   private catchingUp: Promise<void> = Promise.resolve();
+  /** Per function: requests at this node that no node had room for yet, asking the cluster again (bounded by max-queue). */
+  private readonly askingCluster = new Map<string, number>();
 
   constructor(
     private readonly local: LocalOrchestrator,
@@ -470,12 +472,39 @@ export class ClusterNode implements OrchestratorApi {
 
   // ---- requests ----
 
+  /**
+   * Where a request runs: here while this node has a free slot for the function; otherwise on a node with room,
+   * over NATS. When no node has room either, the request keeps asking the cluster (2 ms, 4 ms, … 100 ms apart, up
+   * to the function's timeout) as long as a place in the local queue is left for it, so a burst at one node spreads
+   * over the nodes whose slots free first; it runs here as soon as a slot frees here. With no place left in the
+   * queue, it is refused here as a node of its own would refuse it (503, retry-after).
+   */
   async handle(name: string, req: HttpRequestDescriptor, signal: AbortSignal): Promise<HttpResponseDescriptor> {
-    const load = this.local.load(name);
-    if (load !== undefined && load.running >= load.maxConcurrency && this.connected && this.membership.peersUp() > 0) {
-      const timeoutMs = (this.local.get(name)?.versions.find((v) => v.id === this.local.get(name)?.active)?.spec.limits.timeoutMs ?? 10_000) + FORWARD_MARGIN_MS;
-      const out = await this.forwardClient.forward(name, req, signal, timeoutMs);
-      if (out !== 'busy') return out;
+    let load = this.local.load(name);
+    if (load === undefined || load.running < load.maxConcurrency || !this.connected || this.membership.peersUp() === 0) {
+      return this.runHere(name, req, signal);
+    }
+    const spec = this.local.get(name)?.versions.find((v) => v.id === this.local.get(name)?.active)?.spec;
+    const timeoutMs = spec?.limits.timeoutMs ?? 10_000;
+    const maxQueue = spec?.limits.maxQueue ?? 0;
+    const waiting = this.askingCluster.get(name) ?? 0;
+    const mayWait = load.queued + waiting < maxQueue;
+    if (mayWait) this.askingCluster.set(name, waiting + 1);
+    try {
+      const until = performance.now() + timeoutMs;
+      for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
+        const out = await this.forwardClient.forward(name, req, signal, timeoutMs + FORWARD_MARGIN_MS);
+        if (out !== 'busy') return out;
+        load = this.local.load(name);
+        if (!mayWait || load === undefined || load.running < load.maxConcurrency || performance.now() + pause > until || !this.connected) break;
+        await abortableSleep(pause, signal);
+      }
+    } finally {
+      if (mayWait) {
+        const left = (this.askingCluster.get(name) ?? 1) - 1;
+        if (left > 0) this.askingCluster.set(name, left);
+        else this.askingCluster.delete(name);
+      }
     }
     return this.runHere(name, req, signal);
   }
@@ -561,4 +590,20 @@ function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T>
     timer = setTimeout(() => reject(new IsolaError('UNAVAILABLE', what)), ms);
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/** Waits `ms`, or rejects CANCELLED as soon as `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new IsolaError('CANCELLED', 'request cancelled while waiting'));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new IsolaError('CANCELLED', 'request cancelled while waiting'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

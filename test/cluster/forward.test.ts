@@ -262,6 +262,23 @@ describe('forwarding over NATS', () => {
     }
   });
 
+  test('busy after a complete streamed body was read for the head: the body is in req.body, so it can still run here', async () => {
+    const names = clusterNames(`t${++cluster}`);
+    const client = new ForwardClient(ncA, names, { node: 'node-a' });
+    try {
+      const s = new Readable({ read() {} }) as Readable & { complete?: boolean };
+      s.push(Buffer.from('the body'));
+      s.push(null);
+      s.complete = true;
+      const req = request({ method: 'POST', bodyStream: s });
+      assert.equal(await client.forward('fn', req, new AbortController().signal, 10_000), 'busy');
+      assert.equal(req.bodyStream, undefined);
+      assert.equal(Buffer.from(req.body).toString(), 'the body');
+    } finally {
+      client.close();
+    }
+  });
+
   test("the runner's errors arrive with their code and message (so the same HTTP status)", async () => {
     let fail: unknown;
     const runner = new FakeRunner(async () => { throw fail; });
