@@ -53,6 +53,7 @@ export {
 
 // src/cluster: a server as a node of a cluster over NATS JetStream (`isola serve --cluster`)
 export {
-  joinCluster, ClusterNode, loadClusterConfig, checkClusterConfig, clusterNames, CLUSTER_FORMAT,
-  type ClusterConfig, type ClusterAdminApi, type FunctionRecord, type Heartbeat, type NodeStatus, type NodeLogRecord,
+  joinCluster, clusterJoiner, clusterSettings, ClusterNode, loadClusterConfig, checkClusterConfig, clusterNames, CLUSTER_FORMAT,
+  type ClusterConfig, type ClusterAdminApi, type ClusterMember, type JoinCluster, type FunctionRecord, type Heartbeat, type NodeStatus,
+  type NodeLogRecord,
 } from './cluster/index.js';

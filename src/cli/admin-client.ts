@@ -8,7 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { IsolaError, type IsolaErrorCode } from '../errors.js';
 import type { FunctionSummary, LogRecord, SpareSummary, TenantSummary, VersionInfo } from '../orchestrator/types.js';
 import { functionNameProblem } from '../orchestrator/function-name.js';
-import type { NodeStatus } from '../cluster/types.js';
+import type { NodeStatus } from '../orchestrator/cluster-api.js';
 
 export interface DeployOptions {
   activate?: boolean;

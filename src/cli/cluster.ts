@@ -4,7 +4,7 @@
  * from and how far its clock is from that server's. Ages are taken on the server's clock (its own entry is
  * "now"), so this machine's clock does not matter. `--json` prints the admin API's answer.
  */
-import type { NodeStatus } from '../cluster/types.js';
+import type { NodeStatus } from '../orchestrator/cluster-api.js';
 import { escaped } from './logs.js';
 import { adminClientFromFlags, type ServerFlags } from './server-flags.js';
 import { writeStdout } from './stdout.js';

@@ -58,6 +58,7 @@ function modulePath(path: string | undefined, manifestFlag: string | undefined):
 }
 
 type ServerModule = typeof import('../server/index.js');
+type ClusterModule = typeof import('../cluster/index.js');
 
 export const DEFAULT_DATA_DIR = '.isola';
 const MANIFEST = 'isola.toml';
@@ -71,6 +72,12 @@ const DEFAULT_DRAIN_MS = 10_000;
 async function loadServer(): Promise<ServerModule> {
   const library = new URL('../../src/server/index.js', import.meta.url).href;
   return import(library) as Promise<ServerModule>;
+}
+
+/** The cluster layer, from the library too (it drives the same orchestrator the server made). */
+async function loadCluster(): Promise<ClusterModule> {
+  const library = new URL('../../src/cluster/index.js', import.meta.url).href;
+  return import(library) as Promise<ClusterModule>;
 }
 
 function logLevel(server: ServerModule, text: string): ServerModule['LOG_LEVELS'][number] {
@@ -166,6 +173,15 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
   const manifest = quick === undefined ? manifestPath(flags.manifest) : undefined;
   const server = await loadServer();
   try {
+    // The cluster to join: the flags over isola.toml's [cluster] (checked before anything opens); none, none.
+    const clusterFlags = flags.cluster !== undefined || flags.clusterName !== undefined || flags.nodeId !== undefined
+      ? { url: flags.cluster, name: flags.clusterName, nodeId: flags.nodeId } : undefined;
+    let cluster;
+    if (clusterFlags !== undefined || manifest !== undefined) {
+      const lib = await loadCluster();
+      const settings = lib.clusterSettings(clusterFlags, manifest);
+      if (settings !== undefined) cluster = lib.clusterJoiner(settings);
+    }
     const options = {
       listen,
       adminListen: flags.adminListen,
@@ -181,8 +197,7 @@ export async function serveCommand(flags: ServeFlags, module?: string): Promise<
       sendTimeoutMs,
       maxConnections,
       ...density,
-      ...(flags.cluster !== undefined || flags.clusterName !== undefined || flags.nodeId !== undefined
-        ? { cluster: { url: flags.cluster, name: flags.clusterName, nodeId: flags.nodeId } } : {}),
+      ...(cluster !== undefined ? { cluster } : {}),
       logLevel: flags.logLevel === undefined ? undefined : logLevel(server, flags.logLevel),
     };
     const running = await server.startServer(options);

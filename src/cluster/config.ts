@@ -79,3 +79,16 @@ export function loadClusterConfig(manifestPath: string): ClusterConfig | undefin
   }
   return checkClusterConfig(c, `${file}: cluster`);
 }
+
+/**
+ * The cluster a server joins: the flags' settings (`--cluster`, `--cluster-name`, `--node-id`) over isola.toml's
+ * `[cluster]`, checked. Undefined: neither says, the server stands alone.
+ */
+export function clusterSettings(flags: Partial<ClusterConfig> | undefined, manifestPath?: string): ClusterConfig | undefined {
+  const file = manifestPath === undefined ? undefined : loadClusterConfig(manifestPath);
+  if (flags === undefined && file === undefined) return undefined;
+  const url = flags?.url ?? file?.url;
+  if (url === undefined) throw new IsolaError('USAGE', 'a cluster needs a NATS URL (--cluster nats://host:port)');
+  const merged: ClusterConfig = { ...file, ...Object.fromEntries(Object.entries(flags ?? {}).filter(([, v]) => v !== undefined)), url, name: flags?.name ?? file?.name ?? 'default' };
+  return checkClusterConfig(merged, flags?.url !== undefined ? '--cluster' : 'cluster');
+}

@@ -4,7 +4,6 @@
  * (credentials never shown) and nothing is left open.
  */
 import { readFileSync } from 'node:fs';
-import type { Logger } from 'pino';
 import { IsolaError } from '../errors.js';
 import { isolaVersion } from '../engine/version.js';
 import { closeQuietly, connectNats } from '../capabilities/keyvalue/host/backends/nats-connect.js';
@@ -13,17 +12,11 @@ import { ClusterNode } from './node.js';
 import { nodeIdFor } from './node-id.js';
 import { ClusterState } from './state.js';
 import { clusterNames } from './subjects.js';
-import type { ClusterConfig, LocalOrchestrator } from './types.js';
-import type { FunctionSpec } from '../orchestrator/types.js';
+import type { ClusterConfig, ClusterJoinContext, JoinCluster, LocalOrchestrator } from './types.js';
+import type { OrchestratorApi } from '../orchestrator/types.js';
 
-export interface JoinOptions {
-  dataDir: string;
-  logger: Logger;
-  urls: () => { url: string; adminUrl: string };
-  changed: (name: string) => void;
-  /** This node's grant policy for versions that come from the cluster (NodeOptions.admit). */
-  admit?: (spec: FunctionSpec) => void;
-}
+/** What the server gives a node when it joins (the orchestrator's contract with the server). */
+export type JoinOptions = ClusterJoinContext;
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
@@ -39,7 +32,14 @@ function nkeySeed(file: string | undefined): Uint8Array | undefined {
   }
 }
 
-export async function joinCluster(local: LocalOrchestrator, config: ClusterConfig, o: JoinOptions): Promise<ClusterNode> {
+/** The server's hook (`startServer({ cluster })`) that joins the cluster `config` names. */
+export function clusterJoiner(config: ClusterConfig): JoinCluster {
+  return (local, ctx) => joinCluster(local, config, ctx);
+}
+
+export async function joinCluster(orchestrator: OrchestratorApi, config: ClusterConfig, o: JoinOptions): Promise<ClusterNode> {
+  if (typeof (orchestrator as Partial<LocalOrchestrator>).prepare !== 'function') throw new IsolaError('USAGE', 'a cluster node needs the real orchestrator');
+  const local = orchestrator as LocalOrchestrator;
   const where = `the cluster "${config.name}" at ${config.url.split(',').map((u) => redactUrl(u.trim())).join(',')}`;
   const node = nodeIdFor(o.dataDir, config.nodeId);
   const seed = nkeySeed(config.nkeySeedFile);

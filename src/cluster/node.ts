@@ -19,7 +19,7 @@ import { KeyedLock } from '../orchestrator/keyed-lock.js';
 import { CLUSTER_FORMAT, parseRecord } from './record.js';
 import { ClusterState, type Versioned } from './state.js';
 import type { ClusterNames } from './subjects.js';
-import type { ClusterAdminApi, FunctionRecord, Heartbeat, LocalOrchestrator, LogQuery, NodeLogRecord, NodeStatus } from './types.js';
+import type { ClusterAdminApi, ClusterMember, FunctionRecord, Heartbeat, LocalOrchestrator, LogQuery, NodeLogRecord, NodeStatus } from './types.js';
 import { ForwardClient, ForwardServer } from './forward.js';
 import { Membership } from './membership.js';
 import { readClusterLogs, serveClusterLogs } from './cluster-logs.js';
@@ -51,7 +51,7 @@ export interface NodeOptions {
   admit?: (spec: FunctionSpec) => void;
 }
 
-export class ClusterNode implements OrchestratorApi {
+export class ClusterNode implements ClusterMember {
   readonly logs: OrchestratorApi['logs'];
   /** The latest record of each function this node has seen, with its revision. */
   private readonly records = new Map<string, Versioned<FunctionRecord> | { value: null; revision: number }>();
@@ -556,8 +556,8 @@ export class ClusterNode implements OrchestratorApi {
     },
   };
 
-  forwardStats(): { served: ReturnType<ForwardServer['stats']>; sent: ReturnType<ForwardClient['stats']> } {
-    return { served: this.forwardServer.stats(), sent: this.forwardClient.stats() };
+  forwardStats(): { sent: Record<string, number>; served: Record<string, number> } {
+    return { sent: { ...this.forwardClient.stats() }, served: { ...this.forwardServer.stats() } };
   }
 
   nodes(): NodeStatus[] {

@@ -3,7 +3,7 @@
  * read), the records kept in JetStream, and what a node says about itself.
  */
 import type {
-  FunctionSpec, HttpRequestDescriptor, HttpResponseDescriptor, LogQuery, LogRecord, OrchestratorApi, VersionInfo,
+  FunctionSpec, HttpRequestDescriptor, HttpResponseDescriptor, LogQuery, OrchestratorApi, VersionInfo,
 } from '../orchestrator/types.js';
 
 /** `[cluster]` of isola.toml, or `isola serve --cluster URL` (the flags win). */
@@ -56,54 +56,10 @@ export interface FunctionRecord {
   updatedAt: string;
 }
 
-/** A node's heartbeat (every second on isola.<cluster>.heartbeat). */
-export interface Heartbeat {
-  node: string;
-  /** Where it serves HTTP, and its admin API. */
-  url: string;
-  adminUrl: string;
-  isola: string;
-  startedAt: string;
-  /** The sender's clock when sent: compared to the receiver's only to report skew. */
-  sentAt: string;
-  /** Requests running and waiting on this node, all functions. */
-  inflight: number;
-  queued: number;
-  /** Live functions here, and a digest of (name, version) pairs: equal digests, same versions. */
-  functions: number;
-  versionsDigest: string;
-  /** False while it catches up after a (re)connection. */
-  ready: boolean;
-}
-
-/** One node in `isola cluster status`: its last heartbeat, as seen by the node answering. */
-export interface NodeStatus extends Heartbeat {
-  /** The answering node's clock when the last heartbeat arrived (ms since the epoch); liveness never reads sentAt. */
-  lastSeenMs: number;
-  /** 'up': heard within the last 3 s; 'gone': not since (kept listed a while, then forgotten); 'left': said goodbye. */
-  state: 'up' | 'gone' | 'left';
-  /** sentAt minus arrival time (ms): how far its clock is from this node's (network delay included). */
-  skewMs: number;
-  /** This node itself. */
-  self: boolean;
-  /** Its live versions (name → id), when it answered a status request in time; absent otherwise. */
-  versions?: Record<string, string>;
-}
-
-/** A log record from some node (`isola logs NAME` in a cluster reads them all). */
-export interface NodeLogRecord extends LogRecord {
-  node: string;
-}
-
+// What the server sees of a node (heartbeats, status, logs from every node, the join hook) is the orchestrator's
+// contract with the server, so the server never imports this layer: src/orchestrator/cluster-api.ts.
+export type { ClusterAdminApi, ClusterJoinContext, ClusterMember, Heartbeat, JoinCluster, NodeLogRecord, NodeStatus } from '../orchestrator/cluster-api.js';
 export type { LogQuery };
-
-/** What the admin API asks of the cluster (GET /admin/cluster, logs from every node). */
-export interface ClusterAdminApi {
-  /** The cluster's name, this node's id, and every node this node knows of (itself included), with versions of those that answered. */
-  status(): Promise<{ cluster: string; node: string; nodes: NodeStatus[] }>;
-  /** A function's log records from every node that answers within a second, merged by time (tail applied after merging). */
-  logs(name: string, query: LogQuery): Promise<NodeLogRecord[]>;
-}
 
 /** The local orchestrator as a cluster node drives it: the library's API plus what deploys and forwarding read. */
 export interface LocalOrchestrator extends OrchestratorApi {

@@ -4,7 +4,7 @@
  * A server not in a cluster answers 404 with one line saying so.
  */
 import { IsolaError } from '../errors.js';
-import type { ClusterAdminApi } from '../cluster/types.js';
+import type { ClusterAdminApi } from '../orchestrator/cluster-api.js';
 
 export const NOT_IN_CLUSTER = 'this server is not in a cluster';
 

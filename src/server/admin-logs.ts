@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { ClusterAdminApi } from '../cluster/types.js';
+import type { ClusterAdminApi } from '../orchestrator/cluster-api.js';
 import type { LogQuery, LogRecord, OrchestratorApi } from '../orchestrator/types.js';
 import { parseSince, parseTail } from './log-query.js';
 import { endWithBody } from './respond.js';

@@ -18,7 +18,7 @@ import { readBody } from './read-body.js';
 import { sendJson } from './respond.js';
 import { kvAdminOperation } from './admin-kv.js';
 import type { KvStores } from '../capabilities/keyvalue/host/stores.js';
-import type { ClusterAdminApi } from '../cluster/types.js';
+import type { ClusterAdminApi } from '../orchestrator/cluster-api.js';
 import { clusterAdminOperation } from './admin-cluster.js';
 
 export interface AdminContext {

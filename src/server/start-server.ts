@@ -27,10 +27,7 @@ import { sendJson, sendText } from './respond.js';
 import { Router } from './router.js';
 import { serverStoreSettings } from '../capabilities/keyvalue/config.js';
 import { KvStores } from '../capabilities/keyvalue/host/stores.js';
-import { checkClusterConfig, loadClusterConfig } from '../cluster/config.js';
-import { joinCluster } from '../cluster/join.js';
-import type { ClusterNode } from '../cluster/node.js';
-import type { ClusterConfig, LocalOrchestrator } from '../cluster/types.js';
+import type { ClusterMember, JoinCluster } from '../orchestrator/cluster-api.js';
 
 export interface ServerOptions {
   /** host:port (default 127.0.0.1:3000; port 0 picks a free one). */
@@ -71,10 +68,10 @@ export interface ServerOptions {
   /** Distinct tenants the server holds at most; a deploy adding one more is refused with 409. Default 10000. */
   maxTenants?: number;
   /**
-   * Join a cluster over NATS (`isola serve --cluster URL`): over isola.toml's `[cluster]`, whose other settings
-   * (credentials, TLS) stay. Absent, and no `[cluster]`: a server of its own.
+   * Join a cluster (`isola serve --cluster URL`): the hook that makes the local orchestrator a node, e.g. src/cluster's
+   * `clusterJoiner(clusterSettings(flags, manifestPath))`. It runs before the server listens. Absent: a server of its own.
    */
-  cluster?: Partial<ClusterConfig>;
+  cluster?: JoinCluster;
   /** Builds the orchestrator (tests inject a fake); default: the real one. */
   createOrchestrator?: (opts: OrchestratorOptions) => OrchestratorApi | Promise<OrchestratorApi>;
 }
@@ -89,7 +86,7 @@ export interface RunningServer {
   /** Connections open now, on all listeners. */
   openConnections(): number;
   /** The cluster this server is a node of (absent: none). */
-  cluster?: ClusterNode;
+  cluster?: ClusterMember;
   /** Re-reads the route table (after changing functions through `orchestrator` directly). */
   refreshRoutes(): void;
   /** Stop accepting, let in-flight requests finish for up to graceMs, then close everything. Idempotent. */
@@ -129,17 +126,6 @@ function densityOptions(opts: ServerOptions): DensityOptions {
   return out;
 }
 
-/** The cluster to join: the flags' settings over isola.toml's `[cluster]`, checked (undefined: none). */
-function clusterSettings(opts: ServerOptions): ClusterConfig | undefined {
-  const file = opts.manifestPath === undefined ? undefined : loadClusterConfig(opts.manifestPath);
-  const flags = opts.cluster;
-  if (flags === undefined && file === undefined) return undefined;
-  const url = flags?.url ?? file?.url;
-  if (url === undefined) throw new IsolaError('USAGE', 'a cluster needs a NATS URL (--cluster nats://host:port)');
-  const merged: ClusterConfig = { ...file, ...Object.fromEntries(Object.entries(flags ?? {}).filter(([, v]) => v !== undefined)), url, name: flags?.name ?? file?.name ?? 'default' };
-  return checkClusterConfig(merged, flags?.url !== undefined ? '--cluster' : 'cluster');
-}
-
 /** Which paths a listener answers: the main one functions (and the admin API unless it has its own listener). */
 interface Role {
   functions: boolean;
@@ -153,7 +139,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { token, generated } = loadOrCreateAdminToken(opts.dataDir, opts.adminToken);
   const policy = grantPolicy({ dataDir: opts.dataDir, allowDirs: opts.allowDirs, allowIsolations: opts.allowIsolations, defaultIsolation: opts.defaultIsolation });
   const density = densityOptions(opts); // checked before anything opens
-  const clusterConfig = clusterSettings(opts);
   const versionOf = new Map<string, string>();
   let orchestrator: OrchestratorApi | undefined;
   const listeners: Listener[] = [];
@@ -181,27 +166,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   let changed: (name?: string) => void = () => {};
   let urls = { url: '', adminUrl: '' };
-  let cluster: ClusterNode | undefined;
-  if (clusterConfig !== undefined) {
+  let cluster: ClusterMember | undefined;
+  if (opts.cluster !== undefined) {
     try {
-      if (typeof (orch as Partial<LocalOrchestrator>).prepare !== 'function') throw new IsolaError('USAGE', 'a cluster node needs the real orchestrator');
       const local = orch;
       // A version from the cluster is held to this server's own policy, as a deploy through its admin API is.
       const admit = (spec: FunctionSpec): void => {
         if (spec.files.length === 0 && policy.allowIsolations.includes(spec.isolation)) return;
         checkGrants(spec, policy, 'deploy', writableGrants(local.list().flatMap((f) => f.versions.map((v) => v.spec))));
       };
-      cluster = await joinCluster(orch as LocalOrchestrator, clusterConfig, { dataDir: opts.dataDir, logger, urls: () => urls, changed: (name) => changed(name), admit });
+      cluster = await opts.cluster(orch, { dataDir: opts.dataDir, logger, urls: () => urls, changed: (name) => changed(name), admit });
     } catch (e) {
       await orch.close(0);
       await kv.close();
       throw e;
     }
     const member = cluster;
-    metrics.clusterNode(member.node, () => member.nodes(), () => {
-      const { served, sent } = member.forwardStats();
-      return { served: { ...served }, sent: { ...sent } };
-    });
+    metrics.clusterNode(member.node, () => member.nodes(), () => member.forwardStats());
   }
   const served: OrchestratorApi = cluster ?? orch;
   orchestrator = served;
