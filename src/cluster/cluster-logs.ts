@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { IsolaError } from '../errors.js';
 import { FUNCTION_NAME } from '../orchestrator/function-name.js';
 import type { FunctionLogsApi, LogQuery, LogRecord } from '../orchestrator/types.js';
-import { decodeObject, encodeJson, NODE_ID } from './membership.js';
+import { decodeObject, jsonBytes } from './json.js';
+import { NODE_ID } from './subjects.js';
 import type { ClusterNames } from './subjects.js';
 import type { NodeLogRecord } from './types.js';
 
@@ -87,7 +88,7 @@ export function serveClusterLogs(nc: NatsConnection, names: ClusterNames, node: 
       const records = logs.read(q.name, { ...(q.sinceMs !== undefined && { sinceMs: q.sinceMs }), tail: cap });
       const capped = records.length > MAX_RECORDS;
       const reply = fit(node, capped ? records.slice(1) : records, (nc.info?.max_payload ?? 1024 * 1024) - PAYLOAD_MARGIN);
-      msg.respond(encodeJson({ ...reply, truncated: reply.truncated || capped }));
+      msg.respond(jsonBytes({ ...reply, truncated: reply.truncated || capped }));
     } catch (e) {
       logger?.warn({ err: e, function: q.name }, 'cluster: log read not answered');
     }
@@ -114,7 +115,7 @@ export async function readClusterLogs(
   const request: LogsRequest = { name, ...(query.sinceMs !== undefined && { sinceMs: query.sinceMs }), ...(query.tail !== undefined && { tail: query.tail }) };
   const byNode = new Map<string, NodeLogRecord[]>();
   try {
-    const replies = await nc.requestMany(names.logs, encodeJson(request), { maxWait: opts.timeoutMs ?? 1000, strategy: RequestStrategy.Timer });
+    const replies = await nc.requestMany(names.logs, jsonBytes(request), { maxWait: opts.timeoutMs ?? 1000, strategy: RequestStrategy.Timer });
     for await (const msg of replies) {
       const reply = parseReply(msg.data, name);
       if (typeof reply === 'string' || byNode.has(reply.node)) continue; // garbage, or a node's second answer

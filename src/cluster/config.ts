@@ -9,10 +9,9 @@ import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { IsolaError } from '../errors.js';
 import { parseDuration } from '../engine/units.js';
-import { CLUSTER_NAME } from './subjects.js';
+import { CLUSTER_NAME, NODE_ID } from './subjects.js';
 import type { ClusterConfig } from './types.js';
 
-export const NODE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 const table = z.object({
   url: z.string().min(1),

@@ -5,6 +5,8 @@
  */
 import { IsolaError } from '../errors.js';
 import type { HttpRequestDescriptor } from '../orchestrator/types.js';
+import { jsonBytes } from './json.js';
+import { NODE_ID } from './subjects.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Data chunks a sender may have unacknowledged: what a receiver may have to hold, per request. */
@@ -37,12 +39,11 @@ export class ForwardProtocolError extends Error {
   override readonly name = 'ForwardProtocolError';
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const NO_BYTES = new Uint8Array(0);
 
 /** JSON as it goes on the wire (encoded once, so its size can be checked before it is framed). */
-export const jsonBytes = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
+export { jsonBytes };
 
 /** The head's JSON bytes, or a failure if it can never fit in one message. */
 export function headJson(value: unknown, maxPayload: number, what: string): Uint8Array {
@@ -114,7 +115,6 @@ export interface ResponseEnd { trailers: Array<[string, string]> | null }
 /** A failure: an IsolaError's code and message, or code INTERNAL for anything else. */
 export interface WireError { code: string; message: string }
 
-const NODE_ID = /^[A-Za-z0-9_-]{1,63}$/;
 const ERROR_CODE = /^[A-Z_]{1,32}$/;
 /** Bounds what a peer can make this side keep or log; the frame's size is already capped by max_payload. */
 const MAX_MESSAGE = 2000;

@@ -2,6 +2,7 @@
 import type { NatsConnection } from 'nats';
 import { IsolaError } from '../errors.js';
 import { FRAME_HEADER } from './forward-codec.js';
+import { NODE_ID } from './subjects.js';
 
 export interface ForwardOptions {
   /** This node's id ([a-z0-9-]{1,63}). */
@@ -20,7 +21,6 @@ export interface ForwardOptions {
 
 export type ResolvedForwardOptions = Required<ForwardOptions> & { maxPayload: number };
 
-const NODE_ID = /^[a-z0-9-]{1,63}$/;
 /** Room for a head's JSON beside a chunk, and for what NATS adds. */
 const HEAD_ROOM = 8 * 1024;
 const DEFAULT_CHUNK = 256 * 1024;
@@ -28,7 +28,7 @@ const DEFAULT_CHUNK = 256 * 1024;
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export function resolveOptions(nc: NatsConnection, o: ForwardOptions): ResolvedForwardOptions {
-  if (!NODE_ID.test(o.node)) throw new IsolaError('USAGE', `forward: node id ${JSON.stringify(o.node)} is not [a-z0-9-]{1,63}`);
+  if (!NODE_ID.test(o.node)) throw new IsolaError('USAGE', `forward: node id ${JSON.stringify(o.node)} is not a node id (lower-case letters, digits and -, at most 63)`);
   const maxPayload = nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   const largest = maxPayload - FRAME_HEADER;
   const chunkBytes = o.chunkBytes ?? Math.min(DEFAULT_CHUNK, maxPayload - HEAD_ROOM);

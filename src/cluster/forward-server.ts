@@ -6,13 +6,13 @@
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { IsolaError } from '../errors.js';
+import { FUNCTION_NAME } from '../orchestrator/function-name.js';
 import { decodeFrame, encodeFrame, ForwardProtocolError, jsonBytes, parseRequestHead, REPLY_SUBJECT, type Kind } from './forward-codec.js';
 import { resolveOptions, type ForwardOptions, type ResolvedForwardOptions } from './forward-options.js';
 import { Served, wireError, type ServedContext } from './forward-served.js';
 import type { ClusterNames } from './subjects.js';
 import type { LocalRunner } from './types.js';
 
-const FUNCTION_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const DEFAULT_GRACE_MS = 5000;
 
 export class ForwardServer {

@@ -8,7 +8,9 @@
  */
 import { Empty, RequestStrategy, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
+import { decodeObject, jsonBytes } from './json.js';
 import { FUNCTION_NAME } from '../orchestrator/function-name.js';
+import { NODE_ID } from './subjects.js';
 import type { ClusterNames } from './subjects.js';
 import type { Heartbeat, NodeStatus } from './types.js';
 
@@ -26,8 +28,6 @@ export interface MembershipOptions {
   logger?: Logger;
 }
 
-/** Node ids follow the function-name rule (subjects.ts): valid subject tokens and KV keys as they are. */
-export const NODE_ID = FUNCTION_NAME;
 
 /** A heartbeat is small: anything bigger is not one. */
 const MAX_HEARTBEAT_BYTES = 8 * 1024;
@@ -36,22 +36,6 @@ const SWEEP_MS = 250;
 /** How long close() waits for its goodbye to reach the server. */
 const CLOSE_FLUSH_MS = 1000;
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** The JSON object in a message, or why it is not one. Shared by the cluster's request/reply readers. */
-export function decodeObject(data: Uint8Array, maxBytes = Infinity): Record<string, unknown> | string {
-  if (data.byteLength > maxBytes) return `too large (${data.byteLength} bytes)`;
-  let v: unknown;
-  try {
-    v = JSON.parse(decoder.decode(data));
-  } catch {
-    return 'not JSON';
-  }
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : 'not a JSON object';
-}
-
-export const encodeJson = (v: unknown): Uint8Array => encoder.encode(JSON.stringify(v));
 
 /** No control characters: these strings end up in an operator's terminal. */
 const PRINTABLE = /^[^\x00-\x1f\x7f-\x9f]*$/;
@@ -213,7 +197,7 @@ export class Membership {
 
   private publish(beat: Beat): void {
     try {
-      this.nc.publish(this.names.heartbeat, encodeJson(beat));
+      this.nc.publish(this.names.heartbeat, jsonBytes(beat));
     } catch (e) {
       this.logger?.debug({ err: e }, 'cluster: heartbeat not sent');
     }
@@ -291,7 +275,7 @@ export class Membership {
   private answerStatus(msg: Msg): void {
     if (!msg.reply) return;
     try {
-      msg.respond(encodeJson(this.fitVersions()));
+      msg.respond(jsonBytes(this.fitVersions()));
     } catch (e) {
       this.logger?.debug({ err: e }, 'cluster: status reply not sent');
     }
@@ -302,7 +286,7 @@ export class Membership {
     const all = this.versions();
     const reply = { node: this.id, versions: all };
     const limit = (this.nc.info?.max_payload ?? 1024 * 1024) - 1024;
-    if (encodeJson(reply).byteLength <= limit) return reply;
+    if (jsonBytes(reply).byteLength <= limit) return reply;
     const versions: Record<string, string> = {};
     let size = 100 + this.id.length;
     for (const name of Object.keys(all).sort()) {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { IsolaError } from '../errors.js';
-import { NODE_ID } from './config.js';
+import { NODE_ID } from './subjects.js';
 
 export function nodeIdFor(dataDir: string, given?: string): string {
   if (given !== undefined) return given;

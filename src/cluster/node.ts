@@ -158,16 +158,8 @@ export class ClusterNode implements ClusterMember {
     await withDeadline(done, CATCH_UP_MS, `the cluster's records did not arrive within ${CATCH_UP_MS / 1000} s`);
     const present = new Set<string>();
     for (const [name, entry] of initial) {
-      if (entry.operation !== 'PUT') {
-        this.noteRecord(name, null, entry.revision, true);
-        continue;
-      }
-      present.add(name);
-      try {
-        this.noteRecord(name, parseRecord(name, entry.value), entry.revision, true);
-      } catch (e) {
-        this.opts.logger.error({ function: name, err: (e as Error).message }, 'cluster: a record this node cannot read; left as it is here');
-      }
+      if (entry.operation === 'PUT') present.add(name); // even unreadable: never taken for a removal
+      this.noteEntry(name, entry, true);
     }
     const gone = this.local.list().map((f) => f.name).filter((n) => !present.has(n));
     for (const name of gone) if (!initial.has(name)) this.records.set(name, { value: null, revision: this.records.get(name)?.revision ?? 0 });
@@ -179,18 +171,18 @@ export class ClusterNode implements ClusterMember {
 
   private onEntry(name: string, entry: KvEntry): void {
     if (this.closing) return;
-    if (entry.operation !== 'PUT') {
-      if (this.noteRecord(name, null, entry.revision)) void this.applyLocked(name);
-      return;
-    }
-    let rec: FunctionRecord;
+    if (this.noteEntry(name, entry)) void this.applyLocked(name);
+  }
+
+  /** Notes what the bucket says of `name` (a removal, or a record that must parse); false when nothing newer was learnt. */
+  private noteEntry(name: string, entry: KvEntry, force = false): boolean {
+    if (entry.operation !== 'PUT') return this.noteRecord(name, null, entry.revision, force);
     try {
-      rec = parseRecord(name, entry.value);
+      return this.noteRecord(name, parseRecord(name, entry.value), entry.revision, force);
     } catch (e) {
       this.opts.logger.error({ function: name, err: (e as Error).message }, 'cluster: a record this node cannot read; left as it is here');
-      return;
+      return false;
     }
-    if (this.noteRecord(name, rec, entry.revision)) void this.applyLocked(name);
   }
 
   /** Keeps the newest record of `name`; false when `revision` is not newer than what is known. */
@@ -484,9 +476,7 @@ export class ClusterNode implements ClusterMember {
     if (load === undefined || load.running < load.maxConcurrency || !this.connected || this.membership.peersUp() === 0) {
       return this.runHere(name, req, signal);
     }
-    const spec = this.local.get(name)?.versions.find((v) => v.id === this.local.get(name)?.active)?.spec;
-    const timeoutMs = spec?.limits.timeoutMs ?? 10_000;
-    const maxQueue = spec?.limits.maxQueue ?? 0;
+    const { timeoutMs, maxQueue } = load;
     const waiting = this.askingCluster.get(name) ?? 0;
     const mayWait = load.queued + waiting < maxQueue;
     if (mayWait) this.askingCluster.set(name, waiting + 1);

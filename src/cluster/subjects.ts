@@ -2,6 +2,8 @@
  * Every NATS name the cluster uses, from the cluster's name: one home, so nodes of one version agree.
  * Function names ([a-z0-9-]) and node ids (the same rule) are valid subject tokens and KV keys as they are.
  */
+import { FUNCTION_NAME } from '../orchestrator/function-name.js';
+
 export interface ClusterNames {
   /** The KV bucket of function records (`fn.<name>`) and the format marker (`meta`). */
   functionsBucket: string;
@@ -17,6 +19,9 @@ export interface ClusterNames {
   /** Log reads: every node answers with its records of a function (request-many). */
   logs: string;
 }
+
+/** Node ids follow the function-name rule: valid subject tokens and KV keys as they are. */
+export const NODE_ID = FUNCTION_NAME;
 
 /** A cluster name: letters, digits, - and _ (it becomes part of bucket names). */
 export const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,64}$/;

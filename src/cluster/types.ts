@@ -33,6 +33,12 @@ export interface FunctionLoad {
   maxBodyBytes?: number;
 }
 
+/** The same, with what a node reads to let a request wait for room in the cluster: how many may, and how long. */
+export interface NodeLoad extends FunctionLoad {
+  maxQueue: number;
+  timeoutMs: number;
+}
+
 /** What forwarding needs from the node it runs on (the local orchestrator). */
 export interface LocalRunner {
   /** The function's load here; undefined when this node has no live version of it. */
@@ -65,6 +71,6 @@ export type { LogQuery };
 export interface LocalOrchestrator extends OrchestratorApi {
   prepare(spec: FunctionSpec, bytes: Uint8Array): Promise<VersionInfo>;
   hasVersion(name: string, id: string): boolean;
-  load(name: string): FunctionLoad | undefined;
+  load(name: string): NodeLoad | undefined;
   loadTotals(): { running: number; queued: number };
 }

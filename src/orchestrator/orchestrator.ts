@@ -21,7 +21,7 @@ import { FunctionLogs } from './function-logs.js';
 import { errorTextFor, httpStatusFor, outcomeDetailFor, outcomeFor } from './http-status.js';
 import { DEFAULT_LIMITS, checkFunctionName, routeShape } from './manifest.js';
 import { checkRoute } from './routes.js';
-import { VersionStore, versionIdOf, type FunctionState } from './store.js';
+import { VersionStore, versionIdOf, versionInfoOf, type FunctionState } from './store.js';
 import { DENSITY_DEFAULTS, checkServerLimits, tenantOf, type KnownFunction } from './server-limits.js';
 import { compileOptionsFor, validateModule } from './validate-module.js';
 import { grantPreopens } from './grant-policy.js';
@@ -275,10 +275,18 @@ export class Orchestrator implements OrchestratorApi {
     if (this.closing) throw new IsolaError('CELL_CLOSED', 'the orchestrator is shutting down');
   }
 
-  /** The function whose live version serves the route shape `spec` asks for, if it is another one. */
-  private routeConflict(spec: FunctionSpec): string | undefined {
+  /** CONFLICT when another function's live version serves the route shape `spec` asks for. */
+  private refuseTakenRoute(spec: FunctionSpec): void {
     const owner = this.routeOwners.get(routeShape(spec.route));
-    return owner !== undefined && owner !== spec.name ? owner : undefined;
+    if (owner !== undefined && owner !== spec.name) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${owner}`);
+  }
+
+  /** What a deploy (or its preparation) checks before anything else: open, a valid name, a valid route. */
+  private checkDeployable(spec: FunctionSpec): void {
+    this.checkOpen();
+    checkFunctionName(spec.name, 'deploy');
+    const routeProblem = checkRoute(spec.route);
+    if (routeProblem) throw new IsolaError('MANIFEST', `deploy: function.${spec.name}.route: ${routeProblem}`);
   }
 
   /** Switches `entry` to `v` (null: none), keeping the route index true. */
@@ -304,8 +312,7 @@ export class Orchestrator implements OrchestratorApi {
       if (!warm) await next.pool.warm();
       // From here to the switch nothing awaits: the checks still hold when the pointer moves.
       this.checkOpen(); // close() may have begun while the cells warmed up
-      const other = this.routeConflict(info.spec); // another function may have taken the route meanwhile
-      if (other) throw new IsolaError('CONFLICT', `route ${info.spec.route} is already served by function ${other}`);
+      this.refuseTakenRoute(info.spec); // another function may have taken the route meanwhile
       this.store.writeState(entry.name, state);
     } catch (e) {
       await next.pool.close(0).catch(() => {});
@@ -319,10 +326,7 @@ export class Orchestrator implements OrchestratorApi {
   }
 
   async deploy(spec: FunctionSpec, bytes: Uint8Array, opts: { activate?: boolean; onProgress?: (phase: string) => void } = {}): Promise<VersionInfo> {
-    this.checkOpen();
-    checkFunctionName(spec.name, 'deploy');
-    const routeProblem = checkRoute(spec.route);
-    if (routeProblem) throw new IsolaError('MANIFEST', `deploy: function.${spec.name}.route: ${routeProblem}`);
+    this.checkDeployable(spec);
     const progress = opts.onProgress ?? (() => {});
     const activate = opts.activate ?? true;
     return this.withLock(spec.name, async () => {
@@ -340,13 +344,11 @@ export class Orchestrator implements OrchestratorApi {
   }
 
   private async deployLocked(spec: FunctionSpec, bytes: Uint8Array, activate: boolean, progress: (phase: string) => void): Promise<VersionInfo> {
-    const other = this.routeConflict(spec);
-    if (other) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${other}`);
+    this.refuseTakenRoute(spec);
     progress('validating');
     spec = await validateModule(this.engine, bytes, spec, !activate);
     this.checkOpen();
-    const raced = this.routeConflict(spec); // validating a component awaits: another deploy may have taken the route
-    if (raced) throw new IsolaError('CONFLICT', `route ${spec.route} is already served by function ${raced}`);
+    this.refuseTakenRoute(spec); // validating a component awaits: another deploy may have taken the route
     const entry = this.fns.get(spec.name);
     const { id } = versionIdOf(bytes, spec);
     const known = entry?.versions.find((v) => v.id === id);
@@ -405,17 +407,11 @@ export class Orchestrator implements OrchestratorApi {
    * compiled on the host) without storing or starting anything: a cluster publishes it, then every node deploys it.
    */
   async prepare(spec: FunctionSpec, bytes: Uint8Array): Promise<VersionInfo> {
-    this.checkOpen();
-    checkFunctionName(spec.name, 'deploy');
-    const routeProblem = checkRoute(spec.route);
-    if (routeProblem) throw new IsolaError('MANIFEST', `deploy: function.${spec.name}.route: ${routeProblem}`);
+    this.checkDeployable(spec);
     checkServerLimits(this.fns, spec, this.opts, this.reserved);
     const checked = await validateModule(this.engine, bytes, spec, true);
-    const other = this.routeConflict(checked);
-    if (other) throw new IsolaError('CONFLICT', `route ${checked.route} is already served by function ${other}`);
-    const { id, moduleSha256 } = versionIdOf(bytes, checked);
-    const { source: _source, ...stored } = checked;
-    return { id, moduleSha256, size: bytes.length, createdAt: new Date().toISOString(), spec: stored };
+    this.refuseTakenRoute(checked);
+    return versionInfoOf(bytes, checked);
   }
 
   /** Whether version `id` of `name` is stored here (a cluster node fetches the bytes of those that are not). */
@@ -424,11 +420,11 @@ export class Orchestrator implements OrchestratorApi {
   }
 
   /** How busy `name` is here (undefined: no live version): forwarding reads it before running a request here. */
-  load(name: string): { running: number; queued: number; maxConcurrency: number; maxBodyBytes: number } | undefined {
+  load(name: string): { running: number; queued: number; maxConcurrency: number; maxQueue: number; maxBodyBytes: number; timeoutMs: number } | undefined {
     const entry = this.fns.get(name);
     if (!entry?.live) return undefined;
-    const { maxConcurrency, maxBodyBytes } = entry.live.info.spec.limits;
-    return { running: entry.admission.running, queued: entry.admission.queued, maxConcurrency, maxBodyBytes };
+    const { maxConcurrency, maxQueue, maxBodyBytes, timeoutMs } = entry.live.info.spec.limits;
+    return { running: entry.admission.running, queued: entry.admission.queued, maxConcurrency, maxQueue, maxBodyBytes, timeoutMs };
   }
 
   /** Requests running and waiting here, over every function. */
@@ -456,8 +452,7 @@ export class Orchestrator implements OrchestratorApi {
       if (!info) throw new IsolaError('NOT_FOUND', `function ${name} has no version ${versionId}`);
       if (entry.live?.info.id === versionId) return;
       checkServerLimits(this.fns, info.spec, this.opts, this.reserved); // a stored version may be in another tenant
-      const other = this.routeConflict(info.spec);
-      if (other) throw new IsolaError('CONFLICT', `route ${info.spec.route} is already served by function ${other}`);
+      this.refuseTakenRoute(info.spec);
       const prev = entry.state.active;
       const history = prev !== null ? [...entry.state.history, prev] : entry.state.history;
       await this.switchTo(entry, info, { active: versionId, history });

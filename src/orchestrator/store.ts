@@ -42,6 +42,12 @@ export function versionIdOf(bytes: Uint8Array, spec: FunctionSpec): { id: string
   return { id, moduleSha256 };
 }
 
+/** The VersionInfo of `bytes` deployed with `spec`, as `put` stores it (created now). */
+export function versionInfoOf(bytes: Uint8Array, spec: FunctionSpec): VersionInfo {
+  const { id, moduleSha256 } = versionIdOf(bytes, spec);
+  return { id, moduleSha256, size: bytes.length, createdAt: new Date().toISOString(), spec: specForHash(spec) };
+}
+
 /** The spec as stored: `source` is where the bytes came from, not part of what runs. */
 function specForHash(spec: FunctionSpec): FunctionSpec {
   const { source: _source, ...rest } = spec;
@@ -167,10 +173,10 @@ export class VersionStore {
    * The version directory appears complete or not at all: it is built under a temporary name and renamed.
    */
   put(spec: FunctionSpec, bytes: Uint8Array): VersionInfo {
-    const { id, moduleSha256 } = versionIdOf(bytes, spec);
+    const info = versionInfoOf(bytes, spec);
+    const { id } = info;
     const existing = this.version(spec.name, id);
     if (existing) return existing;
-    const info: VersionInfo = { id, moduleSha256, size: bytes.length, createdAt: new Date().toISOString(), spec: specForHash(spec) };
     const versions = this.versionsDir(spec.name);
     const tmp = join(versions, `.tmp-${randomBytes(6).toString('hex')}`);
     try {
